@@ -1,0 +1,33 @@
+# Two commands for a fresh clone:  `make run`  and  `make test`.
+# Each creates (or reuses) the virtual environment .venv itself.
+PYTHON ?= $(shell command -v python3.12 || command -v python3)
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+SCENARIO ?= scenarios/east_of_england_2013.yaml
+OUT    ?= results/east_of_england_2013
+
+.PHONY: run test lint bench docs clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+run: $(VENV)/.installed  ## run the default scenario: results, summary and figures in results/
+	$(BIN)/commnet run $(SCENARIO) --replicates 5 --out $(OUT)
+
+test: $(VENV)/.installed  ## lint and run the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/run.py
+
+docs: $(VENV)/.installed  ## regenerate the parameter reference from the schema
+	$(BIN)/python -m simulation.reference > docs/parameters.md
+
+clean:
+	rm -rf $(VENV) results .pytest_cache
