@@ -1,0 +1,227 @@
+"""The ``commnet`` command line: run, validate and describe scenarios (and more).
+
+Bad input never produces a traceback: scenario problems are printed with the file, field,
+value and what is allowed, and the command exits with status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .loader import ScenarioError, load_scenario
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="commnet: agent-based simulation of healthcare commissioning networks.",
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True, soft_wrap=True)
+
+Overrides = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="override a scenario field: dotted.path=value (repeatable)"),
+]
+
+
+def fail(exc: ScenarioError) -> None:
+    """Print a scenario error and exit with status 2."""
+    err.print(f"[bold red]error[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _load(path: Path, overrides: list[str] | None):  # noqa: ANN202
+    try:
+        return load_scenario(path, overrides or [])
+    except ScenarioError as exc:
+        fail(exc)
+
+
+@app.command()
+def run(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    steps: Annotated[int | None, typer.Option(help="months to simulate (default: scenario)")] = None,
+    seed: Annotated[int | None, typer.Option(help="root seed (default: scenario)")] = None,
+    replicates: Annotated[int, typer.Option(min=1, help="independent replicates")] = 1,
+    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+    overrides: Overrides = None,
+    figures: Annotated[bool, typer.Option(help="write PNG figures")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Run a scenario: tidy time series, summary, manifest and figures in OUT."""
+    from .figures import plot_network, plot_trajectories
+    from .model import CommissioningModel
+    from .results import RunResult, replicate_seeds, summarise, tidy, write_results
+
+    spec = _load(scenario, overrides)
+    if steps is not None:
+        spec = spec.model_copy(update={"steps": steps})
+    if seed is not None:
+        spec = spec.model_copy(update={"seed": seed})
+    out = out or Path("results") / spec.name
+    seeds = replicate_seeds(spec.seed, replicates)
+    frames, timings, first_model = [], [], None
+    interrupted = False
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task(f"{spec.name}", total=replicates * spec.steps)
+        try:
+            for r, s in enumerate(seeds):
+                t0 = time.perf_counter()
+                model = CommissioningModel(spec, seed=s)
+                for _ in range(spec.steps):
+                    model.step()
+                    bar.advance(task)
+                frames.append(tidy(model, r))
+                timings.append(time.perf_counter() - t0)
+                if first_model is None:
+                    first_model = model
+        except KeyboardInterrupt:
+            interrupted = True
+    if not frames:
+        err.print("interrupted before the first replicate finished; nothing written")
+        raise typer.Exit(130)
+    import pandas as pd
+
+    from .results import git_commit, package_versions
+    from .scenario import scenario_hash
+
+    ts = pd.concat(frames, ignore_index=True)
+    manifest = {
+        "scenario_file": str(scenario),
+        "scenario_name": spec.name,
+        "scenario_hash": scenario_hash(spec),
+        "overrides": overrides or [],
+        "root_seed": spec.seed,
+        "replicate_seeds": seeds[: len(frames)],
+        "replicates_completed": len(frames),
+        "replicates_requested": replicates,
+        "steps": spec.steps,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "seconds_per_replicate": timings,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "scenario": spec.model_dump(mode="json"),
+    }
+    result = RunResult(spec, ts, summarise(ts), manifest)
+    paths = write_results(result, out)
+    if figures and first_model is not None:
+        m = first_model
+        paths["trajectories"] = plot_trajectories(ts, out / "trajectories.png",
+                                                  title=f"{spec.name} ({len(frames)} replicates)")
+        paths["network"] = plot_network(m.pop, m.ties.src, m.ties.dst, m.ties.weight,
+                                        m.on_board, out / "network.png", seed=m.seed_value)
+    _print_summary(result)
+    console.print(f"results in [bold]{out}[/] ({', '.join(p.name for p in paths.values())})")
+    if interrupted:
+        err.print(f"interrupted: {len(frames)} of {replicates} replicates written")
+        raise typer.Exit(130)
+
+
+def _print_summary(result) -> None:  # noqa: ANN001
+    table = Table(title=f"{result.scenario.name}: final month, overall (mean, 95% CI)")
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("95% CI", justify="right")
+    shown = ("accuracy_board", "board_uncertainty", "reach", "coherence_internal",
+             "coherence_external", "tie_persistence", "retention", "relevance_patient",
+             "relevance_provider", "relevance_localities", "wasted_spend", "engagement_gp",
+             "reflected_formal", "reflected_other")
+    tab = result.overall_table(list(shown))
+    for row in tab.itertuples():
+        ci = "" if not np.isfinite(row.ci_low) else f"{row.ci_low:.3f} – {row.ci_high:.3f}"
+        table.add_row(row.metric, f"{row.mean:.3f}", ci)
+    console.print(table)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(help="scenario YAML files")],
+    overrides: Overrides = None,
+) -> None:
+    """Check scenario files; print every problem; exit 2 if any file is invalid."""
+    bad = 0
+    for f in files:
+        try:
+            load_scenario(f, overrides or [])
+            console.print(f"[green]ok[/]  {f}")
+        except ScenarioError as exc:
+            bad += 1
+            err.print(f"[bold red]invalid[/] {exc}", highlight=False)
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command()
+def describe(
+    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    overrides: Overrides = None,
+) -> None:
+    """Counts by type, localities, board composition and network statistics."""
+    from .model import CommissioningModel
+    from .reporters import METRICS
+
+    spec = _load(scenario, overrides)
+    model = CommissioningModel(spec, collect=False)
+    pop = model.pop
+    console.print(f"[bold]{spec.name}[/]: {spec.description.strip()}")
+    t = Table(title="commissioning groups")
+    for col in ("group", "population", "practices", "localities", "agents", "board"):
+        t.add_column(col, justify="right" if col != "group" else "left")
+    practices = np.bincount(pop.practice_group, minlength=pop.n_groups)
+    areas = np.bincount(pop.area_group, minlength=pop.n_groups)
+    agents = np.bincount(pop.group[pop.group >= 0], minlength=pop.n_groups)
+    board = np.asarray(pop.board.sum(axis=1)).ravel().astype(int)
+    for g, gs in enumerate(spec.groups):
+        t.add_row(gs.name, f"{pop.group_population[g]:,}", str(practices[g]), str(areas[g]),
+                  str(agents[g]), str(board[g]))
+    t.add_row("total", f"{pop.group_population.sum():,}", str(practices.sum()), str(areas.sum()),
+              str(pop.n), "")
+    console.print(t)
+    counts = pop.counts_by_kind()
+    console.print("agents by type: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    console.print(
+        f"localities as institutions: {'on' if spec.localities.enabled else 'off'}; "
+        f"relationship mode: {spec.relationships.mode}; exchange rule: {spec.exchange.rule}"
+    )
+    b = spec.board
+    console.print(
+        f"board template: {b.gps} GPs, {b.practice_managers} practice manager(s), {b.nurses} "
+        f"nurse(s), {b.secondary_care_doctors} secondary-care doctor(s), {b.lay_members} lay "
+        f"members, {b.officers} officers, LA attendee {'yes' if b.local_authority_attendee else 'no'}"
+    )
+    deg = model.ties.degree()
+    st = Table(title="network at month 0 (overall)")
+    st.add_column("statistic")
+    st.add_column("value", justify="right")
+    st.add_row("ties", f"{model.ties.m:,}")
+    st.add_row("mean degree", f"{deg.mean():.2f}")
+    st.add_row("isolates", str(int((deg == 0).sum())))
+    for name in ("density", "degree_centralisation", "clustering", "modularity_localities",
+                 "ei_index", "board_ties_provider", "board_ties_patient",
+                 "board_ties_local_authority"):
+        st.add_row(name, f"{METRICS[name][0](model)[-1]:.3f}")
+    console.print(st)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except ScenarioError as exc:  # pragma: no cover - commands catch their own
+        err.print(f"error: {exc}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,149 @@
+"""Figures: metric trajectories with replicate bands, and the network drawn by type/locality.
+
+Uses matplotlib's Agg backend (files only, no screen).  The network layout is *structural* and
+seeded: groups on a large circle, their areas (localities) on small circles around each
+group's centre, agents jittered by a generator seeded from the scenario seed; providers and
+local authorities in the middle.  It is fast for any size and never moves between steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+
+from .population import Population  # noqa: E402
+from .scenario import STAKEHOLDER_TYPES  # noqa: E402
+
+__all__ = ["TYPE_COLOURS", "plot_network", "plot_trajectories", "structural_layout"]
+
+TYPE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+
+KEY_METRICS = (
+    "accuracy_board",
+    "board_uncertainty",
+    "coherence_internal",
+    "coherence_external",
+    "tie_persistence",
+    "retention",
+    "relevance_patient",
+    "relevance_localities",
+    "engagement_gp",
+)
+
+
+def plot_trajectories(
+    ts: pd.DataFrame,
+    path: str | os.PathLike[str],
+    metrics: Sequence[str] = KEY_METRICS,
+    label_column: str | None = None,
+    title: str = "",
+) -> Path:
+    """Mean trajectory of each metric (overall) with a band of the 5th–95th replicate
+    percentiles; one line per value of ``label_column`` (e.g. scenario) if given."""
+    metrics = [m for m in metrics if m in ts.columns]
+    ncol = 3
+    nrow = int(np.ceil(len(metrics) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.9 * nrow), squeeze=False)
+    data = ts[ts["group"] == "overall"]
+    labels = [None] if label_column is None else list(dict.fromkeys(data[label_column]))
+    for ax, m in zip(axes.flat, metrics, strict=False):
+        for i, lab in enumerate(labels):
+            sub = data if lab is None else data[data[label_column] == lab]
+            g = sub.groupby("step")[m]
+            mean, lo, hi = g.mean(), g.quantile(0.05), g.quantile(0.95)
+            colour = f"C{i}"
+            ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.6, label=lab)
+            ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), color=colour, alpha=0.2,
+                            lw=0)
+        ax.set_title(m.replace("_", " "), fontsize=10)
+        ax.set_xlabel("month")
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.axis("off")
+    if label_column is not None:
+        axes.flat[0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def structural_layout(pop: Population, seed: int) -> np.ndarray:
+    """Fixed (N, 2) positions: groups on a circle, areas around each group, seeded jitter."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 7]))
+    n, g_count = pop.n, pop.n_groups
+    angle_g = 2 * np.pi * np.arange(g_count) / max(g_count, 1)
+    radius = 0.0 if g_count == 1 else 3.0
+    centre_g = np.c_[radius * np.cos(angle_g), radius * np.sin(angle_g)]
+    pos = np.zeros((n, 2))
+    area_centre = np.zeros((pop.n_areas, 2))
+    for g in range(g_count):
+        areas = np.flatnonzero(pop.area_group == g)
+        a = 2 * np.pi * np.arange(areas.size) / max(areas.size, 1)
+        area_centre[areas] = centre_g[g] + 1.1 * np.c_[np.cos(a), np.sin(a)]
+    has_area = pop.area >= 0
+    pos[has_area] = area_centre[pop.area[has_area]] + rng.normal(0, 0.28, (has_area.sum(), 2))
+    grp = ~has_area & (pop.group >= 0)
+    pos[grp] = centre_g[pop.group[grp]] + rng.normal(0, 0.2, (grp.sum(), 2))
+    ext = pop.group < 0
+    a = 2 * np.pi * rng.random(ext.sum())
+    r = (0.6 if g_count > 1 else 2.6) + 0.3 * rng.random(ext.sum())
+    pos[ext] = np.c_[r * np.cos(a), r * np.sin(a)]
+    return pos
+
+
+def plot_network(
+    pop: Population,
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    on_board: np.ndarray,
+    path: str | os.PathLike[str],
+    seed: int,
+    max_edges: int = 20_000,
+) -> Path:
+    """Two panels: agents coloured by stakeholder type and by locality; board members ringed;
+    edge opacity by tie strength.  At most ``max_edges`` ties (the strongest) are drawn."""
+    pos = structural_layout(pop, seed)
+    order = np.argsort(weight)[::-1][:max_edges]
+    segs = np.stack([pos[src[order]], pos[dst[order]]], axis=1)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5))
+    colours_area = plt.get_cmap("tab20")(np.where(pop.area >= 0, pop.area % 20, 0))
+    colours_area[pop.area < 0] = (0.4, 0.4, 0.4, 1.0)
+    for ax, colours, title in (
+        (axes[0], np.asarray(TYPE_COLOURS)[pop.kind], "by stakeholder type"),
+        (axes[1], colours_area, "by locality (grey: no locality)"),
+    ):
+        lc = LineCollection(segs, colors=[(0.3, 0.3, 0.3, float(a))
+                                          for a in 0.05 + 0.35 * weight[order]], linewidths=0.4)
+        ax.add_collection(lc)
+        ax.scatter(pos[:, 0], pos[:, 1], s=6, c=colours, linewidths=0)
+        ax.scatter(pos[on_board, 0], pos[on_board, 1], s=40, facecolors="none",
+                   edgecolors="black", linewidths=0.8)
+        ax.set_title(title)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=t)
+               for c, t in zip(TYPE_COLOURS, STAKEHOLDER_TYPES, strict=True)]
+    handles.append(plt.Line2D([], [], marker="o", ls="", mfc="none", mec="black",
+                              label="board member"))
+    axes[0].legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
+    note = f"{src.size:,} ties" + (f" (strongest {max_edges:,} drawn)" if src.size > max_edges else "")
+    fig.suptitle(f"{pop.scenario.name}: {pop.n:,} agents, {note}")
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

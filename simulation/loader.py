@@ -1,0 +1,338 @@
+"""Scenario files: safe YAML loading, ``extends:`` variants, ``--set`` overrides, clear errors.
+
+A scenario file is YAML holding the fields of :class:`simulation.scenario.Scenario`.  A
+what-if variant names its base with ``extends: other.yaml`` (relative to the variant) and
+gives only the fields it changes; mappings are merged key by key, lists and scalars are
+replaced whole.  ``--set dotted.path=value`` overrides apply last; list items are addressed by
+index (``groups.0.population=90000``) and values are parsed as YAML scalars.
+
+Every problem is raised as :class:`ScenarioError` naming the file, the field path, the bad
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from .scenario import Scenario
+
+__all__ = [
+    "ScenarioError",
+    "apply_overrides",
+    "estimate_memory",
+    "load_scenario",
+    "load_yaml_chain",
+]
+
+_MISSING = object()
+
+
+@dataclass
+class ScenarioError(Exception):
+    """A scenario (or experiment) file that cannot be used, with every problem found.
+
+    Attributes
+    ----------
+    problems : list of (source, path, message)
+        ``source`` is the file (or ``--set``) the offending value came from, ``path`` the
+        dotted field path (``groups[2].population``) and ``message`` what is wrong and what is
+        allowed.
+    """
+
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = []
+        for source, path, message in self.problems:
+            where = f"{source}: {path}" if path else source
+            lines.append(f"{where}: {message}")
+        return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError([(str(path), "", "file not found")]) from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ScenarioError([(str(path), "", f"cannot read file: {exc}")]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([(str(path), "", f"not valid YAML: {where}{problem}")]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            [(str(path), "", f"must be a mapping of fields, got {type(data).__name__}")]
+        )
+    return data
+
+
+def _merge(base: Any, child: Any) -> Any:
+    """Deep-merge ``child`` over ``base``: mappings key by key, everything else replaced."""
+    if isinstance(base, dict) and isinstance(child, dict):
+        out = dict(base)
+        for key, value in child.items():
+            out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(child)
+
+
+def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Read a file and its ``extends:`` ancestors, child first.
+
+    Returns
+    -------
+    list of (file name, raw mapping)
+        The raw mappings with ``extends`` removed; cycles are reported as errors.
+    """
+    chain: list[tuple[str, dict[str, Any]]] = []
+    seen: set[Path] = set()
+    current: Path | None = Path(path)
+    while current is not None:
+        resolved = current.resolve()
+        if resolved in seen:
+            raise ScenarioError([(str(current), "extends", "circular extends chain")])
+        seen.add(resolved)
+        data = _read_yaml(current)
+        parent = data.pop("extends", None)
+        chain.append((str(current), data))
+        if parent is None:
+            current = None
+        elif not isinstance(parent, str):
+            raise ScenarioError(
+                [(str(current), "extends", f"must be a file name, got {parent!r}")]
+            )
+        else:
+            nxt = (current.parent / parent)
+            if not nxt.exists():
+                raise ScenarioError(
+                    [(str(current), "extends", f"base file {parent!r} not found (looked in {nxt})")]
+                )
+            current = nxt
+    return chain
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ScenarioError([("--set", item, "expected dotted.path=value")])
+    key, _, raw = item.partition("=")
+    key = key.strip()
+    if not key:
+        raise ScenarioError([("--set", item, "empty field path")])
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with ``dotted.path=value`` overrides applied.
+
+    Intermediate mappings are created where missing; list items are addressed by index.
+    """
+    out = copy.deepcopy(data)
+    for item in overrides:
+        parts, value = _parse_override(item)
+        node: Any = out
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                try:
+                    idx = int(part)
+                    node[idx]  # noqa: B018 - bounds check
+                except (ValueError, IndexError):
+                    raise ScenarioError(
+                        [
+                            (
+                                "--set",
+                                ".".join(parts[: depth + 1]),
+                                f"{part!r} is not an index of a list of {len(node)} items",
+                            )
+                        ]
+                    ) from None
+                if last:
+                    node[idx] = value
+                else:
+                    node = node[idx]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = value
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                raise ScenarioError(
+                    [("--set", ".".join(parts[:depth]), "is a value, not a mapping or list")]
+                )
+    return out
+
+
+def _format_loc(loc: Sequence[Any]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _lookup(data: Any, loc: Sequence[Any]) -> Any:
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and (part in node or str(part) in node):
+            node = node[part] if part in node else node[str(part)]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return _MISSING
+    return node
+
+
+def _origin(loc: Sequence[Any], sources: list[tuple[str, dict[str, Any]]]) -> str:
+    """The source (overrides, then child file, then its bases) that sets ``loc``.
+
+    The source holding the whole path wins; failing that, the one holding its longest prefix.
+    """
+    best, best_depth = (sources[-1][0] if sources else "<scenario>"), -1
+    for name, raw in sources:
+        probe = list(loc)
+        while len(probe) > best_depth:
+            if _lookup(raw, probe) is not _MISSING:
+                if len(probe) == len(loc):
+                    return name
+                best, best_depth = name, len(probe)
+                break
+            probe.pop()
+    return best
+
+
+def _clean_loc(loc: Sequence[Any]) -> list[Any]:
+    # Pydantic puts the discriminator tag (e.g. 'need_shock') into the location of union members.
+    return [p for p in loc if not (isinstance(p, str) and p in _EVENT_TAGS)]
+
+
+_EVENT_TAGS = {"need_shock", "gp_exodus", "provider_exit", "lever", "engagement_shift"}
+
+
+def validation_problems(
+    exc: ValidationError, data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, str, str]]:
+    """Turn a pydantic error into (source, field path, message) triples."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = _clean_loc(err["loc"])
+        if err["type"] == "unknown_field":
+            loc = [*loc, err["ctx"]["key"]]
+        message = err["msg"]
+        if err["type"] not in ("missing", "unknown_field") and "input" in err:
+            value = err["input"]
+            if not isinstance(value, dict | list):
+                message = f"{message} (got {value!r})"
+        if err["type"] == "missing":
+            message = "required field is missing"
+        problems.append((_origin(loc, sources), _format_loc(loc), message))
+    return problems
+
+
+def load_scenario(
+    path: str | os.PathLike[str],
+    overrides: Iterable[str] = (),
+    *,
+    check_memory: bool = True,
+) -> Scenario:
+    """Load, merge, override and validate a scenario file.
+
+    Parameters
+    ----------
+    path : path-like
+        The YAML scenario file.
+    overrides : iterable of str
+        ``dotted.path=value`` strings applied after ``extends`` merging.
+    check_memory : bool
+        Refuse (before anything is allocated) scenarios whose estimated memory exceeds what
+        this machine has available.
+
+    Raises
+    ------
+    ScenarioError
+        With the file, field path, bad value and what is allowed for every problem.
+    """
+    chain = load_yaml_chain(path)
+    data: dict[str, Any] = {}
+    for _, raw in reversed(chain):
+        data = _merge(data, raw)
+    overrides = list(overrides)
+    sources = list(chain)
+    if overrides:
+        data = apply_overrides(data, overrides)
+        sources = [("--set", apply_overrides({}, overrides)), *chain]
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(validation_problems(exc, data, sources)) from None
+    if check_memory:
+        need = estimate_memory(scenario)
+        have = available_memory()
+        if have is not None and need > have:
+            raise ScenarioError(
+                [
+                    (
+                        str(path),
+                        "groups",
+                        f"this scenario needs about {need / 2**30:.1f} GiB but only "
+                        f"{have / 2**30:.1f} GiB is available; reduce `scale` or the groups",
+                    )
+                ]
+            )
+    return scenario
+
+
+def count_agents(scenario: Scenario) -> int:
+    """Estimated number of agents, before any allocation (used for the memory guard)."""
+    total = 0
+    for g in scenario.groups:
+        practices = max(1, round(g.practices.count * scenario.scale))
+        gps = max(practices, round(practices * g.practices.gps_per_practice))
+        total += gps + practices * (1 + scenario.patients_per_practice)
+        total += g.commissioning_managers + scenario.board.lay_members
+    total += sum(p.staff for p in scenario.providers)
+    total += sum(a.staff for a in scenario.local_authorities)
+    return total
+
+
+def estimate_memory(scenario: Scenario) -> int:
+    """Estimated peak bytes of a run.
+
+    About 12 float64 arrays of shape (N, K) for beliefs, objectives and their work copies,
+    ~25 ties per agent at ~60 bytes each (edge lists, CSR copies, keys) and ~1.5 kB per Mesa
+    agent object.
+    """
+    n = count_agents(scenario)
+    k = scenario.n_services
+    return int(n * (12 * k * 8 + 25 * 60 + 1500) + 200 * 2**20)
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new run (``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None

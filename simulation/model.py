@@ -1,0 +1,501 @@
+"""The Mesa model of a commissioning network.
+
+:class:`CommissioningModel` owns the hot state as arrays (beliefs, objectives, engagement,
+tie weights) and sequences the monthly phases of the design brief in :meth:`~CommissioningModel.step`.
+Agents (:mod:`simulation.agents`) carry identity and per-agent behaviour; the phases are
+vectorised kernels from the topic modules (:mod:`~simulation.knowledge_flows`,
+:mod:`~simulation.localities`, :mod:`~simulation.decisions`, :mod:`~simulation.engagement`,
+:mod:`~simulation.tie_dynamics`, :mod:`~simulation.leadership`), each with a plain-loop
+reference in the tests.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import mesa
+import numpy as np
+import scipy.sparse as sp
+
+from . import exchange as ex
+from . import leadership, needs
+from .agents import AGENT_CLASSES, CommissioningAgent
+from .decisions import allocate, effective_allocation, group_allocation
+from .engagement import draw_engagement, leave_hazard, reflection, update_engagement
+from .knowledge_flows import exchange_beliefs, influence_matrix, observation_noise, observe
+from .localities import meet, membership, pool
+from .network import Ties, build_ties
+from .population import (
+    GP,
+    LOCAL_AUTHORITY,
+    PATIENT,
+    PROVIDER,
+    R_GP,
+    R_PM,
+    R_PPG,
+    Population,
+    build_population,
+)
+from .scenario import STAKEHOLDER_TYPES, GPExodus, NeedShock, Scenario
+from .tie_dynamics import close_triads, update_weights
+
+__all__ = ["CommissioningModel"]
+
+
+class CommissioningModel(mesa.Model):
+    """Stakeholders of one or more commissioning groups exchanging knowledge over a network.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The validated scenario (see :func:`simulation.loader.load_scenario`).
+    seed : int, optional
+        Overrides ``scenario.seed``.  The model's ``numpy.random.Generator`` (``self.rng``),
+        seeded once from it, drives everything: population, ties, dynamics and metrics
+        sampling.  Global random state is never touched.
+    collect : bool
+        Collect metrics with the DataCollector every step (default).  Benchmarks switch it off
+        to time the dynamics alone.
+    """
+
+    def __init__(self, scenario: Scenario, seed: int | None = None, *, collect: bool = True):
+        self.seed_value = int(scenario.seed if seed is None else seed)
+        super().__init__(rng=self.seed_value)
+        self.spec = scenario
+        s = scenario
+        rng = self.rng
+        self.pop: Population = build_population(s, rng)
+        self.ties: Ties = build_ties(self.pop, rng)
+        p = self.pop
+        n, k, g_count = p.n, s.n_services, p.n_groups
+        self.n_agents, self.n_services, self.n_groups = n, k, g_count
+
+        # ---- structure caches
+        self.sector = np.select([p.kind == PROVIDER, p.kind == LOCAL_AUTHORITY], [1, 2], 0)
+        self.front_line = np.isin(p.role, (R_GP, R_PM, R_PPG))
+        self.area_matrix = needs.aggregation_matrix(p.practice_area, p.list_size, p.n_areas)
+        self.group_matrix = needs.aggregation_matrix(p.practice_group, p.list_size, g_count)
+        self.area_population = np.bincount(p.practice_area, weights=p.list_size, minlength=p.n_areas)
+        self.board = p.board
+        self.on_board = p.on_board
+        self.formal_role = p.formal_role
+        self.area_members = membership(p.area, p.n_areas, self.front_line)
+        self.national = _normalised(s.national_priorities, k)
+        self.type_noise = np.array(
+            [getattr(s.observation.noise_by_type, t) for t in STAKEHOLDER_TYPES]
+        )[p.kind]
+        self.present = np.ones(n, bool)
+        self.capacity = p.provider_capacity.copy()
+        self.levers = {name: lever.model_dump() for name, lever in s.leadership}
+
+        # ---- need
+        baseline = _normalised(s.need.baseline, k)
+        self.practice_need = needs.initial_needs(
+            rng, baseline, p.area_group, p.practice_area,
+            s.need.locality_concentration, s.need.practice_concentration,
+        )
+        self._refresh_truth()
+
+        # ---- agents' state
+        self.engagement = self._draw_engagement(np.arange(n))
+        self.belief = np.full((n, k), 1.0 / k)
+        sd = observation_noise(self.engagement, s.observation.noise, self.type_noise,
+                               s.observation.noise_engagement_factor)
+        self.belief = observe(self.belief, self.truth, sd, np.ones(n), rng.standard_normal((n, k)))
+        self.private = self.belief.copy()
+        self.objective = self._draw_objectives(np.arange(n))
+        self.adopted = np.zeros(n, bool)
+        self.active = np.ones(n, bool)
+        self.used = np.zeros(self.ties.m, bool)
+        self.exchanges = np.zeros(n, np.int64)
+        self.reflect = np.full(n, np.nan)
+        self.left_this_step = np.zeros(n, bool)
+
+        # ---- Mesa agents, one class per stakeholder type, one per slot
+        self.occupant: list[CommissioningAgent] = [
+            AGENT_CLASSES[int(kd)](self, slot) for slot, kd in enumerate(p.kind)
+        ]
+        self.occupant_id = np.array([a.unique_id for a in self.occupant], np.int64)
+
+        # ---- views and decisions
+        self.locality_view = np.full((p.n_areas, k), np.nan)
+        self.locality_objective = np.full((p.n_areas, k), np.nan)
+        self._refresh_board_view()
+        self.board_alloc = allocate(self.board_view, self.board_objective,
+                                    s.decisions.objective_weight)
+        self.local_alloc: np.ndarray | None = None
+        self.area_alloc = effective_allocation(self.board_alloc, None, p.area_group, 0.0)
+        self.group_alloc = group_allocation(self.area_alloc, self.area_population,
+                                            p.area_group, g_count)
+        self.previous_alloc = self.group_alloc.copy()
+        self.decisions_made = 0
+
+        # ---- histories for stability and shock detection
+        window = s.metrics.stability_window
+        self.key_history: deque[np.ndarray] = deque([self.ties.keys()], maxlen=window + 1)
+        self.id_history: deque[np.ndarray] = deque([self.occupant_id.copy()], maxlen=window + 1)
+        self.shocks: list[dict[str, Any]] = []
+        self.detection = np.full(g_count, np.nan)
+        self.structure_cache: dict[str, np.ndarray] = {}
+
+        self.collect = collect
+        if collect:
+            from .reporters import make_datacollector  # local: reporters import the model type
+
+            self.datacollector = make_datacollector()
+            self.datacollector.collect(self)
+
+    # ================================================================== helpers
+    def _refresh_truth(self) -> None:
+        """Area, group and per-agent (scope) need from practice need."""
+        self.area_need = self.area_matrix @ self.practice_need
+        self.group_need = self.group_matrix @ self.practice_need
+        self.truth = self.pop.scope @ self.practice_need
+
+    def _engagement_params(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        s, p = self.spec, self.pop
+        mean = np.empty(slots.size)
+        sd = np.empty(slots.size)
+        for t, name in enumerate(STAKEHOLDER_TYPES):
+            base = getattr(s.engagement, name)
+            is_t = p.kind[slots] == t
+            mean[is_t], sd[is_t] = base.mean, base.sd
+            for gi, gs in enumerate(s.groups):
+                over = getattr(gs.engagement, name)
+                if over is not None:
+                    hit = is_t & (p.group[slots] == gi)
+                    mean[hit], sd[hit] = over.mean, over.sd
+        return mean, sd
+
+    def _draw_engagement(self, slots: np.ndarray) -> np.ndarray:
+        mean, sd = self._engagement_params(slots)
+        return draw_engagement(self.rng, mean, sd)
+
+    def _draw_objectives(self, slots: np.ndarray) -> np.ndarray:
+        """Initial priorities: Dirichlet(c × base) (see :class:`~simulation.scenario.ObjectiveSpec`)."""
+        p = self.pop
+        base = self.truth[slots].copy()
+        prov = p.kind[slots] == PROVIDER
+        base[prov] = self.capacity[p.org[slots[prov]]]
+        la = p.kind[slots] == LOCAL_AUTHORITY
+        base[la] = 0.5 * base[la] + 0.5 * self.national
+        return needs.dirichlet_rows(self.rng, self.spec.objectives.concentration * base)
+
+    def _refresh_board_view(self) -> None:
+        """The board's view: engagement-weighted mean of its members' beliefs and objectives."""
+        w = self.engagement * self.present + 1e-9
+        self.board_view, _ = pool(self.board, w, self.belief)
+        self.board_objective, _ = pool(self.board, w, self.objective)
+
+    def is_decision_step(self) -> bool:
+        """Whether boards decide at the current step."""
+        return self.steps % self.spec.decisions.interval == 0
+
+    # ================================================================== the step
+    def step(self) -> None:
+        """Advance one month.
+
+        Phases run in this fixed order, each updating all agents *synchronously* (every agent
+        reads the state left by the previous phase; no agent sees another's update within a
+        phase).  There is no random activation order: randomness enters only through the
+        draws of the model's generator (who attends, observation noise, pairs, leavers, new
+        ties), taken in the same order every step.
+        """
+        self.fire_events()  # 1. scheduled events (shocks, exodus, exits, lever switches)
+        self.drift_needs()  # 1. need drifts
+        self.draw_attendance()  # who takes part this month (probability = engagement)
+        self.observe_need()  # 2. front-line observation
+        self.exchange_knowledge()  # 3. exchange with neighbours
+        self.hold_locality_meetings()  # 4. locality meetings pool knowledge
+        if self.is_decision_step():
+            self.hold_board_meeting()  # 4. the board pools its members' knowledge
+            self.hold_joint_forum()  # coherence-building lever (if on)
+            self.decide()  # 5. boards (and localities) allocate the budget
+            self.feed_back_engagement()  # 6. virtuous / vicious engagement cycles
+        self._refresh_board_view()
+        self.spread_pathway()  # innovation adoption (if enabled)
+        self.turn_over()  # 6. leaving and replacement
+        self.update_ties()  # 7. tie dynamics and brokering
+        self.track_shocks()
+        if self.collect:
+            self.datacollector.collect(self)
+
+    # ------------------------------------------------------------------ 1. events, need
+    def fire_events(self) -> None:
+        """Apply the scenario's events scheduled for this step."""
+        for ev in self.spec.events:
+            if ev.step != self.steps:
+                continue
+            groups = self._event_groups(ev.groups)
+            if isinstance(ev, NeedShock):
+                self._need_shock(ev, groups)
+            elif isinstance(ev, GPExodus):
+                gps = np.flatnonzero((self.pop.role == R_GP) & np.isin(self.pop.group, groups))
+                n_out = int(round(ev.fraction * gps.size))
+                self.replace(self.rng.choice(gps, size=n_out, replace=False))
+            elif ev.type == "provider_exit":
+                self._provider_exit(ev.provider)
+            elif ev.type == "lever":
+                self.levers[ev.lever]["enabled"] = ev.enabled
+                if ev.intensity is not None:
+                    self.levers[ev.lever]["intensity"] = ev.intensity
+            elif ev.type == "engagement_shift":
+                t = STAKEHOLDER_TYPES.index(ev.stakeholder)
+                hit = (self.pop.kind == t) & (np.isin(self.pop.group, groups) | (self.pop.group < 0))
+                self.engagement[hit] = np.clip(self.engagement[hit] + ev.delta, 0.0, 1.0)
+
+    def _event_groups(self, names: list[str] | None) -> np.ndarray:
+        if names is None:
+            return np.arange(self.n_groups)
+        index = {g.name: i for i, g in enumerate(self.spec.groups)}
+        return np.array([index[x] for x in names])
+
+    def _need_shock(self, ev: NeedShock, groups: np.ndarray) -> None:
+        p = self.pop
+        svc = self.spec.services.index(ev.service)
+        areas = []
+        for g in groups:
+            ga = np.flatnonzero(p.area_group == g)
+            n_hit = max(1, int(round(ev.locality_fraction * ga.size)))
+            areas.extend(self.rng.choice(ga, size=n_hit, replace=False).tolist())
+        rows = np.flatnonzero(np.isin(p.practice_area, areas))
+        before = self.group_need[:, svc].copy()
+        self.practice_need = needs.shock(self.practice_need, rows, svc, ev.factor)
+        self._refresh_truth()
+        self.shocks.append(
+            {"step": self.steps, "service": svc, "groups": groups,
+             "baseline": self.board_view[:, svc].copy(), "before": before,
+             "target": self.group_need[:, svc].copy()}
+        )
+        self.detection[groups] = np.nan
+
+    def _provider_exit(self, name: str) -> None:
+        o = [pr.name for pr in self.spec.providers].index(name)
+        staff = np.flatnonzero((self.pop.kind == PROVIDER) & (self.pop.org == o))
+        self.present[staff] = False
+        self.engagement[staff] = 0.0
+        self.capacity[o] = 0.0
+        self.pop.provider_serves[o] = False
+        gone = np.isin(self.ties.src, staff) | np.isin(self.ties.dst, staff)
+        self.ties = self.ties.keep(~gone)
+        self.used = self.used[~gone]
+
+    def drift_needs(self) -> None:
+        """Practice need drifts (multiplicative log-normal, :func:`simulation.needs.drift`)."""
+        sd = self.spec.need.drift_sd
+        if sd > 0:
+            eps = self.rng.standard_normal(self.practice_need.shape)
+            self.practice_need = needs.drift(self.practice_need, sd, eps)
+            self._refresh_truth()
+
+    def draw_attendance(self) -> None:
+        """Each present agent takes part this month with probability equal to its engagement."""
+        self.active = (self.rng.random(self.n_agents) < self.engagement) & self.present
+
+    # ------------------------------------------------------------------ 2-3. knowledge flows
+    def observe_need(self) -> None:
+        """Active agents observe the need of their scope (:func:`~simulation.knowledge_flows.observe`)."""
+        o = self.spec.observation
+        sd = observation_noise(self.engagement, o.noise, self.type_noise, o.noise_engagement_factor)
+        rate = o.rate * self.engagement * self.active
+        eps = self.rng.standard_normal(self.belief.shape)
+        self.belief = observe(self.belief, self.truth, sd, rate, eps)
+        self.private = observe(self.private, self.truth, sd, rate, eps)
+
+    def cross_weight(self) -> float:
+        """Influence multiplier on cross-sector ties under the relationship mode."""
+        r = self.spec.relationships
+        return r.transactional_weight if r.mode == "transactional" else self.spec.exchange.cross_sector_weight
+
+    def exchange_knowledge(self) -> None:
+        """Beliefs by the scenario's rule and objectives by DeGroot, among active agents."""
+        e = self.spec.exchange
+        t = self.ties
+        W = influence_matrix(self.n_agents, t.src, t.dst, t.weight, self.sector, self.active,
+                             self.cross_weight())
+        self.used = self.active[t.src] & self.active[t.dst]
+        self.exchanges = np.bincount(t.src[self.used], minlength=self.n_agents) + np.bincount(
+            t.dst[self.used], minlength=self.n_agents
+        )
+        pairs = None
+        if e.rule == "deffuant" and t.m:
+            n_pairs = int(round(e.pairs_per_agent * self.active.sum()))
+            pairs = ex.sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
+                                             self.rng, weight=t.weight[self.used])
+        self.belief = exchange_beliefs(
+            self.belief, W, e.rule, rate=e.rate * self.engagement * self.active,
+            anchor=self.private, stubbornness=e.stubbornness, threshold=e.threshold, mu=e.mu,
+            pairs=pairs, active=self.active,
+        )
+        pull = self.spec.objectives.belief_pull * self.engagement[:, None] * self.active[:, None]
+        obj = ex.degroot_step(self.objective, W, rate=e.objective_rate * self.engagement * self.active)
+        self.objective = (1.0 - pull) * obj + pull * self.belief
+
+    # ------------------------------------------------------------------ 4. meetings
+    def hold_locality_meetings(self) -> None:
+        """Front-line agents of each area who attend pool their beliefs and objectives."""
+        loc = self.spec.localities
+        if not loc.enabled or self.steps % loc.meeting_interval:
+            # without locality institutions the locality's knowledge is what its front line holds
+            w = self.engagement * self.present
+            self.locality_view, _ = pool(self.area_members, w, self.belief)
+            self.locality_objective, _ = pool(self.area_members, w, self.objective)
+            return
+        w = self.engagement * self.active
+        self.belief, self.locality_view = meet(self.belief, self.area_members, w, loc.pooling_weight)
+        self.objective, self.locality_objective = meet(
+            self.objective, self.area_members, w, loc.pooling_weight
+        )
+
+    def hold_board_meeting(self) -> None:
+        """Attending board members pool their knowledge and priorities and move toward them."""
+        w = self.engagement * self.active
+        members = self.board
+        pw = self.spec.decisions.pooling_weight
+        self.belief, _ = meet(self.belief, members, w, pw)
+        self.objective, _ = meet(self.objective, members, w, pw)
+        self._refresh_board_view()
+
+    def hold_joint_forum(self) -> None:
+        """Coherence building: the board meets providers and local authorities on objectives."""
+        lever = self.levers["coherence_building"]
+        if lever["enabled"]:
+            self.objective, new_ties = leadership.joint_forum(self, lever["intensity"])
+            self.ties = self.ties.add(*new_ties, self.spec.ties.new_tie_weight)
+            self.used = np.zeros(self.ties.m, bool)
+
+    # ------------------------------------------------------------------ 5-6. decisions, engagement
+    def decide(self) -> None:
+        """Boards allocate from the pooled view; localities allocate their devolved share."""
+        s = self.spec
+        lam = s.decisions.objective_weight
+        self.previous_alloc = self.group_alloc.copy()
+        self.board_alloc = allocate(self.board_view, self.board_objective, lam)
+        share = s.localities.budget_share if s.localities.enabled else 0.0
+        if s.localities.enabled:
+            view = np.where(np.isnan(self.locality_view), self.board_view[self.pop.area_group],
+                            self.locality_view)
+            obj = np.where(np.isnan(self.locality_objective),
+                           self.board_objective[self.pop.area_group], self.locality_objective)
+            self.local_alloc = allocate(view, obj, lam)
+        self.area_alloc = effective_allocation(self.board_alloc, self.local_alloc,
+                                               self.pop.area_group, share)
+        self.group_alloc = group_allocation(self.area_alloc, self.area_population,
+                                            self.pop.area_group, self.n_groups)
+        self.decisions_made += 1
+
+    def allocation_seen(self) -> np.ndarray:
+        """The allocation each agent judges: its area's, else its group's, else (provider/LA
+        staff) the mean over the groups its organisation serves."""
+        p = self.pop
+        seen = np.empty_like(self.belief)
+        has_area = p.area >= 0
+        seen[has_area] = self.area_alloc[p.area[has_area]]
+        grp = ~has_area & (p.group >= 0)
+        seen[grp] = self.group_alloc[p.group[grp]]
+        for kind, serves in ((PROVIDER, p.provider_serves), (LOCAL_AUTHORITY, p.la_serves)):
+            staff = p.kind == kind
+            if staff.any():
+                sv = serves[p.org[staff]].astype(float)
+                tot = sv.sum(axis=1, keepdims=True)
+                mean_alloc = (sv @ self.group_alloc) / np.where(tot > 0, tot, 1.0)
+                seen[staff] = np.where(tot > 0, mean_alloc, 1.0 / self.n_services)
+        return seen
+
+    def feed_back_engagement(self) -> None:
+        """Engagement follows whether decisions reflect the agent's priorities."""
+        d = self.spec.engagement_dynamics
+        self.reflect = reflection(self.allocation_seen(), self.objective)
+        self.engagement = update_engagement(self.engagement, self.reflect, d.learning_rate,
+                                            d.expectation, self.present)
+
+    # ------------------------------------------------------------------ innovation
+    def spread_pathway(self) -> None:
+        """Bass-style spread of a new clinical pathway from the boards (if enabled)."""
+        inn = self.spec.innovation
+        if not inn.enabled or self.steps < inn.start:
+            return
+        if self.steps == inn.start:
+            self.adopted |= self.on_board & self.present
+        W = influence_matrix(self.n_agents, self.ties.src, self.ties.dst, self.ties.weight,
+                             self.sector, self.present, 1.0)
+        self.adopted = ex.bass_adoption_step(self.adopted, W, inn.p, inn.q, self.rng) & self.present
+
+    # ------------------------------------------------------------------ 6. turnover
+    def turn_over(self) -> None:
+        """Agents leave with an engagement-dependent hazard and newcomers take their slots."""
+        t = self.spec.turnover
+        lever = self.levers["stability_management"]
+        retention = 0.5 * lever["intensity"] if lever["enabled"] else 0.0
+        h = leave_hazard(self.engagement, t.annual_rate, t.engagement_sensitivity, retention)
+        leavers = np.flatnonzero((self.rng.random(self.n_agents) < h) & self.present)
+        self.left_this_step = np.zeros(self.n_agents, bool)
+        self.replace(leavers)
+
+    def replace(self, slots: np.ndarray) -> None:
+        """Replace the agents in ``slots`` by uninformed, weakly tied newcomers."""
+        slots = np.asarray(slots, np.int64)
+        if slots.size == 0:
+            return
+        k = self.n_services
+        for slot in slots.tolist():
+            self.occupant[slot].leave()
+        self.left_this_step[slots] = True
+        self.belief[slots] = 1.0 / k
+        self.private[slots] = 1.0 / k
+        self.objective[slots] = self._draw_objectives(slots)
+        self.engagement[slots] = self._draw_engagement(slots)
+        self.adopted[slots] = False
+        hit = np.isin(self.ties.src, slots) | np.isin(self.ties.dst, slots)
+        self.ties.weight[hit] = np.minimum(self.ties.weight[hit],
+                                           self.spec.turnover.newcomer_tie_weight)
+
+    # ------------------------------------------------------------------ 7. ties
+    def update_ties(self) -> None:
+        """Used ties strengthen, unused decay and dissolve, triads close, leaders broker."""
+        s = self.spec.ties
+        lever = self.levers["stability_management"]
+        maintenance = 0.5 * lever["intensity"] if lever["enabled"] else 0.0
+        t = self.ties
+        used = self.used if self.used.size == t.m else np.zeros(t.m, bool)
+        t.weight = update_weights(t.weight, used, s.reinforce, s.decay, maintenance)
+        t = t.keep(t.weight >= s.dissolve_below)
+        starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure) & self.active)
+        u = self.rng.random((2, starters.size))
+        a, b = close_triads(t.csr(), starters, u[0], u[1])
+        if self.spec.relationships.mode == "transactional":
+            same = self.sector[a] == self.sector[b]
+            a, b = a[same], b[same]
+        brokering = self.levers["knowledge_brokering"]
+        if brokering["enabled"]:
+            ba, bb = leadership.broker_ties(self, brokering["intensity"])
+            a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
+        if a.size:
+            t = t.add(a, b, s.new_tie_weight)
+        self.ties = t
+        self.used = np.zeros(t.m, bool)
+        self.key_history.append(t.keys())
+        self.id_history.append(self.occupant_id.copy())
+
+    # ------------------------------------------------------------------ shocks
+    def track_shocks(self) -> None:
+        """Record when each group's board view first moves half-way to a shocked need level."""
+        if not self.shocks:
+            return
+        last = self.shocks[-1]
+        svc = last["service"]
+        for g in last["groups"]:
+            if not np.isnan(self.detection[g]):
+                continue
+            base, target = last["baseline"][g], last["target"][g]
+            if self.board_view[g, svc] >= base + 0.5 * (target - base) and target > base:
+                self.detection[g] = self.steps - last["step"]
+
+
+def _normalised(values: list[float] | None, k: int) -> np.ndarray:
+    if values is None:
+        return np.full(k, 1.0 / k)
+    v = np.asarray(values, float)
+    return v / v.sum()
+

@@ -1,0 +1,70 @@
+"""True patient need: initial profiles, monthly drift and need shocks.
+
+Need is a distribution over the K service areas for every practice (``(P, K)``); areas
+(localities) and groups aggregate it by list size.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["aggregation_matrix", "dirichlet_rows", "drift", "initial_needs", "shock"]
+
+
+def dirichlet_rows(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
+    """One Dirichlet draw per row of ``alpha`` (vectorised through Gamma variates)."""
+    g = rng.standard_gamma(np.maximum(alpha, 1e-12))
+    total = g.sum(axis=1, keepdims=True)
+    return np.where(total > 0, g / np.where(total > 0, total, 1.0), 1.0 / alpha.shape[1])
+
+
+def initial_needs(
+    rng: np.random.Generator,
+    baseline: np.ndarray,
+    area_group: np.ndarray,
+    practice_area: np.ndarray,
+    locality_concentration: float,
+    practice_concentration: float,
+) -> np.ndarray:
+    """Practice need profiles ``(P, K)``.
+
+    .. math::
+        n_a \\sim \\mathrm{Dir}(c_L\\, b), \\qquad n_p \\sim \\mathrm{Dir}(c_P\\, n_{a(p)})
+
+    with baseline *b*, area *a* and the two concentrations; larger concentrations mean less
+    local variation.
+    """
+    b = np.asarray(baseline, float) / np.sum(baseline)
+    area_need = dirichlet_rows(rng, locality_concentration * np.tile(b, (area_group.size, 1)))
+    return dirichlet_rows(rng, practice_concentration * area_need[practice_area])
+
+
+def drift(need: np.ndarray, sd: float, eps: np.ndarray) -> np.ndarray:
+    """Multiplicative log-normal drift, renormalised.
+
+    .. math:: n'_{pk} = n_{pk} e^{\\sigma \\varepsilon_{pk}} / \\sum_j n_{pj} e^{\\sigma \\varepsilon_{pj}}
+    """
+    out = need * np.exp(sd * eps)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def shock(need: np.ndarray, rows: np.ndarray, service: int, factor: float) -> np.ndarray:
+    """Multiply need for ``service`` by ``factor`` in the practices ``rows`` and renormalise."""
+    out = need.copy()
+    out[rows, service] *= factor
+    out[rows] /= out[rows].sum(axis=1, keepdims=True)
+    return out
+
+
+def aggregation_matrix(labels: np.ndarray, weights: np.ndarray, n_rows: int) -> sp.csr_array:
+    """Row-stochastic ``(n_rows, P)`` matrix averaging practices by label, weighted.
+
+    ``aggregation_matrix(practice_area, list_size, L) @ need`` is the list-size-weighted need of
+    every area.
+    """
+    m = sp.csr_array(
+        (np.asarray(weights, float), (labels, np.arange(labels.size))), shape=(n_rows, labels.size)
+    )
+    rs = np.asarray(m.sum(axis=1)).ravel()
+    return sp.csr_array(sp.diags_array(1.0 / np.where(rs > 0, rs, 1.0)) @ m)

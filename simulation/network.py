@@ -1,0 +1,273 @@
+"""The tie network: an undirected weighted edge list built from the population, fast at scale.
+
+Ties are held as three arrays (``src < dst``, ``weight``) in :class:`Ties`; the exchange
+kernels get a symmetric CSR matrix from :meth:`Ties.csr`.  networkx is used only for analysis
+and export (:meth:`Ties.to_networkx`), never to build large graphs.
+
+Initial ties (all with weight ``network.initial_weight`` unless said otherwise):
+
+* colleagues within a practice: all GPs and the practice manager pairwise; each patient
+  representative to the practice manager and one GP;
+* GP to GPs of other practices: Poisson(``gp_ties_in_locality``) in the same area and
+  Poisson(``gp_ties_across_localities``) elsewhere in the group;
+* commissioning managers (officers and nurses included) pairwise, and each to
+  Poisson(``manager_ties``) practice managers or GPs of its group;
+* the board pairwise (members meet monthly);
+* with localities enabled, each locality lead to one GP of every other practice and every
+  practice manager of its area;
+* lay members to Poisson(2) patient representatives of their group;
+* staff of one provider or local authority pairwise;
+* board and providers/local authorities by relationship mode: *transactional* — one contract
+  tie per (group, organisation) between the group's first officer and one staff member;
+  *networked* — every staff member tied to two board members and one commissioning manager of
+  every group served, and provider/LA staff of organisations serving the same group to one
+  another (joint forums).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import scipy.sparse as sp
+
+from .population import (
+    LOCAL_AUTHORITY,
+    PROVIDER,
+    R_CM,
+    R_GP,
+    R_LAY,
+    R_NURSE,
+    R_OFFICER,
+    R_PM,
+    R_PPG,
+    Population,
+)
+
+__all__ = ["Ties", "build_ties", "pairs_within"]
+
+
+@dataclass
+class Ties:
+    """Undirected weighted ties among ``n`` agents; each tie stored once with ``src < dst``."""
+
+    n: int
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+
+    @classmethod
+    def from_pairs(cls, n: int, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> Ties:
+        """Ties from arbitrary pairs: self-pairs dropped, duplicates merged keeping the max weight."""
+        a = np.asarray(a, np.int64)
+        b = np.asarray(b, np.int64)
+        w = np.broadcast_to(np.asarray(w, float), a.shape)
+        keep = a != b
+        lo, hi, w = np.minimum(a, b)[keep], np.maximum(a, b)[keep], w[keep]
+        keys = lo * n + hi
+        order = np.lexsort((-w, keys))
+        keys, w = keys[order], w[order]
+        first = np.ones(keys.size, bool)
+        first[1:] = keys[1:] != keys[:-1]
+        keys, w = keys[first], w[first]
+        return cls(n, (keys // n).astype(np.int64), (keys % n).astype(np.int64), w.astype(float))
+
+    @property
+    def m(self) -> int:
+        """Number of ties."""
+        return int(self.src.size)
+
+    def keys(self) -> np.ndarray:
+        """Sorted unique int64 keys ``src * n + dst``."""
+        return self.src * self.n + self.dst
+
+    def csr(self, data: np.ndarray | None = None) -> sp.csr_array:
+        """Symmetric (n, n) CSR matrix with ``data`` (default the weights) on each tie."""
+        d = self.weight if data is None else data
+        rows = np.concatenate([self.src, self.dst])
+        cols = np.concatenate([self.dst, self.src])
+        return sp.csr_array((np.concatenate([d, d]), (rows, cols)), shape=(self.n, self.n))
+
+    def degree(self) -> np.ndarray:
+        """Number of ties of each agent."""
+        return np.bincount(self.src, minlength=self.n) + np.bincount(self.dst, minlength=self.n)
+
+    def strength(self) -> np.ndarray:
+        """Sum of tie weights of each agent."""
+        return np.bincount(self.src, self.weight, self.n) + np.bincount(self.dst, self.weight, self.n)
+
+    def add(self, a: np.ndarray, b: np.ndarray, w: float | np.ndarray) -> Ties:
+        """New ties merged in (existing ties keep the larger weight)."""
+        return Ties.from_pairs(
+            self.n,
+            np.concatenate([self.src, np.asarray(a, np.int64)]),
+            np.concatenate([self.dst, np.asarray(b, np.int64)]),
+            np.concatenate([self.weight, np.broadcast_to(np.asarray(w, float), np.shape(a))]),
+        )
+
+    def keep(self, mask: np.ndarray) -> Ties:
+        """The ties where ``mask`` is true."""
+        return Ties(self.n, self.src[mask], self.dst[mask], self.weight[mask])
+
+    def to_networkx(self, attrs: dict[str, np.ndarray] | None = None) -> nx.Graph:
+        """A networkx Graph with integer nodes 0..n-1, ``weight`` edges and node attributes."""
+        g = nx.Graph()
+        g.add_nodes_from(range(self.n))
+        g.add_weighted_edges_from(
+            zip(self.src.tolist(), self.dst.tolist(), self.weight.tolist(), strict=True)
+        )
+        for name, values in (attrs or {}).items():
+            nx.set_node_attributes(g, dict(enumerate(np.asarray(values).tolist())), name)
+        return g
+
+
+def pairs_within(labels: np.ndarray, members: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """All unordered pairs of ``members`` sharing a label (vectorised over pair offsets).
+
+    Members are sorted by label; for each offset d = 1 .. (largest block − 1) the pairs
+    (sorted[i], sorted[i + d]) with equal labels are kept.
+
+    Examples
+    --------
+    >>> a, b = pairs_within(np.array([0, 0, 1, 0]), np.arange(4))
+    >>> sorted(zip(a.tolist(), b.tolist()))
+    [(0, 1), (0, 3), (1, 3)]
+    """
+    members = np.asarray(members)
+    if members.size < 2:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    lab = labels[members]
+    order = np.argsort(lab, kind="stable")
+    m, lab = members[order], lab[order]
+    biggest = np.bincount(lab - lab.min()).max()
+    a_parts, b_parts = [], []
+    for d in range(1, biggest):
+        same = lab[:-d] == lab[d:]
+        a_parts.append(m[:-d][same])
+        b_parts.append(m[d:][same])
+    if not a_parts:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(a_parts).astype(np.int64), np.concatenate(b_parts).astype(np.int64)
+
+
+def _random_partners(
+    rng: np.random.Generator, who: np.ndarray, block_of: np.ndarray, pool: np.ndarray, lam: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each agent in ``who`` gets Poisson(lam) partners drawn uniformly from ``pool`` members of
+    the same block (``block_of`` maps agents to blocks, e.g. area or group)."""
+    if lam <= 0 or who.size == 0 or pool.size == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    pool = pool[np.argsort(block_of[pool], kind="stable")]
+    pblock = block_of[pool]
+    nb = int(max(block_of[who].max(), pblock.max())) + 1
+    size = np.bincount(pblock, minlength=nb)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    counts = rng.poisson(lam, who.size)
+    src = np.repeat(who, counts)
+    blk = block_of[src]
+    ok = size[blk] > 0
+    src, blk = src[ok], blk[ok]
+    pick = start[blk] + np.floor(rng.random(src.size) * size[blk]).astype(np.int64)
+    return src.astype(np.int64), pool[pick].astype(np.int64)
+
+
+def build_ties(pop: Population, rng: np.random.Generator) -> Ties:
+    """Build the initial tie network of a population (rules in the module docstring)."""
+    s = pop.scenario
+    net = s.network
+    w0 = net.initial_weight
+    n = pop.n
+    role, group, area, practice, org, kind = (
+        pop.role, pop.group, pop.area, pop.practice, pop.org, pop.kind
+    )
+    a_parts: list[np.ndarray] = []
+    b_parts: list[np.ndarray] = []
+
+    def add(a: np.ndarray, b: np.ndarray) -> None:
+        a_parts.append(np.asarray(a, np.int64))
+        b_parts.append(np.asarray(b, np.int64))
+
+    # colleagues within a practice
+    staff = np.flatnonzero((role == R_GP) | (role == R_PM))
+    add(*pairs_within(practice, staff))
+    ppg = np.flatnonzero(role == R_PPG)
+    if ppg.size:
+        pm_of_practice = np.full(pop.n_practices, -1, np.int64)
+        pms = np.flatnonzero(role == R_PM)
+        pm_of_practice[practice[pms]] = pms
+        add(ppg, pm_of_practice[practice[ppg]])
+        gps = np.flatnonzero(role == R_GP)
+        add(*_random_partners(rng, ppg, practice, gps, 1.0)[:2])
+    gps = np.flatnonzero(role == R_GP)
+    # GP to GPs of other practices in the area / the group (same-practice picks are merged)
+    add(*_random_partners(rng, gps, area, gps, net.gp_ties_in_locality))
+    add(*_random_partners(rng, gps, group, gps, net.gp_ties_across_localities))
+    # commissioning managers
+    cms = np.flatnonzero(np.isin(role, (R_CM, R_OFFICER, R_NURSE)))
+    add(*pairs_within(group, cms))
+    front = np.flatnonzero((role == R_PM) | (role == R_GP))
+    add(*_random_partners(rng, cms, group, front, net.manager_ties))
+    # boards
+    bcoo = pop.board.tocoo()
+    ia, ib = pairs_within(bcoo.row, np.arange(bcoo.nnz))
+    add(bcoo.col[ia], bcoo.col[ib])
+    # locality leads
+    if s.localities.enabled:
+        leads = np.flatnonzero(pop.locality_lead)
+        lead_of_area = np.full(pop.n_areas, -1, np.int64)
+        lead_of_area[area[leads]] = leads
+        # one GP per practice (the first listed) and every practice manager of the area
+        first_gp = np.full(pop.n_practices, -1, np.int64)
+        first_gp[practice[gps][::-1]] = gps[::-1]
+        targets = np.concatenate([first_gp[first_gp >= 0], np.flatnonzero(role == R_PM)])
+        la = lead_of_area[area[targets]]
+        ok = la >= 0
+        add(la[ok], targets[ok])
+    # lay members to patient representatives
+    lay = np.flatnonzero(role == R_LAY)
+    add(*_random_partners(rng, lay, group, ppg, 2.0))
+    # staff of one organisation
+    for k in (PROVIDER, LOCAL_AUTHORITY):
+        ks = np.flatnonzero(kind == k)
+        add(*pairs_within(org, ks))
+    _cross_sector(pop, rng, add)
+
+    a = np.concatenate(a_parts) if a_parts else np.empty(0, np.int64)
+    b = np.concatenate(b_parts) if b_parts else np.empty(0, np.int64)
+    ok = (a >= 0) & (b >= 0)
+    return Ties.from_pairs(n, a[ok], b[ok], np.full(int(ok.sum()), w0))
+
+
+def _cross_sector(pop: Population, rng: np.random.Generator, add) -> None:  # noqa: ANN001
+    """Ties between each group and the providers / local authorities serving it."""
+    s = pop.scenario
+    transactional = s.relationships.mode == "transactional"
+    for g in range(pop.n_groups):
+        members = pop.board.indices[pop.board.indptr[g] : pop.board.indptr[g + 1]]
+        internal = members[pop.group[members] == g]
+        officers = np.flatnonzero((pop.group == g) & (pop.role == R_OFFICER))
+        cms = np.flatnonzero((pop.group == g) & np.isin(pop.role, (R_CM, R_OFFICER, R_NURSE)))
+        contact = officers[0] if officers.size else (internal[0] if internal.size else -1)
+        orgs = []
+        for k, serves in ((PROVIDER, pop.provider_serves), (LOCAL_AUTHORITY, pop.la_serves)):
+            for o in np.flatnonzero(serves[:, g]):
+                staff = np.flatnonzero((pop.kind == k) & (pop.org == o))
+                orgs.append(staff)
+                if staff.size == 0 or contact < 0:
+                    continue
+                if transactional:
+                    add([contact], [staff[0]])
+                else:
+                    for person in staff:
+                        if internal.size:
+                            add([person] * 2, rng.choice(internal, size=2))
+                        if cms.size:
+                            add([person], [rng.choice(cms)])
+        if not transactional and len(orgs) > 1:
+            # joint forum: one tie between the first staff member of each pair of organisations
+            heads = np.asarray([o[0] for o in orgs if o.size])
+            lab = np.zeros(heads.size, np.int64)
+            idx = np.arange(heads.size)
+            a, b = pairs_within(lab, idx)
+            add(heads[a], heads[b])

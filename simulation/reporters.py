@@ -1,0 +1,352 @@
+"""Named DataCollector reporters: every metric of the brief, per group and overall.
+
+Each reporter is a module-level function of the model (picklable, testable, no lambdas)
+returning an array of length G + 1: one value per commissioning group, then the overall
+value (the population-weighted mean of the group values unless the docstring says
+otherwise).  Formulas live with the pure functions in :mod:`simulation.measures`.
+
+Costly measures: betweenness centralisation is recomputed every ``metrics.structure_every``
+steps (Brandes–Pich sampling with ``metrics.betweenness_samples`` pivots when > 0) and carried
+forward in between; everything else is computed every step.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
+from mesa import DataCollector
+
+from . import measures as M
+from .localities import pool
+from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import CommissioningModel
+
+__all__ = ["METRICS", "make_datacollector"]
+
+
+def _overall(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
+    """Append the population-weighted mean of finite group values."""
+    v = np.asarray(values, float)
+    w = model.pop.group_population.astype(float)
+    ok = np.isfinite(v)
+    total = float(np.sum(w[ok] * v[ok]) / w[ok].sum()) if ok.any() else np.nan
+    return np.append(v, total)
+
+
+def _adjacency(model: CommissioningModel) -> sp.csr_array:
+    """The tie matrix of the current step (cached per step)."""
+    cache = getattr(model, "_adjacency_cache", None)
+    if cache is None or cache[0] != model.steps or cache[1] is not model.ties:
+        cache = (model.steps, model.ties, model.ties.csr())
+        model._adjacency_cache = cache
+    return cache[2]
+
+
+def _members(model: CommissioningModel) -> np.ndarray:
+    """Agents counted in their group's metrics: present and belonging to a group."""
+    return model.present & (model.pop.group >= 0)
+
+
+# ------------------------------------------------------------------ knowledge
+def accuracy_board(model: CommissioningModel) -> np.ndarray:
+    """1 − TV(board view, group need) per group."""
+    return _overall(model, M.accuracy(model.board_view, model.group_need))
+
+
+def accuracy_localities(model: CommissioningModel) -> np.ndarray:
+    """Mean over a group's areas (population-weighted) of 1 − TV(locality view, area need)."""
+    acc = M.accuracy(np.nan_to_num(model.locality_view, nan=1.0 / model.n_services), model.area_need)
+    return _overall(model, M.mean_by_group(acc, model.pop.area_group, model.n_groups,
+                                           weights=model.area_population))
+
+
+def accuracy_all(model: CommissioningModel) -> np.ndarray:
+    """Mean over a group's agents of 1 − TV(belief, need of the agent's scope)."""
+    acc = M.accuracy(model.belief, model.truth)
+    return _overall(model, M.mean_by_group(acc, model.pop.group, model.n_groups, mask=_members(model)))
+
+
+def board_uncertainty(model: CommissioningModel) -> np.ndarray:
+    """Mean TV distance of board members' beliefs to the board view (dispersion, in [0, 1])."""
+    coo = model.board.tocoo()
+    tv = 0.5 * np.abs(model.belief[coo.col] - model.board_view[coo.row]).sum(axis=1)
+    num = np.bincount(coo.row, weights=tv, minlength=model.n_groups)
+    den = np.bincount(coo.row, minlength=model.n_groups)
+    return _overall(model, num / np.maximum(den, 1))
+
+
+def knowledge_flow(model: CommissioningModel) -> np.ndarray:
+    """Exchanges per agent this step: ties used (both ends active) per group member."""
+    return _overall(model, M.mean_by_group(model.exchanges.astype(float), model.pop.group,
+                                           model.n_groups,
+                                           mask=_members(model)))
+
+
+def reach(model: CommissioningModel) -> np.ndarray:
+    """Share of a group's practices with a front-line agent within two ties of its board.
+
+    Ties of weight ≥ 0.2 count (a working relationship); the agent must be present.
+    """
+    p = model.pop
+    A = _adjacency(model)
+    A = sp.csr_array((A >= 0.2).astype(float))
+    B = model.board.T.tocsr()  # (N, G)
+    r = B + A @ B
+    r = r + A @ r
+    coo = sp.coo_array(r)
+    hit = coo.col == p.group[coo.row]
+    agent_reached = np.zeros(model.n_agents, bool)
+    agent_reached[coo.row[hit]] = True
+    fl = np.flatnonzero(model.front_line & model.present & agent_reached)
+    practice_reached = np.zeros(p.n_practices, bool)
+    practice_reached[p.practice[fl]] = True
+    share = np.bincount(p.practice_group, weights=practice_reached, minlength=model.n_groups)
+    return _overall(model, share / np.bincount(p.practice_group, minlength=model.n_groups))
+
+
+def shock_detection_time(model: CommissioningModel) -> np.ndarray:
+    """Months from the latest need shock until the board view moved half-way to the new need
+    (NaN before any shock or until detected); overall = mean over detecting groups."""
+    d = model.detection
+    return np.append(d, np.nanmean(d) if np.isfinite(d).any() else np.nan)
+
+
+# ------------------------------------------------------------------ coherence
+def coherence_internal(model: CommissioningModel) -> np.ndarray:
+    """1 − mean TV of members' objectives to their group's mean objective."""
+    return _overall(model, M.internal_coherence(model.objective, model.pop.group, model.n_groups,
+                                                mask=_members(model)))
+
+
+def _org_objectives(model: CommissioningModel, kind: int, n_orgs: int) -> np.ndarray:
+    staff = np.flatnonzero((model.pop.kind == kind) & model.present)
+    if n_orgs == 0:
+        return np.zeros((0, model.n_services))
+    members = sp.csr_array((np.ones(staff.size), (model.pop.org[staff], staff)),
+                           shape=(n_orgs, model.n_agents))
+    view, _ = pool(members, np.ones(model.n_agents), model.objective)
+    return np.nan_to_num(view, nan=1.0 / model.n_services)
+
+
+def system_objective(model: CommissioningModel) -> np.ndarray:
+    """The wider system's objective per group (LAs, providers, national priorities; 1/3 each)."""
+    p = model.pop
+    la = _org_objectives(model, LOCAL_AUTHORITY, p.la_serves.shape[0])
+    pr = _org_objectives(model, PROVIDER, p.provider_serves.shape[0])
+    return M.system_objective(la, pr, model.national, p.la_serves.T.astype(float),
+                              p.provider_serves.T.astype(float))
+
+
+def coherence_external(model: CommissioningModel) -> np.ndarray:
+    """1 − TV(board objective, wider-system objective)."""
+    return _overall(model, M.external_coherence(model.board_objective, system_objective(model)))
+
+
+# ------------------------------------------------------------------ stability
+def tie_persistence(model: CommissioningModel) -> np.ndarray:
+    """Jaccard similarity of the tie set now and ``metrics.stability_window`` steps ago
+    (or the start); overall over the whole network."""
+    old, new = model.key_history[0], model.ties.keys()
+    per = M.jaccard_by_group(old, new, model.n_agents, model.pop.group, model.n_groups)
+    return np.append(per, M.jaccard(old, new))
+
+
+def retention(model: CommissioningModel) -> np.ndarray:
+    """Share of a group's slots held by the same person as a window ago."""
+    return _overall(model, M.retention(model.occupant_id, model.id_history[0], model.pop.group,
+                                       model.n_groups, mask=_members(model)))
+
+
+def turnover(model: CommissioningModel) -> np.ndarray:
+    """Share of a group's agents who left this step."""
+    return _overall(model, M.mean_by_group(model.left_this_step.astype(float), model.pop.group,
+                                           model.n_groups, mask=_members(model)))
+
+
+def decision_volatility(model: CommissioningModel) -> np.ndarray:
+    """TV distance between the latest allocation and the one before."""
+    return _overall(model, M.decision_volatility(model.group_alloc, model.previous_alloc))
+
+
+def leader_dependence(model: CommissioningModel) -> np.ndarray:
+    """Share of a group's within-group tie strength held by its three strongest agents."""
+    return _overall(model, M.strength_concentration(_adjacency(model), model.pop.group,
+                                                    model.n_groups, top=3))
+
+
+# ------------------------------------------------------------------ relevance
+def _group_capacity(model: CommissioningModel) -> np.ndarray:
+    serves = model.pop.provider_serves.T.astype(float)  # (G, n_providers)
+    cap = serves @ model.capacity if serves.size else np.zeros((model.n_groups, model.n_services))
+    empty = cap.sum(axis=1) <= 0
+    cap[empty] = 1.0 / model.n_services
+    return cap
+
+
+def relevance_patient(model: CommissioningModel) -> np.ndarray:
+    """1 − TV(group allocation, group need)."""
+    return _overall(model, M.patient_relevance(model.group_alloc, model.group_need))
+
+
+def relevance_provider(model: CommissioningModel) -> np.ndarray:
+    """1 − TV(group allocation, capacity share of the providers serving the group)."""
+    return _overall(model, M.provider_relevance(model.group_alloc, _group_capacity(model)))
+
+
+def relevance_localities(model: CommissioningModel) -> np.ndarray:
+    """Population-weighted mean over areas of 1 − TV(area allocation, area need)."""
+    rel = M.locality_relevance(model.area_alloc, model.area_need)
+    return _overall(model, M.mean_by_group(rel, model.pop.area_group, model.n_groups,
+                                           weights=model.area_population))
+
+
+def wasted_spend(model: CommissioningModel) -> np.ndarray:
+    """£ per head per year spent beyond both need and providers' capacity."""
+    per_head = model.spec.decisions.budget_per_head
+    return _overall(model, M.wasted_spend(model.group_alloc, model.group_need,
+                                          _group_capacity(model), per_head))
+
+
+# ------------------------------------------------------------------ structure
+def density(model: CommissioningModel) -> np.ndarray:
+    """Density of each group's internal tie network."""
+    return _overall(model, M.density_by_group(_adjacency(model), model.pop.group, model.n_groups))
+
+
+def degree_centralisation(model: CommissioningModel) -> np.ndarray:
+    """Freeman degree centralisation of each group's internal network."""
+    return _overall(model, M.degree_centralisation_by_group(_adjacency(model), model.pop.group,
+                                                            model.n_groups))
+
+
+def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
+    """Freeman betweenness centralisation per group, every ``structure_every`` steps."""
+    every = model.spec.metrics.structure_every
+    cached = model.structure_cache.get("betweenness")
+    if cached is None or model.steps % every == 0:
+        A = _adjacency(model)
+        k = model.spec.metrics.betweenness_samples or None
+        seq = np.random.SeedSequence([model.seed_value, model.steps])
+        values = np.full(model.n_groups, np.nan)
+        for g in range(model.n_groups):
+            idx = np.flatnonzero((model.pop.group == g) & model.present)
+            sub = A[idx][:, idx]
+            values[g] = M.betweenness_centralisation(
+                sub, k=None if k is None or k >= idx.size else k,
+                seed=int(seq.spawn(model.n_groups)[g].generate_state(1)[0]))
+        cached = _overall(model, values)
+        model.structure_cache["betweenness"] = cached
+    return cached
+
+
+def clustering(model: CommissioningModel) -> np.ndarray:
+    """Average local clustering coefficient of each group's internal network."""
+    return _overall(model, M.clustering_by_group(_adjacency(model), model.pop.group, model.n_groups))
+
+
+def modularity_localities(model: CommissioningModel) -> np.ndarray:
+    """Newman modularity of the locality (area) partition of each group's network; agents
+    without an area form one extra block (the group level)."""
+    labels = np.where(model.pop.area >= 0, model.pop.area, model.pop.n_areas + model.pop.group)
+    return _overall(model, M.modularity_by_group(_adjacency(model), model.pop.group,
+                                                 np.maximum(labels, 0), model.n_groups))
+
+
+def ei_index(model: CommissioningModel) -> np.ndarray:
+    """Krackhardt–Stern E–I index of ties across vs within localities (areas)."""
+    labels = np.where(model.pop.area >= 0, model.pop.area, model.pop.n_areas + model.pop.group)
+    return _overall(model, M.ei_index_by_group(_adjacency(model), model.pop.group,
+                                               np.maximum(labels, 0), model.n_groups))
+
+
+def _board_tie_share(model: CommissioningModel, kind: int) -> np.ndarray:
+    p = model.pop
+    src_group = np.full(model.n_agents, -1)
+    coo = model.board.tocoo()
+    src_group[coo.col] = coo.row  # an agent on several boards counts for the last (rare)
+    share = M.tie_share_by_type(_adjacency(model), model.on_board, p.kind, 5, src_group,
+                                model.n_groups)
+    return _overall(model, share[:, kind])
+
+
+def board_ties_provider(model: CommissioningModel) -> np.ndarray:
+    """Share of board members' ties that reach provider staff."""
+    return _board_tie_share(model, PROVIDER)
+
+
+def board_ties_patient(model: CommissioningModel) -> np.ndarray:
+    """Share of board members' ties that reach patient representatives or lay members."""
+    return _board_tie_share(model, PATIENT)
+
+
+def board_ties_local_authority(model: CommissioningModel) -> np.ndarray:
+    """Share of board members' ties that reach local-authority staff."""
+    return _board_tie_share(model, LOCAL_AUTHORITY)
+
+
+# ------------------------------------------------------------------ engagement, innovation
+def engagement_gp(model: CommissioningModel) -> np.ndarray:
+    """Mean engagement of the group's GPs."""
+    gp = model.pop.kind == GP
+    return _overall(model, M.mean_by_group(model.engagement, model.pop.group, model.n_groups,
+                                           mask=gp & model.present))
+
+
+def engagement_all(model: CommissioningModel) -> np.ndarray:
+    """Mean engagement of all the group's agents."""
+    return _overall(model, M.mean_by_group(model.engagement, model.pop.group, model.n_groups,
+                                           mask=_members(model)))
+
+
+def _reflected_share(model: CommissioningModel, formal: bool) -> np.ndarray:
+    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal)
+    ok = np.isfinite(model.reflect)
+    agree = (model.reflect >= model.spec.decisions.reflect_threshold).astype(float)
+    return _overall(model, M.mean_by_group(agree, model.pop.group, model.n_groups, mask=gp & ok))
+
+
+def reflected_formal(model: CommissioningModel) -> np.ndarray:
+    """Share of GPs with a formal role (board, locality lead) who see the latest decision
+    reflect their priorities (reflection ≥ ``decisions.reflect_threshold``)."""
+    return _reflected_share(model, True)
+
+
+def reflected_other(model: CommissioningModel) -> np.ndarray:
+    """The same share among GPs without a formal role."""
+    return _reflected_share(model, False)
+
+
+def pathway_adoption(model: CommissioningModel) -> np.ndarray:
+    """Share of the group's agents who have adopted the new clinical pathway."""
+    return _overall(model, M.mean_by_group(model.adopted.astype(float), model.pop.group,
+                                           model.n_groups, mask=_members(model)))
+
+
+#: Metric name → (reporter, family).  The order is the column order of results.
+METRICS = {
+    f.__name__: (f, family)
+    for family, fs in (
+        ("knowledge", (accuracy_board, accuracy_localities, accuracy_all, board_uncertainty,
+                       knowledge_flow, reach, shock_detection_time)),
+        ("coherence", (coherence_internal, coherence_external)),
+        ("stability", (tie_persistence, retention, turnover, decision_volatility,
+                       leader_dependence)),
+        ("relevance", (relevance_patient, relevance_provider, relevance_localities,
+                       wasted_spend)),
+        ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
+                       modularity_localities, ei_index, board_ties_provider, board_ties_patient,
+                       board_ties_local_authority)),
+        ("engagement", (engagement_gp, engagement_all, reflected_formal, reflected_other,
+                        pathway_adoption)),
+    )
+    for f in fs
+}
+
+
+def make_datacollector() -> DataCollector:
+    """A DataCollector with every metric as a named model reporter."""
+    return DataCollector(model_reporters={name: f for name, (f, _) in METRICS.items()})

@@ -1,0 +1,215 @@
+"""Running a scenario with replicates and writing tidy results, a summary and a manifest.
+
+:func:`run_scenario` is the library entry point (the CLI and the experiment layer call it):
+it returns a :class:`RunResult` holding
+
+* ``timeseries`` — one row per replicate, step and commissioning group (plus ``overall``),
+  one column per metric of :data:`simulation.reporters.METRICS`;
+* ``summary`` — one row per replicate and group: each metric's final value and its mean over
+  the last 12 steps (``<metric>__last12``);
+* ``manifest`` — seeds, package versions, git commit, scenario hash and timings.
+
+Replicate seeds are spawned from the root seed with :class:`numpy.random.SeedSequence`, so a
+replicate's results depend only on (root seed, replicate index), never on the executor.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .model import CommissioningModel
+from .reporters import METRICS
+from .scenario import Scenario, scenario_hash
+
+__all__ = [
+    "RunResult",
+    "package_versions",
+    "replicate_seeds",
+    "run_replicate",
+    "run_scenario",
+    "write_results",
+]
+
+PACKAGES = ("commnet", "mesa", "numpy", "scipy", "networkx", "pandas", "matplotlib", "pydantic")
+
+
+def replicate_seeds(root: int, n: int) -> list[int]:
+    """``n`` independent 63-bit seeds spawned from ``root`` (numpy SeedSequence)."""
+    return [int(s.generate_state(1, np.uint64)[0] >> np.uint64(1))
+            for s in np.random.SeedSequence(root).spawn(n)]
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of the packages a result depends on, and Python's."""
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_commit() -> str | None:
+    """The current git commit of the source tree, if it is a git checkout."""
+    try:
+        here = Path(__file__).resolve().parent
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5, check=False)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def tidy(model: CommissioningModel, replicate: int = 0) -> pd.DataFrame:
+    """The model's collected metrics as a tidy frame (replicate, step, group, metrics…)."""
+    data = model.datacollector.model_vars
+    names = [g.name for g in model.spec.groups] + ["overall"]
+    steps = len(next(iter(data.values())))
+    cols: dict[str, Any] = {
+        "replicate": np.full(steps * len(names), replicate, np.int32),
+        "step": np.repeat(np.arange(steps, dtype=np.int32), len(names)),
+        "group": pd.Categorical(np.tile(names, steps), categories=names),
+    }
+    for metric in METRICS:
+        cols[metric] = np.asarray(np.stack(data[metric]), float).ravel()
+    return pd.DataFrame(cols)
+
+
+def run_replicate(scenario: Scenario, seed: int, replicate: int = 0,
+                  steps: int | None = None) -> pd.DataFrame:
+    """Run one replicate and return its tidy time series."""
+    model = CommissioningModel(scenario, seed=seed)
+    for _ in range(scenario.steps if steps is None else steps):
+        model.step()
+    return tidy(model, replicate)
+
+
+def summarise(ts: pd.DataFrame, window: int = 12) -> pd.DataFrame:
+    """Per replicate and group: final value and mean over the last ``window`` steps."""
+    last = ts["step"].max()
+    metrics = [m for m in METRICS if m in ts.columns]
+    final = ts[ts["step"] == last].set_index(["replicate", "group"])[metrics]
+    tail = (ts[ts["step"] > last - window].groupby(["replicate", "group"], observed=True)[metrics]
+            .mean().add_suffix("__last12"))
+    return final.join(tail).reset_index()
+
+
+@dataclass
+class RunResult:
+    """Results of :func:`run_scenario`."""
+
+    scenario: Scenario
+    timeseries: pd.DataFrame
+    summary: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def overall_table(self, metrics: list[str] | None = None) -> pd.DataFrame:
+        """Mean and 95% CI across replicates of each metric's final overall value."""
+        overall = self.summary[self.summary["group"] == "overall"]
+        rows = []
+        for m in metrics or list(METRICS):
+            v = overall[m].to_numpy(float)
+            v = v[np.isfinite(v)]
+            n = v.size
+            mean = float(v.mean()) if n else np.nan
+            half = float(1.96 * v.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
+            rows.append({"metric": m, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
+                         "n": n})
+        return pd.DataFrame(rows)
+
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    replicates: int = 1,
+    seed: int | None = None,
+    steps: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run ``replicates`` independent replicates of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    replicates : int
+    seed : int, optional
+        Root seed (default ``scenario.seed``); replicate seeds are spawned from it.
+    steps : int, optional
+        Overrides ``scenario.steps``.
+    progress : callable, optional
+        Called with the replicate index after each replicate finishes.
+    """
+    if steps is not None:
+        scenario = scenario.model_copy(update={"steps": steps})
+    root = scenario.seed if seed is None else seed
+    scenario = scenario.model_copy(update={"seed": root})
+    seeds = replicate_seeds(root, replicates)
+    frames, timings = [], []
+    for r, s in enumerate(seeds):
+        t0 = time.perf_counter()
+        frames.append(run_replicate(scenario, s, r))
+        timings.append(time.perf_counter() - t0)
+        if progress is not None:
+            progress(r)
+    ts = pd.concat(frames, ignore_index=True)
+    manifest = {
+        "scenario_name": scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        "root_seed": root,
+        "replicate_seeds": seeds,
+        "replicates": replicates,
+        "steps": scenario.steps,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "platform": platform.platform(),
+        "seconds_per_replicate": timings,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "scenario": scenario.model_dump(mode="json"),
+    }
+    return RunResult(scenario, ts, summarise(ts), manifest)
+
+
+def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
+    """Write via a temporary file in the same folder, then rename (never a half file)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_results(result: RunResult, out: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write ``timeseries.parquet``, ``summary.parquet``, ``summary.csv`` and ``manifest.json``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "timeseries": out / "timeseries.parquet",
+        "summary": out / "summary.parquet",
+        "summary_csv": out / "summary.csv",
+        "overall": out / "overall.csv",
+        "manifest": out / "manifest.json",
+    }
+    _atomic_write(paths["timeseries"], lambda p: result.timeseries.to_parquet(p, index=False))
+    _atomic_write(paths["summary"], lambda p: result.summary.to_parquet(p, index=False))
+    _atomic_write(paths["summary_csv"], lambda p: result.summary.to_csv(p, index=False))
+    _atomic_write(paths["overall"], lambda p: result.overall_table().to_csv(p, index=False))
+    _atomic_write(paths["manifest"],
+                  lambda p: p.write_text(json.dumps(result.manifest, indent=2, default=str)))
+    return paths
