@@ -182,9 +182,14 @@ class CommissioningModel(mesa.Model):
         base[la] = 0.5 * base[la] + 0.5 * self.national
         return needs.dirichlet_rows(self.rng, self.spec.objectives.concentration * base)
 
+    def voice(self) -> np.ndarray:
+        """Weight of each agent's view in board pooling: engagement, times the relationship
+        mode's cross-sector multiplier for provider and local-authority members."""
+        return self.engagement * np.where(self.sector > 0, self.cross_weight(), 1.0)
+
     def _refresh_board_view(self) -> None:
-        """The board's view: engagement-weighted mean of its members' beliefs and objectives."""
-        w = self.engagement * self.present + 1e-9
+        """The board's view: voice-weighted mean of its members' beliefs and objectives."""
+        w = self.voice() * self.present + 1e-9
         self.board_view, _ = pool(self.board, w, self.belief)
         self.board_objective, _ = pool(self.board, w, self.objective)
 
@@ -350,7 +355,7 @@ class CommissioningModel(mesa.Model):
 
     def hold_board_meeting(self) -> None:
         """Attending board members pool their knowledge and priorities and move toward them."""
-        w = self.engagement * self.active
+        w = self.voice() * self.active
         members = self.board
         pw = self.spec.decisions.pooling_weight
         self.belief, _ = meet(self.belief, members, w, pw)

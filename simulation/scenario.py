@@ -101,11 +101,12 @@ class EngagementSpec(Strict):
     def _feasible(self) -> EngagementSpec:
         m, s = self.mean, self.sd
         if s > 0 and s * s >= m * (1 - m):
+            limit = f"{(m * (1 - m)) ** 0.5:.3f}"
             raise PydanticCustomError(
                 "engagement_spread",
                 "sd {sd} is too large for mean {mean}: a Beta distribution needs "
-                "sd < sqrt(mean*(1-mean)) = {limit:.3f}",
-                {"sd": s, "mean": m, "limit": (m * (1 - m)) ** 0.5},
+                "sd < sqrt(mean*(1-mean)) = {limit}",
+                {"sd": s, "mean": m, "limit": limit},
             )
         return self
 

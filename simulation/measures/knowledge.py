@@ -1,0 +1,347 @@
+r"""Knowledge measures: accuracy, dispersion and detection of beliefs.
+
+Beliefs are discrete distributions over ``K`` services stored as the rows of a
+float array of shape ``(..., K)`` whose rows sum to one.  All distances between
+distributions are total variation distances,
+
+.. math::
+
+    \mathrm{TV}(p, q) = \tfrac12 \sum_{k=1}^{K} |p_k - q_k| \in [0, 1].
+
+The functions are pure and vectorised; "per group" functions aggregate rows
+with :func:`numpy.bincount` and never loop over nodes in Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "accuracy",
+    "detection_time",
+    "dispersion",
+    "dispersion_by_group",
+    "mean_by_group",
+    "tv_distance",
+]
+
+
+def tv_distance(p, q):
+    r"""Row-wise total variation distance between two sets of distributions.
+
+    Parameters
+    ----------
+    p, q : array_like, shape (..., K)
+        Distributions along the last axis.  The leading axes broadcast against
+        each other, so one distribution can be compared with many.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        ``TV(p, q)`` for every row, shape ``broadcast(p, q).shape[:-1]``
+        (a 0-d result for two single distributions).
+
+    Notes
+    -----
+    .. math::
+
+        \mathrm{TV}(p, q) = \tfrac12 \sum_k |p_k - q_k|
+
+    For distributions the value lies in :math:`[0, 1]`: 0 for identical rows and
+    1 for rows with disjoint support.
+
+    Examples
+    --------
+    >>> float(tv_distance([0.5, 0.5, 0.0], [0.0, 0.5, 0.5]))
+    0.5
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    return 0.5 * np.abs(p - q).sum(axis=-1)
+
+
+def accuracy(belief, truth):
+    r"""Row-wise accuracy of beliefs: one minus the TV distance to the truth.
+
+    Parameters
+    ----------
+    belief : array_like, shape (..., K)
+        Believed distributions (e.g. a board's belief about need by service).
+    truth : array_like, shape (..., K)
+        True distributions; broadcasts against `belief`.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        Accuracy per row.
+
+    Notes
+    -----
+    .. math::
+
+        \mathrm{acc}(b, t) = 1 - \mathrm{TV}(b, t) \in [0, 1],
+
+    1 for a perfect belief and 0 for a belief with support disjoint from the
+    truth.
+
+    Examples
+    --------
+    >>> accuracy([[1.0, 0.0], [0.5, 0.5]], [0.75, 0.25]).tolist()
+    [0.75, 0.75]
+    """
+    return 1.0 - tv_distance(belief, truth)
+
+
+def _group_index(group, n_groups, mask):
+    """Validate group labels and return the selection of rows to aggregate."""
+    group = np.asarray(group)
+    if group.ndim != 1:
+        raise ValueError("group must be a 1-D integer array")
+    if not np.issubdtype(group.dtype, np.integer):
+        raise TypeError("group must be an integer array")
+    if group.size and group.max(initial=-1) >= n_groups:
+        raise ValueError("group labels must be < n_groups")
+    keep = group >= 0
+    if mask is not None:
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != group.shape:
+            raise ValueError("mask must have the same shape as group")
+        keep &= mask
+    return group, keep
+
+
+def _group_sums(values, group, n_groups, weights=None):
+    """Sum ``weights * values`` per group with one :func:`numpy.bincount` call.
+
+    `values` is ``(N,)`` or ``(N, K)``; `group` holds labels ``0..n_groups-1``
+    (callers remove negative labels first).  Returns ``(G,)`` or ``(G, K)``.
+    """
+    values = np.asarray(values, dtype=float)
+    if weights is not None:
+        values = values * (weights if values.ndim == 1 else weights[:, None])
+    if values.ndim == 1:
+        return np.bincount(group, weights=values, minlength=n_groups)[:n_groups]
+    k = values.shape[1]
+    flat = (group[:, None] * k + np.arange(k)).ravel()
+    sums = np.bincount(flat, weights=values.ravel(), minlength=n_groups * k)
+    return sums[: n_groups * k].reshape(n_groups, k)
+
+
+def mean_by_group(values, group, n_groups, mask=None, weights=None):
+    r"""Weighted mean of values (or of distribution rows) per group.
+
+    Parameters
+    ----------
+    values : array_like, shape (N,) or (N, K)
+        One value (or one row) per node.
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` of each node, or ``-1`` for no group.
+    n_groups : int
+        Number of groups ``G``.
+    mask : array_like of bool, shape (N,), optional
+        Only rows where `mask` is true are used.
+    weights : array_like, shape (N,), optional
+        Non-negative weights; equal weights if omitted.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,) or (G, K)
+        Weighted mean per group; NaN for groups with no selected rows (or with
+        zero total weight).
+
+    Notes
+    -----
+    .. math::
+
+        \bar v_g = \frac{\sum_{i: g_i = g} w_i v_i}{\sum_{i: g_i = g} w_i}
+
+    Rows with label ``-1`` are ignored.
+
+    Examples
+    --------
+    >>> mean_by_group([1.0, 3.0, 5.0, 7.0], [0, 0, 1, -1], 3).tolist()
+    [2.0, 5.0, nan]
+    """
+    values = np.asarray(values, dtype=float)
+    group, keep = _group_index(group, n_groups, mask)
+    if values.shape[0] != group.shape[0]:
+        raise ValueError("values and group must have the same length")
+    w = np.ones(group.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    g = group[keep]
+    w = w[keep]
+    totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
+    sums = _group_sums(values[keep], g, n_groups, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        den = totals if sums.ndim == 1 else totals[:, None]
+        out = sums / den
+    out[totals <= 0] = np.nan
+    return out
+
+
+def dispersion(beliefs, weights=None):
+    r"""Weighted mean TV distance of beliefs to their weighted mean belief.
+
+    Parameters
+    ----------
+    beliefs : array_like, shape (N, K) or (K,)
+        One distribution per row.  A single distribution has dispersion 0.
+    weights : array_like, shape (N,), optional
+        Non-negative weights of the rows; equal weights if omitted.
+
+    Returns
+    -------
+    float
+        Dispersion in :math:`[0, 1]`; NaN when there are no rows (or zero total
+        weight).
+
+    Notes
+    -----
+    With :math:`\bar b = \sum_i w_i b_i / \sum_i w_i`,
+
+    .. math::
+
+        D = \frac{\sum_i w_i \, \mathrm{TV}(b_i, \bar b)}{\sum_i w_i}.
+
+    0 when all rows agree (in particular for one row).  The supremum 1 is
+    approached by many rows that are point masses on distinct services.
+
+    Examples
+    --------
+    >>> dispersion([[1.0, 0.0], [0.0, 1.0]])
+    0.5
+    """
+    b = np.asarray(beliefs, dtype=float)
+    if b.ndim == 1:
+        b = b[None, :]
+    w = np.ones(b.shape[0]) if weights is None else np.asarray(weights, dtype=float)
+    total = w.sum()
+    if b.shape[0] == 0 or total <= 0:
+        return float("nan")
+    mean = (w[:, None] * b).sum(axis=0) / total
+    return float((w * tv_distance(b, mean)).sum() / total)
+
+
+def dispersion_by_group(beliefs, group, n_groups, mask=None, weights=None):
+    r"""Dispersion of beliefs within each group.
+
+    Parameters
+    ----------
+    beliefs : array_like, shape (N, K)
+        One distribution per node.
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` of each node, or ``-1`` for no group.
+    n_groups : int
+        Number of groups ``G``.
+    mask : array_like of bool, shape (N,), optional
+        Only rows where `mask` is true are used (e.g. board members).
+    weights : array_like, shape (N,), optional
+        Non-negative row weights; equal weights if omitted.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        :func:`dispersion` of the selected rows of each group, in
+        :math:`[0, 1]`; NaN for groups without selected rows.
+
+    Notes
+    -----
+    .. math::
+
+        D_g = \frac{\sum_{i \in g} w_i \, \mathrm{TV}(b_i, \bar b_g)}
+                   {\sum_{i \in g} w_i}
+
+    computed with two :func:`numpy.bincount` passes (group means, then the
+    group sums of distances), without any Python loop.
+
+    Examples
+    --------
+    >>> b = [[1.0, 0.0], [0.0, 1.0], [0.3, 0.7]]
+    >>> dispersion_by_group(b, [0, 0, 1], 3).tolist()
+    [0.5, 0.0, nan]
+    """
+    b = np.asarray(beliefs, dtype=float)
+    means = mean_by_group(b, group, n_groups, mask=mask, weights=weights)
+    group, keep = _group_index(group, n_groups, mask)
+    g = group[keep]
+    dist = tv_distance(b[keep], means[g])
+    return mean_by_group(
+        dist, g, n_groups, weights=None if weights is None else np.asarray(weights)[keep]
+    )
+
+
+def detection_time(series, shock_step, baseline_window=3, fraction=0.5, true_series=None):
+    r"""Count the steps until a belief series registers a shock.
+
+    Parameters
+    ----------
+    series : array_like, shape (T,)
+        The board's belief in the shocked service at each step (index = step).
+    shock_step : int
+        Step at which the shock happens.  ``series[shock_step]`` is the first
+        value that can reflect it.
+    baseline_window : int, default 3
+        Number of values before the shock averaged into the baseline
+        (fewer if the series starts later than that).
+    fraction : float, default 0.5
+        Share of the baseline-to-target gap that must be closed, in (0, 1].
+    true_series : array_like, shape (T,), optional
+        The true value of the quantity; the target is
+        ``true_series[shock_step]``.  If omitted the target is the maximum of
+        ``series[shock_step:]`` (an upward shock is assumed).
+
+    Returns
+    -------
+    float
+        ``t - shock_step`` for the first step ``t >= shock_step`` at which the
+        series reaches the threshold (0 if it already does at `shock_step`);
+        ``numpy.inf`` if it never does; NaN if `true_series` is given and the
+        target equals the baseline up to rounding (nothing to detect).
+
+    Notes
+    -----
+    With :math:`\beta` the mean of ``series[shock_step - baseline_window :
+    shock_step]`` and :math:`\tau` the target, the threshold is
+
+    .. math::
+
+        \theta = \beta + f \, (\tau - \beta).
+
+    For an upward shift (:math:`\tau > \beta`) detection is the first
+    :math:`t \ge t_s` with :math:`x_t \ge \theta`; for a downward shift
+    (possible only with `true_series`) the first with :math:`x_t \le \theta`.
+    The comparison includes equality so that ``fraction=1`` with the default
+    (maximum) target detects at the step the maximum is reached.  When the
+    target is the series maximum and it does not exceed the baseline (up to
+    a relative rounding tolerance of 1e-9), the series never rose, and the
+    result is ``inf``.  NaN values in `series`
+    never count as a detection.  The result is in ``[0, T - 1 - shock_step]``
+    or ``inf``.
+
+    Examples
+    --------
+    >>> detection_time([0.2, 0.2, 0.2, 0.3, 0.5, 0.6, 0.6], shock_step=3)
+    1.0
+    """
+    x = np.asarray(series, dtype=float)
+    if x.ndim != 1:
+        raise ValueError("series must be 1-D")
+    if not 0 < shock_step < x.size:
+        raise ValueError("shock_step must be in 1..len(series)-1 (a baseline is needed)")
+    if baseline_window < 1:
+        raise ValueError("baseline_window must be >= 1")
+    if not 0 < fraction <= 1:
+        raise ValueError("fraction must be in (0, 1]")
+    baseline = float(np.mean(x[max(0, shock_step - baseline_window) : shock_step]))
+    after = x[shock_step:]
+    if true_series is not None:
+        target = float(np.asarray(true_series, dtype=float)[shock_step])
+        if np.isclose(target, baseline, rtol=1e-9, atol=1e-12):
+            return float("nan")
+    else:
+        target = float(np.nanmax(after)) if np.any(~np.isnan(after)) else baseline
+        if target <= baseline or np.isclose(target, baseline, rtol=1e-9, atol=1e-12):
+            return float("inf")
+    threshold = baseline + fraction * (target - baseline)
+    hit = after >= threshold if target > baseline else after <= threshold
+    idx = np.flatnonzero(hit)
+    return float(idx[0]) if idx.size else float("inf")

@@ -1,0 +1,287 @@
+"""Stability measures: persistence of ties, people and decisions over time.
+
+Tie sets are represented by sorted unique ``int64`` keys
+``min(u, v) * n + max(u, v)`` (see :func:`edge_keys`), so that comparisons
+between two snapshots are set operations on integer arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .knowledge import mean_by_group, tv_distance
+from .structure import _bincount, _check_group, _csr, _safe_div, _unique_int, _within
+
+__all__ = [
+    "decision_volatility",
+    "edge_keys",
+    "jaccard",
+    "jaccard_by_group",
+    "retention",
+    "strength_concentration",
+]
+
+
+def edge_keys(src, dst, n):
+    r"""Integer keys of undirected edges.
+
+    Parameters
+    ----------
+    src, dst : array_like of int, shape (E,)
+        Endpoints of the edges (either orientation, duplicates allowed).
+    n : int
+        Number of nodes; node ids must lie in ``0..n-1``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (E',)
+        Sorted unique keys :math:`\min(u, v)\, n + \max(u, v)`.  Self-loops
+        are kept (key :math:`u n + u`).
+
+    Notes
+    -----
+    Keys are unique for :math:`n^2 < 2^{63}`; ``u, v = divmod(key, n)``
+    recovers the endpoints.
+
+    Examples
+    --------
+    >>> edge_keys([2, 0, 1], [0, 2, 3], 4).tolist()
+    [2, 7]
+    """
+    src = np.asarray(src, dtype=np.int64)
+    dst = np.asarray(dst, dtype=np.int64)
+    if src.shape != dst.shape:
+        raise ValueError("src and dst must have the same shape")
+    if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError("node ids must lie in 0..n-1")
+    return _unique_int(np.minimum(src, dst) * np.int64(n) + np.maximum(src, dst))
+
+
+def jaccard(keys_a, keys_b):
+    r"""Jaccard similarity of two sets of edge keys.
+
+    Parameters
+    ----------
+    keys_a, keys_b : array_like of int
+        Edge keys of two snapshots (e.g. from :func:`edge_keys`).
+
+    Returns
+    -------
+    float
+        :math:`|a \cap b| / |a \cup b|` in :math:`[0, 1]`; 1.0 when both
+        sets are empty (nothing changed).
+
+    Notes
+    -----
+    .. math::
+
+        J(a, b) = \frac{|a \cap b|}{|a \cup b|}
+
+    Examples
+    --------
+    >>> jaccard([1, 2, 3], [2, 3, 4])
+    0.5
+    """
+    a = _unique_int(keys_a)
+    b = _unique_int(keys_b)
+    inter = int(_contains(a, b).sum())
+    union = a.size + b.size - inter
+    return 1.0 if union == 0 else inter / union
+
+
+def _contains(sorted_keys, x):
+    """Elementwise membership of `x` in the sorted unique array `sorted_keys`."""
+    if sorted_keys.size == 0:
+        return np.zeros(x.shape, dtype=bool)
+    i = np.minimum(np.searchsorted(sorted_keys, x), sorted_keys.size - 1)
+    return sorted_keys[i] == x
+
+
+def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
+    r"""Jaccard similarity of two tie snapshots, per group.
+
+    Parameters
+    ----------
+    keys_a, keys_b : array_like of int
+        Edge keys (:func:`edge_keys`) of two snapshots on the same ``n`` nodes.
+    n : int
+        Number of nodes used to build the keys.
+    group : array_like of int, shape (n,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    n_groups : int
+        Number of groups ``G``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        Jaccard similarity in :math:`[0, 1]`; 1.0 for groups touched by no
+        edge in either snapshot (as :func:`jaccard` of two empty sets).
+
+    Notes
+    -----
+    An edge belongs to group :math:`g` if *at least one* endpoint is in
+    :math:`g`, so ties from a group's members to outside nodes (e.g. shared
+    providers with label ``-1``) count, and a tie between two groups counts
+    for both.  With :math:`E_g(\cdot)` those edges of a snapshot,
+
+    .. math::
+
+        J_g = \frac{|E_g(a) \cap E_g(b)|}{|E_g(a) \cup E_g(b)|}.
+
+    Computed with one sorted union of the keys and :func:`numpy.bincount`.
+
+    Examples
+    --------
+    >>> a = edge_keys([0, 2], [1, 3], 4)
+    >>> b = edge_keys([0, 1], [1, 2], 4)
+    >>> jaccard_by_group(a, b, 4, [0, 0, 1, 1], 2).tolist()
+    [0.5, 0.0]
+    """
+    group = _check_group(group, n, n_groups)
+    a = _unique_int(keys_a)
+    b = _unique_int(keys_b)
+    union = _unique_int(np.concatenate([a, b]))
+    both = _contains(a, union) & _contains(b, union)
+    u, v = np.divmod(union, np.int64(n))
+    gu, gv = group[u], group[v]
+    # attribute each edge to gu (if any) and to gv (if any and different)
+    first = gu >= 0
+    second = (gv >= 0) & (gv != gu)
+    g = np.concatenate([gu[first], gv[second]])
+    hit = np.concatenate([both[first], both[second]]).astype(float)
+    n_union = _bincount(g, minlength=n_groups)
+    n_inter = _bincount(g, hit, n_groups)
+    out = _safe_div(n_inter, n_union)
+    out[n_union == 0] = 1.0
+    return out
+
+
+def strength_concentration(A, group, n_groups, top=3):
+    r"""Share of a group's tie strength held by its ``top`` strongest nodes.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix.
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    n_groups : int
+        Number of groups ``G``.
+    top : int, default 3
+        Number of leading nodes.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        Concentration in :math:`(0, 1]` (key-leader dependence): 1 when the
+        group has at most `top` nodes with ties, or when they hold all of its
+        strength; at least :math:`\min(1, \mathrm{top}/n_g)`.  NaN for groups
+        with no within-group ties.
+
+    Notes
+    -----
+    With within-group strength :math:`s_i = \sum_{j: g_j = g_i} a_{ij}` and
+    :math:`T_g` the `top` nodes of group :math:`g` with the largest
+    :math:`s_i` (ties in strength broken by node id),
+
+    .. math::
+
+        K_g = \frac{\sum_{i \in T_g} s_i}{\sum_{i \in g} s_i}.
+
+    Ranks within groups come from one :func:`numpy.lexsort` by
+    ``(group, -strength)``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> star = sp.csr_array([[0, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    >>> strength_concentration(star, [0, 0, 0, 0], 1, top=1).tolist()
+    [0.5]
+    """
+    if top < 1:
+        raise ValueError("top must be >= 1")
+    A = _csr(A)
+    n = A.shape[0]
+    group = _check_group(group, n, n_groups)
+    row, _, w, _ = _within(A, group, n_groups, weighted=True)
+    s = _bincount(row, w, n)
+    members = np.flatnonzero(group >= 0)
+    order = members[np.lexsort((-s[members], group[members]))]
+    g_sorted = group[order]
+    first = np.searchsorted(g_sorted, g_sorted, side="left")
+    rank = np.arange(order.size) - first
+    lead = order[rank < top]
+    total = _bincount(group[members], s[members], n_groups)
+    held = _bincount(group[lead], s[lead], n_groups)
+    return _safe_div(held, np.where(total > 0, total, 0.0))
+
+
+def decision_volatility(alloc_now, alloc_prev):
+    r"""Change of allocations between two decisions.
+
+    Parameters
+    ----------
+    alloc_now, alloc_prev : array_like, shape (..., K)
+        Allocation distributions now and at the previous decision.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        TV distance per row, in :math:`[0, 1]`: the share of the budget that
+        was moved between services.
+
+    Notes
+    -----
+    .. math::
+
+        V = \mathrm{TV}(a_t, a_{t-1})
+
+    Examples
+    --------
+    >>> decision_volatility([[0.6, 0.4]], [[0.5, 0.5]]).round(12).tolist()
+    [0.1]
+    """
+    return tv_distance(alloc_now, alloc_prev)
+
+
+def retention(ids_now, ids_then, group, n_groups, mask=None):
+    r"""Share of each group's slots whose occupant is unchanged.
+
+    Parameters
+    ----------
+    ids_now, ids_then : array_like of int, shape (S,)
+        Occupant id of every slot (e.g. board seats) now and at the earlier
+        time.
+    group : array_like of int, shape (S,)
+        Group of every slot, ``0..n_groups-1`` or ``-1``.
+    n_groups : int
+        Number of groups ``G``.
+    mask : array_like of bool, shape (S,), optional
+        Only slots where `mask` is true count (e.g. to drop seats vacant at
+        either time).
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        Retention in :math:`[0, 1]`; NaN for groups without slots.
+
+    Notes
+    -----
+    .. math::
+
+        R_g = \frac{\#\{s \in g : \mathrm{id}^{now}_s =
+            \mathrm{id}^{then}_s\}}{\#\{s \in g\}}
+
+    Ids are compared literally, so two vacancies coded with the same id count
+    as retained unless masked out.
+
+    Examples
+    --------
+    >>> retention([1, 2, 9, 4], [1, 2, 3, 5], [0, 0, 0, 1], 2).round(12).tolist()
+    [0.666666666667, 0.0]
+    """
+    now = np.asarray(ids_now)
+    then = np.asarray(ids_then)
+    if now.shape != then.shape:
+        raise ValueError("ids_now and ids_then must have the same shape")
+    return mean_by_group((now == then).astype(float), group, n_groups, mask=mask)

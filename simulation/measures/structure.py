@@ -1,0 +1,797 @@
+"""Structural network measures, overall and per group.
+
+Graphs are symmetric :mod:`scipy.sparse` arrays ``A`` (N x N) of
+non-negative tie weights with a zero diagonal; a tie is a non-zero entry.
+Group labels are an integer array ``group`` (N,) with values ``0..G-1`` or
+``-1`` for nodes in no group.  Unless stated otherwise a per-group measure is
+computed on the subgraph *induced* by the group's nodes (ties with both ends
+in the group) and returns an array of shape ``(G,)`` with NaN where the group
+is too small (or has too few ties) for the measure to be defined.
+
+Everything is computed for all groups at once from the coordinate list of the
+graph with :func:`numpy.bincount` and sparse products; there is no Python loop
+over nodes or groups.  The only exception is :func:`betweenness_centralisation`,
+which delegates to networkx.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = [
+    "betweenness_centralisation",
+    "clustering_by_group",
+    "degree_centralisation_by_group",
+    "density_by_group",
+    "ego_measures",
+    "ei_index_by_group",
+    "modularity",
+    "modularity_by_group",
+    "tie_share_by_type",
+    "transitivity_by_group",
+]
+
+
+# ----------------------------------------------------------------------------
+# helpers (shared with stability.py)
+# ----------------------------------------------------------------------------
+
+
+def _csr(A):
+    """Return `A` as a square float CSR array without explicit zeros."""
+    A = sp.csr_array(A, dtype=float)
+    if A.ndim != 2 or A.shape[0] != A.shape[1]:
+        raise ValueError("A must be a square matrix")
+    if A.nnz and (A.data != 0).all():
+        return A
+    A = A.copy()
+    A.eliminate_zeros()
+    return A
+
+
+def _edges(A, weighted=True):
+    """Return ``(row, col, weight)`` of all ties (each undirected tie twice)."""
+    C = _csr(A).tocoo()
+    row = np.asarray(C.row, dtype=np.int64)
+    col = np.asarray(C.col, dtype=np.int64)
+    w = np.asarray(C.data, dtype=float) if weighted else np.ones(C.nnz)
+    return row, col, w
+
+
+def _check_group(group, n, n_groups):
+    """Validate a group label array against the graph size."""
+    group = np.asarray(group)
+    if group.shape != (n,):
+        raise ValueError(f"group must have shape ({n},)")
+    if not np.issubdtype(group.dtype, np.integer):
+        raise TypeError("group must be an integer array")
+    if n and group.max() >= n_groups:
+        raise ValueError("group labels must be < n_groups")
+    return group.astype(np.int64, copy=False)
+
+
+def _within(A, group, n_groups, weighted=True):
+    """Ties of the group-induced subgraphs.
+
+    Returns ``(row, col, weight, g)`` restricted to ties whose two endpoints
+    share a group label ``g >= 0``; each undirected tie appears twice.
+    """
+    row, col, w = _edges(A, weighted)
+    group = _check_group(group, A.shape[0], n_groups)
+    gr = group[row]
+    keep = (gr >= 0) & (gr == group[col])
+    return row[keep], col[keep], w[keep], gr[keep]
+
+
+def _group_sizes(group, n_groups):
+    """Return the number of nodes with each label ``0..n_groups-1``."""
+    g = group[group >= 0]
+    return np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
+
+
+def _bincount(x, weights=None, minlength=0):
+    """Float :func:`numpy.bincount` truncated to `minlength` entries."""
+    out = np.bincount(x, weights=weights, minlength=minlength)[:minlength]
+    return out.astype(float, copy=False)
+
+
+def _safe_div(num, den):
+    """Elementwise ``num / den`` with NaN where ``den == 0``."""
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def _within_adjacency(A, group, n_groups):
+    """Binary CSR adjacency of the union of the group-induced subgraphs."""
+    row, col, _, _ = _within(A, group, n_groups, weighted=False)
+    n = A.shape[0]
+    return sp.csr_array((np.ones(row.size), (row, col)), shape=(n, n))
+
+
+def _unique_int(x):
+    """Sorted unique values of an integer array.
+
+    Sort-based (faster than :func:`numpy.unique` for large ``int64`` arrays)
+    and free for input that is already strictly increasing.
+    """
+    x = np.asarray(x, dtype=np.int64).ravel()
+    if x.size < 2 or bool(np.all(x[1:] > x[:-1])):
+        return x
+    s = np.sort(x)
+    return s[np.concatenate(([True], s[1:] != s[:-1]))]
+
+
+def _unique_inverse(x):
+    """Return ``(uniq, inverse)`` of an integer array by one stable argsort."""
+    x = np.asarray(x).ravel()
+    order = np.argsort(x, kind="stable")
+    s = x[order]
+    new = np.concatenate(([True], s[1:] != s[:-1])) if s.size else np.zeros(0, bool)
+    inverse = np.empty(x.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return s[new], inverse
+
+
+def _triangles(B):
+    """Per node ``2 * triangles``: row sums of ``(B @ B) * B`` for binary `B`."""
+    return np.asarray((B @ B).multiply(B).sum(axis=1), dtype=float).ravel()
+
+
+# ----------------------------------------------------------------------------
+# per-group measures
+# ----------------------------------------------------------------------------
+
+
+def density_by_group(A, group, n_groups):
+    r"""Density of each group's induced subgraph.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix (weights are ignored: ties are counted).
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    n_groups : int
+        Number of groups ``G``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        Density in :math:`[0, 1]`; NaN for groups with fewer than 2 nodes.
+
+    Notes
+    -----
+    .. math::
+
+        \rho_g = \frac{2 m_g}{n_g (n_g - 1)}
+
+    with :math:`m_g` the number of ties and :math:`n_g` the number of nodes in
+    the group's induced subgraph (as :func:`networkx.density`).
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> A = sp.csr_array([[0, 1, 1, 0], [1, 0, 0, 0], [1, 0, 0, 1], [0, 0, 1, 0]])
+    >>> density_by_group(A, [0, 0, 0, 1], 2).tolist()
+    [0.6666666666666666, nan]
+    """
+    A = _csr(A)
+    group = _check_group(group, A.shape[0], n_groups)
+    _, _, _, g = _within(A, group, n_groups, weighted=False)
+    n = _group_sizes(group, n_groups)
+    return _safe_div(_bincount(g, minlength=n_groups), np.where(n >= 2, n * (n - 1), 0))
+
+
+def _within_degrees(A, group, n_groups):
+    """Unweighted degree of every node inside its group's induced subgraph."""
+    row, _, _, _ = _within(A, group, n_groups, weighted=False)
+    return _bincount(row, minlength=A.shape[0])
+
+
+def degree_centralisation_by_group(A, group, n_groups):
+    r"""Freeman degree centralisation of each group's induced subgraph.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix (ties are counted, weights ignored).
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    n_groups : int
+        Number of groups ``G``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        Centralisation in :math:`[0, 1]`: 1 for a star, 0 when all degrees are
+        equal.  NaN for groups with fewer than 3 nodes.
+
+    Notes
+    -----
+    With :math:`d_i` the degree of node :math:`i` inside its group,
+
+    .. math::
+
+        C^D_g = \frac{\sum_{i \in g} (d^{\max}_g - d_i)}{(n_g - 1)(n_g - 2)},
+
+    the denominator being the value of the numerator for a star on
+    :math:`n_g` nodes.
+
+    References
+    ----------
+    .. [1] L. C. Freeman, "Centrality in social networks: conceptual
+       clarification", Social Networks 1(3), 215-239, 1979.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> star = sp.csr_array([[0, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    >>> degree_centralisation_by_group(star, [0, 0, 0, 0], 1).tolist()
+    [1.0]
+    """
+    A = _csr(A)
+    group = _check_group(group, A.shape[0], n_groups)
+    d = _within_degrees(A, group, n_groups)
+    member = group >= 0
+    g = group[member]
+    dmax = np.zeros(n_groups)
+    np.maximum.at(dmax, g, d[member])
+    n = _group_sizes(group, n_groups)
+    num = n * dmax - _bincount(g, d[member], minlength=n_groups)
+    return _safe_div(num, np.where(n >= 3, (n - 1) * (n - 2), 0))
+
+
+def _local_clustering_parts(A, group, n_groups):
+    """Return ``(2 * triangles, degree)`` per node on the induced subgraphs."""
+    B = _within_adjacency(A, group, n_groups)
+    d = np.asarray(B.sum(axis=1), dtype=float).ravel()
+    return _triangles(B), d
+
+
+def clustering_by_group(A, group, n_groups):
+    r"""Average local clustering coefficient of each group's induced subgraph.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix (ties are counted, weights ignored).
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    n_groups : int
+        Number of groups ``G``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        Mean clustering coefficient in :math:`[0, 1]`; NaN for groups with
+        fewer than 3 nodes (no triangle is possible).
+
+    Notes
+    -----
+    .. math::
+
+        \bar C_g = \frac{1}{n_g} \sum_{i \in g} \frac{2 t_i}{d_i (d_i - 1)},
+
+    where :math:`t_i` is the number of triangles through :math:`i` and
+    :math:`d_i` its degree inside the group; nodes with :math:`d_i < 2` count
+    as 0, as in :func:`networkx.average_clustering`.  Triangles come from the
+    diagonal of :math:`B^3`, computed as the row sums of
+    :math:`(B B) \circ B`.
+
+    References
+    ----------
+    .. [1] D. J. Watts and S. H. Strogatz, "Collective dynamics of
+       'small-world' networks", Nature 393, 440-442, 1998.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> A = sp.csr_array([[0, 1, 1, 0], [1, 0, 1, 0], [1, 1, 0, 1], [0, 0, 1, 0]])
+    >>> clustering_by_group(A, [0, 0, 0, 0], 1).round(12).tolist()
+    [0.583333333333]
+    """
+    A = _csr(A)
+    group = _check_group(group, A.shape[0], n_groups)
+    t2, d = _local_clustering_parts(A, group, n_groups)
+    local = _safe_div(t2, d * (d - 1))
+    local[d < 2] = 0.0
+    member = group >= 0
+    n = _group_sizes(group, n_groups)
+    return _safe_div(_bincount(group[member], local[member], n_groups), np.where(n >= 3, n, 0))
+
+
+def transitivity_by_group(A, group, n_groups):
+    r"""Transitivity (global clustering) of each group's induced subgraph.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix (ties are counted, weights ignored).
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    n_groups : int
+        Number of groups ``G``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        Transitivity in :math:`[0, 1]`; NaN for groups with fewer than 3
+        nodes; 0 for groups with no connected triple (as
+        :func:`networkx.transitivity`).
+
+    Notes
+    -----
+    .. math::
+
+        T_g = \frac{3 \times \text{triangles}}{\text{connected triples}}
+            = \frac{\sum_{i \in g} 2 t_i}{\sum_{i \in g} d_i (d_i - 1)}
+
+    References
+    ----------
+    .. [1] D. J. Watts and S. H. Strogatz, "Collective dynamics of
+       'small-world' networks", Nature 393, 440-442, 1998.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> A = sp.csr_array([[0, 1, 1, 0], [1, 0, 1, 0], [1, 1, 0, 1], [0, 0, 1, 0]])
+    >>> transitivity_by_group(A, [0, 0, 0, 0], 1).tolist()
+    [0.6]
+    """
+    A = _csr(A)
+    group = _check_group(group, A.shape[0], n_groups)
+    t2, d = _local_clustering_parts(A, group, n_groups)
+    member = group >= 0
+    g = group[member]
+    num = _bincount(g, t2[member], n_groups)
+    den = _bincount(g, (d * (d - 1))[member], n_groups)
+    out = _safe_div(num, den)
+    out[den == 0] = 0.0
+    out[_group_sizes(group, n_groups) < 3] = np.nan
+    return out
+
+
+def _codes(labels, n):
+    """Map arbitrary integer labels to codes ``0..L-1``; return codes and ``L``."""
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},)")
+    uniq, codes = _unique_inverse(labels)
+    return codes, uniq.size
+
+
+def modularity(A, labels, weighted=True):
+    r"""Newman modularity of a partition of one graph.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix.
+    labels : array_like, shape (N,)
+        Community label of every node; every distinct value (including
+        negative ones) is one community.
+    weighted : bool, default True
+        Use tie weights; if false every tie has weight 1.
+
+    Returns
+    -------
+    float
+        Modularity in :math:`[-1/2, 1)`; NaN for a graph without ties.
+
+    Notes
+    -----
+    With :math:`m` the total tie weight, :math:`L_c` the weight of ties inside
+    community :math:`c` and :math:`D_c` the summed strength of its nodes,
+
+    .. math::
+
+        Q = \sum_c \left[ \frac{L_c}{m} - \left(\frac{D_c}{2m}\right)^2
+            \right],
+
+    the same as :func:`networkx.algorithms.community.modularity` with
+    resolution 1.
+
+    References
+    ----------
+    .. [1] M. E. J. Newman, "Modularity and community structure in networks",
+       PNAS 103(23), 8577-8582, 2006.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> # two triangles 0-1-2 and 3-4-5 joined by the bridge 2-3
+    >>> r = [0, 0, 1, 3, 3, 4, 2]
+    >>> c = [1, 2, 2, 4, 5, 5, 3]
+    >>> A = sp.coo_array(([1.0] * 7, (r, c)), shape=(6, 6))
+    >>> round(modularity(A + A.T, [0, 0, 0, 1, 1, 1]), 12)
+    0.357142857143
+    """
+    A = _csr(A)
+    row, col, w = _edges(A, weighted)
+    codes, n_lab = _codes(labels, A.shape[0])
+    two_m = w.sum()
+    if two_m == 0:
+        return float("nan")
+    strength = _bincount(row, w, A.shape[0])
+    d = _bincount(codes, strength, n_lab)
+    same = codes[row] == codes[col]
+    two_l = w[same].sum()
+    return float(two_l / two_m - np.sum((d / two_m) ** 2))
+
+
+def modularity_by_group(A, group, labels, n_groups, weighted=True):
+    r"""Modularity of a partition (e.g. localities) inside each group.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix.
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    labels : array_like of int, shape (N,)
+        Partition label of every node (every distinct value is one block).
+    n_groups : int
+        Number of groups ``G``.
+    weighted : bool, default True
+        Use tie weights; if false every tie has weight 1.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        :func:`modularity` of `labels` restricted to each group's induced
+        subgraph; NaN for groups without internal ties.
+
+    Notes
+    -----
+    .. math::
+
+        Q_g = \sum_c \left[ \frac{L_{gc}}{m_g}
+            - \left(\frac{D_{gc}}{2 m_g}\right)^2 \right]
+
+    where :math:`m_g` is the tie weight inside group :math:`g`, :math:`L_{gc}`
+    the weight of ties inside both :math:`g` and block :math:`c`, and
+    :math:`D_{gc}` the within-group strength of the nodes of :math:`g` in
+    block :math:`c`.  Only (group, block) pairs that occur are materialised.
+
+    References
+    ----------
+    .. [1] M. E. J. Newman, "Modularity and community structure in networks",
+       PNAS 103(23), 8577-8582, 2006.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> r = [0, 0, 1, 3, 3, 4, 2]
+    >>> c = [1, 2, 2, 4, 5, 5, 3]
+    >>> A = sp.coo_array(([1.0] * 7, (r, c)), shape=(6, 6))
+    >>> modularity_by_group(A + A.T, [0] * 6, [0, 0, 0, 1, 1, 1], 2).round(12).tolist()
+    [0.357142857143, nan]
+    """
+    A = _csr(A)
+    n = A.shape[0]
+    group = _check_group(group, n, n_groups)
+    codes, n_lab = _codes(labels, n)
+    row, col, w, g = _within(A, group, n_groups, weighted)
+    two_m = _bincount(g, w, n_groups)
+    same = codes[row] == codes[col]
+    two_l = _bincount(g[same], w[same], n_groups)
+    strength = _bincount(row, w, n)
+    member = np.flatnonzero(group >= 0)
+    pair = group[member] * np.int64(n_lab) + codes[member]
+    upair, inv = _unique_inverse(pair)
+    d = _bincount(inv, strength[member], upair.size)
+    sq = _bincount(upair // n_lab, d**2, n_groups)
+    return _safe_div(two_l, two_m) - _safe_div(sq, two_m**2)
+
+
+def ei_index_by_group(A, group, labels, n_groups):
+    r"""Krackhardt-Stern E-I index of each group's induced subgraph.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix (ties are counted, weights ignored).
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``.
+    labels : array_like of int, shape (N,)
+        Sub-unit of each node (e.g. locality); nodes with a negative label
+        have no sub-unit and their ties are left out.
+    n_groups : int
+        Number of groups ``G``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        E-I index in :math:`[-1, 1]`: -1 when all ties stay inside sub-units,
+        +1 when all cross them.  NaN for groups without (labelled) ties.
+
+    Notes
+    -----
+    .. math::
+
+        EI_g = \frac{E_g - I_g}{E_g + I_g}
+
+    with :math:`E_g` (:math:`I_g`) the number of ties of the group's induced
+    subgraph between nodes with different (equal) labels.
+
+    References
+    ----------
+    .. [1] D. Krackhardt and R. N. Stern, "Informal networks and
+       organizational crises: an experimental simulation", Social Psychology
+       Quarterly 51(2), 123-140, 1988.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> path = sp.csr_array([[0, 1, 0, 0], [1, 0, 1, 0], [0, 1, 0, 1], [0, 0, 1, 0]])
+    >>> ei_index_by_group(path, [0, 0, 0, 0], [0, 0, 1, 1], 1).round(12).tolist()
+    [-0.333333333333]
+    """
+    A = _csr(A)
+    n = A.shape[0]
+    labels = np.asarray(labels)
+    if labels.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},)")
+    row, col, _, g = _within(A, group, n_groups, weighted=False)
+    lr, lc = labels[row], labels[col]
+    ok = (lr >= 0) & (lc >= 0)
+    ext = _bincount(g[ok & (lr != lc)], minlength=n_groups)
+    internal = _bincount(g[ok & (lr == lc)], minlength=n_groups)
+    return _safe_div(ext - internal, ext + internal)
+
+
+def tie_share_by_type(A, source_mask, kind, n_kinds, group, n_groups, weighted=False):
+    r"""Share of the source nodes' ties that reach each kind of node, per group.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix of the whole network.
+    source_mask : array_like of bool, shape (N,)
+        Nodes whose ties are counted (e.g. board members).
+    kind : array_like of int, shape (N,)
+        Kind ``0..n_kinds-1`` of every node; ties to nodes of negative kind are
+        ignored.
+    n_kinds : int
+        Number of kinds.
+    group : array_like of int, shape (N,)
+        Group label ``0..n_groups-1`` or ``-1``; a tie is attributed to the
+        group of its *source* end, the other end may lie in any group or none.
+    n_groups : int
+        Number of groups ``G``.
+    weighted : bool, default False
+        Weight ties by tie strength instead of counting them.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G, n_kinds)
+        Row ``g`` is the distribution of the kinds reached by the ties of
+        group ``g``'s source nodes; rows sum to 1, NaN rows for groups whose
+        sources have no ties.
+
+    Notes
+    -----
+    .. math::
+
+        S_{gk} = \frac{\#\{(i, j): A_{ij} > 0,\ i \in \mathrm{src},\
+            g_i = g,\ \kappa_j = k\}}
+            {\#\{(i, j): A_{ij} > 0,\ i \in \mathrm{src},\ g_i = g,\
+            \kappa_j \ge 0\}}
+
+    Ties are counted per source end: a tie between two source nodes counts
+    once from each end.  Unlike the other per-group measures this one is not
+    restricted to the induced subgraph.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> star = sp.csr_array([[0, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    >>> src = [True, False, False, False]
+    >>> tie_share_by_type(star, src, [0, 1, 1, 2], 3, [0, -1, -1, -1], 1).round(12).tolist()
+    [[0.0, 0.666666666667, 0.333333333333]]
+    """
+    A = _csr(A)
+    n = A.shape[0]
+    group = _check_group(group, n, n_groups)
+    kind = np.asarray(kind, dtype=np.int64)
+    source_mask = np.asarray(source_mask, dtype=bool)
+    if kind.shape != (n,) or source_mask.shape != (n,):
+        raise ValueError(f"kind and source_mask must have shape ({n},)")
+    if n and kind.max() >= n_kinds:
+        raise ValueError("kind values must be < n_kinds")
+    row, col, w = _edges(A, weighted)
+    sel = source_mask[row] & (group[row] >= 0) & (kind[col] >= 0)
+    idx = group[row[sel]] * np.int64(n_kinds) + kind[col[sel]]
+    counts = _bincount(idx, w[sel], n_groups * n_kinds).reshape(n_groups, n_kinds)
+    return _safe_div(counts, counts.sum(axis=1, keepdims=True))
+
+
+# ----------------------------------------------------------------------------
+# whole-graph and ego measures
+# ----------------------------------------------------------------------------
+
+
+def betweenness_centralisation(A, k=None, seed=None):
+    r"""Freeman betweenness centralisation of one graph.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix; ties are unweighted for shortest paths
+        (weights are strengths, not distances).
+    k : int, optional
+        Number of pivot (source) nodes sampled for the Brandes-Pich
+        approximation; ``None`` computes exact betweenness.  Values ``>= N``
+        also give the exact result.
+    seed : int or numpy.random.Generator, optional
+        Randomness for the pivot sample (used only when `k` is given).  With
+        ``None`` a fresh, unseeded generator is used; the global random state
+        is never touched.
+
+    Returns
+    -------
+    float
+        Centralisation in :math:`[0, 1]`: 1 for a star, 0 for a complete graph
+        or a cycle.  NaN for fewer than 3 nodes.
+
+    Notes
+    -----
+    Freeman's index divides the summed differences from the most central node
+    by their maximum, attained by the star:
+
+    .. math::
+
+        C^B = \frac{\sum_i (B_{\max} - B_i)}{(n-1)^2 (n-2)/2}
+            = \frac{\sum_i (b_{\max} - b_i)}{n - 1},
+
+    where :math:`B_i` is the raw betweenness (unordered pairs) and
+    :math:`b_i = B_i / \binom{n-1}{2}` the normalised betweenness returned by
+    :func:`networkx.betweenness_centrality` with ``normalized=True``.  The two
+    forms are equal because :math:`(n-1)^2(n-2)/2 = (n-1)\binom{n-1}{2}`.
+    Exact computation costs :math:`O(nm)`; the approximation costs
+    :math:`O(km)`.
+
+    References
+    ----------
+    .. [1] L. C. Freeman, "Centrality in social networks: conceptual
+       clarification", Social Networks 1(3), 215-239, 1979.
+    .. [2] U. Brandes and C. Pich, "Centrality estimation in large networks",
+       International Journal of Bifurcation and Chaos 17(7), 2303-2318, 2007.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> star = sp.csr_array([[0, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    >>> betweenness_centralisation(star)
+    1.0
+    """
+    import networkx as nx
+
+    A = _csr(A)
+    n = A.shape[0]
+    if n < 3:
+        return float("nan")
+    G = nx.from_scipy_sparse_array(A, edge_attribute=None)
+    if k is not None and k >= n:
+        k = None
+    if k is not None:
+        if k < 2:
+            raise ValueError("k must be at least 2")
+        if not isinstance(seed, np.random.Generator):
+            seed = np.random.default_rng(seed)
+    else:
+        seed = None
+    bc = nx.betweenness_centrality(G, k=k, normalized=True, seed=seed)
+    c = np.fromiter(bc.values(), dtype=float, count=n)
+    return float((c.max() - c).sum() / (n - 1))
+
+
+def ego_measures(A, nodes=None, weighted=False):
+    r"""Ego-network measures: size, density, effective size and constraint.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix.
+    nodes : array_like of int, optional
+        Egos to measure; all nodes if omitted.
+    weighted : bool, default False
+        Use tie weights in Burt's constraint (size, density and effective size
+        are always computed on unweighted ties).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Arrays aligned with `nodes`:
+
+        ``"node"``
+            the ego ids;
+        ``"size"``
+            number of alters (degree);
+        ``"density"``
+            ties among alters / possible ties among alters, in
+            :math:`[0, 1]`; NaN for fewer than 2 alters;
+        ``"effective_size"``
+            Burt's effective size :math:`n - 2t/n`, in :math:`[1, n]`; NaN
+            for isolates;
+        ``"constraint"``
+            Burt's constraint, positive (1 for a pendant node, :math:`1/n`
+            for the centre of a star with :math:`n` leaves); NaN for
+            isolates.
+
+    Notes
+    -----
+    With :math:`n` alters and :math:`t` ties among them, the density is
+    :math:`t / \binom{n}{2}` and the effective size (redundancy-corrected
+    number of alters, in Borgatti's unweighted form) is
+
+    .. math::
+
+        E_i = n - \frac{2t}{n}.
+
+    Constraint uses the proportional tie strengths
+    :math:`p_{ij} = a_{ij} / \sum_k a_{ik}`:
+
+    .. math::
+
+        c_i = \sum_{j \in N(i)} \Bigl(p_{ij}
+            + \sum_{q \ne i, j} p_{iq} p_{qj}\Bigr)^2
+            = \sum_{j \in N(i)} \bigl(P + P^2\bigr)_{ij}^2,
+
+    the second form holding because the diagonal of :math:`P` is zero.  This
+    matches :func:`networkx.constraint` and :func:`networkx.effective_size`.
+
+    References
+    ----------
+    .. [1] R. S. Burt, *Structural Holes: The Social Structure of
+       Competition*, Harvard University Press, 1992.
+    .. [2] S. P. Borgatti, "Structural holes: unpacking Burt's redundancy
+       measures", Connections 20(1), 35-38, 1997.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> star = sp.csr_array([[0, 1, 1, 1], [1, 0, 0, 0], [1, 0, 0, 0], [1, 0, 0, 0]])
+    >>> m = ego_measures(star, [0, 1])
+    >>> m["size"].tolist(), m["effective_size"].tolist()
+    ([3.0, 1.0], [3.0, 1.0])
+    >>> m["constraint"].round(12).tolist()
+    [0.333333333333, 1.0]
+    """
+    A = _csr(A)
+    n_all = A.shape[0]
+    nodes = np.arange(n_all) if nodes is None else np.asarray(nodes, dtype=np.int64).ravel()
+    B = A.copy()
+    B.data[:] = 1.0
+    Bn = B[nodes, :]
+    size = np.asarray(Bn.sum(axis=1), dtype=float).ravel()
+    t = _triangles_rows(Bn, B) / 2.0
+    pairs = size * (size - 1) / 2.0
+    density = _safe_div(t, pairs)
+    eff = _safe_div(size * size - 2.0 * t, size)
+
+    W = A if weighted else B
+    s = np.asarray(W.sum(axis=1), dtype=float).ravel()
+    inv = _safe_div(1.0, s)
+    inv[np.isnan(inv)] = 0.0
+    P = sp.diags_array(inv) @ W
+    Pn = P[nodes, :]
+    M = (Pn + Pn @ P).multiply(Bn)
+    constraint = np.asarray(M.power(2).sum(axis=1), dtype=float).ravel()
+    constraint[size == 0] = np.nan
+    return {
+        "node": nodes,
+        "size": size,
+        "density": density,
+        "effective_size": eff,
+        "constraint": constraint,
+    }
+
+
+def _triangles_rows(Bn, B):
+    """``2 * triangles`` for the egos whose rows of `B` are `Bn`."""
+    return np.asarray((Bn @ B).multiply(Bn).sum(axis=1), dtype=float).ravel()

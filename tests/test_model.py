@@ -1,0 +1,289 @@
+"""The Mesa model: kernels against loop references, properties, determinism, events."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from simulation import needs
+from simulation.agents import AGENT_CLASSES, GPAgent
+from simulation.decisions import allocate, effective_allocation, group_allocation
+from simulation.engagement import leave_hazard, reflection, update_engagement
+from simulation.knowledge_flows import influence_matrix, observe, observe_loop
+from simulation.loader import load_scenario
+from simulation.localities import meet, pool, pool_loop
+from simulation.model import CommissioningModel
+from simulation.network import Ties, pairs_within
+from simulation.population import _list_sizes
+from simulation.reporters import METRICS
+from simulation.results import run_replicate
+from simulation.tie_dynamics import close_triads, update_weights, update_weights_loop
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def dist(rng, n, k):
+    x = rng.random((n, k)) + 0.05
+    return x / x.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------- kernels vs loops
+def test_observe_matches_loop_reference():
+    rng = np.random.default_rng(0)
+    b, t = dist(rng, 40, 6), dist(rng, 40, 6)
+    sd, rate, eps = rng.random(40), rng.random(40), rng.standard_normal((40, 6))
+    np.testing.assert_allclose(observe(b, t, sd, rate, eps), observe_loop(b, t, sd, rate, eps),
+                               atol=1e-14)
+
+
+def test_observe_hand_computed():
+    b = np.array([[0.5, 0.5]])
+    t = np.array([[0.2, 0.8]])
+    # sd 0: the observation is the truth; rate 0.25 moves a quarter of the way
+    out = observe(b, t, np.zeros(1), np.array([0.25]), np.zeros((1, 2)))
+    np.testing.assert_allclose(out, [[0.425, 0.575]])
+
+
+def test_pool_matches_loop_and_hand_case():
+    rng = np.random.default_rng(1)
+    x = dist(rng, 30, 4)
+    unit = rng.integers(-1, 5, 30)
+    members = sp.csr_array((np.ones((unit >= 0).sum()), (unit[unit >= 0],
+                            np.flatnonzero(unit >= 0))), shape=(5, 30))
+    w = rng.random(30)
+    a, ta = pool(members, w, x)
+    b, tb = pool_loop(members, w, x)
+    np.testing.assert_allclose(a, b, atol=1e-14)
+    np.testing.assert_allclose(ta, tb)
+    # hand case: weights 1 and 3 -> pooled = (1*[1,0] + 3*[0,1]) / 4
+    m = sp.csr_array(np.array([[1.0, 1.0]]))
+    p, tot = pool(m, np.array([1.0, 3.0]), np.array([[1.0, 0.0], [0.0, 1.0]]))
+    np.testing.assert_allclose(p, [[0.25, 0.75]])
+    assert tot[0] == 4.0
+
+
+def test_meet_moves_attendees_only():
+    m = sp.csr_array(np.array([[1.0, 1.0, 1.0]]))
+    x = np.array([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
+    out, pooled = meet(x, m, np.array([1.0, 1.0, 0.0]), 0.5)
+    np.testing.assert_allclose(pooled, [[0.5, 0.5]])
+    np.testing.assert_allclose(out, [[0.75, 0.25], [0.25, 0.75], [0.5, 0.5]])
+
+
+def test_update_weights_matches_loop_and_hand_case():
+    rng = np.random.default_rng(2)
+    w, used = rng.random(100), rng.random(100) < 0.5
+    np.testing.assert_allclose(update_weights(w, used, 0.1, 0.03, 0.2),
+                               update_weights_loop(w, used, 0.1, 0.03, 0.2))
+    np.testing.assert_allclose(update_weights(np.array([0.5, 0.5]), np.array([True, False]),
+                                              0.2, 0.1), [0.6, 0.45])
+
+
+def test_close_triads_follows_the_draws():
+    # path 0-1-2: agent 0's only neighbour is 1; 1's neighbours are [0, 2]
+    A = Ties.from_pairs(3, np.array([0, 1]), np.array([1, 2]), np.ones(2)).csr()
+    i, k = close_triads(A, np.array([0, 0]), np.array([0.0, 0.0]), np.array([0.0, 0.9]))
+    # first draw picks k = 0 (== i, dropped); second picks k = 2
+    assert i.tolist() == [0] and k.tolist() == [2]
+
+
+def test_pairs_within_equals_brute_force():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 6, 50)
+    members = rng.choice(50, 30, replace=False)
+    a, b = pairs_within(labels, members)
+    got = {tuple(sorted(p)) for p in zip(a.tolist(), b.tolist(), strict=True)}
+    want = {(min(x, y), max(x, y)) for x in members for y in members
+            if x < y and labels[x] == labels[y]}
+    assert got == want and len(got) == a.size
+
+
+def test_ties_from_pairs_dedupes_and_keeps_max():
+    t = Ties.from_pairs(4, np.array([0, 1, 2, 3]), np.array([1, 0, 2, 1]),
+                        np.array([0.2, 0.7, 0.5, 0.1]))
+    assert list(zip(t.src.tolist(), t.dst.tolist(), t.weight.tolist(), strict=True)) == [
+        (0, 1, 0.7), (1, 3, 0.1)]
+
+
+def test_influence_matrix_masks_inactive_and_scales_cross_sector():
+    W = influence_matrix(3, np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.8]),
+                         np.array([0, 0, 1]), np.array([True, True, True]), 0.25).toarray()
+    np.testing.assert_allclose(W, [[0, 0.5, 0], [0.5, 0, 0.2], [0, 0.2, 0]])
+    W = influence_matrix(3, np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.8]),
+                         np.array([0, 0, 1]), np.array([True, False, True]), 0.25).toarray()
+    assert W.sum() == 0
+
+
+def test_list_sizes_sum_to_population_and_respect_floor():
+    rng = np.random.default_rng(4)
+    sizes = _list_sizes(rng, 35, 280_000, 0.5, 1000)
+    assert sizes.sum() == 280_000 and sizes.min() >= 990
+
+
+def test_need_drift_and_shock_hand_computed():
+    n = np.array([[0.5, 0.5]])
+    np.testing.assert_allclose(needs.drift(n, 1.0, np.array([[np.log(3), 0.0]])), [[0.75, 0.25]])
+    np.testing.assert_allclose(needs.shock(n, np.array([0]), 0, 3.0), [[0.75, 0.25]])
+
+
+def test_decisions_hand_computed():
+    a = allocate(np.array([[0.6, 0.4]]), np.array([[0.2, 0.8]]), 0.25)
+    np.testing.assert_allclose(a, [[0.5, 0.5]])
+    eff = effective_allocation(np.array([[0.5, 0.5]]), np.array([[1.0, 0.0], [0.0, 1.0]]),
+                               np.array([0, 0]), 0.2)
+    np.testing.assert_allclose(eff, [[0.6, 0.4], [0.4, 0.6]])
+    g = group_allocation(eff, np.array([3.0, 1.0]), np.array([0, 0]), 1)
+    np.testing.assert_allclose(g, [[0.55, 0.45]])
+
+
+def test_engagement_rules_hand_computed():
+    r = reflection(np.array([[0.5, 0.5]]), np.array([[0.7, 0.3]]))
+    np.testing.assert_allclose(r, [0.8])
+    e = update_engagement(np.array([0.5, 0.5]), np.array([0.9, 0.7]), 0.5, 0.8,
+                          np.array([True, False]))
+    np.testing.assert_allclose(e, [0.55, 0.5])
+    base = 1 - (1 - 0.12) ** (1 / 12)
+    np.testing.assert_allclose(leave_hazard(np.array([1.0, 0.5]), 0.12, 2.0, 0.5),
+                               [base * 0.5, base * 2.0 * 0.5])
+
+
+# ---------------------------------------------------------------- the model
+def test_one_agent_class_per_type_and_slots(tiny):
+    m = CommissioningModel(tiny, collect=False)
+    assert len(m.agents) == m.n_agents
+    for agent in m.agents:
+        assert isinstance(agent, AGENT_CLASSES[m.pop.kind[agent.slot]])
+        assert m.occupant[agent.slot] is agent
+    gp = next(iter(m.agents_by_type[GPAgent]))
+    assert gp.belief is not None and np.isclose(gp.belief.sum(), 1.0)
+
+
+def test_state_stays_valid_and_counts_hold_under_turnover(tiny):
+    s = tiny.model_copy(update={"turnover": tiny.turnover.model_copy(
+        update={"annual_rate": 1.5})})
+    m = CommissioningModel(s)
+    counts = m.pop.counts_by_kind()
+    ids0 = m.occupant_id.copy()
+    for _ in range(24):
+        m.step()
+        for arr in (m.belief, m.objective, m.group_alloc, m.area_alloc, m.board_view):
+            assert np.all(arr >= -1e-12)
+            np.testing.assert_allclose(arr.sum(axis=1), 1.0, atol=1e-9)
+        assert np.all((m.engagement >= 0) & (m.engagement <= 1))
+        assert np.all((m.ties.weight > 0) & (m.ties.weight <= 1))
+        assert len(m.agents) == m.n_agents
+    assert m.pop.counts_by_kind() == counts
+    assert {type(a).kind for a in m.agents} == set(range(5))
+    assert (m.occupant_id != ids0).mean() > 0.5  # most slots changed hands
+
+
+BOUNDED = {name for name in METRICS if name not in (
+    "knowledge_flow", "wasted_spend", "shock_detection_time", "ei_index")}
+
+
+def test_metrics_stay_in_range(tiny):
+    df = run_replicate(tiny, seed=3)
+    for name in BOUNDED:
+        v = df[name].to_numpy(float)
+        v = v[np.isfinite(v)]
+        assert v.size and v.min() >= -1e-9 and v.max() <= 1 + 1e-9, name
+    ei = df["ei_index"].dropna()
+    assert ei.between(-1, 1).all()
+    assert (df["wasted_spend"] >= 0).all()
+    assert set(df["group"].unique()) == {"A", "B", "overall"}
+    assert len(df) == 25 * 3
+
+
+def test_same_seed_identical_different_seed_differs(tiny):
+    a, b = run_replicate(tiny, seed=11), run_replicate(tiny, seed=11)
+    c = run_replicate(tiny, seed=12)
+    assert a.equals(b)
+    assert not a.equals(c)
+
+
+def test_collecting_does_not_change_the_dynamics(tiny):
+    a = CommissioningModel(tiny, seed=4, collect=True)
+    b = CommissioningModel(tiny, seed=4, collect=False)
+    for _ in range(12):
+        a.step()
+        b.step()
+    np.testing.assert_array_equal(a.belief, b.belief)
+
+
+@pytest.mark.parametrize("rule", ["degroot", "friedkin_johnsen", "deffuant", "hegselmann_krause"])
+def test_every_exchange_rule_runs_and_keeps_distributions(tiny, rule):
+    s = load_scenario(SCENARIOS / "teaching.yaml", [f"exchange.rule={rule}"])
+    m = CommissioningModel(s, collect=False)
+    for _ in range(6):
+        m.step()
+    np.testing.assert_allclose(m.belief.sum(axis=1), 1.0, atol=1e-9)
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_scenario_runs_a_few_steps(path):
+    s = load_scenario(path, ["steps=4"] if "surge" not in path.name else ["steps=20"])
+    m = CommissioningModel(s)
+    for _ in range(s.steps):
+        m.step()
+    assert m.steps == s.steps
+
+
+def test_gp_exodus_replaces_the_fraction(tiny_path):
+    s = load_scenario(tiny_path, ["turnover.annual_rate=0"])
+    s = s.model_validate({**s.model_dump(), "events": [
+        {"type": "gp_exodus", "step": 2, "fraction": 0.5, "groups": ["A"]}]})
+    m = CommissioningModel(s, collect=False)
+    m.step()
+    before = m.occupant_id.copy()
+    m.step()
+    gps_a = (m.pop.role == 0) & (m.pop.group == 0)
+    changed = m.occupant_id != before
+    assert changed[gps_a].sum() == round(0.5 * gps_a.sum())
+    assert not changed[~gps_a].any()
+    m.replace(np.array([0, 1]))  # newcomers start uninformed
+    assert np.allclose(m.belief[[0, 1]], 1.0 / m.n_services)
+
+
+def test_provider_exit_dissolves_its_ties(tiny):
+    s = tiny.model_validate({**tiny.model_dump(), "events": [
+        {"type": "provider_exit", "step": 1, "provider": "MH"}]})
+    m = CommissioningModel(s, collect=False)
+    m.step()
+    staff = np.flatnonzero((m.pop.kind == 2) & (m.pop.org == 1))
+    assert not np.isin(m.ties.src, staff).any() and not np.isin(m.ties.dst, staff).any()
+    assert not m.present[staff].any() and m.capacity[1].sum() == 0
+
+
+def test_lever_switch_event(tiny):
+    s = tiny.model_validate({**tiny.model_dump(), "events": [
+        {"type": "lever", "step": 2, "lever": "knowledge_brokering", "enabled": True,
+         "intensity": 1.0}]})
+    m = CommissioningModel(s, collect=False)
+    m.step()
+    assert not m.levers["knowledge_brokering"]["enabled"]
+    m.step()
+    assert m.levers["knowledge_brokering"] == {"enabled": True, "intensity": 1.0}
+
+
+def test_need_shock_is_detected(tiny):
+    s = tiny.model_validate({**tiny.model_dump(), "events": [
+        {"type": "need_shock", "step": 3, "service": "mental_health", "factor": 3.0}]})
+    m = CommissioningModel(s)
+    for _ in range(24):
+        m.step()
+    assert np.all(np.isfinite(m.detection)) and np.all(m.detection >= 0)
+    assert m.group_need[:, 2].mean() > 0.25
+
+
+def test_board_reporters_on_hand_set_state(tiny):
+    from simulation import reporters as R
+
+    m = CommissioningModel(tiny, collect=False)
+    m.board_view = m.group_need.copy()
+    np.testing.assert_allclose(R.accuracy_board(m)[:-1], 1.0)
+    m.belief[:] = 1.0 / m.n_services
+    m.board_view[:] = 1.0 / m.n_services
+    np.testing.assert_allclose(R.board_uncertainty(m), 0.0, atol=1e-12)
+    m.group_alloc = m.group_need.copy()
+    np.testing.assert_allclose(R.relevance_patient(m), 1.0)
