@@ -40,7 +40,7 @@ def fail(exc: ScenarioError) -> None:
     raise typer.Exit(2)
 
 
-def _load(path: Path, overrides: list[str] | None):  # noqa: ANN202
+def _load(path: Path, overrides: list[str] | None):
     try:
         return load_scenario(path, overrides or [])
     except ScenarioError as exc:
@@ -128,7 +128,7 @@ def run(
         raise typer.Exit(130)
 
 
-def _print_summary(result) -> None:  # noqa: ANN001
+def _print_summary(result) -> None:
     table = Table(title=f"{result.scenario.name}: final month, overall (mean, 95% CI)")
     table.add_column("metric")
     table.add_column("mean", justify="right")

@@ -15,13 +15,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.collections import LineCollection  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
 
-from .population import Population  # noqa: E402
-from .scenario import STAKEHOLDER_TYPES  # noqa: E402
+from .population import Population
+from .scenario import STAKEHOLDER_TYPES
 
 __all__ = ["TYPE_COLOURS", "plot_network", "plot_trajectories", "structural_layout"]
 

@@ -14,9 +14,9 @@ from . import exchange as ex
 __all__ = [
     "exchange_beliefs",
     "influence_matrix",
+    "observation_noise",
     "observe",
     "observe_loop",
-    "observation_noise",
 ]
 
 

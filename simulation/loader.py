@@ -153,7 +153,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
             if isinstance(node, list):
                 try:
                     idx = int(part)
-                    node[idx]  # noqa: B018 - bounds check
+                    node[idx]
                 except (ValueError, IndexError):
                     raise ScenarioError(
                         [

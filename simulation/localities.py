@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["membership", "pool", "pool_loop", "meet"]
+__all__ = ["meet", "membership", "pool", "pool_loop"]
 
 
 def membership(unit: np.ndarray, n_units: int, mask: np.ndarray | None = None) -> sp.csr_array:

@@ -16,7 +16,6 @@ from typing import Any
 
 import mesa
 import numpy as np
-import scipy.sparse as sp
 
 from . import exchange as ex
 from . import leadership, needs
@@ -27,9 +26,7 @@ from .knowledge_flows import exchange_beliefs, influence_matrix, observation_noi
 from .localities import meet, membership, pool
 from .network import Ties, build_ties
 from .population import (
-    GP,
     LOCAL_AUTHORITY,
-    PATIENT,
     PROVIDER,
     R_GP,
     R_PM,
@@ -237,7 +234,7 @@ class CommissioningModel(mesa.Model):
                 self._need_shock(ev, groups)
             elif isinstance(ev, GPExodus):
                 gps = np.flatnonzero((self.pop.role == R_GP) & np.isin(self.pop.group, groups))
-                n_out = int(round(ev.fraction * gps.size))
+                n_out = round(ev.fraction * gps.size)
                 self.replace(self.rng.choice(gps, size=n_out, replace=False))
             elif ev.type == "provider_exit":
                 self._provider_exit(ev.provider)
@@ -262,7 +259,7 @@ class CommissioningModel(mesa.Model):
         areas = []
         for g in groups:
             ga = np.flatnonzero(p.area_group == g)
-            n_hit = max(1, int(round(ev.locality_fraction * ga.size)))
+            n_hit = max(1, round(ev.locality_fraction * ga.size))
             areas.extend(self.rng.choice(ga, size=n_hit, replace=False).tolist())
         rows = np.flatnonzero(np.isin(p.practice_area, areas))
         before = self.group_need[:, svc].copy()
@@ -325,7 +322,7 @@ class CommissioningModel(mesa.Model):
         )
         pairs = None
         if e.rule == "deffuant" and t.m:
-            n_pairs = int(round(e.pairs_per_agent * self.active.sum()))
+            n_pairs = round(e.pairs_per_agent * self.active.sum())
             pairs = ex.sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
                                              self.rng, weight=t.weight[self.used])
         self.belief = exchange_beliefs(

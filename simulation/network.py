@@ -239,7 +239,7 @@ def build_ties(pop: Population, rng: np.random.Generator) -> Ties:
     return Ties.from_pairs(n, a[ok], b[ok], np.full(int(ok.sum()), w0))
 
 
-def _cross_sector(pop: Population, rng: np.random.Generator, add) -> None:  # noqa: ANN001
+def _cross_sector(pop: Population, rng: np.random.Generator, add) -> None:
     """Ties between each group and the providers / local authorities serving it."""
     s = pop.scenario
     transactional = s.relationships.mode == "transactional"

@@ -308,10 +308,10 @@ class ExchangeSpec(Strict):
         0.5, description="Deffuant pair draws per agent per step"
     )
     objective_rate: Fraction = Field(
-        0.1, description="how fast objectives follow neighbours' objectives (times engagement)"
+        0.2, description="how fast objectives follow neighbours' objectives (times engagement)"
     )
     cross_sector_weight: PositiveFloat = Field(
-        1.0,
+        3.0,
         description="multiplier on influence across sectors (board-provider/LA); "
         "transactional mode uses relationships.transactional_weight instead",
     )
@@ -329,7 +329,7 @@ class RelationshipSpec(Strict):
 
     mode: RelationshipMode = RelationshipMode.networked
     transactional_weight: Fraction = Field(
-        0.3, description="influence weight of the single contract tie in transactional mode"
+        0.2, description="influence weight of the single contract tie in transactional mode"
     )
 
 
