@@ -212,8 +212,8 @@ def run(n=10_000, k_neighbours=10, K=8, seed=0, repeats=3, number=20, bandwidth_
     X_loop = ex.hegselmann_krause_step_loop(X, W, eps)
     t_loop_hk = best_time(lambda: ex.hegselmann_krause_step_loop(X, W, eps), repeats)
     t_mesa_hk, X_mesa_hk = mesa_step(HKAgent)
-    B, rows, _ = ex._hk_parts(ex._as_csr(W))
-    admitted = ex.distance(X[rows], X[B.indices]) <= eps
+    coo = W.tocoo()
+    admitted = ex.distance(X[coo.row], X[coo.col]) <= eps
     out["hegselmann_krause"] = {
         "epsilon": eps,
         "fraction_of_ties_within_epsilon": float(admitted.mean()),

@@ -786,7 +786,9 @@ def hegselmann_krause_step(x, W, epsilon):
     state).  The default self weight (the largest neighbour weight) makes an
     agent trust itself as much as its most trusted neighbour; for an
     unweighted graph (all weights 1) it gives the original unweighted HK
-    average.  The update is synchronous and vectorised over the CSR entries.
+    average.  The update is synchronous and vectorised over the CSR entries
+    (the only Python loop runs over the ``K`` columns when computing
+    distances).
 
     References
     ----------

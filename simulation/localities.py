@@ -25,6 +25,20 @@ def membership(unit: np.ndarray, n_units: int, mask: np.ndarray | None = None) -
     return sp.csr_array((np.ones(idx.size), (unit[idx], idx)), shape=(n_units, unit.size))
 
 
+def _pairs(members: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(unit, agent, value) of the stored entries of a CSR membership matrix."""
+    rows = np.repeat(np.arange(members.shape[0]), np.diff(members.indptr))
+    return rows, members.indices, members.data
+
+
+def _sum_rows(index: np.ndarray, weights: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
+    """Σ over entries e with index[e] = u of weights[e] · x[e], for u < n (bincount per column)."""
+    out = np.empty((n, x.shape[1]))
+    for k in range(x.shape[1]):
+        out[:, k] = np.bincount(index, weights=weights * x[:, k], minlength=n)
+    return out
+
+
 def pool(members: sp.csr_array, weights: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean of ``x`` rows over each unit's members.
 
@@ -35,9 +49,11 @@ def pool(members: sp.csr_array, weights: np.ndarray, x: np.ndarray) -> tuple[np.
     total : ndarray (n_units,)
         Total attendance weight per unit.
     """
-    m = members @ sp.diags_array(weights)
-    total = np.asarray(m.sum(axis=1)).ravel()
-    s = m @ x
+    rows, cols, vals = _pairs(members)
+    w = vals * weights[cols]
+    n_units = members.shape[0]
+    total = np.bincount(rows, weights=w, minlength=n_units)
+    s = _sum_rows(rows, w, x[cols], n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = s / total[:, None]
     pooled[total <= 0] = np.nan
@@ -70,10 +86,12 @@ def meet(
     provider clinician on two boards) moves toward the mean of their pooled views.
     """
     pooled, total = pool(members, weights, x)
-    att = members @ sp.diags_array((weights > 0).astype(float))
-    att = sp.csr_array(att[total > 0])
-    target_sum = att.T @ np.nan_to_num(pooled[total > 0])
-    count = np.asarray(att.sum(axis=0)).ravel()
+    rows, cols, _ = _pairs(members)
+    att = (weights[cols] > 0) & (total[rows] > 0)
+    rows, cols = rows[att], cols[att]
+    n = x.shape[0]
+    count = np.bincount(cols, minlength=n)
+    target_sum = _sum_rows(cols, np.ones(cols.size), pooled[rows], n)
     out = x.copy()
     hit = count > 0
     target = target_sum[hit] / count[hit, None]

@@ -98,13 +98,27 @@ class Ties:
         return np.bincount(self.src, self.weight, self.n) + np.bincount(self.dst, self.weight, self.n)
 
     def add(self, a: np.ndarray, b: np.ndarray, w: float | np.ndarray) -> Ties:
-        """New ties merged in (existing ties keep the larger weight)."""
-        return Ties.from_pairs(
-            self.n,
-            np.concatenate([self.src, np.asarray(a, np.int64)]),
-            np.concatenate([self.dst, np.asarray(b, np.int64)]),
-            np.concatenate([self.weight, np.broadcast_to(np.asarray(w, float), np.shape(a))]),
-        )
+        """New ties merged in; a tie that exists already keeps the larger weight.
+
+        Keys stay sorted: new keys are inserted at their ``searchsorted`` positions, so the
+        cost is linear in the number of ties plus a sort of the new ones only.
+        """
+        new = Ties.from_pairs(self.n, np.asarray(a, np.int64), np.asarray(b, np.int64),
+                              np.broadcast_to(np.asarray(w, float), np.shape(a)))
+        if new.m == 0:
+            return Ties(self.n, self.src.copy(), self.dst.copy(), self.weight.copy())
+        if self.m == 0:
+            return new
+        keys = self.keys()
+        nk = new.keys()
+        pos = np.searchsorted(keys, nk)
+        exists = (pos < keys.size) & (keys[np.minimum(pos, keys.size - 1)] == nk)
+        weight = self.weight.copy()
+        weight[pos[exists]] = np.maximum(weight[pos[exists]], new.weight[exists])
+        fresh = ~exists
+        merged = np.insert(keys, pos[fresh], nk[fresh])
+        weight = np.insert(weight, pos[fresh], new.weight[fresh])
+        return Ties(self.n, merged // self.n, merged % self.n, weight)
 
     def keep(self, mask: np.ndarray) -> Ties:
         """The ties where ``mask`` is true."""

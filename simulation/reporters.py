@@ -5,13 +5,16 @@ returning an array of length G + 1: one value per commissioning group, then the 
 value (the population-weighted mean of the group values unless the docstring says
 otherwise).  Formulas live with the pure functions in :mod:`simulation.measures`.
 
-Costly measures: betweenness centralisation is recomputed every ``metrics.structure_every``
-steps (Brandes–Pich sampling with ``metrics.betweenness_samples`` pivots when > 0) and carried
-forward in between; everything else is computed every step.
+Costly measures: the network-structure family and ``leader_dependence`` are recomputed every
+``metrics.structure_every`` steps (default 3, the decision cycle) and betweenness
+centralisation every ``metrics.betweenness_every`` steps (default 12, Brandes–Pich sampling with
+``metrics.betweenness_samples`` pivots when > 0); values are carried forward in between.
+Everything else is computed every step.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -44,6 +47,25 @@ def _adjacency(model: CommissioningModel) -> sp.csr_array:
         cache = (model.steps, model.ties, model.ties.csr())
         model._adjacency_cache = cache
     return cache[2]
+
+
+def periodic(setting: str):  # noqa: ANN201
+    """Recompute a reporter only every ``metrics.<setting>`` steps (and at the start); carry
+    the last value forward in between.  The wrapped function keeps its name and docstring."""
+
+    def wrap(f):  # noqa: ANN001, ANN202
+        @functools.wraps(f)
+        def reporter(model: CommissioningModel) -> np.ndarray:
+            every = getattr(model.spec.metrics, setting)
+            cached = model.structure_cache.get(f.__name__)
+            if cached is None or model.steps % every == 0:
+                cached = f(model)
+                model.structure_cache[f.__name__] = cached
+            return cached
+
+        return reporter
+
+    return wrap
 
 
 def _members(model: CommissioningModel) -> np.ndarray:
@@ -86,24 +108,41 @@ def knowledge_flow(model: CommissioningModel) -> np.ndarray:
                                            mask=_members(model)))
 
 
-def reach(model: CommissioningModel) -> np.ndarray:
-    """Share of a group's practices with a front-line agent within two ties of its board.
+def _neighbours(A: sp.csr_array, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``nodes``, neighbour) pairs over the CSR rows of ``nodes``."""
+    deg = np.diff(A.indptr)[nodes]
+    pos = np.repeat(np.arange(nodes.size), deg)
+    starts = np.repeat(A.indptr[nodes], deg)
+    offset = np.arange(pos.size) - np.repeat(np.cumsum(deg) - deg, deg)
+    return pos, A.indices[starts + offset]
 
-    Ties of weight ≥ 0.2 count (a working relationship); the agent must be present.
+
+def reach(model: CommissioningModel) -> np.ndarray:
+    """Share of a group's practices with a present front-line agent within two ties of a
+    member of its board (ties of weight ≥ 0.2 count: a working relationship).
+
+    Computed as sets of (group, agent) keys: board members, their neighbours, and theirs.
     """
     p = model.pop
+    n = model.n_agents
     A = _adjacency(model)
-    A = sp.csr_array((A >= 0.2).astype(float))
-    B = model.board.T.tocsr()  # (N, G)
-    r = B + A @ B
-    r = r + A @ r
-    coo = sp.coo_array(r)
-    hit = coo.col == p.group[coo.row]
-    agent_reached = np.zeros(model.n_agents, bool)
-    agent_reached[coo.row[hit]] = True
-    fl = np.flatnonzero(model.front_line & model.present & agent_reached)
+    A = sp.csr_array(((A.data >= 0.2).astype(float), A.indices, A.indptr), shape=A.shape)
+    A.eliminate_zeros()
+    coo = model.board.tocoo()
+    g, who = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    keys = [g * n + who]
+    for _ in range(2):
+        pos, nb = _neighbours(A, who)
+        g, who = g[pos], nb.astype(np.int64)
+        k = np.unique(g * n + who)
+        g, who = k // n, k % n
+        keys.append(k)
+    reached_keys = np.unique(np.concatenate(keys))
+    fl = np.flatnonzero(model.front_line & model.present)
+    mine = p.group[fl].astype(np.int64) * n + fl
+    hit = np.isin(mine, reached_keys, assume_unique=False)
     practice_reached = np.zeros(p.n_practices, bool)
-    practice_reached[p.practice[fl]] = True
+    practice_reached[p.practice[fl[hit]]] = True
     share = np.bincount(p.practice_group, weights=practice_reached, minlength=model.n_groups)
     return _overall(model, share / np.bincount(p.practice_group, minlength=model.n_groups))
 
@@ -172,6 +211,7 @@ def decision_volatility(model: CommissioningModel) -> np.ndarray:
     return _overall(model, M.decision_volatility(model.group_alloc, model.previous_alloc))
 
 
+@periodic("structure_every")
 def leader_dependence(model: CommissioningModel) -> np.ndarray:
     """Share of a group's within-group tie strength held by its three strongest agents."""
     return _overall(model, M.strength_concentration(_adjacency(model), model.pop.group,
@@ -212,42 +252,42 @@ def wasted_spend(model: CommissioningModel) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ structure
+@periodic("structure_every")
 def density(model: CommissioningModel) -> np.ndarray:
     """Density of each group's internal tie network."""
     return _overall(model, M.density_by_group(_adjacency(model), model.pop.group, model.n_groups))
 
 
+@periodic("structure_every")
 def degree_centralisation(model: CommissioningModel) -> np.ndarray:
     """Freeman degree centralisation of each group's internal network."""
     return _overall(model, M.degree_centralisation_by_group(_adjacency(model), model.pop.group,
                                                             model.n_groups))
 
 
+@periodic("betweenness_every")
 def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
-    """Freeman betweenness centralisation per group, every ``structure_every`` steps."""
-    every = model.spec.metrics.structure_every
-    cached = model.structure_cache.get("betweenness")
-    if cached is None or model.steps % every == 0:
-        A = _adjacency(model)
-        k = model.spec.metrics.betweenness_samples or None
-        seq = np.random.SeedSequence([model.seed_value, model.steps])
-        values = np.full(model.n_groups, np.nan)
-        for g in range(model.n_groups):
-            idx = np.flatnonzero((model.pop.group == g) & model.present)
-            sub = A[idx][:, idx]
-            values[g] = M.betweenness_centralisation(
-                sub, k=None if k is None or k >= idx.size else k,
-                seed=int(seq.spawn(model.n_groups)[g].generate_state(1)[0]))
-        cached = _overall(model, values)
-        model.structure_cache["betweenness"] = cached
-    return cached
+    """Freeman betweenness centralisation per group (Brandes–Pich pivots when
+    ``metrics.betweenness_samples`` > 0), every ``metrics.betweenness_every`` steps."""
+    A = _adjacency(model)
+    k = model.spec.metrics.betweenness_samples or None
+    seeds = np.random.SeedSequence([model.seed_value, model.steps]).spawn(model.n_groups)
+    values = np.full(model.n_groups, np.nan)
+    for g in range(model.n_groups):
+        idx = np.flatnonzero((model.pop.group == g) & model.present)
+        values[g] = M.betweenness_centralisation(
+            A[idx][:, idx], k=None if k is None or k >= idx.size else k,
+            seed=np.random.default_rng(seeds[g]))
+    return _overall(model, values)
 
 
+@periodic("structure_every")
 def clustering(model: CommissioningModel) -> np.ndarray:
     """Average local clustering coefficient of each group's internal network."""
     return _overall(model, M.clustering_by_group(_adjacency(model), model.pop.group, model.n_groups))
 
 
+@periodic("structure_every")
 def modularity_localities(model: CommissioningModel) -> np.ndarray:
     """Newman modularity of the locality (area) partition of each group's network; agents
     without an area form one extra block (the group level)."""
@@ -256,6 +296,7 @@ def modularity_localities(model: CommissioningModel) -> np.ndarray:
                                                  np.maximum(labels, 0), model.n_groups))
 
 
+@periodic("structure_every")
 def ei_index(model: CommissioningModel) -> np.ndarray:
     """Krackhardt–Stern E–I index of ties across vs within localities (areas)."""
     labels = np.where(model.pop.area >= 0, model.pop.area, model.pop.n_areas + model.pop.group)
@@ -273,16 +314,19 @@ def _board_tie_share(model: CommissioningModel, kind: int) -> np.ndarray:
     return _overall(model, share[:, kind])
 
 
+@periodic("structure_every")
 def board_ties_provider(model: CommissioningModel) -> np.ndarray:
     """Share of board members' ties that reach provider staff."""
     return _board_tie_share(model, PROVIDER)
 
 
+@periodic("structure_every")
 def board_ties_patient(model: CommissioningModel) -> np.ndarray:
     """Share of board members' ties that reach patient representatives or lay members."""
     return _board_tie_share(model, PATIENT)
 
 
+@periodic("structure_every")
 def board_ties_local_authority(model: CommissioningModel) -> np.ndarray:
     """Share of board members' ties that reach local-authority staff."""
     return _board_tie_share(model, LOCAL_AUTHORITY)

@@ -430,7 +430,10 @@ class MetricsSpec(Strict):
     """How often costly metrics are computed."""
 
     structure_every: PositiveInt = Field(
-        12, description="steps between betweenness / ego-network computations"
+        3, description="steps between recomputations of the network-structure metrics"
+    )
+    betweenness_every: PositiveInt = Field(
+        12, description="steps between recomputations of betweenness centralisation"
     )
     betweenness_samples: Annotated[int, Field(ge=0)] = Field(
         32, description="pivot samples for approximate betweenness (0 = exact)"

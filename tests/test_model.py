@@ -287,3 +287,47 @@ def test_board_reporters_on_hand_set_state(tiny):
     np.testing.assert_allclose(R.board_uncertainty(m), 0.0, atol=1e-12)
     m.group_alloc = m.group_need.copy()
     np.testing.assert_allclose(R.relevance_patient(m), 1.0)
+
+
+def test_reach_hand_computed(tiny):
+    from simulation import reporters as R
+
+    m = CommissioningModel(tiny, collect=False)
+    # no ties at all: only practices whose front-line agents sit on the board are reached
+    m.ties = m.ties.keep(np.zeros(m.ties.m, bool))
+    fl_on_board = m.front_line & m.on_board
+    want = np.zeros(m.n_groups)
+    for g in range(m.n_groups):
+        practices = set(m.pop.practice[fl_on_board & (m.pop.group == g)].tolist())
+        want[g] = len(practices) / (m.pop.practice_group == g).sum()
+    np.testing.assert_allclose(R.reach(m)[:-1], want)
+    # a star from one board member to every front-line agent of its group reaches all
+    b = int(np.flatnonzero(m.board.toarray()[0] > 0)[0])
+    others = np.flatnonzero(m.front_line & (m.pop.group == 0))
+    m.ties = m.ties.add(np.full(others.size, b), others, 0.5)
+    assert R.reach(m)[0] == 1.0
+
+
+def test_ties_add_equals_rebuilding_from_pairs():
+    rng = np.random.default_rng(9)
+    a, b = rng.integers(0, 50, 300), rng.integers(0, 50, 300)
+    t = Ties.from_pairs(50, a[:200], b[:200], rng.random(200))
+    w_new = rng.random(100)
+    got = t.add(a[200:], b[200:], w_new)
+    want = Ties.from_pairs(50, np.concatenate([t.src, a[200:]]), np.concatenate([t.dst, b[200:]]),
+                           np.concatenate([t.weight, w_new]))
+    np.testing.assert_array_equal(got.keys(), want.keys())
+    np.testing.assert_allclose(got.weight, want.weight)
+
+
+def test_betweenness_matches_networkx():
+    import networkx as nx
+
+    from simulation.measures import betweenness
+
+    for seed in range(3):
+        G = nx.gnp_random_graph(40, 0.08, seed=seed)  # may be disconnected
+        A = nx.to_scipy_sparse_array(G, nodelist=range(40))
+        want = nx.betweenness_centrality(G, normalized=False)
+        got = betweenness(A) / 2  # ordered pairs -> unordered
+        np.testing.assert_allclose(got, [want[i] for i in range(40)], atol=1e-9)

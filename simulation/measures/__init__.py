@@ -36,6 +36,7 @@ from .stability import (
     strength_concentration,
 )
 from .structure import (
+    betweenness,
     betweenness_centralisation,
     clustering_by_group,
     degree_centralisation_by_group,
@@ -50,6 +51,7 @@ from .structure import (
 
 __all__ = [
     "accuracy",
+    "betweenness",
     "betweenness_centralisation",
     "clustering_by_group",
     "decision_volatility",

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "betweenness",
     "betweenness_centralisation",
     "clustering_by_group",
     "degree_centralisation_by_group",
@@ -669,25 +670,94 @@ def betweenness_centralisation(A, k=None, seed=None):
     >>> betweenness_centralisation(star)
     1.0
     """
-    import networkx as nx
-
     A = _csr(A)
     n = A.shape[0]
     if n < 3:
         return float("nan")
-    G = nx.from_scipy_sparse_array(A, edge_attribute=None)
     if k is not None and k >= n:
         k = None
-    if k is not None:
+    if k is None:
+        sources = np.arange(n)
+    else:
         if k < 2:
             raise ValueError("k must be at least 2")
-        if not isinstance(seed, np.random.Generator):
-            seed = np.random.default_rng(seed)
-    else:
-        seed = None
-    bc = nx.betweenness_centrality(G, k=k, normalized=True, seed=seed)
-    c = np.fromiter(bc.values(), dtype=float, count=n)
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        sources = np.sort(rng.choice(n, size=k, replace=False))
+    raw = betweenness(A, sources)
+    scale = 1.0 / ((n - 1) * (n - 2))
+    if k is not None:
+        scale *= n / k
+    c = raw * scale
     return float((c.max() - c).sum() / (n - 1))
+
+
+def betweenness(A, sources=None, batch=256):
+    r"""Raw shortest-path betweenness from the given sources (Brandes 2001), vectorised.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric adjacency; any stored non-zero is a tie (unweighted paths).
+    sources : array_like of int, optional
+        Source nodes (default all).  With all sources the result counts every ordered pair,
+        i.e. twice the undirected betweenness.
+    batch : int
+        Sources processed together as rows of dense (batch, N) arrays.
+
+    Returns
+    -------
+    numpy.ndarray, shape (N,)
+        :math:`\sum_{s \in S} \delta_s(v)` with the dependency
+        :math:`\delta_s(v) = \sum_{w: v \in P_s(w)} \frac{\sigma_{sv}}{\sigma_{sw}}(1 + \delta_s(w))`.
+
+    Notes
+    -----
+    Breadth-first search runs level by level for a batch of sources at once as sparse-dense
+    products (path counts :math:`\sigma` of the next level are ``A @ frontier``); the
+    dependencies are accumulated backwards level by level the same way.  Equal to
+    :func:`networkx.betweenness_centrality` (``normalized=False``, times 2 for undirected
+    graphs) — see the tests.
+
+    References
+    ----------
+    .. [1] U. Brandes, "A faster algorithm for betweenness centrality", J. Math. Sociol.
+       25(2), 163-177, 2001.
+    """
+    A = _csr(A)
+    n = A.shape[0]
+    A = sp.csr_array((np.ones(A.nnz), A.indices, A.indptr), shape=A.shape)
+    sources = np.arange(n) if sources is None else np.asarray(sources, np.int64)
+    total = np.zeros(n)
+    for start in range(0, sources.size, batch):
+        src = sources[start : start + batch]
+        b = src.size
+        rows = np.arange(b)
+        sigma = np.zeros((b, n))
+        dist = np.full((b, n), -1, np.int32)
+        sigma[rows, src] = 1.0
+        dist[rows, src] = 0
+        frontier = sigma.copy()
+        depth = 0
+        while True:
+            nxt = (A @ frontier.T).T
+            nxt[dist >= 0] = 0.0
+            if not nxt.any():
+                break
+            depth += 1
+            reached = nxt > 0
+            dist[reached] = depth
+            sigma[reached] = nxt[reached]
+            frontier = nxt
+        delta = np.zeros((b, n))
+        for d in range(depth, 0, -1):
+            at_d = dist == d
+            coef = np.where(at_d, (1.0 + delta) / np.where(at_d, sigma, 1.0), 0.0)
+            contrib = (A @ coef.T).T
+            prev = dist == d - 1
+            delta[prev] += sigma[prev] * contrib[prev]
+        delta[rows, src] = 0.0
+        total += delta.sum(axis=0)
+    return total
 
 
 def ego_measures(A, nodes=None, weighted=False):
