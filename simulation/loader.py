@@ -248,6 +248,27 @@ def validation_problems(
     return problems
 
 
+def _generated(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Expand ``generate:`` rules into groups, providers and local authorities."""
+    from .generate import GenerateSpec, expand
+
+    clash = [k for k in ("groups", "providers", "local_authorities") if data.get(k)]
+    if clash:
+        raise ScenarioError([(_origin([clash[0]], sources), clash[0],
+                              "cannot be given together with `generate` (the rules create it)")])
+    try:
+        GenerateSpec.model_validate(data["generate"])
+    except ValidationError as exc:
+        problems = validation_problems(exc, data["generate"], [])
+        raise ScenarioError([(_origin(["generate"], sources), f"generate.{path}", msg)
+                             for _, path, msg in problems]) from None
+    try:
+        return expand(data)
+    except ValueError as exc:
+        raise ScenarioError([(_origin(["generate"], sources), "generate.population",
+                              str(exc))]) from None
+
+
 def load_scenario(
     path: str | os.PathLike[str],
     overrides: Iterable[str] = (),
@@ -281,6 +302,8 @@ def load_scenario(
         data = apply_overrides(data, overrides)
         sources = [("--set", apply_overrides({}, overrides)), *chain]
     try:
+        if data.get("generate") is not None:
+            data = _generated(data, sources)
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(validation_problems(exc, data, sources)) from None

@@ -93,6 +93,8 @@ class CommissioningModel(mesa.Model):
             s.need.locality_concentration, s.need.practice_concentration,
         )
         self._refresh_truth()
+        self.data_observer = p.practice < 0
+        self.need_history: deque[np.ndarray] = deque(maxlen=max(1, s.observation.data_lag))
 
         # ---- agents' state
         self.engagement = self._draw_engagement(np.arange(n))
@@ -150,6 +152,18 @@ class CommissioningModel(mesa.Model):
         self.group_need = self.group_matrix @ self.practice_need
         self.truth = self.pop.scope @ self.practice_need
 
+    def observed_need(self) -> np.ndarray:
+        """What each agent's observation is of: current need of its scope for practice-based
+        agents; need ``observation.data_lag`` months ago for agents who see need through
+        activity data or needs assessments (group-level managers, lay members, provider and
+        local-authority staff)."""
+        lag = self.spec.observation.data_lag
+        if lag == 0 or not self.need_history:
+            return self.truth
+        old = self.need_history[0]
+        lagged = self.pop.scope @ old
+        return np.where(self.data_observer[:, None], lagged, self.truth)
+
     def _engagement_params(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s, p = self.spec, self.pop
         mean = np.empty(slots.size)
@@ -185,10 +199,29 @@ class CommissioningModel(mesa.Model):
         return self.engagement * np.where(self.sector > 0, self.cross_weight(), 1.0)
 
     def _refresh_board_view(self) -> None:
-        """The board's view: voice-weighted mean of its members' beliefs and objectives."""
+        """The board's view: voice-weighted mean of its members' beliefs and objectives; with
+        locality sub-groups, mixed with the localities' reports (``localities.report_weight``
+        on the population-weighted mean of the locality views of the group's areas)."""
         w = self.voice() * self.present + 1e-9
         self.board_view, _ = pool(self.board, w, self.belief)
         self.board_objective, _ = pool(self.board, w, self.objective)
+        r = self.spec.localities.report_weight
+        if self.spec.localities.enabled and r > 0:
+            reports = self.locality_reports()
+            ok = np.isfinite(reports).all(axis=1)
+            self.board_view[ok] = (1.0 - r) * self.board_view[ok] + r * reports[ok]
+
+    def locality_reports(self) -> np.ndarray:
+        """Population-weighted mean of each group's locality views (NaN where none)."""
+        view = self.locality_view
+        ok = np.isfinite(view).all(axis=1)
+        w = self.area_population * ok
+        g = self.pop.area_group
+        num = np.zeros((self.n_groups, self.n_services))
+        np.add.at(num, g[ok], view[ok] * w[ok, None])
+        den = np.bincount(g, weights=w, minlength=self.n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return num / den[:, None]
 
     def is_decision_step(self) -> bool:
         """Whether boards decide at the current step."""
@@ -302,8 +335,11 @@ class CommissioningModel(mesa.Model):
         sd = observation_noise(self.engagement, o.noise, self.type_noise, o.noise_engagement_factor)
         rate = o.rate * self.engagement * self.active
         eps = self.rng.standard_normal(self.belief.shape)
-        self.belief = observe(self.belief, self.truth, sd, rate, eps)
-        self.private = observe(self.private, self.truth, sd, rate, eps)
+        seen = self.observed_need()
+        self.belief = observe(self.belief, seen, sd, rate, eps)
+        self.private = observe(self.private, seen, sd, rate, eps)
+        if o.data_lag:
+            self.need_history.append(self.practice_need)
 
     def cross_weight(self) -> float:
         """Influence multiplier on cross-sector ties under the relationship mode."""
@@ -353,10 +389,11 @@ class CommissioningModel(mesa.Model):
     def hold_board_meeting(self) -> None:
         """Attending board members pool their knowledge and priorities and move toward them."""
         w = self.voice() * self.active
-        members = self.board
         pw = self.spec.decisions.pooling_weight
-        self.belief, _ = meet(self.belief, members, w, pw)
-        self.objective, _ = meet(self.objective, members, w, pw)
+        self._refresh_board_view()
+        # members move toward the board view (their pool, with the localities' reports)
+        self.belief = _move_toward(self.belief, self.board, w, self.board_view, pw)
+        self.objective, _ = meet(self.objective, self.board, w, pw)
         self._refresh_board_view()
 
     def hold_joint_forum(self) -> None:
@@ -449,7 +486,9 @@ class CommissioningModel(mesa.Model):
         self.objective[slots] = self._draw_objectives(slots)
         self.engagement[slots] = self._draw_engagement(slots)
         self.adopted[slots] = False
-        hit = np.isin(self.ties.src, slots) | np.isin(self.ties.dst, slots)
+        leaving = np.zeros(self.n_agents, bool)
+        leaving[slots] = True
+        hit = leaving[self.ties.src] | leaving[self.ties.dst]
         self.ties.weight[hit] = np.minimum(self.ties.weight[hit],
                                            self.spec.turnover.newcomer_tie_weight)
 
@@ -493,6 +532,23 @@ class CommissioningModel(mesa.Model):
             base, target = last["baseline"][g], last["target"][g]
             if self.board_view[g, svc] >= base + 0.5 * (target - base) and target > base:
                 self.detection[g] = self.steps - last["step"]
+
+
+def _move_toward(
+    x: np.ndarray, members: sp.csr_array, weights: np.ndarray, target: np.ndarray, m: float
+) -> np.ndarray:
+    """Attending members (weight > 0) move a fraction ``m`` toward their unit's ``target``
+    (the mean target over units for members of several)."""
+    coo = members.tocoo()
+    att = weights[coo.col] > 0
+    rows, cols = coo.row[att], coo.col[att]
+    count = np.bincount(cols, minlength=x.shape[0])
+    acc = np.zeros_like(x)
+    np.add.at(acc, cols, target[rows])
+    out = x.copy()
+    hit = count > 0
+    out[hit] = (1.0 - m) * x[hit] + m * acc[hit] / count[hit, None]
+    return out
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:

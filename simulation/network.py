@@ -43,6 +43,7 @@ from .population import (
     R_PM,
     R_PPG,
     Population,
+    members_by,
 )
 
 __all__ = ["Ties", "build_ties", "pairs_within"]
@@ -257,16 +258,22 @@ def _cross_sector(pop: Population, rng: np.random.Generator, add) -> None:
     """Ties between each group and the providers / local authorities serving it."""
     s = pop.scenario
     transactional = s.relationships.mode == "transactional"
+    is_cm = np.isin(pop.role, (R_CM, R_OFFICER, R_NURSE))
+    cms_by_group = members_by(np.where(is_cm, pop.group, -1), pop.n_groups)
+    staff_of = {
+        k: members_by(np.where(pop.kind == k, pop.org, -1), serves.shape[0])
+        for k, serves in ((PROVIDER, pop.provider_serves), (LOCAL_AUTHORITY, pop.la_serves))
+    }
     for g in range(pop.n_groups):
         members = pop.board.indices[pop.board.indptr[g] : pop.board.indptr[g + 1]]
         internal = members[pop.group[members] == g]
-        officers = np.flatnonzero((pop.group == g) & (pop.role == R_OFFICER))
-        cms = np.flatnonzero((pop.group == g) & np.isin(pop.role, (R_CM, R_OFFICER, R_NURSE)))
+        cms = cms_by_group[g]
+        officers = cms[pop.role[cms] == R_OFFICER]
         contact = officers[0] if officers.size else (internal[0] if internal.size else -1)
         orgs = []
         for k, serves in ((PROVIDER, pop.provider_serves), (LOCAL_AUTHORITY, pop.la_serves)):
             for o in np.flatnonzero(serves[:, g]):
-                staff = np.flatnonzero((pop.kind == k) & (pop.org == o))
+                staff = staff_of[k][o]
                 orgs.append(staff)
                 if staff.size == 0 or contact < 0:
                     continue

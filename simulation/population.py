@@ -351,11 +351,16 @@ def _boards(
         rows.extend([g] * len(members))
         cols.extend(int(x) for x in members)
 
+    by_group = members_by(group, len(s.groups))
+    areas_of = members_by(area_group, len(s.groups))
+    prov_by_org = members_by(np.where(kind == PROVIDER, org, -1), provider_serves.shape[0])
+    la_by_org = members_by(np.where(kind == LOCAL_AUTHORITY, org, -1), la_serves.shape[0])
     for g in range(len(s.groups)):
-        gps = np.flatnonzero((group == g) & (role == R_GP))
+        mine = by_group[g]
+        gps = mine[role[mine] == R_GP]
         chosen: list[int] = []
         if s.localities.enabled:
-            for a in np.flatnonzero(area_group == g):
+            for a in areas_of[g]:
                 cand = gps[area[gps] == a]
                 if cand.size:
                     leader = int(rng.choice(cand))
@@ -367,22 +372,29 @@ def _boards(
         if extra > 0:
             chosen.extend(int(x) for x in rng.choice(rest, size=extra, replace=False))
         seat(g, np.asarray(chosen, int))
-        pms = np.flatnonzero((group == g) & (role == R_PM))
+        pms = mine[role[mine] == R_PM]
         seat(g, rng.choice(pms, size=min(b.practice_managers, pms.size), replace=False))
-        seat(g, np.flatnonzero((group == g) & ((role == R_OFFICER) | (role == R_NURSE))))
-        seat(g, np.flatnonzero((group == g) & (role == R_LAY)))
-        provs = _serving_staff(kind, org, PROVIDER, provider_serves, g)
+        seat(g, mine[(role[mine] == R_OFFICER) | (role[mine] == R_NURSE)])
+        seat(g, mine[role[mine] == R_LAY])
+        provs = _serving(prov_by_org, provider_serves, g)
         if provs.size and b.secondary_care_doctors:
             seat(g, rng.choice(provs, size=min(b.secondary_care_doctors, provs.size), replace=False))
-        las = _serving_staff(kind, org, LOCAL_AUTHORITY, la_serves, g)
+        las = _serving(la_by_org, la_serves, g)
         if las.size and b.local_authority_attendee:
             seat(g, rng.choice(las, size=1))
     return rows, cols
 
 
-def _serving_staff(
-    kind: np.ndarray, org: np.ndarray, k: int, serves: np.ndarray, g: int
-) -> np.ndarray:
-    """Agents of type ``k`` whose organisation serves group ``g``."""
-    staff = np.flatnonzero(kind == k)
-    return staff[serves[org[staff], g]] if staff.size else staff
+def members_by(labels: np.ndarray, n: int) -> list[np.ndarray]:
+    """Indices of the items with each label 0..n-1 (negative labels skipped), in index order."""
+    order = np.argsort(labels, kind="stable")
+    sorted_labels = labels[order]
+    bounds = np.searchsorted(sorted_labels, np.arange(n + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def _serving(staff_by_org: list[np.ndarray], serves: np.ndarray, g: int) -> np.ndarray:
+    """Staff of the organisations serving group ``g``."""
+    orgs = np.flatnonzero(serves[:, g]) if serves.size else []
+    parts = [staff_by_org[o] for o in orgs]
+    return np.concatenate(parts) if parts else np.empty(0, np.int64)

@@ -49,18 +49,18 @@ def _adjacency(model: CommissioningModel) -> sp.csr_array:
     return cache[2]
 
 
-def periodic(setting: str):  # noqa: ANN201
+def periodic(setting: str):
     """Recompute a reporter only every ``metrics.<setting>`` steps (and at the start); carry
     the last value forward in between.  The wrapped function keeps its name and docstring."""
 
-    def wrap(f):  # noqa: ANN001, ANN202
+    def wrap(f):
         @functools.wraps(f)
         def reporter(model: CommissioningModel) -> np.ndarray:
             every = getattr(model.spec.metrics, setting)
-            cached = model.structure_cache.get(f.__name__)
-            if cached is None or model.steps % every == 0:
+            step, cached = model.structure_cache.get(f.__name__, (None, None))
+            if cached is None or (model.steps % every == 0 and step != model.steps):
                 cached = f(model)
-                model.structure_cache[f.__name__] = cached
+                model.structure_cache[f.__name__] = (model.steps, cached)
             return cached
 
         return reporter
@@ -93,12 +93,22 @@ def accuracy_all(model: CommissioningModel) -> np.ndarray:
 
 
 def board_uncertainty(model: CommissioningModel) -> np.ndarray:
-    """Mean TV distance of board members' beliefs to the board view (dispersion, in [0, 1])."""
+    r"""Standard error of the board's pooled view, in [0, 1].
+
+    .. math:: U_g = \frac{\frac{1}{|B_g|}\\sum_{i \\in B_g} \\mathrm{TV}(b_i, \bar b_g)}
+                          {\\sqrt{\\max(1, \\sum_{i \\in B_g} e_i)}}
+
+    the dispersion of members' beliefs around the board view divided by the square root of
+    the expected number of members taking part (Σ engagement): disagreement, and few engaged
+    members to pool it, both make the board less certain.
+    """
     coo = model.board.tocoo()
     tv = 0.5 * np.abs(model.belief[coo.col] - model.board_view[coo.row]).sum(axis=1)
     num = np.bincount(coo.row, weights=tv, minlength=model.n_groups)
     den = np.bincount(coo.row, minlength=model.n_groups)
-    return _overall(model, num / np.maximum(den, 1))
+    attending = np.bincount(coo.row, weights=model.engagement[coo.col] * model.present[coo.col],
+                            minlength=model.n_groups)
+    return _overall(model, num / np.maximum(den, 1) / np.sqrt(np.maximum(attending, 1.0)))
 
 
 def knowledge_flow(model: CommissioningModel) -> np.ndarray:
@@ -115,6 +125,12 @@ def _neighbours(A: sp.csr_array, nodes: np.ndarray) -> tuple[np.ndarray, np.ndar
     starts = np.repeat(A.indptr[nodes], deg)
     offset = np.arange(pos.size) - np.repeat(np.cumsum(deg) - deg, deg)
     return pos, A.indices[starts + offset]
+
+
+def _sorted_unique(x: np.ndarray) -> np.ndarray:
+    """Sorted unique values (sort-based; faster than hashing for large int arrays)."""
+    x = np.sort(x)
+    return x[np.concatenate([[True], x[1:] != x[:-1]])] if x.size else x
 
 
 def reach(model: CommissioningModel) -> np.ndarray:
@@ -134,13 +150,14 @@ def reach(model: CommissioningModel) -> np.ndarray:
     for _ in range(2):
         pos, nb = _neighbours(A, who)
         g, who = g[pos], nb.astype(np.int64)
-        k = np.unique(g * n + who)
+        k = _sorted_unique(g * n + who)
         g, who = k // n, k % n
         keys.append(k)
-    reached_keys = np.unique(np.concatenate(keys))
+    reached_keys = _sorted_unique(np.concatenate(keys))
     fl = np.flatnonzero(model.front_line & model.present)
     mine = p.group[fl].astype(np.int64) * n + fl
-    hit = np.isin(mine, reached_keys, assume_unique=False)
+    pos = np.minimum(np.searchsorted(reached_keys, mine), max(reached_keys.size - 1, 0))
+    hit = reached_keys[pos] == mine if reached_keys.size else np.zeros(fl.size, bool)
     practice_reached = np.zeros(p.n_practices, bool)
     practice_reached[p.practice[fl[hit]]] = True
     share = np.bincount(p.practice_group, weights=practice_reached, minlength=model.n_groups)

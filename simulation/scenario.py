@@ -11,21 +11,21 @@ model; money is in pounds.
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PositiveInt,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from .generate import GenerateSpec
+from .schema import Strict
 
 __all__ = [
     "DEFAULT_SERVICES",
@@ -56,28 +56,6 @@ STAKEHOLDER_TYPES = ("gp", "manager", "provider", "patient", "local_authority")
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
-
-
-class Strict(BaseModel):
-    """Base of every schema model: unknown keys are errors that list what is allowed."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_unknown_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            allowed = list(cls.model_fields)
-            for key in data:
-                if key not in cls.model_fields:
-                    close = difflib.get_close_matches(str(key), allowed, n=1)
-                    hint = f" (did you mean {close[0]!r}?)" if close else ""
-                    raise PydanticCustomError(
-                        "unknown_field",
-                        f"unknown field {str(key)!r}{hint}; allowed fields: {', '.join(allowed)}",
-                        {"key": str(key)},
-                    )
-        return data
 
 
 # --------------------------------------------------------------------------- stakeholders
@@ -255,6 +233,12 @@ class ObservationSpec(Strict):
     noise: Annotated[float, Field(ge=0.0, le=5.0)] = 0.4
     noise_engagement_factor: NonNegFloat = 2.0
     rate: Fraction = 0.3
+    data_lag: Annotated[int, Field(ge=0, le=60)] = Field(
+        6,
+        description="months by which activity data and needs assessments lag: agents "
+        "without a practice (group-level managers, lay members, providers, local authorities) "
+        "observe the need of that many months ago",
+    )
     noise_by_type: NoiseByType = Field(
         default_factory=lambda: NoiseByType(),
         description="multiplier of observation noise per stakeholder type",
@@ -353,6 +337,11 @@ class LocalitiesSpec(Strict):
     meeting_interval: PositiveInt = Field(1, description="steps between locality meetings")
     pooling_weight: Fraction = Field(0.5, description="how far attendees move to the pooled view")
     budget_share: Fraction = Field(0.2, description="share of the budget devolved to localities")
+    report_weight: Fraction = Field(
+        0.3,
+        description="weight of the localities' reports (pooled front-line views, brought by "
+        "locality leads) in the board's view",
+    )
 
 
 class DecisionSpec(Strict):
@@ -511,6 +500,10 @@ class Scenario(Strict):
     services: list[str] = Field(list(DEFAULT_SERVICES), min_length=2, max_length=64)
     national_priorities: list[PositiveFloat] | None = Field(
         None, description="national priorities over services (normalised); default uniform"
+    )
+    generate: GenerateSpec | None = Field(
+        None, description="rules that generate groups, providers and local authorities "
+        "(instead of listing them); see simulation.generate"
     )
     groups: list[GroupSpec] = Field(min_length=1)
     providers: list[ProviderSpec] = Field(default_factory=list)
