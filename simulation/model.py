@@ -16,6 +16,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+import scipy.sparse as sp
 
 from . import exchange as ex
 from . import leadership, needs
