@@ -338,7 +338,7 @@ class LocalitiesSpec(Strict):
     pooling_weight: Fraction = Field(0.5, description="how far attendees move to the pooled view")
     budget_share: Fraction = Field(0.2, description="share of the budget devolved to localities")
     report_weight: Fraction = Field(
-        0.3,
+        0.5,
         description="weight of the localities' reports (pooled front-line views, brought by "
         "locality leads) in the board's view",
     )
@@ -354,7 +354,7 @@ class DecisionSpec(Strict):
     )
     budget_per_head: PositiveFloat = Field(1150.0, description="£ per head per year (2013/14)")
     reflect_threshold: Fraction = Field(
-        0.85,
+        0.95,
         description="1 - TV(allocation, own priorities) above which an agent sees decisions "
         "reflect its views",
     )
