@@ -115,6 +115,13 @@ def run(
     }
     result = RunResult(spec, ts, summarise(ts), manifest)
     paths = write_results(result, out)
+    if first_model is not None:
+        from .results import ego_table, export_graphml
+
+        paths["board_ego"] = out / "board_ego.csv"
+        ego_table(first_model).to_csv(paths["board_ego"], index=False)
+        if first_model.n_agents <= 20_000:
+            paths["graphml"] = export_graphml(first_model, out / "network.graphml")
     if figures and first_model is not None:
         m = first_model
         paths["trajectories"] = plot_trajectories(ts, out / "trajectories.png",
@@ -212,6 +219,111 @@ def describe(
                  "board_ties_local_authority"):
         st.add_row(name, f"{METRICS[name][0](model)[-1]:.3f}")
     console.print(st)
+
+
+# ----------------------------------------------------------------- experiments
+# Thin wrappers: the work is in simulation.experiment.commands.
+
+Workers = Annotated[int | None, typer.Option(
+    min=1, help="local pool size, or Dask LocalCluster workers (default: all cores)")]
+Executor = Annotated[str, typer.Option(
+    help="where runs execute: local (process pool), dask, or serial (this process)")]
+Scheduler = Annotated[str | None, typer.Option(
+    help="address of a running Dask scheduler, e.g. tcp://host:8786 (implies --executor dask; "
+         "without it --executor dask starts a local cluster)")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
+
+
+@app.command()
+def sweep(
+    experiment: Annotated[Path, typer.Argument(help="experiment YAML file (experiments/*.yaml)")],
+    out: Annotated[Path | None, typer.Option(
+        help="results folder (default: results/<experiment name>)")] = None,
+    workers: Workers = None,
+    executor: Executor = "local",
+    scheduler: Scheduler = None,
+    resume: Annotated[bool, typer.Option(
+        help="continue the experiment in OUT: skip stored runs, run the rest")] = False,
+    retry_failed: Annotated[bool, typer.Option(
+        help="with --resume: run the runs recorded as failed again")] = False,
+    overwrite: Annotated[bool, typer.Option(help="discard results already in OUT")] = False,
+    max_runs: Annotated[int | None, typer.Option(
+        min=1, help="stop after this many runs (resume later for the rest)")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Run an experiment's design (grid, cases, Latin hypercube, Sobol, Morris) into OUT.
+
+    Results are stored as each run finishes; after a crash or Ctrl-C, --resume completes the
+    rest.  Exit status: 0 all runs ok, 1 some runs failed (recorded with their errors),
+    2 bad input, 130 interrupted.
+    """
+    from .experiment.commands import sweep_command
+
+    try:
+        code = sweep_command(experiment, out, workers, executor, scheduler, resume,
+                             retry_failed, overwrite, max_runs, quiet, console, err)
+    except ScenarioError as exc:
+        fail(exc)
+    raise typer.Exit(code)
+
+
+@app.command()
+def compare(
+    scenarios: Annotated[list[Path], typer.Argument(help="scenario files; the first is the "
+                                                         "reference")],
+    replicates: Annotated[int, typer.Option(min=2, help="replicates per scenario")] = 10,
+    steps: Annotated[int | None, typer.Option(min=1, help="months (default: scenario)")] = None,
+    seed: Annotated[int | None, typer.Option(
+        help="root seed shared by all scenarios (default: the first scenario's)")] = None,
+    overrides: Overrides = None,
+    metric: Annotated[list[str] | None, typer.Option(
+        help="metric to show (repeatable; 'all' for every one); the CSV has all")] = None,
+    reduce: Annotated[str, typer.Option(
+        help="final (last month) or last12 (mean of the last 12 months)")] = "final",
+    out: Annotated[Path | None, typer.Option(
+        help="results folder (default: results/compare/<names>)")] = None,
+    workers: Workers = None,
+    executor: Executor = "local",
+    scheduler: Scheduler = None,
+    resume: Annotated[bool, typer.Option(help="continue a comparison stored in OUT")] = False,
+    overwrite: Annotated[bool, typer.Option(help="discard results already in OUT")] = False,
+    figures: Annotated[bool, typer.Option(help="write the trajectories figure")] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Compare scenarios: each metric's mean and 95% CI, the difference from the first
+    scenario with its CI and Hedges' g (table, compare.csv, trajectories.png)."""
+    from .experiment.commands import compare_command
+
+    try:
+        code = compare_command(scenarios, replicates, steps, seed, overrides or [], metric,
+                               reduce, out, workers, executor, scheduler, resume, overwrite,
+                               figures, quiet, console, err)
+    except ScenarioError as exc:
+        fail(exc)
+    raise typer.Exit(code)
+
+
+@app.command()
+def sensitivity(
+    results: Annotated[Path, typer.Argument(help="results folder of a sobol or morris sweep")],
+    outcome: Annotated[list[str] | None, typer.Option(
+        help="outcome to analyse (repeatable; default: all recorded)")] = None,
+    group: Annotated[str, typer.Option(help="group whose outcomes are analysed")] = "overall",
+    out: Annotated[Path | None, typer.Option(
+        help="output folder (default: RESULTS/sensitivity)")] = None,
+    resamples: Annotated[int, typer.Option(min=10, help="bootstrap resamples for CIs")] = 1000,
+    figures: Annotated[bool, typer.Option(help="write a bar chart per outcome")] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Sobol S1/ST (or Morris mu*/sigma) indices with 95% CIs: table, CSV and bar charts."""
+    from .experiment.commands import sensitivity_command
+
+    try:
+        code = sensitivity_command(results, outcome, group, out, resamples, figures, quiet,
+                                   console)
+    except ScenarioError as exc:
+        fail(exc)
+    raise typer.Exit(code)
 
 
 def main() -> None:

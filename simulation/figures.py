@@ -120,7 +120,7 @@ def plot_network(
     order = np.argsort(weight)[::-1][:max_edges]
     segs = np.stack([pos[src[order]], pos[dst[order]]], axis=1)
     fig, axes = plt.subplots(1, 2, figsize=(13, 6.5))
-    colours_area = plt.get_cmap("tab20")(np.where(pop.area >= 0, pop.area % 20, 0))
+    colours_area = plt.get_cmap("tab10")(np.where(pop.area >= 0, pop.area % 10, 0))
     colours_area[pop.area < 0] = (0.4, 0.4, 0.4, 1.0)
     for ax, colours, title in (
         (axes[0], np.asarray(TYPE_COLOURS)[pop.kind], "by stakeholder type"),
@@ -129,7 +129,7 @@ def plot_network(
         lc = LineCollection(segs, colors=[(0.3, 0.3, 0.3, float(a))
                                           for a in 0.05 + 0.35 * weight[order]], linewidths=0.4)
         ax.add_collection(lc)
-        ax.scatter(pos[:, 0], pos[:, 1], s=6, c=colours, linewidths=0)
+        ax.scatter(pos[:, 0], pos[:, 1], s=10 if pop.n < 5000 else 3, c=colours, linewidths=0)
         ax.scatter(pos[on_board, 0], pos[on_board, 1], s=40, facecolors="none",
                    edgecolors="black", linewidths=0.8)
         ax.set_title(title)

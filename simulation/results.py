@@ -36,6 +36,8 @@ from .scenario import Scenario, scenario_hash
 
 __all__ = [
     "RunResult",
+    "ego_table",
+    "export_graphml",
     "package_versions",
     "replicate_seeds",
     "run_replicate",
@@ -87,6 +89,54 @@ def tidy(model: CommissioningModel, replicate: int = 0) -> pd.DataFrame:
     for metric in METRICS:
         cols[metric] = np.asarray(np.stack(data[metric]), float).ravel()
     return pd.DataFrame(cols)
+
+
+def ego_table(model: CommissioningModel) -> pd.DataFrame:
+    """Ego-network measures of every board member at the model's current step.
+
+    Columns: group, agent (slot), role, type, size (alters), density (ties among alters over
+    possible), effective_size (Burt 1992: n − 2t/n) and constraint (Burt 1992).
+    """
+    from . import measures
+    from .population import ROLES
+    from .scenario import STAKEHOLDER_TYPES
+
+    coo = model.board.tocoo()
+    ego = measures.ego_measures(model.ties.csr(), coo.col)
+    names = [g.name for g in model.spec.groups]
+    return pd.DataFrame({
+        "group": [names[g] for g in coo.row],
+        "agent": coo.col,
+        "role": [ROLES[r] for r in model.pop.role[coo.col]],
+        "type": [STAKEHOLDER_TYPES[k] for k in model.pop.kind[coo.col]],
+        "size": ego["size"],
+        "density": ego["density"],
+        "effective_size": ego["effective_size"],
+        "constraint": ego["constraint"],
+    })
+
+
+def export_graphml(model: CommissioningModel, path: str | os.PathLike[str]) -> Path:
+    """Write the current tie network as GraphML with node attributes (type, role, group,
+    locality, board membership, engagement) for Gephi, Cytoscape or networkx."""
+    import networkx as nx
+
+    from .population import ROLES
+    from .scenario import STAKEHOLDER_TYPES
+
+    p = model.pop
+    names = [g.name for g in model.spec.groups]
+    g = model.ties.to_networkx({
+        "type": np.asarray(STAKEHOLDER_TYPES)[p.kind],
+        "role": np.asarray(ROLES)[p.role],
+        "group": np.asarray([names[i] if i >= 0 else "" for i in p.group]),
+        "locality": p.area,
+        "board": model.on_board.astype(int),
+        "engagement": model.engagement.round(6),
+    })
+    path = Path(path)
+    nx.write_graphml(g, path)
+    return path
 
 
 def run_replicate(scenario: Scenario, seed: int, replicate: int = 0,
@@ -189,6 +239,7 @@ def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         writer(Path(tmp))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
