@@ -5,7 +5,8 @@ returning an array of length G + 1: one value per commissioning group, then the 
 value (the population-weighted mean of the group values unless the docstring says
 otherwise).  Formulas live with the pure functions in :mod:`simulation.measures`.
 
-Costly measures: the network-structure family and ``leader_dependence`` are recomputed every
+Costly measures: the network-structure family, ``tie_persistence`` and ``leader_dependence``
+are recomputed every
 ``metrics.structure_every`` steps (default 3, the decision cycle) and betweenness
 centralisation every ``metrics.betweenness_every`` steps (default 12, Brandes–Pich sampling with
 ``metrics.betweenness_samples`` pivots when > 0); values are carried forward in between.
@@ -22,7 +23,6 @@ import scipy.sparse as sp
 from mesa import DataCollector
 
 from . import measures as M
-from .localities import pool
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -179,13 +179,16 @@ def coherence_internal(model: CommissioningModel) -> np.ndarray:
 
 
 def _org_objectives(model: CommissioningModel, kind: int, n_orgs: int) -> np.ndarray:
+    """Mean objective of the present staff of each organisation (uniform if none)."""
     staff = np.flatnonzero((model.pop.kind == kind) & model.present)
-    if n_orgs == 0:
-        return np.zeros((0, model.n_services))
-    members = sp.csr_array((np.ones(staff.size), (model.pop.org[staff], staff)),
-                           shape=(n_orgs, model.n_agents))
-    view, _ = pool(members, np.ones(model.n_agents), model.objective)
-    return np.nan_to_num(view, nan=1.0 / model.n_services)
+    org = model.pop.org[staff]
+    count = np.bincount(org, minlength=n_orgs).astype(float)
+    out = np.full((n_orgs, model.n_services), 1.0 / model.n_services)
+    has = count > 0
+    for k in range(model.n_services):
+        out[has, k] = np.bincount(org, weights=model.objective[staff, k], minlength=n_orgs)[has]
+    out[has] /= count[has, None]
+    return out
 
 
 def system_objective(model: CommissioningModel) -> np.ndarray:
@@ -203,9 +206,11 @@ def coherence_external(model: CommissioningModel) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ stability
+@periodic("structure_every")
 def tie_persistence(model: CommissioningModel) -> np.ndarray:
     """Jaccard similarity of the tie set now and ``metrics.stability_window`` steps ago
-    (or the start); overall over the whole network."""
+    (or the start); overall over the whole network.  Recomputed every
+    ``metrics.structure_every`` steps."""
     old, new = model.key_history[0], model.ties.keys()
     per = M.jaccard_by_group(old, new, model.n_agents, model.pop.group, model.n_groups)
     return np.append(per, M.jaccard(old, new))
