@@ -5,8 +5,8 @@ returning an array of length G + 1: one value per commissioning group, then the 
 value (the population-weighted mean of the group values unless the docstring says
 otherwise).  Formulas live with the pure functions in :mod:`simulation.measures`.
 
-Costly measures: the network-structure family, ``tie_persistence`` and ``leader_dependence``
-are recomputed every
+Costly measures: the network-structure family, ``reach``, ``tie_persistence`` and
+``leader_dependence`` are recomputed every
 ``metrics.structure_every`` steps (default 3, the decision cycle) and betweenness
 centralisation every ``metrics.betweenness_every`` steps (default 12, Brandes–Pich sampling with
 ``metrics.betweenness_samples`` pivots when > 0); values are carried forward in between.
@@ -133,9 +133,11 @@ def _sorted_unique(x: np.ndarray) -> np.ndarray:
     return x[np.concatenate([[True], x[1:] != x[:-1]])] if x.size else x
 
 
+@periodic("structure_every")
 def reach(model: CommissioningModel) -> np.ndarray:
     """Share of a group's practices with a present front-line agent within two ties of a
-    member of its board (ties of weight ≥ 0.2 count: a working relationship).
+    member of its board (ties of weight ≥ 0.2 count: a working relationship).  Recomputed
+    every ``metrics.structure_every`` steps.
 
     Computed as sets of (group, agent) keys: board members, their neighbours, and theirs.
     """

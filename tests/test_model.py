@@ -305,6 +305,7 @@ def test_reach_hand_computed(tiny):
     b = int(np.flatnonzero(m.board.toarray()[0] > 0)[0])
     others = np.flatnonzero(m.front_line & (m.pop.group == 0))
     m.ties = m.ties.add(np.full(others.size, b), others, 0.5)
+    m.structure_cache.clear()  # reach is recomputed every structure_every steps
     assert R.reach(m)[0] == 1.0
 
 
