@@ -97,3 +97,19 @@ def meet(
     target = target_sum[hit] / count[hit, None]
     out[hit] = (1.0 - pooling_weight) * x[hit] + pooling_weight * target
     return out, pooled
+
+
+def meet_loop(
+    x: np.ndarray, members: sp.csr_array, weights: np.ndarray, pooling_weight: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Plain-loop reference of :func:`meet` (one unit, then one agent at a time)."""
+    pooled, total = pool_loop(members, weights, x)
+    dense = members.toarray()
+    out = x.copy()
+    for i in range(x.shape[0]):
+        targets = [pooled[u] for u in range(dense.shape[0])
+                   if dense[u, i] and weights[i] > 0 and total[u] > 0]
+        if targets:
+            target = sum(targets) / len(targets)
+            out[i] = (1.0 - pooling_weight) * x[i] + pooling_weight * target
+    return out, pooled

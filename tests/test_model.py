@@ -12,7 +12,7 @@ from simulation.decisions import allocate, effective_allocation, group_allocatio
 from simulation.engagement import leave_hazard, reflection, update_engagement
 from simulation.knowledge_flows import influence_matrix, observe, observe_loop
 from simulation.loader import load_scenario
-from simulation.localities import meet, pool, pool_loop
+from simulation.localities import meet, meet_loop, pool, pool_loop
 from simulation.model import CommissioningModel
 from simulation.network import Ties, pairs_within
 from simulation.population import _list_sizes
@@ -61,6 +61,18 @@ def test_pool_matches_loop_and_hand_case():
     p, tot = pool(m, np.array([1.0, 3.0]), np.array([[1.0, 0.0], [0.0, 1.0]]))
     np.testing.assert_allclose(p, [[0.25, 0.75]])
     assert tot[0] == 4.0
+
+
+def test_meet_matches_loop_reference_with_overlapping_units():
+    rng = np.random.default_rng(5)
+    x = dist(rng, 25, 5)
+    dense = (rng.random((4, 25)) < 0.3).astype(float)  # agents may sit in several units
+    members = sp.csr_array(dense)
+    w = rng.random(25) * (rng.random(25) < 0.7)  # some absent
+    a, pa = meet(x, members, w, 0.4)
+    b, pb = meet_loop(x, members, w, 0.4)
+    np.testing.assert_allclose(a, b, atol=1e-14)
+    np.testing.assert_allclose(pa, pb, atol=1e-14)
 
 
 def test_meet_moves_attendees_only():
