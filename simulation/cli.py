@@ -326,6 +326,26 @@ def sensitivity(
     raise typer.Exit(code)
 
 
+@app.command(name="app")
+def app_command(
+    scenario: Annotated[Path | None, typer.Argument(help="scenario YAML (default: teaching)")] = None,
+    port: Annotated[int, typer.Option(help="port of the local server")] = 8765,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option(help="open a browser window")] = True,
+) -> None:
+    """Open the teaching app (Solara, works offline) in the browser."""
+    try:
+        from .app.launch import launch
+    except ImportError as exc:  # pragma: no cover - the app extra is part of dev
+        err.print(f"error: the teaching app needs the app extra: pip install -e '.[app]' ({exc})")
+        raise typer.Exit(2) from None
+    try:
+        code = launch(str(scenario) if scenario else None, port, host, open_browser=browser)
+    except ScenarioError as exc:
+        fail(exc)
+    raise typer.Exit(code or 0)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
