@@ -65,7 +65,10 @@ def _as_csr(W):
         W = np.asarray(W, dtype=np.float64)
         if W.ndim != 2:
             raise ValueError(f"W must be two-dimensional, got shape {W.shape}")
-    A = sparse.csr_array(W, dtype=np.float64)
+    if isinstance(W, sparse.csr_array) and W.dtype == np.float64:
+        A = W  # keep the object: scipy caches its canonical-format flag on it
+    else:
+        A = sparse.csr_array(W, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"W must be a square matrix, got shape {A.shape}")
     if A.nnz == 0:
@@ -83,9 +86,7 @@ def _as_csr(W):
 def _row_sums(A):
     """Row sums of a canonical CSR array and the mask of non-empty rows."""
     has = np.diff(A.indptr) > 0
-    sums = np.zeros(A.shape[0])
-    if A.nnz:
-        sums[has] = np.add.reduceat(A.data, A.indptr[:-1][has])
+    sums = A @ np.ones(A.shape[1]) if A.nnz else np.zeros(A.shape[0])
     return sums, has
 
 
@@ -314,9 +315,14 @@ def degroot_step(x, W, rate=None):
     n = A.shape[0]
     x = _state(x, n)
     r = _per_agent(1.0 if rate is None else rate, n, "rate")
-    agg, has = _neighbour_mean(A, x)
-    new = _column(1.0 - r, x) * x + _column(r, x) * agg
-    new[~has] = x[~has]
+    sums, has = _row_sums(A)
+    # x' = (1 - r) x + (r / s) (W x), with r := 0 for agents without neighbours;
+    # computed in place to keep the passes over memory few.
+    keep = np.where(has, 1.0 - r, 1.0)
+    gain = np.where(has, r / np.where(has, sums, 1.0), 0.0)
+    new = A @ x
+    new *= _column(gain, x)
+    new += _column(keep, x) * x
     return new
 
 
