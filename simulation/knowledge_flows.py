@@ -14,6 +14,7 @@ from . import exchange as ex
 __all__ = [
     "exchange_beliefs",
     "influence_matrix",
+    "influence_weights",
     "observation_noise",
     "observe",
     "observe_loop",
@@ -63,6 +64,19 @@ def observe_loop(
     return out
 
 
+def influence_weights(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weight: np.ndarray,
+    sector: np.ndarray,
+    active: np.ndarray,
+    cross_weight: float,
+) -> np.ndarray:
+    """Per-tie influence weight :math:`w_{ij} \\chi_i \\chi_j c_{ij}` (see :func:`influence_matrix`)."""
+    use = active[src] & active[dst]
+    return weight * np.where(sector[src] != sector[dst], cross_weight, 1.0) * use
+
+
 def influence_matrix(
     n: int,
     src: np.ndarray,
@@ -80,8 +94,7 @@ def influence_matrix(
     with tie weight *w*, activity indicators :math:`\\chi` and cross-sector multiplier *c*
     (commissioners / providers / local authorities are the sectors).
     """
-    use = active[src] & active[dst]
-    d = weight * np.where(sector[src] != sector[dst], cross_weight, 1.0) * use
+    d = influence_weights(src, dst, weight, sector, active, cross_weight)
     rows = np.concatenate([src, dst])
     cols = np.concatenate([dst, src])
     return sp.csr_array((np.concatenate([d, d]), (rows, cols)), shape=(n, n))

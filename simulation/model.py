@@ -23,7 +23,7 @@ from . import leadership, needs
 from .agents import AGENT_CLASSES, CommissioningAgent
 from .decisions import allocate, effective_allocation, group_allocation
 from .engagement import draw_engagement, leave_hazard, reflection, update_engagement
-from .knowledge_flows import exchange_beliefs, influence_matrix, observation_noise, observe
+from .knowledge_flows import exchange_beliefs, influence_weights, observation_noise, observe
 from .localities import meet, membership, pool
 from .network import Ties, build_ties
 from .population import (
@@ -351,8 +351,8 @@ class CommissioningModel(mesa.Model):
         """Beliefs by the scenario's rule and objectives by DeGroot, among active agents."""
         e = self.spec.exchange
         t = self.ties
-        W = influence_matrix(self.n_agents, t.src, t.dst, t.weight, self.sector, self.active,
-                             self.cross_weight())
+        W = t.csr(influence_weights(t.src, t.dst, t.weight, self.sector, self.active,
+                                    self.cross_weight()))
         self.used = self.active[t.src] & self.active[t.dst]
         self.exchanges = np.bincount(t.src[self.used], minlength=self.n_agents) + np.bincount(
             t.dst[self.used], minlength=self.n_agents
@@ -458,8 +458,8 @@ class CommissioningModel(mesa.Model):
             return
         if self.steps == inn.start:
             self.adopted |= self.on_board & self.present
-        W = influence_matrix(self.n_agents, self.ties.src, self.ties.dst, self.ties.weight,
-                             self.sector, self.present, 1.0)
+        t = self.ties
+        W = t.csr(influence_weights(t.src, t.dst, t.weight, self.sector, self.present, 1.0))
         self.adopted = ex.bass_adoption_step(self.adopted, W, inn.p, inn.q, self.rng) & self.present
 
     # ------------------------------------------------------------------ 6. turnover

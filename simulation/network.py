@@ -83,12 +83,34 @@ class Ties:
         """Sorted unique int64 keys ``src * n + dst``."""
         return self.src * self.n + self.dst
 
+    def _structure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """CSR structure of the symmetric matrix, computed once per tie set: ``indptr``,
+        ``indices`` and the permutation taking ``[data, data]`` to CSR order."""
+        cached = self.__dict__.get("_csr_structure")
+        if cached is None:
+            # [dst-half, src-half]: in row r the entries (r, src < r) come before (r, dst > r),
+            # each half already ascending because keys are sorted
+            rows = np.concatenate([self.dst, self.src])
+            cols = np.concatenate([self.src, self.dst])
+            order = np.argsort(rows, kind="stable")  # keys are sorted, so rows come out sorted by column
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=self.n))])
+            cached = (indptr.astype(np.int64), cols[order].astype(np.int32), order)
+            self.__dict__["_csr_structure"] = cached
+        return cached
+
     def csr(self, data: np.ndarray | None = None) -> sp.csr_array:
-        """Symmetric (n, n) CSR matrix with ``data`` (default the weights) on each tie."""
+        """Symmetric (n, n) CSR matrix with ``data`` (default the weights) on each tie.
+
+        Rows have sorted column indices and no duplicates (canonical format); the structure is
+        cached on the tie set, so repeated calls with new data cost one gather.
+        """
         d = self.weight if data is None else data
-        rows = np.concatenate([self.src, self.dst])
-        cols = np.concatenate([self.dst, self.src])
-        return sp.csr_array((np.concatenate([d, d]), (rows, cols)), shape=(self.n, self.n))
+        indptr, indices, order = self._structure()
+        full = np.concatenate([d, d])[order]  # both halves carry the same tie data
+        # copies of the structure: callers may modify the matrix in place (eliminate_zeros)
+        m = sp.csr_array((full, indices.copy(), indptr.copy()), shape=(self.n, self.n))
+        m.has_canonical_format = True
+        return m
 
     def degree(self) -> np.ndarray:
         """Number of ties of each agent."""

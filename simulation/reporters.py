@@ -8,7 +8,7 @@ otherwise).  Formulas live with the pure functions in :mod:`simulation.measures`
 Costly measures: the network-structure family, ``reach``, ``tie_persistence`` and
 ``leader_dependence`` are recomputed every
 ``metrics.structure_every`` steps (default 3, the decision cycle) and betweenness
-centralisation every ``metrics.betweenness_every`` steps (default 12, Brandes–Pich sampling with
+centralisation and clustering every ``metrics.costly_every`` steps (default 12; Brandes–Pich sampling with
 ``metrics.betweenness_samples`` pivots when > 0); values are carried forward in between.
 Everything else is computed every step.
 """
@@ -289,10 +289,10 @@ def degree_centralisation(model: CommissioningModel) -> np.ndarray:
                                                             model.n_groups))
 
 
-@periodic("betweenness_every")
+@periodic("costly_every")
 def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     """Freeman betweenness centralisation per group (Brandes–Pich pivots when
-    ``metrics.betweenness_samples`` > 0), every ``metrics.betweenness_every`` steps."""
+    ``metrics.betweenness_samples`` > 0), every ``metrics.costly_every`` steps."""
     A = _adjacency(model)
     k = model.spec.metrics.betweenness_samples or None
     seeds = np.random.SeedSequence([model.seed_value, model.steps]).spawn(model.n_groups)
@@ -305,9 +305,10 @@ def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     return _overall(model, values)
 
 
-@periodic("structure_every")
+@periodic("costly_every")
 def clustering(model: CommissioningModel) -> np.ndarray:
-    """Average local clustering coefficient of each group's internal network."""
+    """Average local clustering coefficient of each group's internal network, every
+    ``metrics.costly_every`` steps."""
     return _overall(model, M.clustering_by_group(_adjacency(model), model.pop.group, model.n_groups))
 
 

@@ -421,8 +421,9 @@ class MetricsSpec(Strict):
     structure_every: PositiveInt = Field(
         3, description="steps between recomputations of the network-structure metrics"
     )
-    betweenness_every: PositiveInt = Field(
-        12, description="steps between recomputations of betweenness centralisation"
+    costly_every: PositiveInt = Field(
+        12, description="steps between recomputations of the costliest measures: "
+        "betweenness centralisation and clustering"
     )
     betweenness_samples: Annotated[int, Field(ge=0)] = Field(
         32, description="pivot samples for approximate betweenness (0 = exact)"

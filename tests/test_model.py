@@ -344,3 +344,17 @@ def test_betweenness_matches_networkx():
         want = nx.betweenness_centrality(G, normalized=False)
         got = betweenness(A) / 2  # ordered pairs -> unordered
         np.testing.assert_allclose(got, [want[i] for i in range(40)], atol=1e-9)
+
+
+def test_cached_csr_equals_coo_construction():
+    rng = np.random.default_rng(11)
+    t = Ties.from_pairs(60, rng.integers(0, 60, 400), rng.integers(0, 60, 400), rng.random(400))
+    d = rng.random(t.m)
+    want = sp.coo_array((np.concatenate([d, d]), (np.concatenate([t.src, t.dst]),
+                         np.concatenate([t.dst, t.src]))), shape=(60, 60)).toarray()
+    np.testing.assert_array_equal(t.csr(d).toarray(), want)
+    np.testing.assert_array_equal(t.csr(2 * d).toarray(), 2 * want)  # structure reused
+    m = t.csr(d)
+    m2 = m.copy()
+    m2.sort_indices()
+    np.testing.assert_array_equal(m.indices, m2.indices)
