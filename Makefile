@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/east_of_england_2013.yaml
 OUT    ?= results/east_of_england_2013
 
-.PHONY: run test lint bench docs clean
+.PHONY: run test lint bench bench-experiments docs clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,11 @@ test: $(VENV)/.installed  ## lint and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed  ## the benchmark suite (model, kernel, England, phases)
 	$(BIN)/python benchmarks/run.py
+
+bench-experiments: $(VENV)/.installed  ## experiment-layer overhead and executor throughput
+	$(BIN)/python benchmarks/bench_experiments.py --runs 1000
 
 docs: $(VENV)/.installed  ## regenerate the parameter reference from the schema
 	$(BIN)/python -m simulation.reference > docs/parameters.md

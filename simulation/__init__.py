@@ -8,6 +8,7 @@ network (:mod:`~simulation.population`, :mod:`~simulation.network`) → model
 weighted network.
 """
 
+from .experiment import run_experiment
 from .loader import ScenarioError, load_scenario
 from .model import CommissioningModel
 from .reporters import METRICS
@@ -21,6 +22,7 @@ __all__ = [
     "Scenario",
     "ScenarioError",
     "load_scenario",
+    "run_experiment",
     "run_replicate",
     "run_scenario",
     "scenario_hash",

@@ -30,6 +30,7 @@ __all__ = [
     "estimate_memory",
     "load_scenario",
     "load_yaml_chain",
+    "set_path",
 ]
 
 _MISSING = object()
@@ -147,37 +148,50 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
     out = copy.deepcopy(data)
     for item in overrides:
         parts, value = _parse_override(item)
-        node: Any = out
-        for depth, part in enumerate(parts):
-            last = depth == len(parts) - 1
-            if isinstance(node, list):
-                try:
-                    idx = int(part)
-                    node[idx]
-                except (ValueError, IndexError):
-                    raise ScenarioError(
-                        [
-                            (
-                                "--set",
-                                ".".join(parts[: depth + 1]),
-                                f"{part!r} is not an index of a list of {len(node)} items",
-                            )
-                        ]
-                    ) from None
-                if last:
-                    node[idx] = value
-                else:
-                    node = node[idx]
-            elif isinstance(node, dict):
-                if last:
-                    node[part] = value
-                else:
-                    node = node.setdefault(part, {})
-            else:
-                raise ScenarioError(
-                    [("--set", ".".join(parts[:depth]), "is a value, not a mapping or list")]
-                )
+        try:
+            set_path(out, ".".join(parts), value)
+        except ValueError as exc:
+            raise ScenarioError([("--set", ".".join(parts), str(exc))]) from None
     return out
+
+
+def set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``data[a][b][c] = value`` for the dotted ``path`` ``a.b.c`` (in place).
+
+    Intermediate mappings are created where missing; list items are addressed by index
+    (``groups.0.population``).  The value is used as given (typed); :func:`apply_overrides`
+    parses it from ``--set`` text first.
+
+    Raises
+    ------
+    ValueError
+        If the path runs through a scalar or names an index outside a list.
+    """
+    parts = path.split(".")
+    node: Any = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[:depth]) or "the scenario"
+        if isinstance(node, list):
+            try:
+                idx = int(part)
+                node[idx]
+            except (ValueError, IndexError):
+                raise ValueError(f"{part!r} is not an index of {where}, a list of "
+                                 f"{len(node)} items") from None
+            if last:
+                node[idx] = value
+            else:
+                node = node[idx]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        else:
+            raise ValueError(f"{where} is a value ({node!r}), not a mapping or list")
 
 
 def _format_loc(loc: Sequence[Any]) -> str:

@@ -44,7 +44,13 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from ..loader import ScenarioError, load_scenario, load_yaml_chain, validation_problems
+from ..loader import (
+    ScenarioError,
+    load_scenario,
+    load_yaml_chain,
+    set_path,
+    validation_problems,
+)
 from ..reporters import METRICS
 from ..scenario import Scenario, Strict, scenario_hash
 
@@ -88,8 +94,11 @@ REDUCE_ALIASES = {"mean": "mean_last", "last": "final", "detection_time": "time_
 MAX_RUNS = 5_000_000
 
 
-def _custom(kind: str, message: str, **ctx: Any) -> PydanticCustomError:
-    return PydanticCustomError(kind, message, ctx)
+def _custom(kind: str, message: str, field: str | None = None, **ctx: Any
+            ) -> PydanticCustomError:
+    """A validation error with its message formatted here (``str.format`` of ``ctx``);
+    ``field`` names the offending field of a whole-model check (shown as its location)."""
+    return PydanticCustomError(kind, message.format(**ctx), {"field": field} if field else None)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -189,7 +198,7 @@ class ParameterSpec(Strict):
         if self.values is not None:
             return list(self.values)
         out = [v for v in (self.low, self.high, self.mode, self.mean) if v is not None]
-        return [int(round(v)) for v in out] if self.integer else out
+        return [round(v) for v in out] if self.integer else out
 
 
 # --------------------------------------------------------------------------- design, outcomes
@@ -232,8 +241,9 @@ class OutcomeSpec(Strict):
     steps.  ``time_to_detect``: months from ``after`` (default: the scenario's first
     ``need_shock`` event) until the metric first crosses ``threshold`` (``direction`` above or
     below); without a threshold (for ``shock_detection_time``) the model's own detection
-    delay.  Undetected shocks give NaN, or the months to the end of the run (+1) if
-    ``censor`` is true.  A string is shorthand for ``{metric: <string>}``.
+    delay (overall: the mean over the groups that detected).  Undetected shocks give NaN,
+    or the months to the end of the run (+1) if ``censor`` is true.  A string is shorthand
+    for ``{metric: <string>}``.
     """
 
     metric: str
@@ -322,54 +332,59 @@ class ExperimentSpec(Strict):
         kind = self.design.kind
         if kind == "cases":
             if not self.cases:
-                raise _custom("design", "design `cases` needs a list under `cases:`")
+                raise _custom("design", "design `cases` needs a list under `cases:`", "cases")
             if self.parameters:
                 raise _custom("design", "design `cases` takes its changes from each case's "
-                              "`set:`; remove `parameters` (or use design grid)")
+                              "`set:`; remove `parameters` (or use design grid)", "parameters")
             names = [c.name for c in self.cases]
             if len(set(names)) != len(names):
-                raise _custom("duplicate", "case names must be unique: {names}", names=names)
+                raise _custom("duplicate", "case names must be unique: {names}", "cases",
+                              names=names)
             if self.base is None and any(c.scenario is None for c in self.cases):
                 raise _custom("missing_base", "`base` is required unless every case names its "
-                              "own `scenario`")
+                              "own `scenario`", "base")
         else:
             if self.cases:
                 raise _custom("design", "`cases` are only used by design `cases` (this is "
-                              "design {kind!r})", kind=kind)
+                              "design {kind!r})", "cases", kind=kind)
             if not self.parameters:
-                raise _custom("design", "design {kind!r} needs `parameters` to vary", kind=kind)
+                raise _custom("design", "design {kind!r} needs `parameters` to vary", "parameters",
+                              kind=kind)
             if self.base is None:
-                raise _custom("missing_base", "`base` (the base scenario file) is required")
+                raise _custom("missing_base", "`base` (the base scenario file) is required", "base")
         if kind == "grid":
             bad = [p for p, s in self.parameters.items() if not s.is_values and s.levels is None]
             if bad:
                 raise _custom("design", "a grid needs a list of values (or a range with "
-                              "`levels`) for every parameter; not for: {bad}", bad=", ".join(bad))
+                              "`levels`) for every parameter; not for: {bad}", "parameters",
+                              bad=", ".join(bad))
             points = math.prod(len(s.values) if s.is_values else s.levels
                                for s in self.parameters.values())
             if points * self.replicates > MAX_RUNS:
                 raise _custom("too_big", "the grid has {points} points × {r} replicates; the "
-                              "limit is {limit} runs", points=points, r=self.replicates,
+                              "limit is {limit} runs", "design", points=points, r=self.replicates,
                               limit=MAX_RUNS)
         if kind in ("latin_hypercube", "sobol", "morris") and self.design.samples is None:
-            raise _custom("design", "design {kind!r} needs `design.samples`", kind=kind)
+            raise _custom("design", "design {kind!r} needs `design.samples`", "design.samples",
+                          kind=kind)
         if kind == "sobol":
             n = self.design.samples
             if n & (n - 1):
                 raise _custom("design", "Sobol designs need `design.samples` to be a power of "
-                              "2 (got {n}; try {lo} or {hi})", n=n, lo=1 << (n.bit_length() - 1),
+                              "2 (got {n}; try {lo} or {hi})", "design.samples", n=n,
+                              lo=1 << (n.bit_length() - 1),
                               hi=1 << n.bit_length())
         if kind == "morris":
             bad = [p for p, s in self.parameters.items()
                    if s.is_values or s.distribution not in ("uniform", "loguniform")]
             if bad:
                 raise _custom("design", "Morris designs need uniform ranges ({{low, high}}) for "
-                              "every parameter; not for: {bad}", bad=", ".join(bad))
+                              "every parameter; not for: {bad}", "parameters", bad=", ".join(bad))
         columns = [o.column for o in self.outcomes]
         dup = sorted({c for c in columns if columns.count(c) > 1})
         if dup:
             raise _custom("duplicate", "outcome columns must be unique; repeated: {dup} (give "
-                          "`name:` to tell them apart)", dup=", ".join(dup))
+                          "`name:` to tell them apart)", "outcomes", dup=", ".join(dup))
         return self
 
     def runs_per_replicate(self) -> int:
@@ -391,43 +406,6 @@ class ExperimentSpec(Strict):
 # --------------------------------------------------------------------------- loading
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``data[a][b][c] = value`` for the dotted ``path`` ``a.b.c`` (in place).
-
-    Intermediate mappings are created where missing; list items are addressed by index
-    (``groups.0.population``).  Unlike :func:`simulation.loader.apply_overrides` the value is
-    used as given (typed), not parsed from text.
-
-    Raises
-    ------
-    ValueError
-        If the path runs through a scalar or names an index outside a list.
-    """
-    parts = path.split(".")
-    node: Any = data
-    for depth, part in enumerate(parts):
-        last = depth == len(parts) - 1
-        where = ".".join(parts[:depth]) or "the scenario"
-        if isinstance(node, list):
-            try:
-                idx = int(part)
-                node[idx]  # noqa: B018 - bounds check
-            except (ValueError, IndexError):
-                raise ValueError(f"{part!r} is not an index of {where}, a list of "
-                                 f"{len(node)} items") from None
-            if last:
-                node[idx] = value
-            else:
-                node = node[idx]
-        elif isinstance(node, dict):
-            if last:
-                node[part] = value
-            else:
-                if node.get(part) is None:
-                    node[part] = {}
-                node = node[part]
-        else:
-            raise ValueError(f"{where} is a value ({node!r}), not a mapping or list")
 
 
 @dataclass
@@ -511,16 +489,25 @@ def _spec_problems(exc: ValidationError, data: dict[str, Any],
         loc = list(err["loc"])
         if err["type"] == "unknown_field":
             loc = [*loc, err["ctx"]["key"]]
+        elif (err.get("ctx") or {}).get("field"):
+            loc = [*loc, *err["ctx"]["field"].split(".")]
         out.append((source, _key_loc(loc), message))
     return out
 
 
-def _path_problems(loc: Sequence[Any], path: str) -> bool:
-    """Whether a scenario validation error at ``loc`` is about the field at ``path``."""
+def _path_problems(loc: Sequence[Any], path: str, unknown: bool = False) -> bool:
+    """Whether a scenario validation error at ``loc`` is about the field at ``path``.
+
+    An unknown field anywhere along the path is; otherwise the error must be at the field
+    or inside its value.  Errors of an enclosing model (a constraint between several
+    fields, e.g. an engagement sd too large for its mean) are not: that value may be fine
+    with other values of the design.
+    """
     parts = path.split(".")
     got = [str(p) for p in loc]
-    n = min(len(parts), len(got))
-    return parts[:n] == got[:n]
+    if unknown:
+        return got == parts[: len(got)]
+    return got[: len(parts)] == parts
 
 
 def _scenario_messages(exc: ValidationError, data: dict[str, Any], path: str | None
@@ -532,7 +519,7 @@ def _scenario_messages(exc: ValidationError, data: dict[str, Any], path: str | N
         loc = list(err["loc"])
         if err["type"] == "unknown_field":
             loc = [*loc, err["ctx"]["key"]]
-        if path is None or _path_problems(loc, path):
+        if path is None or _path_problems(loc, path, err["type"] == "unknown_field"):
             out.append((where, message))
     return out
 
@@ -543,7 +530,7 @@ def _resolve_file(source: str, field_path: str, name: str, folder: Path) -> Path
         path = folder / path
     if not path.exists():
         raise ScenarioError([(source, field_path, f"scenario file {name!r} not found "
-                              f"(looked in {path})")])
+                              f"(looked in {path.resolve()})")])
     return path
 
 
@@ -571,8 +558,9 @@ def _load_base(source: str, field_path: str, path: Path, fixed: dict[str, Any],
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         for where, message in _scenario_messages(exc, data, None):
-            key = next((k for k in fixed if _path_problems(where.replace("[", ".").replace(
-                "]", "").split("."), k)), None)
+            loc = where.replace("[", ".").replace("]", "").split(".")
+            key = next((k for k in fixed if _path_problems(loc, k)
+                        or _path_problems(loc, k, unknown=True)), None)
             field_name = f"{fixed_field}[{key!r}]" if key else ("steps" if steps else field_path)
             problems.append((source, field_name, f"{where}: {message}"))
         raise ScenarioError(problems) from None
