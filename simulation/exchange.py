@@ -56,10 +56,12 @@ from scipy.sparse import linalg as sparse_linalg
 # ---------------------------------------------------------------------------
 
 
-def _as_csr(W):
+def _as_csr(W, check_finite=True):
     """Return ``W`` as a canonical float64 CSR array without explicit zeros.
 
-    The result may share memory with ``W``; callers must not modify it.
+    The result may share memory with ``W``; callers must not modify it.  With
+    ``check_finite=False`` only negative (and NaN) weights are rejected here; the caller
+    must check that its row sums are finite.
     """
     if not sparse.issparse(W):
         W = np.asarray(W, dtype=np.float64)
@@ -74,7 +76,7 @@ def _as_csr(W):
     if A.nnz == 0:
         return A
     lo = A.data.min()
-    if not (lo >= 0 and A.data.max() < np.inf):  # also rejects NaN
+    if not (lo >= 0 and (not check_finite or A.data.max() < np.inf)):  # also rejects NaN
         raise ValueError("W must have finite, non-negative weights")
     if lo == 0 or not A.has_canonical_format:
         A = A.copy()
@@ -311,11 +313,13 @@ def degroot_step(x, W, rate=None):
     >>> degroot_step(x, W, rate=0.5)
     array([0.2  , 0.575, 0.7  ])
     """
-    A = _as_csr(W)
+    A = _as_csr(W, check_finite=False)
     n = A.shape[0]
     x = _state(x, n)
     r = _per_agent(1.0 if rate is None else rate, n, "rate")
     sums, has = _row_sums(A)
+    if not np.isfinite(sums).all():  # infinite weights (NaN and negatives were rejected)
+        raise ValueError("W must have finite, non-negative weights")
     # x' = (1 - r) x + (r / s) (W x), with r := 0 for agents without neighbours;
     # computed in place to keep the passes over memory few.
     keep = np.where(has, 1.0 - r, 1.0)
