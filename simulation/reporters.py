@@ -23,7 +23,7 @@ import scipy.sparse as sp
 from mesa import DataCollector
 
 from . import measures as M
-from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
+from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, members_by
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
@@ -44,7 +44,10 @@ def _adjacency(model: CommissioningModel) -> sp.csr_array:
     """The tie matrix of the current step (cached per step)."""
     cache = getattr(model, "_adjacency_cache", None)
     if cache is None or cache[0] != model.steps or cache[1] is not model.ties:
-        cache = (model.steps, model.ties, model.ties.csr())
+        A = model.ties.csr()
+        for arr in (A.data, A.indices, A.indptr):  # shared by every reporter: read-only
+            arr.flags.writeable = False
+        cache = (model.steps, model.ties, A)
         model._adjacency_cache = cache
     return cache[2]
 
@@ -118,13 +121,24 @@ def knowledge_flow(model: CommissioningModel) -> np.ndarray:
                                            mask=_members(model)))
 
 
-def _neighbours(A: sp.csr_array, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(position in ``nodes``, neighbour) pairs over the CSR rows of ``nodes``."""
+def _neighbours(
+    A: sp.csr_array, nodes: np.ndarray, min_weight: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``nodes``, neighbour) pairs over the CSR rows of ``nodes``, for ties of
+    weight ≥ ``min_weight``."""
     deg = np.diff(A.indptr)[nodes]
     pos = np.repeat(np.arange(nodes.size), deg)
     starts = np.repeat(A.indptr[nodes], deg)
-    offset = np.arange(pos.size) - np.repeat(np.cumsum(deg) - deg, deg)
-    return pos, A.indices[starts + offset]
+    entry = starts + np.arange(pos.size) - np.repeat(np.cumsum(deg) - deg, deg)
+    strong = A.data[entry] >= min_weight
+    return pos[strong], A.indices[entry[strong]]
+
+
+def _in_sorted(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Membership of ``x`` in the sorted array ``keys``."""
+    if keys.size == 0:
+        return np.zeros(x.shape, bool)
+    return keys[np.minimum(np.searchsorted(keys, x), keys.size - 1)] == x
 
 
 def _sorted_unique(x: np.ndarray) -> np.ndarray:
@@ -139,27 +153,22 @@ def reach(model: CommissioningModel) -> np.ndarray:
     member of its board (ties of weight ≥ 0.2 count: a working relationship).  Recomputed
     every ``metrics.structure_every`` steps.
 
-    Computed as sets of (group, agent) keys: board members, their neighbours, and theirs.
+    Computed with sorted (group, agent) keys: the agents within one tie of each board, then
+    the front-line agents that are, or neighbour, one of them.
     """
     p = model.pop
     n = model.n_agents
     A = _adjacency(model)
-    A = sp.csr_array(((A.data >= 0.2).astype(float), A.indices, A.indptr), shape=A.shape)
-    A.eliminate_zeros()
     coo = model.board.tocoo()
     g, who = coo.row.astype(np.int64), coo.col.astype(np.int64)
-    keys = [g * n + who]
-    for _ in range(2):
-        pos, nb = _neighbours(A, who)
-        g, who = g[pos], nb.astype(np.int64)
-        k = _sorted_unique(g * n + who)
-        g, who = k // n, k % n
-        keys.append(k)
-    reached_keys = _sorted_unique(np.concatenate(keys))
+    pos, nb = _neighbours(A, who, 0.2)
+    # (group, agent) keys of agents at most one tie from a member of that group's board
+    near = _sorted_unique(np.concatenate([g * n + who, g[pos] * n + nb]))
     fl = np.flatnonzero(model.front_line & model.present)
-    mine = p.group[fl].astype(np.int64) * n + fl
-    pos = np.minimum(np.searchsorted(reached_keys, mine), max(reached_keys.size - 1, 0))
-    hit = reached_keys[pos] == mine if reached_keys.size else np.zeros(fl.size, bool)
+    mine = p.group[fl].astype(np.int64)
+    hit = _in_sorted(near, mine * n + fl)
+    pos, nb = _neighbours(A, fl, 0.2)  # a front-line agent is reached if it or a neighbour is near
+    hit |= np.bincount(pos, weights=_in_sorted(near, mine[pos] * n + nb), minlength=fl.size) > 0
     practice_reached = np.zeros(p.n_practices, bool)
     practice_reached[p.practice[fl[hit]]] = True
     share = np.bincount(p.practice_group, weights=practice_reached, minlength=model.n_groups)
@@ -292,13 +301,14 @@ def degree_centralisation(model: CommissioningModel) -> np.ndarray:
 @periodic("costly_every")
 def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     """Freeman betweenness centralisation per group (Brandes–Pich pivots when
-    ``metrics.betweenness_samples`` > 0), every ``metrics.costly_every`` steps."""
+    ``metrics.betweenness_samples`` > 0), every ``metrics.costly_every`` steps.  Each group's
+    pivots are drawn from its own seed, spawned from the model seed and the step."""
     A = _adjacency(model)
     k = model.spec.metrics.betweenness_samples or None
     seeds = np.random.SeedSequence([model.seed_value, model.steps]).spawn(model.n_groups)
     values = np.full(model.n_groups, np.nan)
-    for g in range(model.n_groups):
-        idx = np.flatnonzero((model.pop.group == g) & model.present)
+    for g, idx in enumerate(members_by(np.where(model.present, model.pop.group, -1),
+                                       model.n_groups)):
         values[g] = M.betweenness_centralisation(
             A[idx][:, idx], k=None if k is None or k >= idx.size else k,
             seed=np.random.default_rng(seeds[g]))

@@ -128,7 +128,9 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
 
         J_g = \frac{|E_g(a) \cap E_g(b)|}{|E_g(a) \cup E_g(b)|}.
 
-    Computed with one sorted union of the keys and :func:`numpy.bincount`.
+    Computed without sorting when the keys are already sorted: membership by
+    :func:`numpy.searchsorted`, counts by :func:`numpy.bincount` and
+    :math:`|A \cup B| = |A| + |B| - |A \cap B|`.
 
     Examples
     --------
@@ -140,17 +142,21 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
     group = _check_group(group, n, n_groups)
     a = _unique_int(keys_a)
     b = _unique_int(keys_b)
-    union = _unique_int(np.concatenate([a, b]))
-    both = _contains(a, union) & _contains(b, union)
-    u, v = np.divmod(union, np.int64(n))
-    gu, gv = group[u], group[v]
-    # attribute each edge to gu (if any) and to gv (if any and different)
-    first = gu >= 0
-    second = (gv >= 0) & (gv != gu)
-    g = np.concatenate([gu[first], gv[second]])
-    hit = np.concatenate([both[first], both[second]]).astype(float)
-    n_union = _bincount(g, minlength=n_groups)
-    n_inter = _bincount(g, hit, n_groups)
+
+    def per_group(keys, weights=None):
+        u, v = np.divmod(keys, np.int64(n))
+        gu, gv = group[u], group[v]
+        # attribute each edge to gu (if any) and to gv (if any and different)
+        first = gu >= 0
+        second = (gv >= 0) & (gv != gu)
+        g = np.concatenate([gu[first], gv[second]])
+        w = None if weights is None else np.concatenate([weights[first], weights[second]])
+        return _bincount(g, w, n_groups)
+
+    n_a = per_group(a)
+    n_b = per_group(b)
+    n_inter = per_group(a, _contains(b, a).astype(float))
+    n_union = n_a + n_b - n_inter  # |A ∪ B| = |A| + |B| − |A ∩ B|, per group
     out = _safe_div(n_inter, n_union)
     out[n_union == 0] = 1.0
     return out
