@@ -358,3 +358,22 @@ def test_cached_csr_equals_coo_construction():
     m2 = m.copy()
     m2.sort_indices()
     np.testing.assert_array_equal(m.indices, m2.indices)
+
+
+def test_reported_structure_equals_fresh_computation(tiny):
+    """Regression: a reporter once modified the shared adjacency in place (eliminate_zeros),
+    corrupting the structure metrics computed after it in the same step."""
+    from simulation import measures as M
+
+    m = CommissioningModel(tiny)
+    for _ in range(3):  # step 3 recomputes the structure family
+        m.step()
+    data = m.datacollector.model_vars
+    A = m.ties.csr()
+    g = m.pop.group
+    labels = np.where(m.pop.area >= 0, m.pop.area, m.pop.n_areas + m.pop.group)
+    np.testing.assert_allclose(data["density"][-1][:-1], M.density_by_group(A, g, m.n_groups))
+    np.testing.assert_allclose(data["modularity_localities"][-1][:-1],
+                               M.modularity_by_group(A, g, np.maximum(labels, 0), m.n_groups))
+    np.testing.assert_allclose(data["ei_index"][-1][:-1],
+                               M.ei_index_by_group(A, g, np.maximum(labels, 0), m.n_groups))
