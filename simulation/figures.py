@@ -21,23 +21,13 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 
 from .population import Population
+from .reporters import KEY_METRICS
 from .scenario import STAKEHOLDER_TYPES
 
 __all__ = ["TYPE_COLOURS", "plot_network", "plot_trajectories", "structural_layout"]
 
 TYPE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
-KEY_METRICS = (
-    "accuracy_board",
-    "board_uncertainty",
-    "coherence_internal",
-    "coherence_external",
-    "tie_persistence",
-    "retention",
-    "relevance_patient",
-    "relevance_localities",
-    "engagement_gp",
-)
 
 
 def plot_trajectories(

@@ -28,7 +28,20 @@ from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, members_by
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
 
-__all__ = ["METRICS", "make_datacollector"]
+__all__ = ["KEY_METRICS", "METRICS", "make_datacollector"]
+
+#: The metrics shown by default in figures, summaries and experiment outcomes.
+KEY_METRICS = (
+    "accuracy_board",
+    "board_uncertainty",
+    "coherence_internal",
+    "coherence_external",
+    "tie_persistence",
+    "retention",
+    "relevance_patient",
+    "relevance_localities",
+    "engagement_gp",
+)
 
 
 def _overall(model: CommissioningModel, values: np.ndarray) -> np.ndarray:

@@ -46,12 +46,13 @@ from pydantic_core import PydanticCustomError
 
 from ..loader import (
     ScenarioError,
+    _merge,
     load_scenario,
     load_yaml_chain,
     set_path,
     validation_problems,
 )
-from ..reporters import METRICS
+from ..reporters import KEY_METRICS, METRICS
 from ..scenario import Scenario, Strict, scenario_hash
 
 __all__ = [
@@ -68,17 +69,7 @@ __all__ = [
 ]
 
 #: Outcomes recorded when an experiment file lists none: key metrics, final overall value.
-DEFAULT_OUTCOMES = (
-    "accuracy_board",
-    "board_uncertainty",
-    "coherence_internal",
-    "coherence_external",
-    "tie_persistence",
-    "retention",
-    "relevance_patient",
-    "relevance_localities",
-    "engagement_gp",
-)
+DEFAULT_OUTCOMES = KEY_METRICS
 
 DESIGN_ALIASES = {
     "full_factorial": "grid",
@@ -456,15 +447,6 @@ class Experiment:
         for path, value in values.items():
             set_path(data, path, value)
         return Scenario.model_validate(data)
-
-
-def _merge(base: Any, child: Any) -> Any:
-    if isinstance(base, dict) and isinstance(child, dict):
-        out = dict(base)
-        for key, value in child.items():
-            out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
-        return out
-    return copy.deepcopy(child)
 
 
 def _key_loc(loc: Sequence[Any]) -> str:
