@@ -731,32 +731,35 @@ def betweenness(A, sources=None, batch=256):
     for start in range(0, sources.size, batch):
         src = sources[start : start + batch]
         b = src.size
-        rows = np.arange(b)
-        sigma = np.zeros((b, n))
-        dist = np.full((b, n), -1, np.int32)
-        sigma[rows, src] = 1.0
-        dist[rows, src] = 0
+        cols = np.arange(b)
+        # arrays are (nodes, sources) so that every product is A @ dense, with no transposes
+        sigma = np.zeros((n, b))
+        sigma[src, cols] = 1.0
+        dist = np.full((n, b), -1, np.int32)
+        dist[src, cols] = 0
         frontier = sigma.copy()
         depth = 0
         while True:
-            nxt = (A @ frontier.T).T
-            nxt[dist >= 0] = 0.0
-            if not nxt.any():
+            nxt = A @ frontier
+            nxt *= dist < 0  # only nodes not reached yet
+            reached = nxt > 0
+            if not reached.any():
                 break
             depth += 1
-            reached = nxt > 0
             dist[reached] = depth
-            sigma[reached] = nxt[reached]
+            sigma += nxt  # zero outside the newly reached nodes
             frontier = nxt
-        delta = np.zeros((b, n))
+        delta = np.zeros((n, b))
+        safe_sigma = np.where(sigma > 0, sigma, 1.0)
         for d in range(depth, 0, -1):
-            at_d = dist == d
-            coef = np.where(at_d, (1.0 + delta) / np.where(at_d, sigma, 1.0), 0.0)
-            contrib = (A @ coef.T).T
-            prev = dist == d - 1
-            delta[prev] += sigma[prev] * contrib[prev]
-        delta[rows, src] = 0.0
-        total += delta.sum(axis=0)
+            coef = (1.0 + delta) / safe_sigma
+            coef *= dist == d
+            contrib = A @ coef
+            contrib *= sigma
+            contrib *= dist == d - 1
+            delta += contrib
+        delta[src, cols] = 0.0
+        total += delta.sum(axis=1)
     return total
 
 
