@@ -1165,11 +1165,14 @@ One step is one month. Every agent holds a *belief* about patient need over six 
 *objectives* (its priorities) and an *engagement* level between 0 and 1. Each month:
 
 1. need drifts (and scheduled events fire);
-2. front-line agents (GPs, practice managers, patient representatives) **observe** need — the
-   more engaged, the more often and the more accurately;
+2. agents **observe** need — the more engaged, the more often and the more accurately: GPs,
+   practice managers and patient representatives see their own practice now; commissioning
+   managers, providers and councils see the whole population, but through activity data and
+   needs assessments that are six months old;
 3. engaged agents **exchange** beliefs and priorities with their network neighbours (the
    exchange rule: DeGroot averaging, Friedkin–Johnsen, Deffuant or Hegselmann–Krause);
-4. **locality meetings** and, every quarter, the **board** pool what their attendees know;
+4. **locality meetings** pool what their attendees know and report it to the board, whose view
+   mixes its members' beliefs with those reports; every quarter the **board** meets;
 5. the board **allocates** the budget from what it believes (localities may hold a share);
 6. engagement follows outcomes — agents who see their priorities reflected engage more, others
    less, and disengaged agents leave more often; newcomers start uninformed;
