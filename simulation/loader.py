@@ -30,7 +30,9 @@ __all__ = [
     "estimate_memory",
     "load_scenario",
     "load_yaml_chain",
+    "merge_mappings",
     "set_path",
+    "validation_problems",
 ]
 
 _MISSING = object()
@@ -81,12 +83,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _merge(base: Any, child: Any) -> Any:
+def merge_mappings(base: Any, child: Any) -> Any:
     """Deep-merge ``child`` over ``base``: mappings key by key, everything else replaced."""
     if isinstance(base, dict) and isinstance(child, dict):
         out = dict(base)
         for key, value in child.items():
-            out[key] = _merge(base[key], value) if key in base else copy.deepcopy(value)
+            out[key] = merge_mappings(base[key], value) if key in base else copy.deepcopy(value)
         return out
     return copy.deepcopy(child)
 
@@ -309,7 +311,7 @@ def load_scenario(
     chain = load_yaml_chain(path)
     data: dict[str, Any] = {}
     for _, raw in reversed(chain):
-        data = _merge(data, raw)
+        data = merge_mappings(data, raw)
     overrides = list(overrides)
     sources = list(chain)
     if overrides:

@@ -46,9 +46,9 @@ from pydantic_core import PydanticCustomError
 
 from ..loader import (
     ScenarioError,
-    _merge,
     load_scenario,
     load_yaml_chain,
+    merge_mappings,
     set_path,
     validation_problems,
 )
@@ -639,7 +639,7 @@ def load_experiment(path: str | os.PathLike[str]) -> Experiment:
     chain = load_yaml_chain(path)
     data: dict[str, Any] = {}
     for _, raw in reversed(chain):
-        data = _merge(data, raw)
+        data = merge_mappings(data, raw)
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
