@@ -375,17 +375,17 @@ class CommissioningModel(mesa.Model):
     def hold_locality_meetings(self) -> None:
         """Front-line agents of each area who attend pool their beliefs and objectives."""
         loc = self.spec.localities
+        k = self.n_services
+        both = np.hstack([self.belief, self.objective])  # one pass pools beliefs and objectives
         if not loc.enabled or self.steps % loc.meeting_interval:
             # without locality institutions the locality's knowledge is what its front line holds
-            w = self.engagement * self.present
-            self.locality_view, _ = pool(self.area_members, w, self.belief)
-            self.locality_objective, _ = pool(self.area_members, w, self.objective)
-            return
-        w = self.engagement * self.active
-        self.belief, self.locality_view = meet(self.belief, self.area_members, w, loc.pooling_weight)
-        self.objective, self.locality_objective = meet(
-            self.objective, self.area_members, w, loc.pooling_weight
-        )
+            pooled, _ = pool(self.area_members, self.engagement * self.present, both)
+        else:
+            both, pooled = meet(both, self.area_members, self.engagement * self.active,
+                                loc.pooling_weight)
+            self.belief = np.ascontiguousarray(both[:, :k])
+            self.objective = np.ascontiguousarray(both[:, k:])
+        self.locality_view, self.locality_objective = pooled[:, :k], pooled[:, k:]
 
     def hold_board_meeting(self) -> None:
         """Attending board members pool their knowledge and priorities and move toward them."""
