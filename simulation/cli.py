@@ -7,7 +7,6 @@ value and what is allowed, and the command exits with status 2.
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -60,8 +59,15 @@ def run(
 ) -> None:
     """Run a scenario: tidy time series, summary, manifest and figures in OUT."""
     from .figures import plot_network, plot_trajectories
-    from .model import CommissioningModel
-    from .results import RunResult, replicate_seeds, summarise, tidy, write_results
+    from .results import (
+        RunResult,
+        build_manifest,
+        iter_replicates,
+        replicate_seeds,
+        summarise,
+        tidy,
+        write_results,
+    )
 
     spec = _load(scenario, overrides)
     if steps is not None:
@@ -76,14 +82,10 @@ def run(
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
         task = bar.add_task(f"{spec.name}", total=replicates * spec.steps)
         try:
-            for r, s in enumerate(seeds):
-                t0 = time.perf_counter()
-                model = CommissioningModel(spec, seed=s)
-                for _ in range(spec.steps):
-                    model.step()
-                    bar.advance(task)
+            for r, model, seconds in iter_replicates(spec, seeds,
+                                                     on_step=lambda: bar.advance(task)):
                 frames.append(tidy(model, r))
-                timings.append(time.perf_counter() - t0)
+                timings.append(seconds)
                 if first_model is None:
                     first_model = model
         except KeyboardInterrupt:
@@ -93,26 +95,10 @@ def run(
         raise typer.Exit(130)
     import pandas as pd
 
-    from .results import git_commit, package_versions
-    from .scenario import scenario_hash
-
     ts = pd.concat(frames, ignore_index=True)
-    manifest = {
-        "scenario_file": str(scenario),
-        "scenario_name": spec.name,
-        "scenario_hash": scenario_hash(spec),
-        "overrides": overrides or [],
-        "root_seed": spec.seed,
-        "replicate_seeds": seeds[: len(frames)],
-        "replicates_completed": len(frames),
-        "replicates_requested": replicates,
-        "steps": spec.steps,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "seconds_per_replicate": timings,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "scenario": spec.model_dump(mode="json"),
-    }
+    manifest = build_manifest(spec, seeds[: len(frames)], timings,
+                              scenario_file=str(scenario), overrides=overrides or [],
+                              replicates_requested=replicates)
     result = RunResult(spec, ts, summarise(ts), manifest)
     paths = write_results(result, out)
     if first_model is not None:

@@ -21,7 +21,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -36,8 +36,10 @@ from .scenario import Scenario, scenario_hash
 
 __all__ = [
     "RunResult",
+    "build_manifest",
     "ego_table",
     "export_graphml",
+    "iter_replicates",
     "package_versions",
     "replicate_seeds",
     "run_replicate",
@@ -182,6 +184,46 @@ class RunResult:
         return pd.DataFrame(rows)
 
 
+def iter_replicates(
+    scenario: Scenario, seeds: list[int], on_step: Callable[[], None] | None = None
+) -> Iterator[tuple[int, CommissioningModel, float]]:
+    """Run one replicate per seed; yield ``(replicate, finished model, seconds)``.
+
+    ``on_step`` is called after every model step (progress bars).  Stopping the iteration
+    early (or Ctrl-C between replicates) keeps everything yielded so far.
+    """
+    for r, s in enumerate(seeds):
+        t0 = time.perf_counter()
+        model = CommissioningModel(scenario, seed=s)
+        for _ in range(scenario.steps):
+            model.step()
+            if on_step is not None:
+                on_step()
+        yield r, model, time.perf_counter() - t0
+
+
+def build_manifest(
+    scenario: Scenario, seeds: list[int], timings: list[float], **extra: Any
+) -> dict[str, Any]:
+    """The record of a run: resolved scenario and its hash, root and replicate seeds, package
+    versions, git commit, platform and timings (plus ``extra`` fields)."""
+    return {
+        "scenario_name": scenario.name,
+        "scenario_hash": scenario_hash(scenario),
+        **extra,
+        "root_seed": scenario.seed,
+        "replicate_seeds": list(seeds),
+        "replicates": len(seeds),
+        "steps": scenario.steps,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+        "platform": platform.platform(),
+        "seconds_per_replicate": list(timings),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "scenario": scenario.model_dump(mode="json"),
+    }
+
+
 def run_scenario(
     scenario: Scenario,
     *,
@@ -205,32 +247,17 @@ def run_scenario(
     """
     if steps is not None:
         scenario = scenario.model_copy(update={"steps": steps})
-    root = scenario.seed if seed is None else seed
-    scenario = scenario.model_copy(update={"seed": root})
-    seeds = replicate_seeds(root, replicates)
+    if seed is not None:
+        scenario = scenario.model_copy(update={"seed": seed})
+    seeds = replicate_seeds(scenario.seed, replicates)
     frames, timings = [], []
-    for r, s in enumerate(seeds):
-        t0 = time.perf_counter()
-        frames.append(run_replicate(scenario, s, r))
-        timings.append(time.perf_counter() - t0)
+    for r, model, seconds in iter_replicates(scenario, seeds):
+        frames.append(tidy(model, r))
+        timings.append(seconds)
         if progress is not None:
             progress(r)
     ts = pd.concat(frames, ignore_index=True)
-    manifest = {
-        "scenario_name": scenario.name,
-        "scenario_hash": scenario_hash(scenario),
-        "root_seed": root,
-        "replicate_seeds": seeds,
-        "replicates": replicates,
-        "steps": scenario.steps,
-        "versions": package_versions(),
-        "git_commit": git_commit(),
-        "platform": platform.platform(),
-        "seconds_per_replicate": timings,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "scenario": scenario.model_dump(mode="json"),
-    }
-    return RunResult(scenario, ts, summarise(ts), manifest)
+    return RunResult(scenario, ts, summarise(ts), build_manifest(scenario, seeds, timings))
 
 
 def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:

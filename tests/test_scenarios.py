@@ -117,3 +117,27 @@ def test_hash_is_stable_and_sensitive(tiny):
 
 def test_memory_estimate_grows_with_scale(tiny):
     assert estimate_memory(tiny.model_copy(update={"scale": 0.5})) < estimate_memory(tiny)
+
+
+def test_ctrl_c_keeps_finished_replicates(tmp_path):
+    import json
+    import signal
+    import time
+
+    import pandas as pd
+
+    out = tmp_path / "o"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simulation.cli", "run", str(SCENARIOS / "teaching.yaml"),
+         "--replicates", "500", "--out", str(out), "-q", "--no-figures"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(6)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    done = manifest["replicates"]
+    assert 1 <= done < 500 and manifest["replicates_requested"] == 500
+    ts = pd.read_parquet(out / "timeseries.parquet")
+    assert ts["replicate"].nunique() == done
+    assert f"{done} of 500 replicates written" in stderr
