@@ -3,11 +3,19 @@
 After each decision an agent compares what is funded where it works with its own priorities:
 
 .. math:: r_i = 1 - \\mathrm{TV}(a^{\\mathrm{eff}}_{l(i)}, o_i), \\qquad
-    e'_i = \\operatorname{clip}_{[0,1]}\\big(e_i + \\eta\\,(r_i - r^*)\\big)
+    e'_i = e_i + \\eta\\,(r_i - r^*)\\,\\begin{cases} 1 - e_i & r_i > r^* \\\\
+                                                  e_i & \\text{otherwise} \\end{cases}
 
 (reflection :math:`r_i`, learning rate :math:`\\eta`, expectation :math:`r^*`): being able to
 change services feeds engagement, failing to breeds disengagement (Miller et al. 2016, J
-Health Serv Res Policy 21:213).  Each month an agent leaves with hazard
+Health Serv Res Policy 21:213).  The step shrinks near the bounds (logistic saturation), so
+engagement stays in [0, 1] without clipping and never locks at 1.  Every month engagement also
+regresses toward its type's mean :math:`m_i` (other demands on people's time),
+:math:`e'_i = e_i + \\nu\\,(m_i - e_i)`, so that it settles at a level set by how well
+decisions reflect people's priorities.  A newcomer's mean engagement mixes its type's mean
+with the local climate, :math:`(1-c)\\,m_i + c\\,\\bar e_{\\mathrm{peers}}`: in a disengaged
+locality newcomers start disengaged, which is what makes a vicious cycle possible.
+Each month an agent leaves with hazard
 
 .. math:: h_i = \\big(1 - (1-\\rho)^{1/12}\\big)\\,\\big(1 + s\\,(1-e_i)\\big)\\,(1-\\kappa)
 
@@ -19,7 +27,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["beta_parameters", "draw_engagement", "leave_hazard", "reflection", "update_engagement"]
+__all__ = [
+    "beta_parameters",
+    "climate",
+    "draw_engagement",
+    "leave_hazard",
+    "reflection",
+    "regress",
+    "update_engagement",
+    "update_engagement_loop",
+]
 
 
 def reflection(allocation: np.ndarray, objective: np.ndarray) -> np.ndarray:
@@ -30,10 +47,38 @@ def reflection(allocation: np.ndarray, objective: np.ndarray) -> np.ndarray:
 def update_engagement(
     e: np.ndarray, reflect: np.ndarray, rate: float, expectation: float, mask: np.ndarray
 ) -> np.ndarray:
-    """Engagement after feedback, for agents in ``mask`` (others unchanged)."""
+    """Engagement after feedback (saturating step, module docstring), for agents in ``mask``
+    (others unchanged)."""
+    gap = reflect - expectation
+    room = np.where(gap > 0, 1.0 - e, e)
+    return np.where(mask, e + rate * gap * room, e)
+
+
+def update_engagement_loop(
+    e: np.ndarray, reflect: np.ndarray, rate: float, expectation: float, mask: np.ndarray
+) -> np.ndarray:
+    """Plain-loop reference of :func:`update_engagement`."""
     out = e.copy()
-    out[mask] = np.clip(e[mask] + rate * (reflect[mask] - expectation), 0.0, 1.0)
+    for i in range(e.size):
+        if mask[i]:
+            gap = reflect[i] - expectation
+            room = (1.0 - e[i]) if gap > 0 else e[i]
+            out[i] = e[i] + rate * gap * room
     return out
+
+
+def regress(e: np.ndarray, mean: np.ndarray, rate: float, mask: np.ndarray) -> np.ndarray:
+    """Monthly regression toward the type mean, :math:`e + \\nu (m - e)`, for ``mask``."""
+    return np.where(mask, e + rate * (mean - e), e)
+
+
+def climate(e: np.ndarray, unit: np.ndarray, n_units: int, mask: np.ndarray) -> np.ndarray:
+    """Mean engagement of the ``mask`` agents of each unit (NaN for units without any)."""
+    ok = mask & (unit >= 0)
+    total = np.bincount(unit[ok], weights=e[ok], minlength=n_units)
+    count = np.bincount(unit[ok], minlength=n_units)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def leave_hazard(e: np.ndarray, annual_rate: float, sensitivity: float, retention: float) -> np.ndarray:

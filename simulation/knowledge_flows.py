@@ -1,4 +1,23 @@
-"""Knowledge flows: front-line observation of need and exchange over the tie network.
+"""Knowledge flows: how what people see of need travels, through people, to decisions.
+
+The routes, all of them through people (there is no shortcut from front-line beliefs into a
+board's view):
+
+1. **Observation** (:func:`observe`): practice-based agents (GPs, practice managers, patient
+   representatives) see the current need of their practice with noise; agents without a
+   practice (commissioning managers and officers, the nurse, lay members, provider and
+   local-authority staff) see *activity data* of their scope, lagged by
+   ``observation.data_lag`` months and mixing need with what was commissioned
+   (:func:`activity_view`: activity records the services supplied, not only need).
+2. **Informal ties** (:func:`exchange_beliefs`): active agents exchange with tied active
+   agents, influence proportional to the tie's trust (its weight), the same within and across
+   sectors; the relationship mode changes who is tied, not the weight.
+3. **Locality meetings** (:func:`simulation.localities.meet`): the active front-line agents of
+   a locality pool what they know and move toward it; the locality lead (and any board GP of
+   the locality) carries it to the board.
+4. **Board meetings**: the board's view is the engagement-weighted mean of its *attending*
+   members' beliefs (:func:`simulation.localities.pool` on the board membership); nothing
+   else enters it.
 
 Kernels are pure functions of arrays and pre-drawn random numbers, so that the vectorised
 versions and their plain-loop references (suffix ``_loop``) can be compared exactly.
@@ -12,6 +31,7 @@ import scipy.sparse as sp
 from . import exchange as ex
 
 __all__ = [
+    "activity_view",
     "exchange_beliefs",
     "influence_matrix",
     "influence_weights",
@@ -64,37 +84,43 @@ def observe_loop(
     return out
 
 
-def influence_weights(
-    src: np.ndarray,
-    dst: np.ndarray,
-    weight: np.ndarray,
-    sector: np.ndarray,
-    active: np.ndarray,
-    cross_weight: float,
-) -> np.ndarray:
-    """Per-tie influence weight :math:`w_{ij} \\chi_i \\chi_j c_{ij}` (see :func:`influence_matrix`)."""
-    use = active[src] & active[dst]
-    return weight * np.where(sector[src] != sector[dst], cross_weight, 1.0) * use
+def activity_view(need: np.ndarray, supply: np.ndarray, supply_share: float) -> np.ndarray:
+    """What activity data show: need mixed geometrically with what was commissioned.
+
+    .. math:: v_k = n_k^{1-s} a_k^{s} \\Big/ \\sum_j n_j^{1-s} a_j^{s}
+
+    with need *n*, allocation (supply) *a* and ``supply_share`` *s*: activity counts the
+    services that were provided, so data lean toward the status quo (supply-induced demand;
+    Wennberg 2010, *Tracking Medicine*).  *s* = 0 gives need itself.
+
+    Examples
+    --------
+    >>> activity_view(np.array([[0.8, 0.2]]), np.array([[0.2, 0.8]]), 0.5).round(12).tolist()
+    [[0.5, 0.5]]
+    """
+    if supply_share == 0:
+        return need
+    v = need ** (1.0 - supply_share) * np.maximum(supply, 1e-12) ** supply_share
+    return v / v.sum(axis=1, keepdims=True)
+
+
+def influence_weights(src: np.ndarray, dst: np.ndarray, weight: np.ndarray,
+                      active: np.ndarray) -> np.ndarray:
+    """Per-tie influence weight :math:`w_{ij} \\chi_i \\chi_j` (see :func:`influence_matrix`)."""
+    return weight * (active[src] & active[dst])
 
 
 def influence_matrix(
-    n: int,
-    src: np.ndarray,
-    dst: np.ndarray,
-    weight: np.ndarray,
-    sector: np.ndarray,
-    active: np.ndarray,
-    cross_weight: float,
+    n: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, active: np.ndarray
 ) -> sp.csr_array:
     """Symmetric influence matrix among agents active this step.
 
-    .. math:: W_{ij} = w_{ij}\\, \\chi_i \\chi_j\\, (c \\text{ if sector}_i \\ne
-        \\text{sector}_j \\text{ else } 1)
+    .. math:: W_{ij} = w_{ij}\\, \\chi_i \\chi_j
 
-    with tie weight *w*, activity indicators :math:`\\chi` and cross-sector multiplier *c*
-    (commissioners / providers / local authorities are the sectors).
+    with tie weight (trust) *w* and activity indicators :math:`\\chi`; the same across and
+    within sectors.
     """
-    d = influence_weights(src, dst, weight, sector, active, cross_weight)
+    d = influence_weights(src, dst, weight, active)
     rows = np.concatenate([src, dst])
     cols = np.concatenate([dst, src])
     return sp.csr_array((np.concatenate([d, d]), (rows, cols)), shape=(n, n))

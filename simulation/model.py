@@ -16,15 +16,28 @@ from typing import Any
 
 import mesa
 import numpy as np
-import scipy.sparse as sp
 
 from . import exchange as ex
 from . import leadership, needs
 from .agents import AGENT_CLASSES, CommissioningAgent
-from .decisions import allocate, effective_allocation, group_allocation
-from .engagement import draw_engagement, leave_hazard, reflection, update_engagement
-from .knowledge_flows import exchange_beliefs, influence_weights, observation_noise, observe
+from .decisions import Budget, decide
+from .engagement import (
+    climate,
+    draw_engagement,
+    leave_hazard,
+    reflection,
+    regress,
+    update_engagement,
+)
+from .knowledge_flows import (
+    activity_view,
+    exchange_beliefs,
+    influence_weights,
+    observation_noise,
+    observe,
+)
 from .localities import meet, membership, pool
+from .measures import betweenness, shock_funded
 from .network import Ties, build_ties
 from .population import (
     LOCAL_AUTHORITY,
@@ -34,9 +47,10 @@ from .population import (
     R_PPG,
     Population,
     build_population,
+    members_by,
 )
-from .scenario import STAKEHOLDER_TYPES, GPExodus, NeedShock, Scenario
-from .tie_dynamics import close_triads, update_weights
+from .scenario import STAKEHOLDER_TYPES, BrokerLoss, GPExodus, NeedShock, Scenario
+from .tie_dynamics import accept_by_capacity, close_triads, rewire_pairs, update_weights
 
 __all__ = ["CommissioningModel"]
 
@@ -55,6 +69,13 @@ class CommissioningModel(mesa.Model):
     collect : bool
         Collect metrics with the DataCollector every step (default).  Benchmarks switch it off
         to time the dynamics alone.
+
+    Notes
+    -----
+    The constructor runs ``scenario.burn_in`` months of spin-up (every process, decisions
+    included, but no events and no recording), so month 0 — the first row of the results —
+    starts from a settled network.  ``self.month`` counts months from -burn_in; after the
+    burn-in it equals Mesa's ``self.steps``.
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = None, *, collect: bool = True):
@@ -86,6 +107,9 @@ class CommissioningModel(mesa.Model):
         self.present = np.ones(n, bool)
         self.capacity = p.provider_capacity.copy()
         self.levers = {name: lever.model_dump() for name, lever in s.leadership}
+        self.month = -s.burn_in
+        self.turnover_sensitivity = s.turnover.engagement_sensitivity
+        self.engagement_base, self.engagement_sd = self._engagement_params(np.arange(n))
 
         # ---- need
         baseline = _normalised(s.need.baseline, k)
@@ -96,6 +120,7 @@ class CommissioningModel(mesa.Model):
         self._refresh_truth()
         self.data_observer = p.practice < 0
         self.need_history: deque[np.ndarray] = deque(maxlen=max(1, s.observation.data_lag))
+        self.national_need = baseline
 
         # ---- agents' state
         self.engagement = self._draw_engagement(np.arange(n))
@@ -118,16 +143,14 @@ class CommissioningModel(mesa.Model):
         ]
         self.occupant_id = np.array([a.unique_id for a in self.occupant], np.int64)
 
-        # ---- views and decisions
+        # ---- views and decisions: every body starts from the inherited (national) profile;
+        # the floor and ceiling run the same rule fed no local knowledge / true need
         self.locality_view = np.full((p.n_areas, k), np.nan)
         self.locality_objective = np.full((p.n_areas, k), np.nan)
         self._refresh_board_view()
-        self.board_alloc = allocate(self.board_view, self.board_objective,
-                                    s.decisions.objective_weight)
-        self.local_alloc: np.ndarray | None = None
-        self.area_alloc = effective_allocation(self.board_alloc, None, p.area_group, 0.0)
-        self.group_alloc = group_allocation(self.area_alloc, self.area_population,
-                                            p.area_group, g_count)
+        self.budget = Budget.inherited(baseline, p.area_group, g_count)
+        self.floor_budget = self.budget.copy()
+        self.ceiling_budget = self.budget.copy()
         self.previous_alloc = self.group_alloc.copy()
         self.decisions_made = 0
 
@@ -137,8 +160,11 @@ class CommissioningModel(mesa.Model):
         self.id_history: deque[np.ndarray] = deque([self.occupant_id.copy()], maxlen=window + 1)
         self.shocks: list[dict[str, Any]] = []
         self.detection = np.full(g_count, np.nan)
+        self.funded = {6: np.full(g_count, np.nan), 12: np.full(g_count, np.nan)}
         self.structure_cache: dict[str, np.ndarray] = {}
 
+        for _ in range(s.burn_in):  # spin-up: the network settles before month 0
+            self._advance()
         self.collect = collect
         if collect:
             from .reporters import make_datacollector  # local: reporters import the model type
@@ -147,6 +173,21 @@ class CommissioningModel(mesa.Model):
             self.datacollector.collect(self)
 
     # ================================================================== helpers
+    @property
+    def board_alloc(self) -> np.ndarray:
+        """The boards' own allocations (G, K)."""
+        return self.budget.board
+
+    @property
+    def area_alloc(self) -> np.ndarray:
+        """What is spent in each area (L, K): board allocation mixed with the devolved share."""
+        return self.budget.area
+
+    @property
+    def group_alloc(self) -> np.ndarray:
+        """Each group's spending profile (G, K): population-weighted mean over its areas."""
+        return self.budget.group
+
     def _refresh_truth(self) -> None:
         """Area, group and per-agent (scope) need from practice need."""
         self.area_need = self.area_matrix @ self.practice_need
@@ -158,12 +199,14 @@ class CommissioningModel(mesa.Model):
         agents; need ``observation.data_lag`` months ago for agents who see need through
         activity data or needs assessments (group-level managers, lay members, provider and
         local-authority staff)."""
-        lag = self.spec.observation.data_lag
-        if lag == 0 or not self.need_history:
-            return self.truth
-        old = self.need_history[0]
-        lagged = self.pop.scope @ old
-        return np.where(self.data_observer[:, None], lagged, self.truth)
+        o = self.spec.observation
+        old = self.need_history[0] if o.data_lag and self.need_history else self.practice_need
+        data = self.pop.scope[self.data_observer] @ old
+        data = activity_view(data, self.allocation_seen()[self.data_observer],
+                             o.activity_supply_share)
+        seen = self.truth.copy()
+        seen[self.data_observer] = data
+        return seen
 
     def _engagement_params(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s, p = self.spec, self.pop
@@ -180,9 +223,32 @@ class CommissioningModel(mesa.Model):
                     mean[hit], sd[hit] = over.mean, over.sd
         return mean, sd
 
-    def _draw_engagement(self, slots: np.ndarray) -> np.ndarray:
-        mean, sd = self._engagement_params(slots)
+    def _draw_engagement(self, slots: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+        base, sd = self._engagement_params(slots)
+        mean = base if mean is None else mean
+        sd = np.minimum(sd, 0.9 * np.sqrt(mean * (1.0 - mean)))  # a feasible Beta spread
         return draw_engagement(self.rng, mean, sd)
+
+    def _newcomer_engagement(self, slots: np.ndarray) -> np.ndarray:
+        """Newcomers' engagement: Beta around (1 − c) × type mean + c × the local climate (the
+        mean engagement of present peers of the same type in the same area, else group, else
+        organisation)."""
+        p = self.pop
+        clim = np.full(slots.size, np.nan)
+        for t in np.unique(p.kind[slots]):
+            peers = self.present & (p.kind == t)
+            peers[slots] = False
+            mine = np.flatnonzero(p.kind[slots] == t)
+            for unit, n_units in ((p.area, p.n_areas), (p.group, p.n_groups),
+                                  (p.org, int(p.org.max()) + 1)):
+                c = climate(self.engagement, unit, n_units, peers)
+                u = unit[slots[mine]]
+                fill = np.isnan(clim[mine]) & (u >= 0)
+                clim[mine[fill]] = c[u[fill]]
+        base = self.engagement_base[slots]
+        c = self.spec.turnover.newcomer_climate
+        mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
+        return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
 
     def _draw_objectives(self, slots: np.ndarray) -> np.ndarray:
         """Initial priorities: Dirichlet(c × base) (see :class:`~simulation.scenario.ObjectiveSpec`)."""
@@ -194,39 +260,17 @@ class CommissioningModel(mesa.Model):
         base[la] = 0.5 * base[la] + 0.5 * self.national
         return needs.dirichlet_rows(self.rng, self.spec.objectives.concentration * base)
 
-    def voice(self) -> np.ndarray:
-        """Weight of each agent's view in board pooling: engagement, times the relationship
-        mode's cross-sector multiplier for provider and local-authority members."""
-        return self.engagement * np.where(self.sector > 0, self.cross_weight(), 1.0)
-
     def _refresh_board_view(self) -> None:
-        """The board's view: voice-weighted mean of its members' beliefs and objectives; with
-        locality sub-groups, mixed with the localities' reports (``localities.report_weight``
-        on the population-weighted mean of the locality views of the group's areas)."""
-        w = self.voice() * self.present + 1e-9
-        self.board_view, _ = pool(self.board, w, self.belief)
-        self.board_objective, _ = pool(self.board, w, self.objective)
-        r = self.spec.localities.report_weight
-        if self.spec.localities.enabled and r > 0:
-            reports = self.locality_reports()
-            ok = np.isfinite(reports).all(axis=1)
-            self.board_view[ok] = (1.0 - r) * self.board_view[ok] + r * reports[ok]
-
-    def locality_reports(self) -> np.ndarray:
-        """Population-weighted mean of each group's locality views (NaN where none)."""
-        view = self.locality_view
-        ok = np.isfinite(view).all(axis=1)
-        w = self.area_population * ok
-        g = self.pop.area_group
-        num = np.zeros((self.n_groups, self.n_services))
-        np.add.at(num, g[ok], view[ok] * w[ok, None])
-        den = np.bincount(g, weights=w, minlength=self.n_groups)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return num / den[:, None]
+        """What the board knows between meetings: the engagement-weighted mean of its present
+        members' beliefs and objectives (nothing but its members' knowledge enters it)."""
+        w = self.engagement * self.present + 1e-9
+        both, _ = pool(self.board, w, np.hstack([self.belief, self.objective]))
+        k = self.n_services
+        self.board_view, self.board_objective = both[:, :k], both[:, k:]
 
     def is_decision_step(self) -> bool:
-        """Whether boards decide at the current step."""
-        return self.steps % self.spec.decisions.interval == 0
+        """Whether boards decide at the current month."""
+        return self.month % self.spec.decisions.interval == 0
 
     # ================================================================== the step
     def step(self) -> None:
@@ -238,7 +282,15 @@ class CommissioningModel(mesa.Model):
         draws of the model's generator (who attends, observation noise, pairs, leavers, new
         ties), taken in the same order every step.
         """
-        self.fire_events()  # 1. scheduled events (shocks, exodus, exits, lever switches)
+        self._advance()
+        if self.collect:
+            self.datacollector.collect(self)
+
+    def _advance(self) -> None:
+        """One month of every phase (the body of :meth:`step`, also run by the burn-in)."""
+        self.month += 1
+        if self.month > 0:
+            self.fire_events()  # 1. scheduled events (shocks, exodus, exits, lever switches)
         self.drift_needs()  # 1. need drifts
         self.draw_attendance()  # who takes part this month (probability = engagement)
         self.observe_need()  # 2. front-line observation
@@ -249,19 +301,18 @@ class CommissioningModel(mesa.Model):
             self.hold_joint_forum()  # coherence-building lever (if on)
             self.decide()  # 5. boards (and localities) allocate the budget
             self.feed_back_engagement()  # 6. virtuous / vicious engagement cycles
+        self.regress_engagement()  # 6. engagement regresses toward its type's mean
         self._refresh_board_view()
         self.spread_pathway()  # innovation adoption (if enabled)
         self.turn_over()  # 6. leaving and replacement
         self.update_ties()  # 7. tie dynamics and brokering
         self.track_shocks()
-        if self.collect:
-            self.datacollector.collect(self)
 
     # ------------------------------------------------------------------ 1. events, need
     def fire_events(self) -> None:
         """Apply the scenario's events scheduled for this step."""
         for ev in self.spec.events:
-            if ev.step != self.steps:
+            if ev.step != self.month:
                 continue
             groups = self._event_groups(ev.groups)
             if isinstance(ev, NeedShock):
@@ -280,6 +331,29 @@ class CommissioningModel(mesa.Model):
                 t = STAKEHOLDER_TYPES.index(ev.stakeholder)
                 hit = (self.pop.kind == t) & (np.isin(self.pop.group, groups) | (self.pop.group < 0))
                 self.engagement[hit] = np.clip(self.engagement[hit] + ev.delta, 0.0, 1.0)
+            elif isinstance(ev, BrokerLoss):
+                self.replace(self._brokers(ev, groups), drop_ties=True)
+            elif ev.type == "rewire":
+                a, b, old = rewire_pairs(self.ties.src, self.ties.dst, self.rng)
+                self.ties = Ties.from_pairs(self.n_agents, a, b, self.ties.weight[old])
+                self.used = np.zeros(self.ties.m, bool)
+            elif ev.type == "turnover_feedback":
+                self.turnover_sensitivity = ev.engagement_sensitivity
+
+    def _brokers(self, ev: BrokerLoss, groups: np.ndarray) -> np.ndarray:
+        """Slots of the locality leads and of each group's ``top_betweenness`` agents by exact
+        betweenness on the group's internal network (ties broken by slot)."""
+        p = self.pop
+        out = [np.flatnonzero(p.locality_lead & np.isin(p.group, groups))] if ev.locality_leads else []
+        if ev.top_betweenness and self.ties.m:
+            A = self.ties.csr()
+            members = members_by(np.where(self.present, p.group, -1), self.n_groups)
+            for g in groups:
+                idx = members[g]
+                if idx.size:
+                    bc = betweenness(A[idx][:, idx])
+                    out.append(idx[np.argsort(-bc, kind="stable")[: ev.top_betweenness]])
+        return np.unique(np.concatenate(out)) if out else np.empty(0, np.int64)
 
     def _event_groups(self, names: list[str] | None) -> np.ndarray:
         if names is None:
@@ -300,11 +374,13 @@ class CommissioningModel(mesa.Model):
         self.practice_need = needs.shock(self.practice_need, rows, svc, ev.factor)
         self._refresh_truth()
         self.shocks.append(
-            {"step": self.steps, "service": svc, "groups": groups,
+            {"step": self.month, "service": svc, "groups": groups,
              "baseline": self.board_view[:, svc].copy(), "before": before,
-             "target": self.group_need[:, svc].copy()}
+             "target": self.group_need[:, svc].copy(), "alloc": self.group_alloc[:, svc].copy()}
         )
         self.detection[groups] = np.nan
+        for funded in self.funded.values():
+            funded[groups] = np.nan
 
     def _provider_exit(self, name: str) -> None:
         o = [pr.name for pr in self.spec.providers].index(name)
@@ -342,17 +418,11 @@ class CommissioningModel(mesa.Model):
         if o.data_lag:
             self.need_history.append(self.practice_need)
 
-    def cross_weight(self) -> float:
-        """Influence multiplier on cross-sector ties under the relationship mode."""
-        r = self.spec.relationships
-        return r.transactional_weight if r.mode == "transactional" else self.spec.exchange.cross_sector_weight
-
     def exchange_knowledge(self) -> None:
         """Beliefs by the scenario's rule and objectives by DeGroot, among active agents."""
         e = self.spec.exchange
         t = self.ties
-        W = t.csr(influence_weights(t.src, t.dst, t.weight, self.sector, self.active,
-                                    self.cross_weight()))
+        W = t.csr(influence_weights(t.src, t.dst, t.weight, self.active))
         self.used = self.active[t.src] & self.active[t.dst]
         self.exchanges = np.bincount(t.src[self.used], minlength=self.n_agents) + np.bincount(
             t.dst[self.used], minlength=self.n_agents
@@ -373,56 +443,69 @@ class CommissioningModel(mesa.Model):
 
     # ------------------------------------------------------------------ 4. meetings
     def hold_locality_meetings(self) -> None:
-        """Front-line agents of each area who attend pool their beliefs and objectives."""
+        """The attending front-line agents of each locality (its lead and any board GP among
+        them) pool their beliefs and objectives and move toward the pooled view; the view is
+        the locality's until its next meeting.  Without locality institutions there is no
+        locality view (NaN)."""
         loc = self.spec.localities
+        if not loc.enabled or self.month % loc.meeting_interval:
+            return
         k = self.n_services
         both = np.hstack([self.belief, self.objective])  # one pass pools beliefs and objectives
-        if not loc.enabled or self.steps % loc.meeting_interval:
-            # without locality institutions the locality's knowledge is what its front line holds
-            pooled, _ = pool(self.area_members, self.engagement * self.present, both)
-        else:
-            both, pooled = meet(both, self.area_members, self.engagement * self.active,
-                                loc.pooling_weight)
-            self.belief = np.ascontiguousarray(both[:, :k])
-            self.objective = np.ascontiguousarray(both[:, k:])
-        self.locality_view, self.locality_objective = pooled[:, :k], pooled[:, k:]
+        both, pooled = meet(both, self.area_members, self.engagement * self.active,
+                            loc.pooling_weight)
+        self.belief = np.ascontiguousarray(both[:, :k])
+        self.objective = np.ascontiguousarray(both[:, k:])
+        met = np.isfinite(pooled).all(axis=1)
+        self.locality_view[met] = pooled[met, :k]
+        self.locality_objective[met] = pooled[met, k:]
 
     def hold_board_meeting(self) -> None:
-        """Attending board members pool their knowledge and priorities and move toward them."""
-        w = self.voice() * self.active
-        pw = self.spec.decisions.pooling_weight
+        """Attending board members pool their beliefs and priorities (engagement-weighted) and
+        move toward the pooled view; the pool is what the board decides from.  A board nobody
+        attends decides from what its present members know."""
+        k = self.n_services
+        both, pooled = meet(np.hstack([self.belief, self.objective]), self.board,
+                            self.engagement * self.active, self.spec.decisions.pooling_weight)
+        self.belief = np.ascontiguousarray(both[:, :k])
+        self.objective = np.ascontiguousarray(both[:, k:])
         self._refresh_board_view()
-        # members move toward the board view (their pool, with the localities' reports)
-        self.belief = _move_toward(self.belief, self.board, w, self.board_view, pw)
-        self.objective, _ = meet(self.objective, self.board, w, pw)
-        self._refresh_board_view()
+        met = np.isfinite(pooled).all(axis=1)
+        self.meeting_view = np.where(met[:, None], pooled[:, :k], self.board_view)
+        self.meeting_objective = np.where(met[:, None], pooled[:, k:], self.board_objective)
 
     def hold_joint_forum(self) -> None:
         """Coherence building: the board meets providers and local authorities on objectives."""
         lever = self.levers["coherence_building"]
         if lever["enabled"]:
             self.objective, new_ties = leadership.joint_forum(self, lever["intensity"])
-            self.ties = self.ties.add(*new_ties, self.spec.ties.new_tie_weight)
-            self.used = np.zeros(self.ties.m, bool)
+            if self.spec.network.informal:
+                self.ties = self.ties.add(*new_ties, self.spec.ties.new_tie_weight)
+                self.used = np.zeros(self.ties.m, bool)
 
     # ------------------------------------------------------------------ 5-6. decisions, engagement
     def decide(self) -> None:
-        """Boards allocate from the pooled view; localities allocate their devolved share."""
+        """Boards move their allocation incrementally toward what their meeting's view and
+        priorities call for; localities do the same with their devolved share
+        (:func:`simulation.decisions.decide`).  The floor and ceiling budgets take the same
+        decision fed the national profile and true need instead of the deciders' views."""
         s = self.spec
-        lam = s.decisions.objective_weight
+        p = self.pop
+        loc = s.localities.enabled
+        share = s.localities.budget_share if loc else 0.0
+        kw = {"objective_weight": s.decisions.objective_weight, "max_shift": s.decisions.max_shift,
+              "share": share, "area_group": p.area_group, "area_population": self.area_population}
+        local_obj = self.locality_objective if loc else None
         self.previous_alloc = self.group_alloc.copy()
-        self.board_alloc = allocate(self.board_view, self.board_objective, lam)
-        share = s.localities.budget_share if s.localities.enabled else 0.0
-        if s.localities.enabled:
-            view = np.where(np.isnan(self.locality_view), self.board_view[self.pop.area_group],
-                            self.locality_view)
-            obj = np.where(np.isnan(self.locality_objective),
-                           self.board_objective[self.pop.area_group], self.locality_objective)
-            self.local_alloc = allocate(view, obj, lam)
-        self.area_alloc = effective_allocation(self.board_alloc, self.local_alloc,
-                                               self.pop.area_group, share)
-        self.group_alloc = group_allocation(self.area_alloc, self.area_population,
-                                            self.pop.area_group, self.n_groups)
+        obj = self.meeting_objective
+        self.budget = decide(self.budget, self.meeting_view, obj,
+                             self.locality_view if loc else None, local_obj, **kw)
+        national = np.broadcast_to(self.national_need, self.meeting_view.shape)
+        local_national = np.broadcast_to(self.national_need, self.locality_view.shape)
+        self.floor_budget = decide(self.floor_budget, national, obj,
+                                   local_national if loc else None, local_obj, **kw)
+        self.ceiling_budget = decide(self.ceiling_budget, self.group_need, obj,
+                                     self.area_need if loc else None, local_obj, **kw)
         self.decisions_made += 1
 
     def allocation_seen(self) -> np.ndarray:
@@ -450,16 +533,21 @@ class CommissioningModel(mesa.Model):
         self.engagement = update_engagement(self.engagement, self.reflect, d.learning_rate,
                                             d.expectation, self.present)
 
+    def regress_engagement(self) -> None:
+        """Engagement regresses toward its type's (or group's) mean each month."""
+        self.engagement = regress(self.engagement, self.engagement_base,
+                                  self.spec.engagement_dynamics.regression, self.present)
+
     # ------------------------------------------------------------------ innovation
     def spread_pathway(self) -> None:
         """Bass-style spread of a new clinical pathway from the boards (if enabled)."""
         inn = self.spec.innovation
-        if not inn.enabled or self.steps < inn.start:
+        if not inn.enabled or self.month < inn.start:
             return
-        if self.steps == inn.start:
+        if self.month == inn.start:
             self.adopted |= self.on_board & self.present
         t = self.ties
-        W = t.csr(influence_weights(t.src, t.dst, t.weight, self.sector, self.present, 1.0))
+        W = t.csr(influence_weights(t.src, t.dst, t.weight, self.present))
         self.adopted = ex.bass_adoption_step(self.adopted, W, inn.p, inn.q, self.rng) & self.present
 
     # ------------------------------------------------------------------ 6. turnover
@@ -468,13 +556,14 @@ class CommissioningModel(mesa.Model):
         t = self.spec.turnover
         lever = self.levers["stability_management"]
         retention = 0.5 * lever["intensity"] if lever["enabled"] else 0.0
-        h = leave_hazard(self.engagement, t.annual_rate, t.engagement_sensitivity, retention)
+        h = leave_hazard(self.engagement, t.annual_rate, self.turnover_sensitivity, retention)
         leavers = np.flatnonzero((self.rng.random(self.n_agents) < h) & self.present)
         self.left_this_step = np.zeros(self.n_agents, bool)
         self.replace(leavers)
 
-    def replace(self, slots: np.ndarray) -> None:
-        """Replace the agents in ``slots`` by uninformed, weakly tied newcomers."""
+    def replace(self, slots: np.ndarray, drop_ties: bool = False) -> None:
+        """Replace the agents in ``slots`` by uninformed, weakly tied newcomers (untied with
+        ``drop_ties``), whose engagement reflects the local climate."""
         slots = np.asarray(slots, np.int64)
         if slots.size == 0:
             return
@@ -485,13 +574,17 @@ class CommissioningModel(mesa.Model):
         self.belief[slots] = 1.0 / k
         self.private[slots] = 1.0 / k
         self.objective[slots] = self._draw_objectives(slots)
-        self.engagement[slots] = self._draw_engagement(slots)
+        self.engagement[slots] = self._newcomer_engagement(slots)
         self.adopted[slots] = False
         leaving = np.zeros(self.n_agents, bool)
         leaving[slots] = True
         hit = leaving[self.ties.src] | leaving[self.ties.dst]
-        self.ties.weight[hit] = np.minimum(self.ties.weight[hit],
-                                           self.spec.turnover.newcomer_tie_weight)
+        if drop_ties:
+            self.ties = self.ties.keep(~hit)
+            self.used = self.used[~hit] if self.used.size == hit.size else np.zeros(self.ties.m, bool)
+        else:
+            self.ties.weight[hit] = np.minimum(self.ties.weight[hit],
+                                               self.spec.turnover.newcomer_tie_weight)
 
     # ------------------------------------------------------------------ 7. ties
     def update_ties(self) -> None:
@@ -503,18 +596,21 @@ class CommissioningModel(mesa.Model):
         used = self.used if self.used.size == t.m else np.zeros(t.m, bool)
         t.weight = update_weights(t.weight, used, s.reinforce, s.decay, maintenance)
         t = t.keep(t.weight >= s.dissolve_below)
-        starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure) & self.active)
-        u = self.rng.random((2, starters.size))
-        a, b = close_triads(t.csr(), starters, u[0], u[1])
-        if self.spec.relationships.mode == "transactional":
-            same = self.sector[a] == self.sector[b]
-            a, b = a[same], b[same]
-        brokering = self.levers["knowledge_brokering"]
-        if brokering["enabled"]:
-            ba, bb = leadership.broker_ties(self, brokering["intensity"])
-            a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
-        if a.size:
-            t = t.add(a, b, s.new_tie_weight)
+        if self.spec.network.informal:
+            starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure)
+                                      & self.active)
+            u = self.rng.random((2, starters.size))
+            a, b = close_triads(t.csr(), starters, u[0], u[1])
+            if self.spec.relationships.mode == "transactional":
+                same = self.sector[a] == self.sector[b]
+                a, b = a[same], b[same]
+            brokering = self.levers["knowledge_brokering"]
+            if brokering["enabled"]:
+                ba, bb = leadership.broker_ties(self, brokering["intensity"])
+                a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
+            ok = accept_by_capacity(a, b, t.degree(), s.capacity, self.rng.random(a.size))
+            if ok.any():
+                t = t.add(a[ok], b[ok], s.new_tie_weight)
         self.ties = t
         self.used = np.zeros(t.m, bool)
         self.key_history.append(t.keys())
@@ -522,34 +618,23 @@ class CommissioningModel(mesa.Model):
 
     # ------------------------------------------------------------------ shocks
     def track_shocks(self) -> None:
-        """Record when each group's board view first moves half-way to a shocked need level."""
+        """Record when each group's board view first moves half-way to a shocked need level,
+        and the share of the shock's extra need funded 6 and 12 months after it."""
         if not self.shocks:
             return
         last = self.shocks[-1]
         svc = last["service"]
+        since = self.month - last["step"]
         for g in last["groups"]:
             if not np.isnan(self.detection[g]):
                 continue
             base, target = last["baseline"][g], last["target"][g]
             if self.board_view[g, svc] >= base + 0.5 * (target - base) and target > base:
-                self.detection[g] = self.steps - last["step"]
-
-
-def _move_toward(
-    x: np.ndarray, members: sp.csr_array, weights: np.ndarray, target: np.ndarray, m: float
-) -> np.ndarray:
-    """Attending members (weight > 0) move a fraction ``m`` toward their unit's ``target``
-    (the mean target over units for members of several)."""
-    coo = members.tocoo()
-    att = weights[coo.col] > 0
-    rows, cols = coo.row[att], coo.col[att]
-    count = np.bincount(cols, minlength=x.shape[0])
-    acc = np.zeros_like(x)
-    np.add.at(acc, cols, target[rows])
-    out = x.copy()
-    hit = count > 0
-    out[hit] = (1.0 - m) * x[hit] + m * acc[hit] / count[hit, None]
-    return out
+                self.detection[g] = since
+        if since in self.funded:
+            g = last["groups"]
+            self.funded[since][g] = shock_funded(self.group_alloc[g, svc], last["alloc"][g],
+                                                 last["before"][g], last["target"][g])
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:

@@ -4,7 +4,8 @@ Ties are held as three arrays (``src < dst``, ``weight``) in :class:`Ties`; the 
 kernels get a symmetric CSR matrix from :meth:`Ties.csr`.  networkx is used only for analysis
 and export (:meth:`Ties.to_networkx`), never to build large graphs.
 
-Initial ties (all with weight ``network.initial_weight`` unless said otherwise):
+With ``network.informal`` false there are no ties at all (only meetings).  Otherwise, initial
+ties (all with weight ``network.initial_weight`` unless said otherwise):
 
 * colleagues within a practice: all GPs and the practice manager pairwise; each patient
   representative to the practice manager and one GP;
@@ -215,6 +216,8 @@ def build_ties(pop: Population, rng: np.random.Generator) -> Ties:
     net = s.network
     w0 = net.initial_weight
     n = pop.n
+    if not net.informal:  # the 'no informal network' ablation: meetings only
+        return Ties(n, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
     role, group, area, practice, org, kind = (
         pop.role, pop.group, pop.area, pop.practice, pop.org, pop.kind
     )

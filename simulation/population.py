@@ -46,6 +46,14 @@ KIND_CAPACITY = {
     "independent": (0.05, 0.75, 0.05, 0.10, 0.02, 0.03),
 }
 
+#: Default relative size of a provider's NHS contracts by kind (weights its capacity in provider
+#: relevance).  ASSUMPTION from the split of CCG spend in 2013/14: acute care about 50-55%,
+#: community services and mental health about 10-12% each, independent-sector providers a few
+#: per cent (NHS England CCG programme budgeting; calibration.md "budget").  A CCG is served by
+#: 1-2 acute trusts, one community and one mental-health provider, so one acute trust weighs
+#: about five times a community or mental-health provider and twenty times an independent one.
+KIND_SIZE = {"acute": 1.0, "community": 0.2, "mental_health": 0.2, "independent": 0.05}
+
 
 @dataclass
 class Population:
@@ -82,6 +90,7 @@ class Population:
     provider_serves: np.ndarray  # bool (n_providers, G)
     la_serves: np.ndarray  # bool (n_LA, G)
     provider_capacity: np.ndarray  # (n_providers, K) distributions
+    provider_size: np.ndarray  # (n_providers,) relative contract size
 
     @property
     def n(self) -> int:
@@ -254,6 +263,8 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
         provider_serves=provider_serves,
         la_serves=la_serves,
         provider_capacity=provider_capacity,
+        provider_size=np.array([KIND_SIZE[p.kind] if p.size is None else p.size
+                                for p in s.providers], float),
     )
 
 

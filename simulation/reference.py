@@ -1,7 +1,8 @@
 """Generate the parameter reference (``docs/parameters.md``) from the scenario schema.
 
 Run ``python -m simulation.reference > docs/parameters.md``; a test checks the committed file
-is up to date, so the reference can never drift from the code.
+is up to date, so the reference can never drift from the code.  The reference ends with the
+provenance table of :mod:`simulation.provenance` (data, assumed, fitted or structural).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import typing
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from .scenario import Scenario
+from .provenance import justification_table
+from .scenario import Event, Scenario
 
 __all__ = ["parameter_reference"]
 
@@ -105,15 +107,29 @@ def parameter_reference() -> str:
     ]
     _rows(Scenario, "", lines, set())
     lines += ["", "## Events", "", "Each item of `events` has a `type`:", ""]
-    from .scenario import EngagementShift, GPExodus, LeverSwitch, NeedShock, ProviderExit
-
-    for cls in (NeedShock, GPExodus, ProviderExit, LeverSwitch, EngagementShift):
+    for cls in _event_classes():
         tag = typing.get_args(cls.model_fields["type"].annotation)[0]
         lines += [f"### `{tag}`", "", inspect.getdoc(cls) or "", "",
                   "| field | type | default | allowed | meaning |", "| --- | --- | --- | --- | --- |"]
         _rows(cls, "", lines, set())
         lines.append("")
-    return "\n".join(lines) + "\n"
+    lines += [
+        "## Provenance",
+        "",
+        "Where each value comes from (`simulation/provenance.py`): **data** (the source), "
+        "**assumed** (why), **fitted** (to what; nothing is fitted yet) or **structural** "
+        "(names, switches, run settings, scenario content). The plausible range is what a "
+        "robustness Latin hypercube varies (`simulation.provenance.uncertain_parameters`).",
+        "",
+        justification_table(),
+    ]
+    return "\n".join(lines)
+
+
+def _event_classes() -> list[type[BaseModel]]:
+    """The event models of the ``Event`` union, in declaration order."""
+    union = typing.get_args(Event)[0]
+    return [cls for cls in typing.get_args(union) if issubclass(cls, BaseModel)]
 
 
 if __name__ == "__main__":  # pragma: no cover

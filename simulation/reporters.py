@@ -32,14 +32,14 @@ __all__ = ["KEY_METRICS", "METRICS", "make_datacollector"]
 
 #: The metrics shown by default in figures, summaries and experiment outcomes.
 KEY_METRICS = (
+    "relevance_skill",
+    "misallocated_per_head",
     "accuracy_board",
     "board_uncertainty",
     "coherence_internal",
     "coherence_external",
     "tie_persistence",
     "retention",
-    "relevance_patient",
-    "relevance_localities",
     "engagement_gp",
 )
 
@@ -96,10 +96,13 @@ def accuracy_board(model: CommissioningModel) -> np.ndarray:
 
 
 def accuracy_localities(model: CommissioningModel) -> np.ndarray:
-    """Mean over a group's areas (population-weighted) of 1 − TV(locality view, area need)."""
-    acc = M.accuracy(np.nan_to_num(model.locality_view, nan=1.0 / model.n_services), model.area_need)
+    """Mean over a group's areas (population-weighted) of 1 − TV(locality view, area need),
+    the view being what the locality's last meeting pooled (NaN without locality meetings)."""
+    view = model.locality_view
+    met = np.isfinite(view).all(axis=1)
+    acc = np.where(met, M.accuracy(np.nan_to_num(view), model.area_need), np.nan)
     return _overall(model, M.mean_by_group(acc, model.pop.area_group, model.n_groups,
-                                           weights=model.area_population))
+                                           mask=met, weights=model.area_population))
 
 
 def accuracy_all(model: CommissioningModel) -> np.ndarray:
@@ -109,22 +112,25 @@ def accuracy_all(model: CommissioningModel) -> np.ndarray:
 
 
 def board_uncertainty(model: CommissioningModel) -> np.ndarray:
-    r"""Standard error of the board's pooled view, in [0, 1].
+    r"""Dispersion of the board members' beliefs, in [0, 1].
 
-    .. math:: U_g = \frac{\frac{1}{|B_g|}\\sum_{i \\in B_g} \\mathrm{TV}(b_i, \bar b_g)}
-                          {\\sqrt{\\max(1, \\sum_{i \\in B_g} e_i)}}
+    .. math:: U_g = \frac{1}{|B_g|}\sum_{i \in B_g} \mathrm{TV}(b_i, \bar b_g),
+        \qquad \bar b_g = \frac{1}{|B_g|}\sum_{i \in B_g} b_i
 
-    the dispersion of members' beliefs around the board view divided by the square root of
-    the expected number of members taking part (Σ engagement): disagreement, and few engaged
-    members to pool it, both make the board less certain.
+    over the present members :math:`B_g` (unweighted): how much the people round the table
+    disagree about need.  Nothing is divided by engagement.
     """
     coo = model.board.tocoo()
-    tv = 0.5 * np.abs(model.belief[coo.col] - model.board_view[coo.row]).sum(axis=1)
-    num = np.bincount(coo.row, weights=tv, minlength=model.n_groups)
-    den = np.bincount(coo.row, minlength=model.n_groups)
-    attending = np.bincount(coo.row, weights=model.engagement[coo.col] * model.present[coo.col],
-                            minlength=model.n_groups)
-    return _overall(model, num / np.maximum(den, 1) / np.sqrt(np.maximum(attending, 1.0)))
+    here = model.present[coo.col]
+    rows, cols = coo.row[here], coo.col[here]
+    count = np.bincount(rows, minlength=model.n_groups)
+    centre = np.zeros((model.n_groups, model.n_services))
+    np.add.at(centre, rows, model.belief[cols])
+    centre /= np.maximum(count, 1)[:, None]
+    tv = 0.5 * np.abs(model.belief[cols] - centre[rows]).sum(axis=1)
+    num = np.bincount(rows, weights=tv, minlength=model.n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _overall(model, np.where(count > 0, num / np.maximum(count, 1), np.nan))
 
 
 def knowledge_flow(model: CommissioningModel) -> np.ndarray:
@@ -266,8 +272,16 @@ def leader_dependence(model: CommissioningModel) -> np.ndarray:
 
 # ------------------------------------------------------------------ relevance
 def _group_capacity(model: CommissioningModel) -> np.ndarray:
-    serves = model.pop.provider_serves.T.astype(float)  # (G, n_providers)
-    cap = serves @ model.capacity if serves.size else np.zeros((model.n_groups, model.n_services))
+    """What the providers serving each group can deliver, (G, K): each provider's capacity
+    profile weighted by its size (``providers[].size``) times the group's share of the
+    population it serves."""
+    p = model.pop
+    serves = p.provider_serves.T.astype(float)  # (G, n_providers)
+    if not serves.size:
+        return np.full((model.n_groups, model.n_services), 1.0 / model.n_services)
+    pop = serves * p.group_population[:, None]
+    share = pop / np.maximum(pop.sum(axis=0, keepdims=True), 1.0)
+    cap = (share * p.provider_size[None, :]) @ model.capacity
     empty = cap.sum(axis=1) <= 0
     cap[empty] = 1.0 / model.n_services
     return cap
@@ -278,8 +292,52 @@ def relevance_patient(model: CommissioningModel) -> np.ndarray:
     return _overall(model, M.patient_relevance(model.group_alloc, model.group_need))
 
 
+def _overall_of(model: CommissioningModel, alloc: np.ndarray) -> np.ndarray:
+    return _overall(model, M.patient_relevance(alloc, model.group_need))
+
+
+def relevance_floor(model: CommissioningModel) -> np.ndarray:
+    """Patient relevance of the same decisions fed no local knowledge (the national profile
+    as every board's and locality's view), from the same inherited allocation."""
+    return _overall_of(model, model.floor_budget.group)
+
+
+def relevance_ceiling(model: CommissioningModel) -> np.ndarray:
+    """Patient relevance of the same decisions fed true need (group and locality need)."""
+    return _overall_of(model, model.ceiling_budget.group)
+
+
+def relevance_skill(model: CommissioningModel) -> np.ndarray:
+    """(R − R_floor)/(R_ceiling − R_floor) per group (:func:`simulation.measures.relevance_skill`);
+    overall from the population-weighted relevances.  0 = no better than no local knowledge,
+    1 = as good as perfect knowledge; NaN while the floor and ceiling coincide (< 0.001 apart)."""
+    r, lo, hi = (relevance_patient(model), relevance_floor(model), relevance_ceiling(model))
+    return M.relevance_skill(r, lo, hi)
+
+
+def misallocated_per_head(model: CommissioningModel) -> np.ndarray:
+    """£ per head per year allocated away from need: budget per head × TV(allocation, need),
+    per area (what is spent in an area against that area's need), population-weighted."""
+    mis = M.misallocated_per_head(model.area_alloc, model.area_need,
+                                  model.spec.decisions.budget_per_head)
+    return _overall(model, M.mean_by_group(mis, model.pop.area_group, model.n_groups,
+                                           weights=model.area_population))
+
+
+def shock_funded_6m(model: CommissioningModel) -> np.ndarray:
+    """Share of the latest need shock's extra need (group share of the shocked service) that
+    the group's allocation covers 6 months after it (NaN before; carried forward after)."""
+    return _overall(model, model.funded[6])
+
+
+def shock_funded_12m(model: CommissioningModel) -> np.ndarray:
+    """The same, 12 months after the shock."""
+    return _overall(model, model.funded[12])
+
+
 def relevance_provider(model: CommissioningModel) -> np.ndarray:
-    """1 − TV(group allocation, capacity share of the providers serving the group)."""
+    """1 − TV(group allocation, what the providers serving the group can deliver), capacity
+    profiles weighted by provider size and the group's share of each provider."""
     return _overall(model, M.provider_relevance(model.group_alloc, _group_capacity(model)))
 
 
@@ -401,6 +459,24 @@ def _reflected_share(model: CommissioningModel, formal: bool) -> np.ndarray:
     return _overall(model, M.mean_by_group(agree, model.pop.group, model.n_groups, mask=gp & ok))
 
 
+def reflection_formal(model: CommissioningModel) -> np.ndarray:
+    """Mean reflection (1 − TV between the allocation a GP sees and the GP's priorities) of
+    GPs with a formal role, at the latest decision (threshold-free)."""
+    return _reflection(model, True)
+
+
+def reflection_other(model: CommissioningModel) -> np.ndarray:
+    """The same mean among GPs without a formal role."""
+    return _reflection(model, False)
+
+
+def _reflection(model: CommissioningModel, formal: bool) -> np.ndarray:
+    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal)
+    ok = np.isfinite(model.reflect)
+    return _overall(model, M.mean_by_group(np.nan_to_num(model.reflect), model.pop.group,
+                                           model.n_groups, mask=gp & ok))
+
+
 def reflected_formal(model: CommissioningModel) -> np.ndarray:
     """Share of GPs with a formal role (board, locality lead) who see the latest decision
     reflect their priorities (reflection ≥ ``decisions.reflect_threshold``)."""
@@ -427,13 +503,14 @@ METRICS = {
         ("coherence", (coherence_internal, coherence_external)),
         ("stability", (tie_persistence, retention, turnover, decision_volatility,
                        leader_dependence)),
-        ("relevance", (relevance_patient, relevance_provider, relevance_localities,
-                       wasted_spend)),
+        ("relevance", (relevance_skill, relevance_patient, relevance_floor, relevance_ceiling,
+                       misallocated_per_head, shock_funded_6m, shock_funded_12m,
+                       relevance_provider, relevance_localities, wasted_spend)),
         ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
                        modularity_localities, ei_index, board_ties_provider, board_ties_patient,
                        board_ties_local_authority)),
         ("engagement", (engagement_gp, engagement_all, reflected_formal, reflected_other,
-                        pathway_adoption)),
+                        reflection_formal, reflection_other, pathway_adoption)),
     )
     for f in fs
 }

@@ -192,6 +192,12 @@ class ProviderSpec(Strict):
     staff: Annotated[int, Field(ge=1, le=100)] = Field(
         3, description="provider agents (managers and clinicians who deal with commissioners)"
     )
+    size: PositiveFloat | None = Field(
+        None,
+        description="relative size of the provider's NHS contracts (weights its capacity in "
+        "provider relevance); default by kind: acute 1.0, community 0.2, mental_health 0.2, "
+        "independent 0.05 (ASSUMPTION, see simulation.population.KIND_SIZE)",
+    )
 
 
 class LocalAuthoritySpec(Strict):
@@ -238,6 +244,12 @@ class ObservationSpec(Strict):
         description="months by which activity data and needs assessments lag: agents "
         "without a practice (group-level managers, lay members, providers, local authorities) "
         "observe the need of that many months ago",
+    )
+    activity_supply_share: Fraction = Field(
+        0.5,
+        description="weight of what was commissioned in the activity data seen by agents "
+        "without a practice: they observe need^(1-s) * allocation^s (renormalised), because "
+        "activity records the services supplied as well as need",
     )
     noise_by_type: NoiseByType = Field(
         default_factory=lambda: NoiseByType(),
@@ -294,11 +306,6 @@ class ExchangeSpec(Strict):
     objective_rate: Fraction = Field(
         0.2, description="how fast objectives follow neighbours' objectives (times engagement)"
     )
-    cross_sector_weight: PositiveFloat = Field(
-        3.0,
-        description="multiplier on influence across sectors (board-provider/LA); "
-        "transactional mode uses relationships.transactional_weight instead",
-    )
 
 
 class RelationshipMode(StrEnum):
@@ -309,12 +316,14 @@ class RelationshipMode(StrEnum):
 
 
 class RelationshipSpec(Strict):
-    """Relationship mode between the board and providers/local authorities."""
+    """Relationship mode between the board and providers/local authorities.
+
+    The modes differ only in who is tied to whom (see :mod:`simulation.network`) and, through
+    use, how trust on those ties grows and decays (:mod:`simulation.tie_dynamics`); influence
+    per unit of trust is the same across and within sectors in both modes.
+    """
 
     mode: RelationshipMode = RelationshipMode.networked
-    transactional_weight: Fraction = Field(
-        0.2, description="influence weight of the single contract tie in transactional mode"
-    )
 
 
 class NetworkSpec(Strict):
@@ -328,6 +337,12 @@ class NetworkSpec(Strict):
         4.0, description="mean ties from a commissioning manager to practice managers/GPs"
     )
     initial_weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    informal: bool = Field(
+        True,
+        description="whether informal ties exist at all; false removes every tie at every "
+        "time (no initial ties, no triadic closure, no brokered ties) while board, locality "
+        "and forum meetings go on (the 'no informal network' ablation)",
+    )
 
 
 class LocalitiesSpec(Strict):
@@ -337,11 +352,6 @@ class LocalitiesSpec(Strict):
     meeting_interval: PositiveInt = Field(1, description="steps between locality meetings")
     pooling_weight: Fraction = Field(0.5, description="how far attendees move to the pooled view")
     budget_share: Fraction = Field(0.2, description="share of the budget devolved to localities")
-    report_weight: Fraction = Field(
-        0.5,
-        description="weight of the localities' reports (pooled front-line views, brought by "
-        "locality leads) in the board's view",
-    )
 
 
 class DecisionSpec(Strict):
@@ -353,6 +363,11 @@ class DecisionSpec(Strict):
         0.3, description="weight of the board's objective (vs believed need) in allocation"
     )
     budget_per_head: PositiveFloat = Field(1150.0, description="£ per head per year (2013/14)")
+    max_shift: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        0.01,
+        description="incremental budgeting: the largest share of the budget (total-variation "
+        "distance) one decision can move between services",
+    )
     reflect_threshold: Fraction = Field(
         0.95,
         description="1 - TV(allocation, own priorities) above which an agent sees decisions "
@@ -367,6 +382,11 @@ class EngagementDynamicsSpec(Strict):
     expectation: Fraction = Field(
         0.85, description="reflection level above which engagement rises, below falls"
     )
+    regression: Fraction = Field(
+        0.02,
+        description="monthly regression of engagement toward its type's (group's) mean: "
+        "other demands on people's time pull engagement back",
+    )
 
 
 class TurnoverSpec(Strict):
@@ -379,6 +399,11 @@ class TurnoverSpec(Strict):
         3.0, description="hazard multiplier 1 + s*(1-e): disengaged agents leave more"
     )
     newcomer_tie_weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.1
+    newcomer_climate: Fraction = Field(
+        0.5,
+        description="weight of the local climate (mean engagement of the newcomer's peers: "
+        "same locality, else group, else organisation) in a newcomer's mean engagement",
+    )
 
 
 class TieSpec(Strict):
@@ -389,6 +414,11 @@ class TieSpec(Strict):
     dissolve_below: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
     triadic_closure: Fraction = Field(0.02, description="per-agent monthly chance to close a triad")
     new_tie_weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.2
+    capacity: Annotated[int, Field(ge=1, le=1000)] = Field(
+        40,
+        description="most ties an agent maintains: a new tie forms with probability "
+        "(1 - d_i/C)(1 - d_k/C) for degrees d and capacity C",
+    )
 
 
 class Lever(Strict):
@@ -479,8 +509,34 @@ class EngagementShift(_EventBase):
     delta: Annotated[float, Field(ge=-1.0, le=1.0)]
 
 
+class BrokerLoss(_EventBase):
+    """Brokers leave: locality leads and each group's highest-betweenness agents are replaced
+    by unconnected newcomers (the same roles, no ties, uninformed)."""
+
+    type: Literal["broker_loss"]
+    locality_leads: bool = True
+    top_betweenness: Annotated[int, Field(ge=0, le=1000)] = Field(
+        3, description="highest-betweenness agents replaced per group (exact Brandes)"
+    )
+
+
+class Rewire(_EventBase):
+    """Degree-preserving rewiring of the whole tie network (random stub matching with the
+    weights carried along; self-pairs and duplicates dropped)."""
+
+    type: Literal["rewire"]
+
+
+class TurnoverFeedback(_EventBase):
+    """Change how strongly disengagement drives leaving from this step on."""
+
+    type: Literal["turnover_feedback"]
+    engagement_sensitivity: NonNegFloat
+
+
 Event = Annotated[
-    NeedShock | GPExodus | ProviderExit | LeverSwitch | EngagementShift,
+    NeedShock | GPExodus | ProviderExit | LeverSwitch | EngagementShift | BrokerLoss | Rewire
+    | TurnoverFeedback,
     Field(discriminator="type"),
 ]
 
@@ -495,6 +551,12 @@ class Scenario(Strict):
     description: str = ""
     seed: Annotated[int, Field(ge=0)] = 0
     steps: Annotated[int, Field(ge=1, le=100_000)] = 60
+    burn_in: Annotated[int, Field(ge=0, le=600)] = Field(
+        24,
+        description="months simulated before month 0 (the shadow period): every process "
+        "runs but budgets stay at the inherited allocation, no events fire and nothing is "
+        "recorded",
+    )
     scale: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1.0, description="multiplies populations and practice counts (for quick runs)"
     )

@@ -8,7 +8,11 @@ For tie weight *w*, each month
 (reinforcement :math:`\\gamma`, decay :math:`\\delta`, maintenance :math:`\\mu` from the
 stability-management lever); ties with :math:`w' <` ``dissolve_below`` dissolve.  Triadic
 closure (Granovetter 1973; Rapoport 1953): a sampled agent *i* picks a neighbour *j* and one
-of *j*'s neighbours *k* uniformly, and the tie *i–k* forms with weight ``new_tie_weight``.
+of *j*'s neighbours *k* uniformly, and the tie *i–k* forms with weight ``new_tie_weight``
+with probability :math:`(1 - d_i/C)^+ (1 - d_k/C)^+` for degrees *d* and capacity *C*
+(``ties.capacity``): people maintain a limited number of working relationships (Dunbar 1998;
+Roberts et al. 2009), so tie formation slows as networks fill and density settles where
+formation balances dissolution.
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["close_triads", "update_weights", "update_weights_loop"]
+__all__ = [
+    "accept_by_capacity",
+    "close_triads",
+    "rewire_pairs",
+    "update_weights",
+    "update_weights_loop",
+]
 
 
 def update_weights(
@@ -57,3 +67,36 @@ def close_triads(
     k = indices[indptr[j] + np.floor(u2 * deg[j]).astype(np.int64)]
     keep = k != i
     return i[keep].astype(np.int64), k[keep].astype(np.int64)
+
+
+def accept_by_capacity(
+    a: np.ndarray, b: np.ndarray, degree: np.ndarray, capacity: int, u: np.ndarray
+) -> np.ndarray:
+    """Mask of proposed ties ``(a, b)`` accepted: ``u < (1 - d_a/C)^+ (1 - d_b/C)^+``.
+
+    Examples
+    --------
+    >>> accept_by_capacity(np.array([0, 1]), np.array([2, 2]), np.array([0, 4, 2]), 4,
+    ...                    np.array([0.4, 0.0])).tolist()
+    [True, False]
+    """
+    room = np.clip(1.0 - degree / float(capacity), 0.0, 1.0)
+    return u < room[a] * room[b]
+
+
+def rewire_pairs(
+    src: np.ndarray, dst: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Degree-preserving rewiring by random stub matching (configuration model).
+
+    Every tie contributes its two ends as stubs; the stubs are shuffled and paired, tie *e*
+    becoming the pair of stubs ``2e`` and ``2e + 1`` of the shuffled list.  Returns the new
+    ``(a, b)`` and the index of the old tie whose weight each new tie carries.  The caller
+    drops self-pairs and duplicates (a small share on sparse graphs), so degrees are preserved
+    exactly except at those ties (Newman 2010, ch. 13).
+    """
+    stubs = np.concatenate([src, dst])
+    perm = rng.permutation(stubs.size)
+    shuffled = stubs[perm]
+    a, b = shuffled[0::2], shuffled[1::2]
+    return a, b, np.arange(src.size)

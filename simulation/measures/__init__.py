@@ -26,7 +26,15 @@ from .knowledge import (
     mean_by_group,
     tv_distance,
 )
-from .relevance import locality_relevance, patient_relevance, provider_relevance, wasted_spend
+from .relevance import (
+    locality_relevance,
+    misallocated_per_head,
+    patient_relevance,
+    provider_relevance,
+    relevance_skill,
+    shock_funded,
+    wasted_spend,
+)
 from .stability import (
     decision_volatility,
     edge_keys,
@@ -69,11 +77,14 @@ __all__ = [
     "jaccard_by_group",
     "locality_relevance",
     "mean_by_group",
+    "misallocated_per_head",
     "modularity",
     "modularity_by_group",
     "patient_relevance",
     "provider_relevance",
+    "relevance_skill",
     "retention",
+    "shock_funded",
     "strength_concentration",
     "system_objective",
     "tie_share_by_type",

@@ -13,8 +13,11 @@ from .knowledge import tv_distance
 
 __all__ = [
     "locality_relevance",
+    "misallocated_per_head",
     "patient_relevance",
     "provider_relevance",
+    "relevance_skill",
+    "shock_funded",
     "wasted_spend",
 ]
 
@@ -167,3 +170,102 @@ def locality_relevance(local_allocation, locality_need):
     [0.8]
     """
     return patient_relevance(local_allocation, locality_need)
+
+
+def relevance_skill(relevance, floor, ceiling, min_range=1e-3):
+    r"""Skill score of decisions between a no-knowledge floor and a perfect-knowledge ceiling.
+
+    Parameters
+    ----------
+    relevance : array_like
+        Relevance :math:`R` of the decisions made from what the deciders know.
+    floor : array_like
+        Relevance :math:`R_0` of the same decision rule fed no local knowledge (the national
+        profile), from the same starting allocation and with the same objectives.
+    ceiling : array_like
+        Relevance :math:`R_1` of the same rule fed true need.
+    min_range : float
+        Where :math:`|R_1 - R_0|` is below this the score is undefined (NaN): knowledge
+        cannot make a difference there (e.g. before the first decision).
+
+    Returns
+    -------
+    numpy.ndarray or float
+        :math:`S = (R - R_0)/(R_1 - R_0)`: 0 = no better than knowing nothing, 1 = as good as
+        perfect knowledge; negative when the deciders' knowledge misleads them; it can exceed 1
+        when errors happen to offset the objective term.
+
+    Notes
+    -----
+    The skill-score construction of forecast verification (Murphy 1988, Mon Weather Rev
+    116:2417), with the reference forecasts replaced by the two knowledge extremes under the
+    same decision rule.
+
+    Examples
+    --------
+    >>> float(relevance_skill(0.95, 0.90, 1.0))
+    0.5
+    >>> bool(np.isnan(relevance_skill(0.9, 0.9, 0.9)))
+    True
+    """
+    r, lo, hi = (np.asarray(x, dtype=float) for x in (relevance, floor, ceiling))
+    span = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(np.abs(span) >= min_range, (r - lo) / span, np.nan)
+    return out if out.ndim else float(out)
+
+
+def misallocated_per_head(allocation, need, budget_per_head):
+    r"""Pounds per head per year allocated away from need.
+
+    Parameters
+    ----------
+    allocation, need : array_like, shape (..., K)
+        Allocation and need distributions.
+    budget_per_head : float
+        Budget per head per year (£).
+
+    Returns
+    -------
+    numpy.ndarray or float
+        :math:`M = B\,\mathrm{TV}(a, n) = B \sum_k \max(0, a_k - n_k)`, in :math:`[0, B]`:
+        the money that would have to move between services for spending to follow need.
+
+    Examples
+    --------
+    >>> float(misallocated_per_head([0.6, 0.4], [0.5, 0.5], 1000.0))
+    100.0
+    """
+    return float(budget_per_head) * tv_distance(allocation, need)
+
+
+def shock_funded(alloc_now, alloc_at_shock, need_before, need_after):
+    r"""Share of a need shock's extra need that the allocation has come to cover.
+
+    Parameters
+    ----------
+    alloc_now : array_like
+        Allocation share of the shocked service now (per group).
+    alloc_at_shock : array_like
+        Its share when the shock struck.
+    need_before, need_after : array_like
+        Share of need for the service just before and just after the shock.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        :math:`F = (a_t - a_0)/(n_1 - n_0)`; 0 = nothing moved, 1 = the whole extra need
+        funded; negative if money moved away; NaN where the shock did not raise the service's
+        share of need (:math:`n_1 \le n_0`).
+
+    Examples
+    --------
+    >>> float(shock_funded(0.15, 0.13, 0.13, 0.17))
+    0.5
+    """
+    a1, a0, n0, n1 = (np.asarray(x, dtype=float) for x in (alloc_now, alloc_at_shock, need_before,
+                                                             need_after))
+    extra = n1 - n0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(extra > 0, (a1 - a0) / extra, np.nan)
+    return out if out.ndim else float(out)
