@@ -126,7 +126,8 @@ def _print_summary(result) -> None:
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("95% CI", justify="right")
-    shown = ("accuracy_board", "board_uncertainty", "reach", "coherence_internal",
+    shown = ("relevance_skill", "misallocated_per_head", "accuracy_board", "board_uncertainty",
+             "reach", "coherence_internal",
              "coherence_external", "tie_persistence", "retention", "relevance_patient",
              "relevance_provider", "relevance_localities", "wasted_spend", "engagement_gp",
              "reflected_formal", "reflected_other")
@@ -287,6 +288,99 @@ def compare(
     except ScenarioError as exc:
         fail(exc)
     raise typer.Exit(code)
+
+
+@app.command()
+def patterns(
+    replicates: Annotated[int, typer.Option(min=2, help="paired replicates per arm")] = 30,
+    robustness: Annotated[int, typer.Option(
+        min=0, help="Latin-hypercube points over the uncertain parameters (0 = none)")] = 0,
+    robustness_replicates: Annotated[int, typer.Option(
+        min=2, help="paired replicates per arm at each hypercube point")] = 5,
+    workers: Workers = None,
+    seed: Annotated[int, typer.Option(help="root seed of the replicate seeds")] = 2013,
+    scale: Annotated[float, typer.Option(min=0.01, max=1.0,
+                                         help="population scale of every arm")] = 1.0,
+    steps: Annotated[int | None, typer.Option(min=37, help="months (default: 60)")] = None,
+    only: Annotated[list[str] | None, typer.Option(
+        help="pattern key to run (repeatable; e.g. 1, 2-shock, A1)")] = None,
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("results/patterns"),
+    quiet: Quiet = False,
+) -> None:
+    """Run the brief's six patterns and the ablations as paired comparisons (common random
+    numbers): table, patterns.csv, patterns.png; --robustness K adds the share of a Latin
+    hypercube over the uncertain parameters in which each pattern holds.
+
+    Example: commnet patterns --replicates 30 --workers 2 --robustness 40
+    """
+    from .experiment.patterns import patterns_command
+
+    try:
+        code = patterns_command(replicates, robustness, robustness_replicates, workers, seed,
+                                scale, steps, out, only or [], quiet, console, err)
+    except ScenarioError as exc:
+        fail(exc)
+    raise typer.Exit(code)
+
+
+@app.command()
+def calibrate(
+    calibration: Annotated[Path, typer.Argument(help="calibration YAML file (calibration/*.yaml)")],
+    out: Annotated[Path | None, typer.Option(
+        help="output folder (default: results/calibration/<name>)")] = None,
+    workers: Workers = None,
+    executor: Executor = "local",
+    scheduler: Scheduler = None,
+    resume: Annotated[bool, typer.Option(help="continue the calibration stored in OUT")] = False,
+    generations: Annotated[int | None, typer.Option(
+        min=1, help="ABC-SMC generations (default: the file's)")] = None,
+    population_size: Annotated[int | None, typer.Option(
+        min=10, help="particles per generation (default: the file's)")] = None,
+    quiet: Quiet = False,
+) -> None:
+    """Fit parameters to published figures with ABC-SMC (pyabc): posterior.parquet,
+    predictive.csv, identification.csv, calibration.png and a calibrated scenario in OUT.
+
+    Example: commnet calibrate calibration/gp_survey_2015.yaml --workers 2
+    """
+    import time
+
+    from .experiment.calibrate import calibrate as run_calibration
+    from .experiment.calibrate import load_calibration
+
+    try:
+        spec = load_calibration(calibration)[0]
+        out = out or Path("results") / "calibration" / spec.name
+        t0 = time.perf_counter()
+        if not quiet:
+            console.print(f"[bold]{spec.name}[/]: {len(spec.parameters)} parameters, "
+                          f"{len(spec.targets)} targets, ABC-SMC with "
+                          f"{population_size or spec.abc.population_size} particles × "
+                          f"{generations or spec.abc.generations} generations → {out}",
+                          highlight=False)
+        res = run_calibration(calibration, out, workers=workers, executor=executor,
+                              scheduler=scheduler, resume=resume, generations=generations,
+                              population_size=population_size)
+    except ScenarioError as exc:
+        fail(exc)
+    if not quiet:
+        table = Table(title=f"targets vs posterior predictive ({res['evaluations']} model runs, "
+                            f"{res['generations']} generations, {time.perf_counter() - t0:.0f} s)")
+        for col in ("target", "observed", "predicted", "90% interval", "covered"):
+            table.add_column(col)
+        for r in res["predictive"].itertuples():
+            table.add_row(r.target, f"{r.observed:.3f}", f"{r.predicted_median:.3f}",
+                          f"{r.predicted_q05:.3f} – {r.predicted_q95:.3f}",
+                          "yes" if r.covered else "no")
+        console.print(table)
+        table = Table(title="posterior (width = 90% interval / 90% of prior; ≈1: not identified)")
+        for col in ("parameter", "median", "90% interval", "width"):
+            table.add_column(col)
+        for r in res["identification"].itertuples():
+            table.add_row(r.parameter, f"{r.median:.4g}", f"{r.q05:.4g} – {r.q95:.4g}",
+                          f"{r.width_ratio:.2f}")
+        console.print(table)
+        console.print(f"calibrated scenario: [bold]{res['scenario']}[/]")
 
 
 @app.command()

@@ -24,7 +24,7 @@ from .population import Population
 from .reporters import KEY_METRICS
 from .scenario import STAKEHOLDER_TYPES
 
-__all__ = ["TYPE_COLOURS", "plot_network", "plot_trajectories", "structural_layout"]
+__all__ = ["TYPE_COLOURS", "plot_network", "plot_patterns", "plot_trajectories", "structural_layout"]
 
 TYPE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
@@ -135,5 +135,37 @@ def plot_network(
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_patterns(table: pd.DataFrame, path: str | os.PathLike[str], title: str = "") -> Path:
+    """Forest plot of ``commnet patterns``: one panel per metric family, each check's paired
+    difference (treatment − control) with its 95% interval; filled = holds, open = does not,
+    grey = reported only.  Differences are in the metric's own units (skill units for
+    ``relevance_skill``, £ per head for ``misallocated_per_head``)."""
+    metrics = list(dict.fromkeys(table["metric"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 0.32 * len(table) + 1.6),
+                             squeeze=False, sharey=True)
+    labels = [f"{r.pattern}: {r.metric}" for r in table.itertuples()]
+    y = np.arange(len(table))[::-1]
+    for ax, metric in zip(axes.flat, metrics, strict=True):
+        for yi, r in zip(y, table.itertuples(), strict=True):
+            if r.metric != metric:
+                continue
+            colour = "0.5" if r.holds is None else ("C2" if r.holds else "C3")
+            ax.plot([r.ci_low, r.ci_high], [yi, yi], color=colour, lw=2)
+            ax.plot([r.difference], [yi], "o", color=colour,
+                    mfc=colour if r.holds else "white", ms=6)
+        ax.axvline(0.0, color="k", lw=0.8)
+        ax.set_title(metric.replace("_", " "), fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3, axis="x")
+    axes[0, 0].set_yticks(y, labels, fontsize=7)
+    fig.suptitle(title or "patterns: treatment − control, paired 95% CI (green = holds)",
+                 fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

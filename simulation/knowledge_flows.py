@@ -35,9 +35,11 @@ __all__ = [
     "exchange_beliefs",
     "influence_matrix",
     "influence_weights",
+    "noisy_observation",
     "observation_noise",
     "observe",
     "observe_loop",
+    "take_up",
 ]
 
 
@@ -64,8 +66,18 @@ def observe(
     draws :math:`\\varepsilon` and uptake :math:`a_i` (``rate``; zero for absent agents).
     Convex combinations of distributions stay distributions.
     """
+    return take_up(belief, noisy_observation(truth, sd, eps), rate)
+
+
+def noisy_observation(truth: np.ndarray, sd: np.ndarray, eps: np.ndarray) -> np.ndarray:
+    """The renormalised noisy observation :math:`o_i` of :func:`observe`."""
     obs = truth * np.exp(sd[:, None] * eps)
     obs /= obs.sum(axis=1, keepdims=True)
+    return obs
+
+
+def take_up(belief: np.ndarray, obs: np.ndarray, rate: np.ndarray) -> np.ndarray:
+    """:math:`b' = (1 - a) b + a o` row by row (``rate`` = *a*)."""
     a = rate[:, None]
     return (1.0 - a) * belief + a * obs
 

@@ -7,7 +7,8 @@ replaced whole.  ``--set dotted.path=value`` overrides apply last; list items ar
 index (``groups.0.population=90000``) and values are parsed as YAML scalars.
 
 Every problem is raised as :class:`ScenarioError` naming the file, the field path, the bad
-value and what is allowed.
+value and what is allowed.  Survey files named in ``network.survey`` are resolved against the
+file that names them and read and checked at load (:mod:`simulation.surveyed`).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from . import registers, surveyed
 from .scenario import Scenario
 
 __all__ = [
@@ -318,8 +320,11 @@ def load_scenario(
         data = apply_overrides(data, overrides)
         sources = [("--set", apply_overrides({}, overrides)), *chain]
     try:
+        if data.get("practices_from") is not None:  # practice registers (simulation.registers)
+            data = registers.expand_registers(data, sources)
         if data.get("generate") is not None:
             data = _generated(data, sources)
+        data = surveyed.resolve_paths(data, lambda loc: _origin(loc, sources))
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(validation_problems(exc, data, sources)) from None
@@ -337,14 +342,14 @@ def load_scenario(
                     )
                 ]
             )
-    return scenario
+    return surveyed.check_scenario(scenario, lambda loc: _origin(loc, sources))
 
 
 def count_agents(scenario: Scenario) -> int:
     """Estimated number of agents, before any allocation (used for the memory guard)."""
     total = 0
     for g in scenario.groups:
-        practices = max(1, round(g.practices.count * scenario.scale))
+        practices = max(1, round(g.practices.count * (1 if g.practices.explicit else scenario.scale)))
         gps = max(practices, round(practices * g.practices.gps_per_practice))
         total += gps + practices * (1 + scenario.patients_per_practice)
         total += g.commissioning_managers + scenario.board.lay_members

@@ -33,8 +33,10 @@ from .knowledge_flows import (
     activity_view,
     exchange_beliefs,
     influence_weights,
+    noisy_observation,
     observation_noise,
     observe,
+    take_up,
 )
 from .localities import meet, membership, pool
 from .measures import betweenness, shock_funded
@@ -52,7 +54,10 @@ from .population import (
 from .scenario import STAKEHOLDER_TYPES, BrokerLoss, GPExodus, NeedShock, Scenario
 from .tie_dynamics import accept_by_capacity, close_triads, rewire_pairs, update_weights
 
-__all__ = ["CommissioningModel"]
+__all__ = ["NEVER", "CommissioningModel"]
+
+#: ``last_contact`` of an agent who never met a board member (months).
+NEVER = -(10**6)
 
 
 class CommissioningModel(mesa.Model):
@@ -136,6 +141,7 @@ class CommissioningModel(mesa.Model):
         self.exchanges = np.zeros(n, np.int64)
         self.reflect = np.full(n, np.nan)
         self.left_this_step = np.zeros(n, bool)
+        self.last_contact = np.full(n, NEVER)  # month of the last contact with a board member
 
         # ---- Mesa agents, one class per stakeholder type, one per slot
         self.occupant: list[CommissioningAgent] = [
@@ -234,17 +240,18 @@ class CommissioningModel(mesa.Model):
         mean engagement of present peers of the same type in the same area, else group, else
         organisation)."""
         p = self.pop
+        peers = self.present.copy()
+        peers[slots] = False
         clim = np.full(slots.size, np.nan)
-        for t in np.unique(p.kind[slots]):
-            peers = self.present & (p.kind == t)
-            peers[slots] = False
-            mine = np.flatnonzero(p.kind[slots] == t)
-            for unit, n_units in ((p.area, p.n_areas), (p.group, p.n_groups),
-                                  (p.org, int(p.org.max()) + 1)):
-                c = climate(self.engagement, unit, n_units, peers)
-                u = unit[slots[mine]]
-                fill = np.isnan(clim[mine]) & (u >= 0)
-                clim[mine[fill]] = c[u[fill]]
+        n_types = len(STAKEHOLDER_TYPES)
+        for unit, n_units in ((p.area, p.n_areas), (p.group, p.n_groups),
+                              (p.org, int(p.org.max()) + 1)):
+            # one climate per (type, unit): key = type * n_units + unit
+            key = np.where(unit >= 0, p.kind.astype(np.int64) * n_units + unit, -1)
+            c = climate(self.engagement, key, n_types * max(n_units, 1), peers)
+            k = key[slots]
+            fill = np.isnan(clim) & (k >= 0)
+            clim[fill] = c[k[fill]]
         base = self.engagement_base[slots]
         c = self.spec.turnover.newcomer_climate
         mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
@@ -412,9 +419,9 @@ class CommissioningModel(mesa.Model):
         sd = observation_noise(self.engagement, o.noise, self.type_noise, o.noise_engagement_factor)
         rate = o.rate * self.engagement * self.active
         eps = self.rng.standard_normal(self.belief.shape)
-        seen = self.observed_need()
-        self.belief = observe(self.belief, seen, sd, rate, eps)
-        self.private = observe(self.private, seen, sd, rate, eps)
+        obs = noisy_observation(self.observed_need(), sd, eps)  # one draw, two views
+        self.belief = take_up(self.belief, obs, rate)
+        self.private = take_up(self.private, obs, rate)
         if o.data_lag:
             self.need_history.append(self.practice_need)
 
@@ -427,6 +434,9 @@ class CommissioningModel(mesa.Model):
         self.exchanges = np.bincount(t.src[self.used], minlength=self.n_agents) + np.bincount(
             t.dst[self.used], minlength=self.n_agents
         )
+        talk = self.used & (self.on_board[t.src] | self.on_board[t.dst])
+        self.last_contact[t.src[talk]] = self.month
+        self.last_contact[t.dst[talk]] = self.month
         pairs = None
         if e.rule == "deffuant" and t.m:
             n_pairs = round(e.pairs_per_agent * self.active.sum())
@@ -451,8 +461,18 @@ class CommissioningModel(mesa.Model):
         if not loc.enabled or self.month % loc.meeting_interval:
             return
         k = self.n_services
+        attend = self.active
+        if loc.attendance < 1.0:
+            attend = attend & (self.rng.random(self.n_agents) < loc.attendance)
+        # attendees of a meeting with a board member present are in contact with the board
+        area = self.pop.area
+        present_board = np.zeros(self.pop.n_areas, bool)
+        here = attend & self.on_board & (area >= 0) & self.front_line
+        present_board[area[here]] = True
+        met_board = attend & self.front_line & (area >= 0) & present_board[np.maximum(area, 0)]
+        self.last_contact[met_board] = self.month
         both = np.hstack([self.belief, self.objective])  # one pass pools beliefs and objectives
-        both, pooled = meet(both, self.area_members, self.engagement * self.active,
+        both, pooled = meet(both, self.area_members, self.engagement * attend,
                             loc.pooling_weight)
         self.belief = np.ascontiguousarray(both[:, :k])
         self.objective = np.ascontiguousarray(both[:, k:])
@@ -465,6 +485,7 @@ class CommissioningModel(mesa.Model):
         move toward the pooled view; the pool is what the board decides from.  A board nobody
         attends decides from what its present members know."""
         k = self.n_services
+        self.last_contact[self.on_board & self.active] = self.month
         both, pooled = meet(np.hstack([self.belief, self.objective]), self.board,
                             self.engagement * self.active, self.spec.decisions.pooling_weight)
         self.belief = np.ascontiguousarray(both[:, :k])
@@ -510,7 +531,17 @@ class CommissioningModel(mesa.Model):
 
     def allocation_seen(self) -> np.ndarray:
         """The allocation each agent judges: its area's, else its group's, else (provider/LA
-        staff) the mean over the groups its organisation serves."""
+        staff) the mean over the groups its organisation serves.  Cached until the next
+        decision (read-only)."""
+        cached = getattr(self, "_seen_cache", None)
+        if cached is not None and cached[0] is self.budget:
+            return cached[1]
+        seen = self._allocation_seen()
+        seen.flags.writeable = False
+        self._seen_cache = (self.budget, seen)
+        return seen
+
+    def _allocation_seen(self) -> np.ndarray:
         p = self.pop
         seen = np.empty_like(self.belief)
         has_area = p.area >= 0
@@ -562,20 +593,21 @@ class CommissioningModel(mesa.Model):
         self.replace(leavers)
 
     def replace(self, slots: np.ndarray, drop_ties: bool = False) -> None:
-        """Replace the agents in ``slots`` by uninformed, weakly tied newcomers (untied with
-        ``drop_ties``), whose engagement reflects the local climate."""
+        """Replace the agents in ``slots`` by newcomers: beliefs at the national need profile
+        (no local knowledge yet), weakly tied (untied with ``drop_ties``), engagement drawn
+        around a mix of the type's mean and the local climate."""
         slots = np.asarray(slots, np.int64)
         if slots.size == 0:
             return
-        k = self.n_services
         for slot in slots.tolist():
             self.occupant[slot].leave()
         self.left_this_step[slots] = True
-        self.belief[slots] = 1.0 / k
-        self.private[slots] = 1.0 / k
+        self.belief[slots] = self.national_need  # the national picture, nothing local yet
+        self.private[slots] = self.national_need
         self.objective[slots] = self._draw_objectives(slots)
         self.engagement[slots] = self._newcomer_engagement(slots)
         self.adopted[slots] = False
+        self.last_contact[slots] = NEVER
         leaving = np.zeros(self.n_agents, bool)
         leaving[slots] = True
         hit = leaving[self.ties.src] | leaving[self.ties.dst]

@@ -23,6 +23,9 @@ ties (all with weight ``network.initial_weight`` unless said otherwise):
   *networked* — every staff member tied to two board members and one commissioning manager of
   every group served, and provider/LA staff of organisations serving the same group to one
   another (joint forums).
+
+With ``network.survey`` the surveyed ties then replace the generated ties of the surveyed
+people (or, in ``mode: replace``, of the whole groups surveyed): :mod:`simulation.surveyed`.
 """
 
 from __future__ import annotations
@@ -276,7 +279,12 @@ def build_ties(pop: Population, rng: np.random.Generator) -> Ties:
     a = np.concatenate(a_parts) if a_parts else np.empty(0, np.int64)
     b = np.concatenate(b_parts) if b_parts else np.empty(0, np.int64)
     ok = (a >= 0) & (b >= 0)
-    return Ties.from_pairs(n, a[ok], b[ok], np.full(int(ok.sum()), w0))
+    ties = Ties.from_pairs(n, a[ok], b[ok], np.full(int(ok.sum()), w0))
+    if net.survey is not None:  # surveyed ties in place of generated ones (after all draws above)
+        from .surveyed import apply_survey
+
+        ties = apply_survey(pop, ties, rng)
+    return ties
 
 
 def _cross_sector(pop: Population, rng: np.random.Generator, add) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .registers import explicit_layout
 from .scenario import STAKEHOLDER_TYPES, Scenario
 
 __all__ = ["GP", "LOCAL_AUTHORITY", "MANAGER", "PATIENT", "PROVIDER", "Population", "build_population"]
@@ -38,7 +39,13 @@ ROLES = (
 )
 R_GP, R_PM, R_CM, R_OFFICER, R_NURSE, R_PPG, R_LAY, R_PROV, R_LA = range(len(ROLES))
 
-#: Default provider capacity profile by provider kind over the default six services.
+#: Default provider capacity profile by provider kind over the default six services (urgent and
+#: emergency, planned, mental health, long-term/community, maternity and children, prevention
+#: and primary care).  ASSUMPTION: no source gives service mixes per provider kind in these
+#: categories; the profiles encode what each kind is for (acute trusts: emergency and elective
+#: care with maternity; community providers: long-term conditions and community services;
+#: mental-health trusts; independent providers: elective procedures).  A scenario can give
+#: ``providers[].capacity`` from contract data instead.
 KIND_CAPACITY = {
     "acute": (0.40, 0.40, 0.02, 0.08, 0.08, 0.02),
     "community": (0.05, 0.05, 0.05, 0.60, 0.10, 0.15),
@@ -151,6 +158,11 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     (the first ``board.officers`` are the officers, the next ``board.nurses`` the nurses);
     ``board.lay_members`` lay members.  Then provider and local-authority staff, shared by the
     groups they serve.  Boards follow :class:`~simulation.scenario.BoardSpec`.
+
+    A group with explicit practices (``practices.explicit``, from a register) keeps them all,
+    with their list sizes times ``scale`` (rounded, at least 100) and their GPs where given.
+    If they carry locality labels, its areas are the distinct labels in list order and
+    ``localities.count`` is ignored (:func:`simulation.registers.explicit_layout`).
     """
     s = scenario
     kind: list[np.ndarray] = []
@@ -173,22 +185,26 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
 
     n_prac_total = 0
     for gi, gs in enumerate(s.groups):
-        pop = max(1000, round(gs.population * s.scale))
-        n_prac = max(1, round(gs.practices.count * s.scale))
-        sizes = _list_sizes(rng, n_prac, pop, gs.practices.list_size_cv, gs.practices.min_list_size)
+        if gs.practices.explicit is not None:  # a register's practices (simulation.registers)
+            sizes, areas_local, n_areas, gps = explicit_layout(gs, s.scale, rng)
+            n_prac = int(sizes.size)
+        else:
+            pop = max(1000, round(gs.population * s.scale))
+            n_prac = max(1, round(gs.practices.count * s.scale))
+            sizes = _list_sizes(rng, n_prac, pop, gs.practices.list_size_cv, gs.practices.min_list_size)
+            n_areas = min(gs.localities.count, n_prac)
+            order = rng.permutation(n_prac)
+            areas_local = np.empty(n_prac, np.int32)
+            for ai, chunk in enumerate(np.array_split(order, n_areas)):
+                areas_local[chunk] = ai
+            gps = np.maximum(1, np.rint(gs.practices.gps_per_practice * sizes / sizes.mean())).astype(int)
         g_pop[gi] = sizes.sum()
-        n_areas = min(gs.localities.count, n_prac)
-        order = rng.permutation(n_prac)
-        areas_local = np.empty(n_prac, np.int32)
-        for ai, chunk in enumerate(np.array_split(order, n_areas)):
-            areas_local[chunk] = ai
         area0 = len(a_group)
         a_group.extend([gi] * n_areas)
         pidx = np.arange(n_prac_total, n_prac_total + n_prac, dtype=np.int32)
         p_group.append(np.full(n_prac, gi, np.int32))
         p_area.append(areas_local + area0)
         p_size.append(sizes)
-        gps = np.maximum(1, np.rint(gs.practices.gps_per_practice * sizes / sizes.mean())).astype(int)
         add(int(gps.sum()), GP, R_GP, gi, np.repeat(areas_local + area0, gps), np.repeat(pidx, gps))
         add(n_prac, MANAGER, R_PM, gi, areas_local + area0, pidx)
         if s.patients_per_practice:

@@ -161,6 +161,16 @@ REGISTRY: dict[str, Entry] = {
                                      "2012); runs of 1-3 CCGs have no source"),
     "generate.provider_staff": _assumed("as providers[].staff"),
     "generate.la_staff": _assumed("as local_authorities[].staff"),
+    # ---------------------------------------------------------------- practice registers
+    "practices_from.file": _structural("scenario input: the practice register file read"),
+    "practices_from.format": _structural("file layout: NHS Digital or plain CSV"),
+    "practices_from.map_file": _structural("scenario input: NHS Digital practice-to-PCN map"),
+    "practices_from.groups": _structural("scenario input: which commissioning bodies to take"),
+    "practices_from.group_column": _structural("file layout: CCG_CODE before July 2022, "
+                                               "SUB_ICB_LOCATION_CODE after (NHS Digital)"),
+    "practices_from.locality": _structural("model choice: localities from PCNs, a column or "
+                                           "the rules"),
+    "practices_from.group_names": _structural("labels of the groups: codes or the map's names"),
     # ---------------------------------------------------------------- groups (scenario input)
     "groups[].name": _structural("site label (pseudonymous, as in the study)"),
     "groups[].population": _data("per scenario: ONS mid-2012 CCG populations; the study's six "
@@ -172,6 +182,17 @@ REGISTRY: dict[str, Entry] = {
     "groups[].practices.min_list_size": _data("smallest list ≈ 1,000 (1,002 in the BMJ Open "
                                               "Quality snapshot, calibration.md)"),
     "groups[].practices.gps_per_practice": _data("about 4-6 GPs per practice (calibration.md)"),
+    # explicit practices, read from a practice register by practices_from (simulation.registers)
+    "groups[].practices.explicit.code": _structural("practice label from the register (CODE, "
+                                                    "PRACTICE_CODE or the plain file's practice)"),
+    "groups[].practices.explicit.list_size": _data("registered patients from the register file "
+                                                   "(NHS Digital NUMBER_OF_PATIENTS, SEX = AGE "
+                                                   "= ALL; or the plain file's list_size)"),
+    "groups[].practices.explicit.locality": _data("the practice's PCN from NHS Digital's "
+                                                  "practice map (PCN_CODE), or the plain "
+                                                  "file's locality"),
+    "groups[].practices.explicit.gps": _data("GPs from the plain file's gps column (where "
+                                             "given); default gps_per_practice by list size"),
     "groups[].localities.count": _assumed("calibration.md assumption: 3-8 per CCG, one per "
                                           "40k-100k people"),
     "groups[].commissioning_managers": _assumed("no source: CCG/CSU staff who deal with "
@@ -259,6 +280,18 @@ REGISTRY: dict[str, Entry] = {
     "network.initial_weight": _assumed("starting tie strength, then moved by reinforcement and "
                                        "decay"),
     "network.informal": _structural("switch: informal ties exist (the brief's ablation)"),
+    # surveyed initial network (simulation.surveyed): data files, not parameters
+    "network.survey.format": _structural("input format of a surveyed network: csv, graphml or "
+                                         "an ego-survey table (the study's e-survey)"),
+    "network.survey.nodes": _structural("input file: surveyed people (csv)"),
+    "network.survey.edges": _structural("input file: surveyed ties and their strengths (csv)"),
+    "network.survey.file": _structural("input file: surveyed network (GraphML)"),
+    "network.survey.table": _structural("input file: ego-network survey, one row per tie"),
+    "network.survey.mode": _structural("switch: replace the matched people's ties or the "
+                                       "covered groups' whole informal network"),
+    "network.survey.groups": _structural("scenario input: the groups the survey covers"),
+    "network.survey.scale": _structural("how the survey recorded strength: (0, 1] or 1-5"),
+    "network.survey.digest": _structural("record of the survey files' contents (provenance)"),
     "ties.reinforce": _assumed("strengthening of a used tie; no data", 0.03, 0.3),
     "ties.decay": _assumed("weakening of an unused tie; no data", 0.01, 0.1),
     "ties.dissolve_below": _assumed("pruning threshold for weak ties"),
@@ -273,6 +306,9 @@ REGISTRY: dict[str, Entry] = {
     "localities.meeting_interval": _assumed("monthly locality meetings; no source", integer=True),
     "localities.pooling_weight": _assumed("how far attendees adopt the pooled view; no data",
                                           0.2, 0.8),
+    "localities.attendance": _assumed("practices often sent one representative to locality "
+                                      "meetings; no figure (to be fitted, issue 9)",
+                                      target=GP_SURVEY_2015),
     "localities.budget_share": _assumed("devolved locality budgets were small; no figure",
                                         0.05, 0.4),
     "decisions.interval": _assumed("boards revise allocations quarterly; not in calibration.md",
@@ -285,6 +321,13 @@ REGISTRY: dict[str, Entry] = {
                                        "head (NHS England allocations)"),
     "decisions.max_shift": _assumed("incremental budgeting: one quarterly decision moves little "
                                     "of the budget", 0.0025, 0.04),
+    "decisions.influence_threshold": _assumed("midpoint of the engagement scale: agreeing "
+                                              "one can influence the CCG = engagement >= 0.5 "
+                                              "(a Likert-midpoint convention, not fitted)",
+                                              target=GP_SURVEY_2015),
+    "decisions.informed_window": _assumed("recall period of 'I am informed about what the "
+                                          "CCG is trying to achieve' (to be fitted, issue 9)",
+                                          integer=True, target=GP_SURVEY_2015),
     "decisions.reflect_threshold": _assumed("assumed (to be fitted, issue 9): when a GP "
                                             "counts decisions as reflecting its views",
                                             0.85, 0.99, target=GP_SURVEY_2015),

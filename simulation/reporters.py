@@ -488,6 +488,40 @@ def reflected_other(model: CommissioningModel) -> np.ndarray:
     return _reflected_share(model, False)
 
 
+def _gp_share(model: CommissioningModel, agree: np.ndarray, formal: bool) -> np.ndarray:
+    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal)
+    return _overall(model, M.mean_by_group(agree.astype(float), model.pop.group, model.n_groups,
+                                           mask=gp))
+
+
+def _informed(model: CommissioningModel) -> np.ndarray:
+    return model.last_contact > model.month - model.spec.decisions.informed_window
+
+
+def informed_formal(model: CommissioningModel) -> np.ndarray:
+    """Share of GPs with a formal role in contact with a board member (a tie used, or a
+    board or locality meeting attended together) in the last ``decisions.informed_window``
+    months: the model's "I am informed about what the CCG is trying to achieve"."""
+    return _gp_share(model, _informed(model), True)
+
+
+def informed_other(model: CommissioningModel) -> np.ndarray:
+    """The same share among GPs without a formal role."""
+    return _gp_share(model, _informed(model), False)
+
+
+def influence_formal(model: CommissioningModel) -> np.ndarray:
+    """Share of GPs with a formal role whose engagement ≥ ``decisions.influence_threshold``:
+    the model's "I can influence the work of the CCG if I choose to" (engagement is what the
+    experience of influencing decisions builds, :mod:`simulation.engagement`)."""
+    return _gp_share(model, model.engagement >= model.spec.decisions.influence_threshold, True)
+
+
+def influence_other(model: CommissioningModel) -> np.ndarray:
+    """The same share among GPs without a formal role."""
+    return _gp_share(model, model.engagement >= model.spec.decisions.influence_threshold, False)
+
+
 def pathway_adoption(model: CommissioningModel) -> np.ndarray:
     """Share of the group's agents who have adopted the new clinical pathway."""
     return _overall(model, M.mean_by_group(model.adopted.astype(float), model.pop.group,
@@ -510,7 +544,8 @@ METRICS = {
                        modularity_localities, ei_index, board_ties_provider, board_ties_patient,
                        board_ties_local_authority)),
         ("engagement", (engagement_gp, engagement_all, reflected_formal, reflected_other,
-                        reflection_formal, reflection_other, pathway_adoption)),
+                        reflection_formal, reflection_other, informed_formal, informed_other,
+                        influence_formal, influence_other, pathway_adoption)),
     )
     for f in fs
 }

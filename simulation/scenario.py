@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -24,8 +24,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from . import registers
 from .generate import GenerateSpec
+from .registers import ExplicitPractice, RegisterSpec
 from .schema import Strict
+from .surveyed import SurveySpec
 
 __all__ = [
     "DEFAULT_SERVICES",
@@ -152,18 +155,39 @@ class LocalitySpec(Strict):
 
 
 class PracticeRules(Strict):
-    """Rules that generate a group's practices.
+    """Rules that generate a group's practices, or the group's explicit practices.
 
     List sizes are log-normal with the given coefficient of variation, rescaled so that they
-    sum to the group's population, and floored at ``min_list_size``.
+    sum to the group's population, and floored at ``min_list_size``.  With ``explicit``
+    (usually filled in from a register file by ``practices_from``, see
+    :mod:`simulation.registers`) the listed practices are used as they are: ``count`` may be
+    left out, ``list_size_cv`` and ``min_list_size`` are ignored and ``gps_per_practice`` is
+    the default for practices without ``gps``.
     """
 
-    count: Annotated[int, Field(ge=1, le=2000)]
+    count: Annotated[int, Field(ge=1, le=2000)] = Field(
+        description="number of practices (with explicit: its length; may be left out)"
+    )
     list_size_cv: Annotated[float, Field(ge=0.0, le=3.0)] = 0.5
     min_list_size: Annotated[int, Field(ge=100)] = 1000
     gps_per_practice: Annotated[float, Field(gt=0.0, le=40.0)] = Field(
         5.0, description="GPs per practice (mean; scaled by list size, at least 1)"
     )
+    explicit: list[ExplicitPractice] | None = Field(
+        None, min_length=1,
+        description="the group's own practices instead of generated ones, usually filled in "
+        "from practices_from (simulation.registers)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_input(cls, data: Any) -> Any:
+        return registers.rules_input(data)
+
+    @model_validator(mode="after")
+    def _explicit_consistent(self) -> PracticeRules:
+        registers.check_rules(self)
+        return self
 
 
 class GroupSpec(Strict):
@@ -177,6 +201,16 @@ class GroupSpec(Strict):
         8, description="CCG/CSU commissioning managers (beside practice managers)"
     )
     engagement: EngagementOverride = EngagementOverride()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _explicit_population(cls, data: Any) -> Any:
+        return registers.group_input(data)
+
+    @model_validator(mode="after")
+    def _explicit_consistent(self) -> GroupSpec:
+        registers.check_group(self)
+        return self
 
 
 class ProviderSpec(Strict):
@@ -343,6 +377,12 @@ class NetworkSpec(Strict):
         "time (no initial ties, no triadic closure, no brokered ties) while board, locality "
         "and forum meetings go on (the 'no informal network' ablation)",
     )
+    survey: SurveySpec | None = Field(
+        None,
+        description="a surveyed network (csv, graphml or ego-survey table) that replaces the "
+        "generated initial ties of the groups it covers (simulation.surveyed); ignored when "
+        "informal is false",
+    )
 
 
 class LocalitiesSpec(Strict):
@@ -352,6 +392,11 @@ class LocalitiesSpec(Strict):
     meeting_interval: PositiveInt = Field(1, description="steps between locality meetings")
     pooling_weight: Fraction = Field(0.5, description="how far attendees move to the pooled view")
     budget_share: Fraction = Field(0.2, description="share of the budget devolved to localities")
+    attendance: Fraction = Field(
+        1.0,
+        description="chance that a front-line agent active in a month attends that month's "
+        "locality meeting (practices often send one representative)",
+    )
 
 
 class DecisionSpec(Strict):
@@ -372,6 +417,17 @@ class DecisionSpec(Strict):
         0.95,
         description="1 - TV(allocation, own priorities) above which an agent sees decisions "
         "reflect its views",
+    )
+    influence_threshold: Fraction = Field(
+        0.5,
+        description="engagement above which an agent agrees it can influence the group "
+        "('if I choose to'; engagement is formed by the experience of influence)",
+    )
+    informed_window: Annotated[int, Field(ge=1, le=60)] = Field(
+        12,
+        description="months within which a contact with a board member (a tie used, a "
+        "meeting attended together) makes an agent informed of what the group is trying to "
+        "achieve",
     )
 
 
@@ -567,6 +623,10 @@ class Scenario(Strict):
     generate: GenerateSpec | None = Field(
         None, description="rules that generate groups, providers and local authorities "
         "(instead of listing them); see simulation.generate"
+    )
+    practices_from: RegisterSpec | None = Field(
+        None, description="read groups and their practices from a practice register (NHS "
+        "Digital or plain CSV) instead of generating them; see simulation.registers"
     )
     groups: list[GroupSpec] = Field(min_length=1)
     providers: list[ProviderSpec] = Field(default_factory=list)

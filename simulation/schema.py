@@ -31,3 +31,35 @@ class Strict(BaseModel):
                         {"key": str(key)},
                     )
         return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_sections_keep_their_defaults(cls, data: Any) -> Any:
+        """A mapping given for a field whose default is itself a model changes only the keys
+        it names: ``engagement: {gp: {mean: 0.3}}`` keeps the scenario-wide default sd of GP
+        engagement (0.15), as ``extends:`` and experiment parameters do, instead of falling
+        back to the section class's own default."""
+        if not isinstance(data, dict):
+            return data
+        out = None
+        for key, value in data.items():
+            info = cls.model_fields.get(key)
+            if info is None or not isinstance(value, dict) or info.default_factory is not None:
+                continue
+            default = info.default
+            if isinstance(default, BaseModel):
+                base = default.model_dump()
+                merged = {**base, **{k: v for k, v in value.items()}}
+                if merged != value:
+                    out = dict(data) if out is None else out
+                    out[key] = _deep_merge(base, value)
+        return data if out is None else out
+
+
+def _deep_merge(base: Any, child: Any) -> Any:
+    if isinstance(base, dict) and isinstance(child, dict):
+        out = dict(base)
+        for k, v in child.items():
+            out[k] = _deep_merge(base[k], v) if k in base else v
+        return out
+    return child

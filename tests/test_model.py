@@ -9,7 +9,7 @@ import scipy.sparse as sp
 from simulation import needs
 from simulation.agents import AGENT_CLASSES, GPAgent
 from simulation.decisions import allocate, effective_allocation, group_allocation
-from simulation.engagement import leave_hazard, reflection, update_engagement
+from simulation.engagement import leave_hazard, reflection, regress, update_engagement
 from simulation.knowledge_flows import influence_matrix, observe, observe_loop
 from simulation.loader import load_scenario
 from simulation.localities import meet, meet_loop, pool, pool_loop
@@ -118,12 +118,13 @@ def test_ties_from_pairs_dedupes_and_keeps_max():
         (0, 1, 0.7), (1, 3, 0.1)]
 
 
-def test_influence_matrix_masks_inactive_and_scales_cross_sector():
+def test_influence_matrix_masks_inactive_and_weighs_every_tie_by_trust_alone():
+    # agent 2 is in another sector: its tie counts with its own weight (no multiplier)
     W = influence_matrix(3, np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.8]),
-                         np.array([0, 0, 1]), np.array([True, True, True]), 0.25).toarray()
-    np.testing.assert_allclose(W, [[0, 0.5, 0], [0.5, 0, 0.2], [0, 0.2, 0]])
+                         np.array([True, True, True])).toarray()
+    np.testing.assert_allclose(W, [[0, 0.5, 0], [0.5, 0, 0.8], [0, 0.8, 0]])
     W = influence_matrix(3, np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.8]),
-                         np.array([0, 0, 1]), np.array([True, False, True]), 0.25).toarray()
+                         np.array([True, False, True])).toarray()
     assert W.sum() == 0
 
 
@@ -152,9 +153,12 @@ def test_decisions_hand_computed():
 def test_engagement_rules_hand_computed():
     r = reflection(np.array([[0.5, 0.5]]), np.array([[0.7, 0.3]]))
     np.testing.assert_allclose(r, [0.8])
-    e = update_engagement(np.array([0.5, 0.5]), np.array([0.9, 0.7]), 0.5, 0.8,
-                          np.array([True, False]))
-    np.testing.assert_allclose(e, [0.55, 0.5])
+    # saturating steps: up by rate*gap*(1-e), down by rate*|gap|*e; masked agents unchanged
+    e = update_engagement(np.array([0.5, 0.8, 0.5]), np.array([0.9, 0.6, 0.7]), 0.5, 0.8,
+                          np.array([True, True, False]))
+    np.testing.assert_allclose(e, [0.5 + 0.5 * 0.1 * 0.5, 0.8 - 0.5 * 0.2 * 0.8, 0.5])
+    np.testing.assert_allclose(regress(np.array([0.2, 0.9]), np.array([0.6, 0.6]), 0.25,
+                                       np.array([True, False])), [0.3, 0.9])
     base = 1 - (1 - 0.12) ** (1 / 12)
     np.testing.assert_allclose(leave_hazard(np.array([1.0, 0.5]), 0.12, 2.0, 0.5),
                                [base * 0.5, base * 2.0 * 0.5])
@@ -191,7 +195,8 @@ def test_state_stays_valid_and_counts_hold_under_turnover(tiny):
 
 
 BOUNDED = {name for name in METRICS if name not in (
-    "knowledge_flow", "wasted_spend", "shock_detection_time", "ei_index")}
+    "knowledge_flow", "wasted_spend", "shock_detection_time", "ei_index", "relevance_skill",
+    "misallocated_per_head", "shock_funded_6m", "shock_funded_12m")}
 
 
 def test_metrics_stay_in_range(tiny):
@@ -203,6 +208,7 @@ def test_metrics_stay_in_range(tiny):
     ei = df["ei_index"].dropna()
     assert ei.between(-1, 1).all()
     assert (df["wasted_spend"] >= 0).all()
+    assert df["misallocated_per_head"].between(0, tiny.decisions.budget_per_head).all()
     assert set(df["group"].unique()) == {"A", "B", "overall"}
     assert len(df) == 25 * 3
 
@@ -297,7 +303,7 @@ def test_board_reporters_on_hand_set_state(tiny):
     m.belief[:] = 1.0 / m.n_services
     m.board_view[:] = 1.0 / m.n_services
     np.testing.assert_allclose(R.board_uncertainty(m), 0.0, atol=1e-12)
-    m.group_alloc = m.group_need.copy()
+    m.budget.group = m.group_need.copy()
     np.testing.assert_allclose(R.relevance_patient(m), 1.0)
 
 

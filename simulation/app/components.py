@@ -882,6 +882,7 @@ CHART_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
                    ("reach", "practices reaching the board"))),
     ("Coherence", (("coherence_internal", "internal"), ("coherence_external", "external"))),
     ("Stability", (("tie_persistence", "tie persistence"), ("retention", "retention"))),
+    ("Decision skill", (("relevance_skill", "0 = no local knowledge, 1 = perfect"),)),
     ("Decision relevance", (("relevance_patient", "to patient need"),
                             ("relevance_localities", "to locality need"),
                             ("relevance_provider", "to provider capacity"))),

@@ -37,6 +37,8 @@ __all__ = ["CompareResult", "compare_table", "hedges_g", "mean_ci", "run_compare
 
 #: Metrics shown by default (the CSV has every metric).
 SHOWN = (
+    "relevance_skill",
+    "misallocated_per_head",
     "accuracy_board",
     "board_uncertainty",
     "reach",

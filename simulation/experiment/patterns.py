@@ -41,6 +41,7 @@ __all__ = [
     "Pattern",
     "Window",
     "pattern_table",
+    "patterns_command",
     "robustness_points",
     "robustness_table",
     "run_patterns",
@@ -61,6 +62,8 @@ class Window:
 
     def label(self) -> str:
         """Short text for tables."""
+        if self.last == 1:
+            return "final month"
         if self.last is not None:
             return f"last {self.last} months"
         if self.stop is None:
@@ -77,6 +80,7 @@ class Window:
 
 
 LAST12 = Window(last=12)
+FINAL = Window(last=1)
 
 
 @dataclass(frozen=True)
@@ -141,9 +145,8 @@ PATTERNS: tuple[Pattern, ...] = (
             notes="neutralises the devolved budget: the only difference is the meetings"),
     Pattern("2-shock", "locality sub-groups -> faster detection and funding of a local need shock",
             Arm(overrides=(SHOCK_12, "localities.enabled=false")), Arm(overrides=(SHOCK_12,)),
-            (Check("shock_detection_time", -1, Window(start=59, stop=60)),
-             Check("shock_funded_6m", +1, Window(start=59, stop=60)),
-             Check("shock_funded_12m", +1, Window(start=59, stop=60)), SKILL),
+            (Check("shock_detection_time", -1, FINAL), Check("shock_funded_6m", +1, FINAL),
+             Check("shock_funded_12m", +1, FINAL), SKILL),
             notes="mental-health need doubles in a quarter of each group's localities at "
                   "month 12; detection = months until the board view moves half-way "
                   "(undetected groups are left out of the mean)"),
@@ -179,6 +182,13 @@ PATTERNS: tuple[Pattern, ...] = (
             Arm(), Arm("no_informal_ties.yaml", ("localities.enabled=false",)),
             (Check("relevance_skill", -1), Check("misallocated_per_head", +1),
              Check("accuracy_board", -1)), kind="ablation"),
+    Pattern("A1-no-localities", "no informal ties, where there are no localities -> worse "
+            "decisions", Arm("no_localities.yaml"),
+            Arm("no_informal_ties.yaml", ("localities.enabled=false",)),
+            (Check("relevance_skill", -1), Check("misallocated_per_head", +1),
+             Check("accuracy_board", -1)), kind="ablation",
+            notes="the informal network's value when no locality meetings carry front-line "
+                  "knowledge to the board"),
     Pattern("A3", "locality leads and top brokers replaced by unconnected newcomers (month 1)",
             Arm(), Arm(overrides=("events=[{type: broker_loss, step: 1, top_betweenness: 3}]",)),
             (Check("relevance_skill", -1), Check("misallocated_per_head", +1),
@@ -273,18 +283,45 @@ def run_patterns(
 ) -> list[PatternRun]:
     """Run every arm the patterns need, ``replicates`` times with common seeds, once per
     point of ``points`` (each a list of ``--set`` overrides applied to every arm after
-    ``extra``).  Returns one :class:`PatternRun` per point."""
+    ``extra``; overrides of a parameter that some arm changes — the patterns' contrasts — are
+    dropped, so every arm pair keeps its designed difference).  Returns one
+    :class:`PatternRun` per point."""
     need = _needed(patterns)
     seeds = replicate_seeds(seed, replicates)
+    base = _flat(_scenario(Arm(), extra, directory).model_dump(mode="json"))
+    changed = {arm: _changed(base, _flat(_scenario(arm, extra, directory).model_dump(mode="json")))
+               for arm in need}
+    # a point never overrides what any arm changes: every contrast stays as designed
+    fixed = set().union(*changed.values())
     jobs = []
     for pi, point in enumerate(points):
+        kept = [o for o in point if not _touches(o.split("=", 1)[0], fixed)]
         for arm, wanted in need.items():
-            sc = _scenario(arm, [*extra, *point], directory)
+            sc = _scenario(arm, [*extra, *kept], directory)
             jobs.extend(((pi, arm, r), sc, s, frozenset(wanted)) for r, s in enumerate(seeds))
     results = [PatternRun({arm: [None] * replicates for arm in need}) for _ in points]
     for (pi, arm, r), values in _execute(jobs, workers, progress):
         results[pi].values[arm][r] = values
     return results
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(d, dict):
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            out.update(_flat(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: d}
+
+
+def _changed(base: dict[str, Any], arm: dict[str, Any]) -> set[str]:
+    """Dotted paths whose value differs between the base scenario and an arm."""
+    return {k for k in base.keys() | arm.keys() if base.get(k) != arm.get(k)} - {"name",
+                                                                               "description"}
+
+
+def _touches(path: str, changed: set[str]) -> bool:
+    return any(c == path or c.startswith(path + ".") or path.startswith(c + ".") for c in changed)
 
 
 def _differences(run: PatternRun, p: Pattern, c: Check) -> np.ndarray:
@@ -395,3 +432,69 @@ def robustness_table(runs: Sequence[PatternRun], patterns: Sequence[Pattern] = P
          "share_right_sign": float(np.mean([s for _, s in v]))}
         for k, v in held.items()
     ])
+
+
+def patterns_command(replicates: int, robustness: int, robustness_replicates: int,
+                     workers: int | None, seed: int, scale: float, steps: int | None,
+                     out: Path, only: Sequence[str], quiet: bool, console: Any, err: Any) -> int:
+    """``commnet patterns``: run, print the table, write patterns.csv (and robustness.csv,
+    robustness_points.csv), patterns.png and a manifest; return the exit status."""
+    import json
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Table
+
+    from ..figures import plot_patterns
+    from ..loader import ScenarioError
+    from ..results import package_versions
+
+    chosen = [p for p in PATTERNS if not only or p.key in only]
+    if not chosen:
+        raise ScenarioError([("--only", ", ".join(only), "no such pattern; known: "
+                              + ", ".join(p.key for p in PATTERNS))])
+    extra = [f"scale={scale}"] + ([f"steps={steps}"] if steps else [])
+    workers = workers or 1
+    out.mkdir(parents=True, exist_ok=True)
+    n_arms = len(_needed(chosen))
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
+        task = bar.add_task("patterns", total=n_arms * replicates)
+        run = run_patterns(chosen, replicates=replicates, seed=seed, extra=extra,
+                           workers=workers, progress=lambda: bar.advance(task))[0]
+        table = pattern_table(run, chosen)
+        table.to_csv(out / "patterns.csv", index=False)
+        rob = None
+        if robustness:
+            points, values = robustness_points(robustness, seed)
+            values.to_csv(out / "robustness_points.csv", index_label="point")
+            task = bar.add_task("robustness", total=n_arms * robustness_replicates * robustness)
+            runs = run_patterns(chosen, replicates=robustness_replicates, seed=seed, extra=extra,
+                                points=points, workers=workers, progress=lambda: bar.advance(task))
+            rob = robustness_table(runs, chosen)
+            rob.to_csv(out / "robustness.csv", index=False)
+    plot_patterns(table, out / "patterns.png",
+                  title=f"patterns: treatment − control, paired 95% CI, {replicates} replicates "
+                        f"(green = holds)")
+    manifest = {"command": "commnet patterns", "replicates": replicates, "seed": seed,
+                "scale": scale, "steps": steps, "robustness": robustness,
+                "robustness_replicates": robustness_replicates,
+                "replicate_seeds": replicate_seeds(seed, replicates),
+                "arms": [a.label() for a in _needed(chosen)], "versions": package_versions()}
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    if not quiet:
+        t = Table(title=f"patterns ({replicates} paired replicates; difference = treatment − "
+                        "control, 95% CI)")
+        for col in ("pattern", "metric", "window", "difference", "95% CI", "expected", "holds"):
+            t.add_column(col, justify="right" if col in ("difference", "95% CI") else "left")
+        for r in table.itertuples():
+            ci = f"{r.ci_low:.4g} – {r.ci_high:.4g}" if math.isfinite(r.ci_low) else ""
+            held = {True: "yes", False: "no", None: ""}[r.holds]
+            if rob is not None and r.holds is not None:
+                hit = rob[(rob.pattern == r.pattern) & (rob.metric == r.metric)]
+                if len(hit):
+                    held += f" ({hit.share_holds.iloc[0]:.0%} of hypercube)"
+            t.add_row(r.pattern, r.metric, r.window, f"{r.difference:.4g}", ci, r.expected, held)
+        console.print(t)
+        console.print(f"results in [bold]{out}[/] (patterns.csv, patterns.png"
+                      f"{', robustness.csv' if rob is not None else ''}, manifest.json)")
+    return 0

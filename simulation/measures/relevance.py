@@ -203,7 +203,7 @@ def relevance_skill(relevance, floor, ceiling, min_range=1e-3):
 
     Examples
     --------
-    >>> float(relevance_skill(0.95, 0.90, 1.0))
+    >>> round(float(relevance_skill(0.95, 0.90, 1.0)), 9)
     0.5
     >>> bool(np.isnan(relevance_skill(0.9, 0.9, 0.9)))
     True
@@ -233,7 +233,7 @@ def misallocated_per_head(allocation, need, budget_per_head):
 
     Examples
     --------
-    >>> float(misallocated_per_head([0.6, 0.4], [0.5, 0.5], 1000.0))
+    >>> round(float(misallocated_per_head([0.6, 0.4], [0.5, 0.5], 1000.0)), 9)
     100.0
     """
     return float(budget_per_head) * tv_distance(allocation, need)
@@ -260,7 +260,7 @@ def shock_funded(alloc_now, alloc_at_shock, need_before, need_after):
 
     Examples
     --------
-    >>> float(shock_funded(0.15, 0.13, 0.13, 0.17))
+    >>> round(float(shock_funded(0.15, 0.13, 0.13, 0.17)), 9)
     0.5
     """
     a1, a0, n0, n1 = (np.asarray(x, dtype=float) for x in (alloc_now, alloc_at_shock, need_before,

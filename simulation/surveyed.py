@@ -1,0 +1,887 @@
+"""Surveyed networks as the initial informal network (issue 9, item 2).
+
+The study surveyed 58 CCG board members about their ties to stakeholder types and analysed
+the answers as social networks.  ``network.survey`` puts such data in place of the generated
+ties of the groups it covers (:class:`SurveySpec`), in one of three formats:
+
+* ``csv`` -- a node table (``id, type, role, group, practice, board``; ``role`` and
+  ``practice`` optional) and an edge table (``source, target, strength``);
+* ``graphml`` -- the same node attributes and an edge attribute ``strength`` (or ``weight``),
+  read with :func:`networkx.read_graphml`;
+* ``ego`` -- an ego-network survey table, one row per reported tie
+  (``respondent, role, group, alter_type, strength``).
+
+Column (attribute) names are matched case-insensitively and extra columns are ignored.
+Types are :data:`~simulation.scenario.STAKEHOLDER_TYPES`, roles the codes of
+:data:`~simulation.population.ROLES`.  Strengths become tie weights: ``0 < strength <= 1``, or
+the integers 1-5 with ``scale: likert5`` (mapped to 0.2, 0.4, ..., 1.0).  Ties are undirected:
+a tie reported both ways, or twice, is one tie with the larger strength.
+
+Survey nodes are not agents: each is *matched* to a generated agent of the same group, type
+and role, board members of that group to its board members and others to non-members
+(provider and local-authority nodes to staff of the organisations serving the group).  Nodes
+sharing a ``practice`` label go to one generated practice, different labels to different
+practices.  In ``mode: match`` only the matched agents' generated ties are removed and the
+surveyed ties put in; in ``mode: replace`` every generated tie with an end in a covered group
+is removed first (ties among provider and local-authority staff, and theirs with other groups,
+stay), so the covered groups' informal network is exactly the survey.  In the ego format each
+respondent is matched to a board member of the same role; its generated ties are removed
+and each row becomes a tie to a distinct agent of ``alter_type`` belonging to (or serving) the
+group, drawn at random from the agents that are not respondents, so every respondent's degree
+by stakeholder type is the surveyed one (ties among respondents are not reproduced: an ego
+survey does not name its alters).  A row with empty ``alter_type`` and ``strength`` declares a respondent who
+reported no ties.
+
+All draws use the generator passed in (the model's ``rng``), after the generated ties, so a
+scenario without a survey draws exactly what it drew before.  The loader resolves relative
+file names against the scenario file that names them, reads and checks the files, records
+their digest (so the scenario hash changes when the data do) and tries the matching on a
+population drawn with the scenario seed, so ``commnet validate`` reports bad data and
+surveys the scenario cannot hold.  The model's 24-month ``burn_in`` then evolves the
+surveyed ties like any others before month 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import os
+import stat
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from .schema import Strict
+
+if TYPE_CHECKING:  # imported lazily: scenario.py imports this module
+    from .network import Ties
+    from .population import Population
+    from .scenario import Scenario
+
+__all__ = [
+    "MAX_BYTES",
+    "Survey",
+    "SurveySpec",
+    "apply_survey",
+    "check_scenario",
+    "match_survey",
+    "read_survey",
+    "resolve_paths",
+]
+
+#: Largest survey file read (bytes); larger files are refused before parsing.
+MAX_BYTES = 50 * 2**20
+
+#: Most problems listed in one error.
+MAX_PROBLEMS = 25
+
+#: Which file fields each format uses.
+FILE_FIELDS = {"csv": ("nodes", "edges"), "graphml": ("file",), "ego": ("table",)}
+
+NODE_COLUMNS = ("id", "type", "group", "board")
+NODE_OPTIONAL = ("role", "practice")
+EDGE_COLUMNS = ("source", "target", "strength")
+EGO_COLUMNS = ("respondent", "role", "group", "alter_type", "strength")
+
+#: Roles that belong to a practice (a node with a ``practice`` label must have one of them).
+PRACTICE_ROLES = ("gp", "practice_manager", "patient_rep")
+#: Roles that sit on a board (ego-survey respondents are board members).
+BOARD_ROLES = ("gp", "practice_manager", "officer", "nurse", "lay_member", "provider_staff",
+               "local_authority_staff")
+#: Roles of each stakeholder type.
+TYPE_ROLES = {
+    "gp": ("gp",),
+    "manager": ("practice_manager", "commissioning_manager", "officer", "nurse"),
+    "provider": ("provider_staff",),
+    "patient": ("patient_rep", "lay_member"),
+    "local_authority": ("local_authority_staff",),
+}
+_TRUE = {"1", "1.0", "true", "yes", "y"}
+_FALSE = {"0", "0.0", "false", "no", "n"}
+
+
+class SurveySpec(Strict):
+    """A surveyed network that replaces generated initial ties (:mod:`simulation.surveyed`).
+
+    Relative file names are resolved against the scenario file that names them.
+    """
+
+    format: Literal["csv", "graphml", "ego"] = Field(
+        description="csv: node and edge tables; graphml: one GraphML file; ego: an "
+        "ego-network survey table (one row per reported tie to a stakeholder type)"
+    )
+    nodes: str | None = Field(
+        None, description="csv: node table (id, type, group, board; optional role, practice)"
+    )
+    edges: str | None = Field(None, description="csv: edge table (source, target, strength)")
+    file: str | None = Field(
+        None, description="graphml: the file (node attributes as the csv node table; edge "
+        "attribute strength or weight)"
+    )
+    table: str | None = Field(
+        None, description="ego: the survey table (respondent, role, group, alter_type, strength)"
+    )
+    mode: Literal["match", "replace"] = Field(
+        "match",
+        description="match: surveyed nodes are matched to generated agents of the same group, "
+        "type, role and board membership and only their ties are replaced; replace: every "
+        "generated tie of the covered groups is replaced by the survey (csv and graphml)",
+    )
+    groups: list[str] | None = Field(
+        None, min_length=1,
+        description="groups the survey covers; default all groups named in it (nodes of other "
+        "groups are left out)",
+    )
+    scale: Literal["unit", "likert5"] = Field(
+        "unit", description="strengths: unit = 0 < s <= 1; likert5 = integers 1-5 mapped to "
+        "0.2-1.0"
+    )
+    digest: str | None = Field(
+        None, description="SHA-256 (first 16 hex digits) of the survey files; filled in by the "
+        "loader so the scenario hash follows the data, checked when given"
+    )
+
+    @model_validator(mode="after")
+    def _files_for_format(self) -> SurveySpec:
+        need = FILE_FIELDS[self.format]
+        missing = [f for f in need if getattr(self, f) is None]
+        if missing:
+            raise PydanticCustomError(
+                "survey_files", "format {fmt} needs {need} (missing: {missing})",
+                {"fmt": self.format, "need": " and ".join(need), "missing": ", ".join(missing)},
+            )
+        extra = [f for fields in FILE_FIELDS.values() for f in fields
+                 if f not in need and getattr(self, f) is not None]
+        if extra:
+            raise PydanticCustomError(
+                "survey_files", "{extra} is not used with format {fmt} (it takes {need})",
+                {"extra": ", ".join(extra), "fmt": self.format, "need": " and ".join(need)},
+            )
+        if self.format == "ego" and self.mode == "replace":
+            raise PydanticCustomError(
+                "survey_mode", "mode replace needs a whole network (format csv or graphml); an "
+                "ego survey always matches respondents to board members (mode match)", {},
+            )
+        if self.groups is not None and len(set(self.groups)) != len(self.groups):
+            raise PydanticCustomError("duplicate", "groups must be unique: {g}", {"g": self.groups})
+        return self
+
+
+# --------------------------------------------------------------------------- parsed surveys
+
+
+@dataclass
+class SurveyNode:
+    """One surveyed person (csv/graphml); ``where`` locates it in its file."""
+
+    id: str
+    kind: int
+    role: int | None  # None: any role of the type
+    group: str
+    practice: str | None
+    board: bool
+    where: str
+
+
+@dataclass
+class EgoRow:
+    """One row of an ego survey; ``alter_kind`` None declares a respondent without ties."""
+
+    respondent: str
+    role: int
+    group: str
+    alter_kind: int | None
+    weight: float
+    where: str
+
+
+@dataclass
+class Survey:
+    """A survey read and checked by :func:`read_survey`.
+
+    ``edges`` holds (source id, target id, weight, where); ``source`` is the file shown in
+    errors about the survey as a whole (matching).
+    """
+
+    spec: SurveySpec
+    source: str
+    digest: str
+    nodes: list[SurveyNode] = field(default_factory=list)
+    edges: list[tuple[str, str, float, str]] = field(default_factory=list)
+    ego: list[EgoRow] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # covered groups, in scenario order
+
+
+class _Problems:
+    """Collects (source, where, message) triples; :meth:`raise_if_any` raises them."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[str, str, str]] = []
+        self.dropped = 0
+
+    def add(self, source: str, where: str, message: str) -> None:
+        if len(self.items) < MAX_PROBLEMS:
+            self.items.append((source, where, message))
+        else:
+            self.dropped += 1
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            items = list(self.items)
+            if self.dropped:
+                src = items[-1][0]
+                items.append((src, "", f"... and {self.dropped} more problems"))
+            raise _error(items)
+
+
+def _error(problems: list[tuple[str, str, str]]) -> Exception:
+    from .loader import ScenarioError
+
+    return ScenarioError(problems)
+
+
+def _show(path: Path) -> str:
+    """A path as shown in messages: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- paths and files
+
+
+def resolve_paths(data: dict[str, Any], origin: Callable[[list[Any]], str]) -> dict[str, Any]:
+    """Make the survey file names of a merged scenario mapping absolute (before validation).
+
+    ``origin(loc)`` names the source that set a field (a scenario file or ``--set``); relative
+    names are resolved against that file's folder (``--set``: the working directory).
+    """
+    net = data.get("network")
+    survey = net.get("survey") if isinstance(net, dict) else None
+    if not isinstance(survey, dict):
+        return data
+    out = None
+    for key in ("nodes", "edges", "file", "table"):
+        value = survey.get(key)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            src = origin(["network", "survey", key])
+            base = Path.cwd() if src == "--set" else Path(src).parent
+            path = base / path
+        resolved = str(path.resolve())
+        if resolved != value:
+            if out is None:
+                out = {**data, "network": {**net, "survey": dict(survey)}}
+            out["network"]["survey"][key] = resolved
+    return data if out is None else out
+
+
+def _read_bytes(path: Path, where: tuple[str, str]) -> bytes:
+    """The bytes of a survey file; ``where`` = (source, field) for file-level problems."""
+    src, fld = where
+    shown = _show(path)
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise _error([(src, fld, f"survey file {shown} not found")]) from None
+    except OSError as exc:
+        raise _error([(src, fld, f"cannot read survey file {shown}: {exc.strerror}")]) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise _error([(src, fld, f"survey file {shown} is not a regular file")])
+    if info.st_size > MAX_BYTES:
+        raise _error([(src, fld, f"survey file {shown} is too large ({info.st_size / 2**20:.1f} "
+                       f"MB; at most {MAX_BYTES // 2**20} MB)")])
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise _error([(src, fld, f"cannot read survey file {shown}: {exc.strerror}")]) from None
+
+
+def _table(data: bytes, shown: str, required: Sequence[str], optional: Sequence[str],
+           problems: _Problems) -> list[tuple[int, dict[str, str]]]:
+    """Rows of a CSV table as (line number, {column: stripped text}); columns by name."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.add(shown, f"byte {exc.start}", "not UTF-8 text")
+        problems.raise_if_any()
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        while header is not None and not any(c.strip() for c in header):
+            header = next(reader, None)
+        if header is None:
+            problems.add(shown, "", f"empty file; expected a header row with the columns "
+                         f"{', '.join(required)}")
+            problems.raise_if_any()
+        names = [h.strip().lower() for h in header]
+        index: dict[str, int] = {}
+        fatal = False
+        for i, name in enumerate(names):
+            if name in (*required, *optional):
+                if name in index:
+                    problems.add(shown, f"line {reader.line_num}",
+                                 f"column {name!r} appears twice in the header")
+                    fatal = True
+                index.setdefault(name, i)
+        missing = [c for c in required if c not in index]
+        fatal = fatal or bool(missing)
+        if missing:
+            hint = ""
+            if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+                hint = " (the header has one column: separate columns with commas)"
+            opt = f"; optional: {', '.join(optional)}" if optional else ""
+            problems.add(shown, f"line {reader.line_num}",
+                         f"missing column{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(repr(m) for m in missing)}{hint}; the file has "
+                         f"{', '.join(repr(h.strip()) for h in header)}; required: "
+                         f"{', '.join(required)}{opt} (names are case-insensitive)")
+        if fatal:
+            problems.raise_if_any()
+        rows = []
+        for row in reader:
+            if not any(c.strip() for c in row):
+                continue
+            rows.append((reader.line_num, {c: row[i].strip() if i < len(row) else ""
+                                           for c, i in index.items()}))
+    except csv.Error as exc:
+        problems.add(shown, f"line {reader.line_num}", f"not valid CSV: {exc}")
+        problems.raise_if_any()
+    return rows
+
+
+# --------------------------------------------------------------------------- field parsers
+
+
+def _names():
+    from .population import ROLES
+    from .scenario import STAKEHOLDER_TYPES
+
+    return STAKEHOLDER_TYPES, ROLES
+
+
+def _kind(value: str, where: str, shown: str, problems: _Problems) -> int | None:
+    types, _ = _names()
+    v = value.strip().lower()
+    if v in types:
+        return types.index(v)
+    problems.add(shown, where, f"{value!r} is not a stakeholder type; allowed: {', '.join(types)}"
+                 if v else f"is empty; allowed: {', '.join(types)}")
+    return None
+
+
+def _role(value: str, kind: int | None, where: str, shown: str, problems: _Problems,
+          allowed: Sequence[str] | None = None, what: str = "a role code") -> int | None:
+    types, roles = _names()
+    v = value.strip().lower()
+    allowed = tuple(allowed or roles)
+    if v not in allowed:
+        problems.add(shown, where, f"{value!r} is not {what}; allowed: {', '.join(allowed)}"
+                     if v else f"is empty; allowed: {', '.join(allowed)}")
+        return None
+    if kind is not None and v not in TYPE_ROLES[types[kind]]:
+        problems.add(shown, where, f"role {v!r} is not a role of type {types[kind]!r}; allowed: "
+                     f"{', '.join(TYPE_ROLES[types[kind]])}")
+        return None
+    return roles.index(v)
+
+
+def _board(value: str, where: str, shown: str, problems: _Problems) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    problems.add(shown, where, f"{value!r} is not a board flag; allowed: 0 or 1 (also true/false, "
+                 "yes/no)")
+    return False
+
+
+def _strength(value: str, scale: str, where: str, shown: str, problems: _Problems) -> float:
+    try:
+        s = float(value)
+    except (TypeError, ValueError):
+        s = math.nan
+    if scale == "likert5":
+        if math.isfinite(s) and s == int(s) and 1 <= s <= 5:
+            return int(s) / 5.0
+        problems.add(shown, where, f"{value!r} is not a strength on the 1-5 scale; allowed: the "
+                     "integers 1, 2, 3, 4, 5 (network.survey.scale is likert5)")
+        return math.nan
+    if math.isfinite(s) and 0.0 < s <= 1.0:
+        return s
+    problems.add(shown, where, f"{value!r} is not a valid strength; allowed: a number with "
+                 "0 < strength <= 1 (or set network.survey.scale: likert5 for a 1-5 scale)")
+    return math.nan
+
+
+def _node(rec: dict[str, str], ident: str, where: str, col: Callable[[str], str], shown: str,
+          problems: _Problems) -> SurveyNode | None:
+    """A node record -> SurveyNode (None if it has problems, which are recorded)."""
+    types, roles = _names()
+    before = len(problems.items) + problems.dropped
+    kind = _kind(rec.get("type", ""), col("type"), shown, problems)
+    role = None
+    if rec.get("role"):
+        role = _role(rec["role"], kind, col("role"), shown, problems)
+    group = rec.get("group", "")
+    if not group:
+        problems.add(shown, col("group"), "is empty; give the name of a commissioning group")
+    board = _board(rec.get("board", ""), col("board"), shown, problems)
+    practice = rec.get("practice") or None
+    if practice is not None and kind is not None:
+        default = {"gp": "gp", "manager": "practice_manager", "patient": "patient_rep"}
+        r = roles[role] if role is not None else default.get(types[kind])
+        if r not in PRACTICE_ROLES:
+            problems.add(shown, col("practice"), f"{practice!r} given for a {r or types[kind]} "
+                         f"node; only {', '.join(PRACTICE_ROLES)} nodes belong to a practice")
+        elif role is None:
+            role = roles.index(r)
+    if len(problems.items) + problems.dropped > before or kind is None:
+        return None
+    return SurveyNode(ident, kind, role, group, practice, board, where)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+def _read_csv(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
+              problems: _Problems) -> tuple[list[bytes], list[SurveyNode], list, str]:
+    npath, epath = Path(spec.nodes), Path(spec.edges)
+    ndata = _read_bytes(npath, where_of("nodes"))
+    edata = _read_bytes(epath, where_of("edges"))
+    nshown, eshown = _show(npath), _show(epath)
+    nodes: list[SurveyNode] = []
+    first: dict[str, int] = {}
+    for line, rec in _table(ndata, nshown, NODE_COLUMNS, NODE_OPTIONAL, problems):
+        ident = rec["id"]
+        if not ident:
+            problems.add(nshown, f"line {line}, column 'id'", "is empty; every node needs an id")
+            continue
+        if ident in first:
+            problems.add(nshown, f"line {line}, column 'id'",
+                         f"duplicate node id {ident!r} (first on line {first[ident]})")
+            continue
+        first[ident] = line
+        node = _node(rec, ident, f"line {line}", _column_at(line), nshown, problems)
+        if node is not None:
+            nodes.append(node)
+    edges = []
+    for line, rec in _table(edata, eshown, EDGE_COLUMNS, (), problems):
+        a, b = rec["source"], rec["target"]
+        ok = True
+        for c, v in (("source", a), ("target", b)):
+            if v not in first:
+                problems.add(eshown, f"line {line}, column {c!r}",
+                             f"unknown node id {v!r} (not in {nshown})" if v else
+                             "is empty; give a node id of the node table")
+                ok = False
+        if ok and a == b:
+            problems.add(eshown, f"line {line}", f"self-tie {a!r} -- {b!r}; a tie joins two "
+                         "different people")
+            ok = False
+        w = _strength(rec["strength"], spec.scale, f"line {line}, column 'strength'", eshown,
+                      problems)
+        if ok and math.isfinite(w):
+            edges.append((a, b, w, f"line {line}"))
+    return [ndata, edata], nodes, edges, nshown
+
+
+def _read_graphml(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
+                  problems: _Problems) -> tuple[list[bytes], list[SurveyNode], list, str]:
+    import networkx as nx
+
+    path = Path(spec.file)
+    data = _read_bytes(path, where_of("file"))
+    shown = _show(path)
+    try:
+        g = nx.read_graphml(io.BytesIO(data))
+    except (ET.ParseError, nx.NetworkXError, ValueError, KeyError, TypeError) as exc:
+        problems.add(shown, "", f"not valid GraphML: {exc}")
+        problems.raise_if_any()
+    nodes = []
+    for ident, attrs in g.nodes(data=True):
+        low = {str(k).strip().lower(): v for k, v in attrs.items()}
+        where = f"node {str(ident)!r}"
+        missing = [c for c in NODE_COLUMNS[1:] if c not in low]
+        if missing:
+            problems.add(shown, where, f"missing attribute{'s' if len(missing) > 1 else ''} "
+                         f"{', '.join(repr(m) for m in missing)}; nodes need type, group, board "
+                         "(optional: role, practice; names are case-insensitive)")
+            continue
+        rec = {k: "" if v is None else str(v).strip() for k, v in low.items()}
+        node = _node(rec, str(ident), where, lambda c, w=where: f"{w}, attribute {c!r}", shown,
+                     problems)
+        if node is not None:
+            nodes.append(node)
+    edges = []
+    for a, b, attrs in g.edges(data=True):
+        a, b = str(a), str(b)
+        where = f"edge {a!r} -- {b!r}"
+        low = {str(k).strip().lower(): v for k, v in attrs.items()}
+        if a == b:
+            problems.add(shown, where, "self-tie; a tie joins two different people")
+            continue
+        key = "strength" if "strength" in low else "weight" if "weight" in low else None
+        if key is None:
+            problems.add(shown, where, "missing edge attribute 'strength' (or 'weight')")
+            continue
+        w = _strength(str(low[key]), spec.scale, f"{where}, attribute {key!r}", shown, problems)
+        if math.isfinite(w):
+            edges.append((a, b, w, where))
+    return [data], nodes, edges, shown
+
+
+def _column_at(line: int) -> Callable[[str], str]:
+    """Locator of a column on one line of a CSV table."""
+    return lambda c: f"line {line}, column {c!r}"
+
+
+def _read_ego(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
+              problems: _Problems) -> tuple[list[bytes], list[EgoRow], str]:
+    _, roles = _names()
+    path = Path(spec.table)
+    data = _read_bytes(path, where_of("table"))
+    shown = _show(path)
+    rows: list[EgoRow] = []
+    seen: dict[str, tuple[str, str, int]] = {}
+    for line, rec in _table(data, shown, EGO_COLUMNS, (), problems):
+        col = _column_at(line)
+        before = len(problems.items) + problems.dropped
+        who = rec["respondent"]
+        if not who:
+            problems.add(shown, col("respondent"), "is empty; give the respondent's id")
+            continue
+        role = _role(rec["role"], None, col("role"), shown, problems, BOARD_ROLES,
+                     "a board role (respondents are board members)")
+        group = rec["group"]
+        if not group:
+            problems.add(shown, col("group"), "is empty; give the name of a commissioning group")
+        if who in seen and role is not None and group:
+            r0, g0, l0 = seen[who]
+            if (roles[role], group) != (r0, g0):
+                problems.add(shown, f"line {line}", f"respondent {who!r} is {roles[role]} of "
+                             f"{group!r} here but {r0} of {g0!r} on line {l0}")
+        elif role is not None and group:
+            seen[who] = (roles[role], group, line)
+        alter, strength = rec["alter_type"], rec["strength"]
+        if not alter and not strength:  # a respondent who reported no ties
+            kind, w = None, math.nan
+        else:
+            kind = _kind(alter, col("alter_type"), shown, problems)
+            w = _strength(strength, spec.scale, col("strength"), shown, problems)
+        if len(problems.items) + problems.dropped == before:
+            rows.append(EgoRow(who, role, group, kind, w, f"line {line}"))
+    return [data], rows, shown
+
+
+def read_survey(spec: SurveySpec, group_names: Sequence[str], *,
+                origin: Callable[[list[Any]], str] | None = None) -> Survey:
+    """Read and check a survey against the scenario's group names.
+
+    ``origin(loc)`` names the scenario file that set a field, for file-level problems (not
+    found, not a regular file, too large) and for unknown ``groups``; without it they are
+    reported against the survey file itself.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file, line (or node/edge) and column (attribute), the value and what is
+        allowed, for every problem found (up to :data:`MAX_PROBLEMS`).
+    """
+    problems = _Problems()
+
+    def where_of(key: str) -> tuple[str, str]:
+        loc = ["network", "survey", key]
+        if origin is None:
+            return _show(Path(getattr(spec, key))), ""
+        return origin(loc), ".".join(loc)
+
+    nodes: list[SurveyNode] = []
+    edges: list = []
+    ego: list[EgoRow] = []
+    if spec.format == "csv":
+        blobs, nodes, edges, shown = _read_csv(spec, where_of, problems)
+    elif spec.format == "graphml":
+        blobs, nodes, edges, shown = _read_graphml(spec, where_of, problems)
+    else:
+        blobs, ego, shown = _read_ego(spec, where_of, problems)
+    h = hashlib.sha256()
+    for blob in blobs:
+        h.update(hashlib.sha256(blob).digest())
+    digest = h.hexdigest()[:16]
+    known = list(group_names)
+    items = nodes or ego
+    for item in items:
+        if item.group not in known:
+            col = "column 'group'" if spec.format != "graphml" else "attribute 'group'"
+            problems.add(shown, f"{item.where}, {col}", f"group {item.group!r} is not in the "
+                         f"scenario; known groups: {', '.join(known)}")
+    named = {item.group for item in items}
+    if spec.groups is not None:
+        src = origin(["network", "survey", "groups"]) if origin else shown
+        for g in spec.groups:
+            if g not in known:
+                problems.add(src, "network.survey.groups", f"group {g!r} is not in the scenario; "
+                             f"known groups: {', '.join(known)}")
+            elif g not in named:
+                problems.add(src, "network.survey.groups", f"group {g!r} has nobody in the "
+                             f"survey {shown}")
+    problems.raise_if_any()
+    covered = [g for g in known if g in (spec.groups if spec.groups is not None else named)]
+    if not covered:
+        problems.add(shown, "", "the survey has nobody in it (no data rows)")
+        problems.raise_if_any()
+    keep = set(covered)
+    nodes = [n for n in nodes if n.group in keep]
+    ids = {n.id for n in nodes}
+    edges = [e for e in edges if e[0] in ids and e[1] in ids]
+    ego = [r for r in ego if r.group in keep]
+    if spec.digest is not None and spec.digest != digest:
+        src = origin(["network", "survey", "digest"]) if origin else shown
+        problems.add(src, "network.survey.digest", f"the survey files have changed: their "
+                     f"digest is {digest}, the scenario says {spec.digest}")
+        problems.raise_if_any()
+    return Survey(spec, shown, digest, nodes, edges, ego, covered)
+
+
+# --------------------------------------------------------------------------- matching
+
+
+@dataclass
+class Matched:
+    """A survey matched to agents: tie end points and weights, and the agents to rewire.
+
+    ``agent_of`` maps survey node ids (respondent ids for ego surveys) to agent slots;
+    ``clear`` marks the agents whose generated ties are removed.
+    """
+
+    agent_of: dict[str, int]
+    src: np.ndarray
+    dst: np.ndarray
+    weight: np.ndarray
+    clear: np.ndarray
+
+
+def _group_view(pop: Population, g: int) -> tuple[np.ndarray, np.ndarray]:
+    """(belongs to or serves group g, sits on g's board) as boolean arrays."""
+    from .population import LOCAL_AUTHORITY, PROVIDER
+
+    cand = pop.group == g
+    for k, serves in ((PROVIDER, pop.provider_serves), (LOCAL_AUTHORITY, pop.la_serves)):
+        staff = np.flatnonzero(pop.kind == k)
+        if staff.size and serves.size:
+            cand[staff] = serves[pop.org[staff], g]
+    onb = np.zeros(pop.n, bool)
+    onb[pop.board.indices[pop.board.indptr[g] : pop.board.indptr[g + 1]]] = True
+    return cand, onb
+
+
+def _key_text(group: str, kind: int, role: int | None, board: bool) -> str:
+    types, roles = _names()
+    r = roles[role] if role is not None else "any role"
+    return f"{group} {types[kind]}/{r} {'on the board' if board else 'not on the board'}"
+
+
+def _match_nodes(pop: Population, survey: Survey, rng: np.random.Generator) -> dict[str, int]:
+    """Survey node id -> agent slot (csv and graphml)."""
+    from scipy.sparse import csr_array
+    from scipy.sparse.csgraph import maximum_bipartite_matching
+
+    names = [g.name for g in pop.scenario.groups]
+    used = np.zeros(pop.n, bool)
+    agent_of: dict[str, int] = {}
+    short: list[str] = []
+    for gname in survey.groups:
+        g = names.index(gname)
+        cand, onb = _group_view(pop, g)
+        mine = [n for n in survey.nodes if n.group == gname]
+        # 1. practice labels -> distinct generated practices (a bipartite matching)
+        labels = list(dict.fromkeys(n.practice for n in mine if n.practice is not None))
+        if labels:
+            practices = np.flatnonzero(pop.practice_group == g)
+            keys = sorted({(n.role, n.board) for n in mine if n.practice is not None})
+            need = np.zeros((len(labels), len(keys)), np.int64)
+            for n in mine:
+                if n.practice is not None:
+                    need[labels.index(n.practice), keys.index((n.role, n.board))] += 1
+            have = np.zeros((practices.size, len(keys)), np.int64)
+            local = np.full(pop.n_practices, -1, np.int64)
+            local[practices] = np.arange(practices.size)
+            for j, (r, b) in enumerate(keys):
+                who = np.flatnonzero(cand & (pop.role == r) & (onb == b) & (pop.practice >= 0))
+                have[:, j] = np.bincount(local[pop.practice[who]], minlength=practices.size)
+            fits = (have[None, :, :] >= need[:, None, :]).all(axis=2)  # (labels, practices)
+            perm = rng.permutation(practices.size)
+            graph = csr_array(fits[:, perm].astype(np.int8))
+            pick = maximum_bipartite_matching(graph, perm_type="column")
+            unplaced = [i for i in range(len(labels)) if pick[i] < 0]
+            if unplaced:
+                _, roles = _names()
+                parts = []
+                for i in unplaced[:5]:
+                    wants = ", ".join(f"{need[i, j]} {roles[r]}{' on the board' if b else ''}"
+                                      for j, (r, b) in enumerate(keys) if need[i, j])
+                    parts.append(f"practice {labels[i]!r} needs {wants} "
+                                 f"({int(fits[i].sum())} of {practices.size} practices fit)")
+                raise _error([(survey.source, "column 'practice'" if survey.spec.format == "csv"
+                               else "attribute 'practice'",
+                               f"cannot place the surveyed practices of {gname} in distinct "
+                               f"generated practices: {'; '.join(parts)}")])
+            for i, label in enumerate(labels):
+                p = practices[perm[pick[i]]]
+                for r, b in keys:
+                    nodes = [n for n in mine if n.practice == label and (n.role, n.board) == (r, b)]
+                    if not nodes:
+                        continue
+                    pool = np.flatnonzero(cand & (pop.practice == p) & (pop.role == r)
+                                          & (onb == b) & ~used)
+                    chosen = rng.choice(pool, size=len(nodes), replace=False)
+                    used[chosen] = True
+                    agent_of.update((n.id, int(a)) for n, a in zip(nodes, chosen, strict=True))
+        # 2. nodes with a role, then 3. nodes with a type only
+        for with_role in (True, False):
+            rest = [n for n in mine if n.practice is None and (n.role is not None) == with_role]
+            keys = sorted({(n.kind, n.role if with_role else -1, n.board) for n in rest})
+            for k, r, b in keys:
+                nodes = [n for n in rest if (n.kind, n.role if with_role else -1, n.board)
+                         == (k, r, b)]
+                sel = cand & (pop.kind == k) & (onb == b) & ~used
+                if with_role:
+                    sel &= pop.role == r
+                pool = np.flatnonzero(sel)
+                if pool.size < len(nodes):
+                    short.append(f"{_key_text(gname, k, r if with_role else None, b)}: "
+                                 f"{len(nodes)} needed, {pool.size} available")
+                    continue
+                chosen = rng.choice(pool, size=len(nodes), replace=False)
+                used[chosen] = True
+                agent_of.update((n.id, int(a)) for n, a in zip(nodes, chosen, strict=True))
+    if short:
+        raise _error([(survey.source, "", "not enough agents in the scenario to match the "
+                       "survey nodes (group type/role board: needed vs available): "
+                       + "; ".join(short))])
+    return agent_of
+
+
+def _match_ego(pop: Population, survey: Survey, rng: np.random.Generator) -> Matched:
+    """Respondents -> board members of their role; rows -> ties to drawn alters."""
+    types, roles = _names()
+    names = [g.name for g in pop.scenario.groups]
+    respondents = list(dict.fromkeys(r.respondent for r in survey.ego))
+    first = {r.respondent: r for r in reversed(survey.ego)}
+    used = np.zeros(pop.n, bool)
+    agent_of: dict[str, int] = {}
+    short = []
+    for gname in survey.groups:
+        g = names.index(gname)
+        cand, onb = _group_view(pop, g)
+        mine = [w for w in respondents if first[w].group == gname]
+        for r in sorted({first[w].role for w in mine}):
+            who = [w for w in mine if first[w].role == r]
+            pool = np.flatnonzero(cand & onb & (pop.role == r) & ~used)
+            if pool.size < len(who):
+                short.append(f"{gname} {roles[r]} on the board: {len(who)} respondents, "
+                             f"{pool.size} board members")
+                continue
+            chosen = rng.choice(pool, size=len(who), replace=False)
+            used[chosen] = True
+            agent_of.update((w, int(a)) for w, a in zip(who, chosen, strict=True))
+    if short:
+        raise _error([(survey.source, "column 'role'", "more respondents than board seats of "
+                       "their role (respondents are matched to board members): "
+                       + "; ".join(short))])
+    src, dst, wts = [], [], []
+    problems = _Problems()
+    for gname in survey.groups:
+        g = names.index(gname)
+        cand, _ = _group_view(pop, g)
+        for w in respondents:
+            if first[w].group != gname:
+                continue
+            rows = [x for x in survey.ego if x.respondent == w and x.alter_kind is not None]
+            for k in sorted({x.alter_kind for x in rows}):
+                mine = [x for x in rows if x.alter_kind == k]
+                pool = np.flatnonzero(cand & (pop.kind == k) & ~used)
+                if pool.size < len(mine):
+                    problems.add(survey.source, f"respondent {w!r}",
+                                 f"reports {len(mine)} ties to {types[k]} but only {pool.size} "
+                                 f"agents of that type belong to or serve {gname} (respondents "
+                                 "excluded)")
+                    continue
+                chosen = rng.choice(pool, size=len(mine), replace=False)
+                src.extend([agent_of[w]] * len(mine))
+                dst.extend(int(a) for a in chosen)
+                wts.extend(x.weight for x in mine)
+    problems.raise_if_any()
+    return Matched(agent_of, np.asarray(src, np.int64), np.asarray(dst, np.int64),
+                   np.asarray(wts, float), used)
+
+
+def match_survey(pop: Population, survey: Survey, rng: np.random.Generator) -> Matched:
+    """Match a survey to a population's agents (all draws from ``rng``).
+
+    Raises
+    ------
+    ScenarioError
+        If the scenario lacks agents for the survey: how many of each (group, type, role,
+        board membership) were needed and how many are available.
+    """
+    if survey.spec.format == "ego":
+        return _match_ego(pop, survey, rng)
+    agent_of = _match_nodes(pop, survey, rng)
+    src = np.asarray([agent_of[a] for a, _, _, _ in survey.edges], np.int64)
+    dst = np.asarray([agent_of[b] for _, b, _, _ in survey.edges], np.int64)
+    weight = np.asarray([w for _, _, w, _ in survey.edges], float)
+    if survey.spec.mode == "replace":  # every tie with an end in a covered group
+        names = [g.name for g in pop.scenario.groups]
+        clear = np.isin(pop.group, [names.index(g) for g in survey.groups])
+    else:  # every tie of a matched agent
+        clear = np.zeros(pop.n, bool)
+        clear[list(agent_of.values())] = True
+    return Matched(agent_of, src, dst, weight, clear)
+
+
+def apply_survey(pop: Population, ties: Ties, rng: np.random.Generator) -> Ties:
+    """The generated ties with the scenario's survey put in (see the module docstring)."""
+    spec = pop.scenario.network.survey
+    survey = read_survey(spec, [g.name for g in pop.scenario.groups])
+    m = match_survey(pop, survey, rng)
+    kept = ties.keep(~(m.clear[ties.src] | m.clear[ties.dst]))
+    return kept.add(m.src, m.dst, m.weight)
+
+
+def check_scenario(scenario: Scenario, origin: Callable[[list[Any]], str] | None = None
+                   ) -> Scenario:
+    """Read and check a scenario's survey; return the scenario with its digest filled in.
+
+    The matching is tried on a population drawn with the scenario seed, so a survey the
+    scenario cannot hold (too few board seats or agents of a role) is an error at load time;
+    a tight practice-level fit may still fail for another seed, and is then reported when a
+    run builds its ties.
+    """
+    spec = scenario.network.survey
+    if spec is None:
+        return scenario
+    survey = read_survey(spec, [g.name for g in scenario.groups], origin=origin)
+    from .population import build_population
+
+    rng = np.random.default_rng(scenario.seed)
+    match_survey(build_population(scenario, rng), survey, rng)
+    if spec.digest == survey.digest:
+        return scenario
+    net = scenario.network
+    return scenario.model_copy(update={"network": net.model_copy(update={
+        "survey": spec.model_copy(update={"digest": survey.digest})})})
