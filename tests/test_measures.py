@@ -368,7 +368,7 @@ def test_edge_keys_hand_values():
 
 def test_jaccard_hand_values():
     assert jaccard([1, 2, 3], [2, 3, 4, 5]) == pytest.approx(0.4)
-    assert jaccard([], []) == 1.0
+    assert np.isnan(jaccard([], []))  # persistence of no ties is undefined
     assert jaccard([1], []) == 0.0
     assert jaccard([3, 1, 1], [1, 3]) == 1.0
 
@@ -380,7 +380,7 @@ def test_jaccard_by_group_hand_values():
     b = edge_keys([0, 3, 2, 0, 2], [1, 4, 3, 5, 4], n)  # 0-1, 3-4, 2-3, 0-5, 2-4
     # group 0 touches {01, 12, 05}, shared {01}; group 1 touches {12, 34, 23, 24},
     # shared {34}; group 2 touches nothing
-    np.testing.assert_allclose(jaccard_by_group(a, b, n, group, 3), [1 / 3, 1 / 4, 1.0])
+    np.testing.assert_allclose(jaccard_by_group(a, b, n, group, 3), [1 / 3, 1 / 4, np.nan])
 
 
 def test_jaccard_by_group_matches_loop():

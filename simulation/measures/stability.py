@@ -7,6 +7,8 @@ between two snapshots are set operations on integer arrays.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .knowledge import mean_by_group, tv_distance
@@ -68,8 +70,8 @@ def jaccard(keys_a, keys_b):
     Returns
     -------
     float
-        :math:`|a \cap b| / |a \cup b|` in :math:`[0, 1]`; 1.0 when both
-        sets are empty (nothing changed).
+        :math:`|a \cap b| / |a \cup b|` in :math:`[0, 1]`; NaN when both
+        sets are empty (the persistence of no ties is undefined, not perfect).
 
     Notes
     -----
@@ -86,7 +88,7 @@ def jaccard(keys_a, keys_b):
     b = _unique_int(keys_b)
     inter = int(_contains(a, b).sum())
     union = a.size + b.size - inter
-    return 1.0 if union == 0 else inter / union
+    return math.nan if union == 0 else inter / union
 
 
 def _contains(sorted_keys, x):
@@ -114,7 +116,7 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
     Returns
     -------
     numpy.ndarray, shape (G,)
-        Jaccard similarity in :math:`[0, 1]`; 1.0 for groups touched by no
+        Jaccard similarity in :math:`[0, 1]`; NaN for groups touched by no
         edge in either snapshot (as :func:`jaccard` of two empty sets).
 
     Notes
@@ -158,7 +160,7 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
     n_inter = per_group(a, _contains(b, a).astype(float))
     n_union = n_a + n_b - n_inter  # |A ∪ B| = |A| + |B| − |A ∩ B|, per group
     out = _safe_div(n_inter, n_union)
-    out[n_union == 0] = 1.0
+    out[n_union == 0] = np.nan
     return out
 
 
