@@ -117,7 +117,7 @@ def parameter_reference() -> str:
         "## Provenance",
         "",
         "Where each value comes from (`simulation/provenance.py`): **data** (the source), "
-        "**assumed** (why), **fitted** (to what; nothing is fitted yet) or **structural** "
+        "**assumed** (why), **fitted** (to what) or **structural** "
         "(names, switches, run settings, scenario content). The plausible range is what a "
         "robustness Latin hypercube varies (`simulation.provenance.uncertain_parameters`).",
         "",

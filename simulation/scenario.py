@@ -95,7 +95,7 @@ class EngagementSpec(Strict):
 class Engagement(Strict):
     """Initial engagement per stakeholder type."""
 
-    gp: EngagementSpec = EngagementSpec(mean=0.6, sd=0.15)
+    gp: EngagementSpec = EngagementSpec(mean=0.426, sd=0.15)  # mean FITTED (GP survey 2015)
     manager: EngagementSpec = EngagementSpec(mean=0.7, sd=0.1)
     provider: EngagementSpec = EngagementSpec(mean=0.5, sd=0.15)
     patient: EngagementSpec = EngagementSpec(mean=0.4, sd=0.15)
@@ -393,7 +393,7 @@ class LocalitiesSpec(Strict):
     pooling_weight: Fraction = Field(0.5, description="how far attendees move to the pooled view")
     budget_share: Fraction = Field(0.2, description="share of the budget devolved to localities")
     attendance: Fraction = Field(
-        1.0,
+        0.379,
         description="chance that a front-line agent active in a month attends that month's "
         "locality meeting (practices often send one representative)",
     )
@@ -414,7 +414,7 @@ class DecisionSpec(Strict):
         "distance) one decision can move between services",
     )
     reflect_threshold: Fraction = Field(
-        0.95,
+        0.950,
         description="1 - TV(allocation, own priorities) above which an agent sees decisions "
         "reflect its views",
     )
@@ -424,7 +424,7 @@ class DecisionSpec(Strict):
         "('if I choose to'; engagement is formed by the experience of influence)",
     )
     informed_window: Annotated[int, Field(ge=1, le=60)] = Field(
-        12,
+        4,
         description="months within which a contact with a board member (a tie used, a "
         "meeting attended together) makes an agent informed of what the group is trying to "
         "achieve",
@@ -434,9 +434,9 @@ class DecisionSpec(Strict):
 class EngagementDynamicsSpec(Strict):
     """Virtuous and vicious cycles of engagement (Miller et al. 2016)."""
 
-    learning_rate: Fraction = Field(0.1, description="step of engagement after each decision")
+    learning_rate: Fraction = Field(0.181, description="step of engagement after each decision")
     expectation: Fraction = Field(
-        0.85, description="reflection level above which engagement rises, below falls"
+        0.829, description="reflection level above which engagement rises, below falls"
     )
     regression: Fraction = Field(
         0.02,

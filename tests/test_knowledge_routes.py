@@ -11,6 +11,7 @@ def _with(tiny, **update):
 
 def test_board_view_is_a_function_of_board_members_only(tiny):
     m = CommissioningModel(tiny, seed=3, collect=False)
+    m._refresh_board_view()  # (turnover after the last refresh may have changed members)
     before = m.board_view.copy()
     others = ~m.on_board
     m.belief[others] = np.random.default_rng(0).dirichlet(np.ones(m.n_services), others.sum())

@@ -130,9 +130,9 @@ def test_bases_and_justifications():
             assert entry.target and entry.target.strip(), f"{path}: fitted to what?"
 
 
-def test_reflect_threshold_waits_for_the_gp_survey_fit():
+def test_reflect_threshold_is_fitted_to_the_gp_survey():
     entry = provenance("decisions.reflect_threshold")
-    assert entry.basis == "assumed" and "to be fitted" in entry.why
+    assert entry.basis == "fitted" and "posterior median" in entry.why
     assert "e015464" in entry.target
 
 
@@ -204,7 +204,8 @@ def test_table_has_one_complete_row_per_field():
     expected += [c for c in CONTENT if c not in expected]
     assert sorted(shown) == sorted(expected)
     assert "**missing**" not in justification_table()
-    assert "| fitted" not in justification_table()
+    fitted = [r for r in rows if "| fitted |" in r]
+    assert len(fitted) == 6 and all("2015 GP survey" in r for r in fitted)
 
 
 def test_a_plain_field_is_a_leaf():
