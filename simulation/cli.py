@@ -49,8 +49,10 @@ def _load(path: Path, overrides: list[str] | None):
 @app.command()
 def run(
     scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
-    steps: Annotated[int | None, typer.Option(help="months to simulate (default: scenario)")] = None,
-    seed: Annotated[int | None, typer.Option(help="root seed (default: scenario)")] = None,
+    steps: Annotated[int | None, typer.Option(
+        min=1, max=100_000, help="months to simulate (default: scenario)")] = None,
+    seed: Annotated[int | None, typer.Option(
+        min=0, max=2**63 - 1, help="root seed (default: scenario)")] = None,
     replicates: Annotated[int, typer.Option(min=1, help="independent replicates")] = 1,
     out: Annotated[Path | None, typer.Option(help="output folder")] = None,
     overrides: Overrides = None,

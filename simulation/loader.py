@@ -33,6 +33,7 @@ __all__ = [
     "load_scenario",
     "load_yaml_chain",
     "merge_mappings",
+    "safe_yaml",
     "set_path",
     "validation_problems",
 ]
@@ -62,15 +63,83 @@ class ScenarioError(Exception):
         return "\n".join(lines)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+#: Largest scenario or experiment file read (bytes) and deepest nesting accepted.
+MAX_FILE_BYTES = 5 * 2**20
+MAX_DEPTH = 32
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing duplicate keys in a mapping (a typo class: with the
+    plain loader the later value silently wins)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, list | dict):  # unhashable: let PyYAML report it
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first at line {seen[key].line + 1})",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _UniqueKeyLoader.construct_mapping)
+
+
+def _depth(node: yaml.Node, limit: int) -> int:
+    """Nesting depth of a composed YAML node (iterative: no recursion on hostile input)."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(n, yaml.MappingNode):
+            stack.extend((v, d + 1) for _, v in n.value)
+        elif isinstance(n, yaml.SequenceNode):
+            stack.extend((v, d + 1) for v in n.value)
+    return deepest
+
+
+def safe_yaml(text: str) -> Any:
+    """Parse YAML safely: no tags beyond the safe set, no duplicate keys, bounded nesting.
+
+    Raises ``yaml.YAMLError`` (or ``ValueError`` for too deep nesting)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    if node is not None and _depth(node, MAX_DEPTH) > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import stat
+
+    try:
+        info = path.stat()
     except FileNotFoundError:
         raise ScenarioError([(str(path), "", "file not found")]) from None
+    except OSError as exc:  # e.g. a name too long
+        raise ScenarioError([(str(path)[:200], "", f"cannot read file: {exc.strerror}")]) from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ScenarioError([(str(path), "", "not a regular file (a scenario is a YAML file)")])
+    if info.st_size > MAX_FILE_BYTES:
+        raise ScenarioError([(str(path), "", f"file too large ({info.st_size:,} bytes); scenario "
+                              f"and experiment files up to {MAX_FILE_BYTES:,} bytes are read")])
+    try:
+        text = path.read_text(encoding="utf-8")
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise ScenarioError([(str(path), "", f"cannot read file: {exc}")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml(text)
+    except ValueError as exc:
+        raise ScenarioError([(str(path), "", f"not a usable scenario: {exc}")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
@@ -138,9 +207,11 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if not key:
         raise ScenarioError([("--set", item, "empty field path")])
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = safe_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
         value = raw
+    except ValueError as exc:
+        raise ScenarioError([("--set", key, str(exc))]) from None
     return key.split("."), value
 
 

@@ -363,11 +363,12 @@ class RelationshipSpec(Strict):
 class NetworkSpec(Strict):
     """Initial tie structure (before tie dynamics)."""
 
-    gp_ties_in_locality: NonNegFloat = Field(
+    gp_ties_in_locality: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
         3.0, description="mean ties from a GP to GPs of other practices in its locality"
     )
-    gp_ties_across_localities: NonNegFloat = Field(0.5, description="mean ties to GPs elsewhere")
-    manager_ties: NonNegFloat = Field(
+    gp_ties_across_localities: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        0.5, description="mean ties to GPs elsewhere")
+    manager_ties: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
         4.0, description="mean ties from a commissioning manager to practice managers/GPs"
     )
     initial_weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import types
+import typing
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
@@ -14,7 +16,8 @@ __all__ = ["Strict"]
 class Strict(BaseModel):
     """Base of every schema model: unknown keys are errors that list what is allowed."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=True,
+                              allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -28,6 +31,27 @@ class Strict(BaseModel):
                     raise PydanticCustomError(
                         "unknown_field",
                         f"unknown field {str(key)!r}{hint}; allowed fields: {', '.join(allowed)}",
+                        {"key": str(key)},
+                    )
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        """``true``/``false`` where a number is meant is an error, not 1/0."""
+        if isinstance(data, dict):
+            for key, value in data.items():
+                info = cls.model_fields.get(key)
+                if info is None:
+                    continue
+                kind = _numeric_kind(info.annotation)
+                bad = (kind == "scalar" and isinstance(value, bool)) or (
+                    kind == "list" and isinstance(value, list)
+                    and any(isinstance(v, bool) for v in value))
+                if bad:
+                    raise PydanticCustomError(
+                        "bool_as_number",
+                        f"{key}: got {value!r}, a boolean, where a number is meant",
                         {"key": str(key)},
                     )
         return data
@@ -63,3 +87,19 @@ def _deep_merge(base: Any, child: Any) -> Any:
             out[k] = _deep_merge(base[k], v) if k in base else v
         return out
     return child
+
+
+def _numeric_kind(annotation: Any) -> str | None:
+    """"scalar" for int/float fields (optionally None), "list" for lists of numbers."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _numeric_kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_numeric_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if origin in (list, tuple):
+        args = [a for a in typing.get_args(annotation) if a is not Ellipsis]
+        return "list" if args and all(_numeric_kind(a) == "scalar" for a in args) else None
+    if annotation in (int, float):
+        return "scalar"
+    return None

@@ -1168,15 +1168,18 @@ One step is one month. Every agent holds a *belief* about patient need over six 
 1. need drifts (and scheduled events fire);
 2. agents **observe** need — the more engaged, the more often and the more accurately: GPs,
    practice managers and patient representatives see their own practice now; commissioning
-   managers, providers and councils see the whole population, but through activity data and
-   needs assessments that are six months old;
+   managers, providers and councils see the whole population, but through activity data that
+   are six months old and lean toward what is already commissioned;
 3. engaged agents **exchange** beliefs and priorities with their network neighbours (the
    exchange rule: DeGroot averaging, Friedkin–Johnsen, Deffuant or Hegselmann–Krause);
-4. **locality meetings** pool what their attendees know and report it to the board, whose view
-   mixes its members' beliefs with those reports; every quarter the **board** meets;
-5. the board **allocates** the budget from what it believes (localities may hold a share);
+4. **locality meetings** pool what their attendees know; the locality lead carries it to the
+   board. Every quarter the **board** meets: it knows only what its attending members know;
+5. the board moves the budget a little toward what it believes (budgets are incremental;
+   localities may hold a share). *Decision skill* scores this between the same decisions made
+   knowing nothing local (0) and knowing true need (1);
 6. engagement follows outcomes — agents who see their priorities reflected engage more, others
-   less, and disengaged agents leave more often; newcomers start uninformed;
+   less, and disengaged agents leave more often; newcomers know only the national picture and
+   take their engagement partly from their colleagues';
 7. ties that are used strengthen, unused ones fade, triads close, and the leadership levers
    broker new ties, hold joint forums or maintain ties.
 
