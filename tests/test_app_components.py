@@ -480,3 +480,13 @@ def test_teaching_yaml_helper_is_valid(tmp_path):
     p = tmp_path / "t.yaml"
     p.write_text(textwrap.dedent(TEACHING))
     assert load_scenario(p).name == "app-test"
+
+
+def test_picker_accepts_only_listed_scenarios():
+    from simulation.app.app import chosen_path
+
+    choices = {"teaching.yaml": "/x/scenarios/teaching.yaml"}
+    assert chosen_path(choices, "teaching.yaml", None) == "/x/scenarios/teaching.yaml"
+    for hostile in ("/etc/passwd", "../../secret.yaml", "/x/scenarios/teaching.yaml", None, 3):
+        assert chosen_path(choices, hostile, "/x/scenarios/teaching.yaml") == \
+            "/x/scenarios/teaching.yaml"

@@ -166,6 +166,13 @@ def _choice_labels(paths: list[str]) -> dict[str, str]:
             for n, p in zip(names, paths, strict=True)}
 
 
+def chosen_path(choices: dict[str, str], value: object, current: str | None) -> str | None:
+    """The scenario a picker value selects: only a label the picker listed, never a path sent
+    by the client (a web page the teacher opens could otherwise make the server read any YAML
+    file).  Anything else keeps the current scenario."""
+    return choices[value] if isinstance(value, str) and value in choices else current
+
+
 @solara.component
 def Page():
     """The app: scenario picker, Info, and a :func:`Viewer` rebuilt when the scenario changes."""
@@ -182,7 +189,7 @@ def Page():
         with solara.Card("Scenario"):
             if choices:
                 solara.Select("Scenario file", value=label, values=list(choices),
-                              on_value=lambda v: set_path(choices.get(v, v)))
+                              on_value=lambda v: set_path(chosen_path(choices, v, path)))
             if scenario is not None and scenario.description:
                 solara.Text(scenario.description.strip(), style={"font-size": "0.85em"})
             if load_error:
