@@ -131,7 +131,9 @@ def test_ctrl_c_keeps_finished_replicates(tmp_path):
         [sys.executable, "-m", "simulation.cli", "run", str(SCENARIOS / "teaching.yaml"),
          "--replicates", "500", "--out", str(out), "-q", "--no-figures"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(6)
+    # long enough for start-up and a first replicate on a loaded machine (a replicate of the
+    # teaching scenario takes ~0.2 s idle), short of the 500 (~100 s idle)
+    time.sleep(20)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr

@@ -411,21 +411,30 @@ def sweep(
             suspects: collections.deque[int] = collections.deque()
             inflight: dict[Future, int] = {}
             exhausted = False
+            broken = [False]  # the pool broke while submitting (a worker died meanwhile)
+
+            def submit(rid: int, back: collections.deque[int]) -> bool:
+                try:
+                    inflight[ex.submit(execute_run, plan.task(rid))] = rid
+                    return True
+                except BrokenProcessPool:  # not started: it goes back where it came from
+                    back.appendleft(rid)
+                    broken[0] = True
+                    return False
 
             def fill() -> None:
                 nonlocal exhausted
                 if suspects:  # after a worker died: rerun its runs one at a time
                     if not inflight:
-                        rid = suspects.popleft()
-                        inflight[ex.submit(execute_run, plan.task(rid))] = rid
+                        submit(suspects.popleft(), suspects)
                     return
                 limit = max(2, 2 * handle.slots() + 1)
                 while not exhausted and len(inflight) < limit:
                     if not queue:
                         exhausted = True
                         return
-                    rid = queue.popleft()
-                    inflight[ex.submit(execute_run, plan.task(rid))] = rid
+                    if not submit(queue.popleft(), queue):
+                        return
 
             def collect(finished: set[Future]) -> None:
                 """Store finished runs.
@@ -475,15 +484,21 @@ def sweep(
 
             try:
                 fill()
-                while inflight:
-                    finished, _ = wait(list(inflight), timeout=1.0, return_when=FIRST_COMPLETED)
-                    if not any(_broke(f) for f in finished):
+                while inflight or broken[0]:
+                    finished = set()
+                    if inflight:
+                        finished, _ = wait(list(inflight), timeout=1.0,
+                                           return_when=FIRST_COMPLETED)
+                    if not broken[0] and not any(_broke(f) for f in finished):
                         collect(finished)
                     else:
                         # the pool is broken: every run in flight fails with it
                         rest, _ = wait(list(inflight), timeout=60)
                         collect(set(rest))
+                        # runs a loaded machine has not yet reported are rerun, not lost
+                        suspects.extend(sorted(inflight.values()))
                         inflight.clear()
+                        broken[0] = False
                         if handle.restart is None:
                             progress.note("the executor's worker processes died; stopping "
                                           "(resume to continue)")
