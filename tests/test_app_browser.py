@@ -29,6 +29,7 @@ name: browser-test
 description: One small group for the browser test.
 seed: 5
 steps: 24
+engagement: {gp: {mean: 0.6}}   # explicit: the slider test starts from 0.6
 groups:
   - name: Riverside
     population: 60000
