@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 SCENARIO ?= scenarios/east_of_england_2013.yaml
 OUT    ?= results/east_of_england_2013
 
-.PHONY: run test lint bench bench-experiments docs clean
+.PHONY: run test test-load lint bench bench-experiments docs clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ run: $(VENV)/.installed  ## run the default scenario: results, summary and figur
 test: $(VENV)/.installed  ## lint and run the whole test suite
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+test-load: $(VENV)/.installed  ## the test suite with two CPU-bound loops running beside it
+	@sh -c 'yes > /dev/null & a=$$!; yes > /dev/null & b=$$!; \
+	  trap "kill $$a $$b" EXIT; $(BIN)/python -m pytest -q'
 
 bench: $(VENV)/.installed  ## the benchmark suite (model, kernel, England, phases)
 	$(BIN)/python benchmarks/run.py
