@@ -207,6 +207,11 @@ BAD = {
                    "parameters['groups.3.population']", "not an index of groups"),
     "no_shock": ("outcomes: [{metric: shock_detection_time, reduce: time_to_detect}]",
                  "outcomes[0]", "no need_shock event"),
+    # these crashed in the store (column clashes) before they were refused here
+    "seed_parameter": ("parameters: {seed: [1, 2]}", "parameters['seed']",
+                       "every run's seed is spawned"),
+    "group_outcome": ("outcomes: [{metric: engagement_gp, name: group}]", "outcomes[0].name",
+                      "give the outcome another `name:`"),
 }
 
 

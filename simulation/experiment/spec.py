@@ -550,11 +550,28 @@ def _load_base(source: str, field_path: str, path: Path, fixed: dict[str, Any],
     return data, scenario_hash(scenario)
 
 
+#: Columns of the results store that parameters and outcomes may not be named after.
+RESERVED_COLUMNS = frozenset({"run_id", "point", "replicate", "case", "seed", "status", "error",
+                              "duration", "model_seconds", "worker", "session", "finished",
+                              "group", "step"})
+
+
 def _check_parameters(exp: Experiment) -> None:
     """Each parameter path must exist and each listed value / range bound must be valid."""
     problems = []
     base = exp.bases[0]
     for path, spec in exp.spec.parameters.items():
+        if path == "seed":
+            problems.append((exp.source, "parameters['seed']",
+                             "the seed is not a parameter: every run's seed is spawned from the "
+                             "experiment's `seed` (common random numbers across points); use "
+                             "`replicates` for more seeds or `seed` for another root"))
+            continue
+        if path in RESERVED_COLUMNS:
+            problems.append((exp.source, f"parameters[{path!r}]",
+                             f"{path!r} names a column of the results store; reserved: "
+                             f"{', '.join(sorted(RESERVED_COLUMNS))}"))
+            continue
         for value in spec.probe_values():
             data = copy.deepcopy(base)
             try:
@@ -581,6 +598,12 @@ def _check_parameters(exp: Experiment) -> None:
 def _check_outcomes(exp: Experiment) -> None:
     problems = []
     for i, o in enumerate(exp.spec.outcomes):
+        if o.column in RESERVED_COLUMNS or o.column in exp.spec.parameters:
+            problems.append((exp.source, f"outcomes[{i}].name",
+                             f"{o.column!r} is already a column of the results (reserved: "
+                             f"{', '.join(sorted(RESERVED_COLUMNS))}, and the parameters); "
+                             "give the outcome another `name:`"))
+            continue
         if o.reduce != "time_to_detect" or o.after is not None:
             continue
         for base, name in zip(exp.bases, exp.base_files, strict=True):
