@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from . import registers, surveyed
 from .scenario import Scenario
+from .schema import merge_mappings
 
 __all__ = [
     "ScenarioError",
@@ -152,16 +153,6 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             [(str(path), "", f"must be a mapping of fields, got {type(data).__name__}")]
         )
     return data
-
-
-def merge_mappings(base: Any, child: Any) -> Any:
-    """Deep-merge ``child`` over ``base``: mappings key by key, everything else replaced."""
-    if isinstance(base, dict) and isinstance(child, dict):
-        out = dict(base)
-        for key, value in child.items():
-            out[key] = merge_mappings(base[key], value) if key in base else copy.deepcopy(value)
-        return out
-    return copy.deepcopy(child)
 
 
 def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:

@@ -124,6 +124,7 @@ class CommissioningModel(mesa.Model):
         )
         self._refresh_truth()
         self.data_observer = p.practice < 0
+        self.data_scope = p.scope[self.data_observer]  # fixed: sliced once, not every month
         self.need_history: deque[np.ndarray] = deque(maxlen=max(1, s.observation.data_lag))
         self.national_need = baseline
 
@@ -207,7 +208,7 @@ class CommissioningModel(mesa.Model):
         local-authority staff)."""
         o = self.spec.observation
         old = self.need_history[0] if o.data_lag and self.need_history else self.practice_need
-        data = self.pop.scope[self.data_observer] @ old
+        data = self.data_scope @ old
         data = activity_view(data, self.allocation_seen()[self.data_observer],
                              o.activity_supply_share)
         seen = self.truth.copy()

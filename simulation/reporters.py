@@ -453,10 +453,8 @@ def engagement_all(model: CommissioningModel) -> np.ndarray:
 
 
 def _reflected_share(model: CommissioningModel, formal: bool) -> np.ndarray:
-    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal)
-    ok = np.isfinite(model.reflect)
-    agree = (model.reflect >= model.spec.decisions.reflect_threshold).astype(float)
-    return _overall(model, M.mean_by_group(agree, model.pop.group, model.n_groups, mask=gp & ok))
+    agree = model.reflect >= model.spec.decisions.reflect_threshold
+    return _gp_share(model, agree, formal, known=np.isfinite(model.reflect))
 
 
 def reflection_formal(model: CommissioningModel) -> np.ndarray:
@@ -488,8 +486,11 @@ def reflected_other(model: CommissioningModel) -> np.ndarray:
     return _reflected_share(model, False)
 
 
-def _gp_share(model: CommissioningModel, agree: np.ndarray, formal: bool) -> np.ndarray:
-    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal)
+def _gp_share(model: CommissioningModel, agree: np.ndarray, formal: bool,
+              known: np.ndarray | bool = True) -> np.ndarray:
+    """Share of present GPs with (without) a formal role for whom ``agree`` holds, among
+    those where it is ``known``."""
+    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal) & known
     return _overall(model, M.mean_by_group(agree.astype(float), model.pop.group, model.n_groups,
                                            mask=gp))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import types
 import typing
@@ -10,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["Strict"]
+__all__ = ["Strict", "merge_mappings"]
 
 
 class Strict(BaseModel):
@@ -65,28 +66,22 @@ class Strict(BaseModel):
         back to the section class's own default."""
         if not isinstance(data, dict):
             return data
-        out = None
+        out = dict(data)
         for key, value in data.items():
             info = cls.model_fields.get(key)
-            if info is None or not isinstance(value, dict) or info.default_factory is not None:
-                continue
-            default = info.default
-            if isinstance(default, BaseModel):
-                base = default.model_dump()
-                merged = {**base, **{k: v for k, v in value.items()}}
-                if merged != value:
-                    out = dict(data) if out is None else out
-                    out[key] = _deep_merge(base, value)
-        return data if out is None else out
+            if info is not None and isinstance(value, dict) and isinstance(info.default, BaseModel):
+                out[key] = merge_mappings(info.default.model_dump(), value)
+        return out
 
 
-def _deep_merge(base: Any, child: Any) -> Any:
+def merge_mappings(base: Any, child: Any) -> Any:
+    """Deep-merge ``child`` over ``base``: mappings key by key, everything else replaced."""
     if isinstance(base, dict) and isinstance(child, dict):
         out = dict(base)
-        for k, v in child.items():
-            out[k] = _deep_merge(base[k], v) if k in base else v
+        for key, value in child.items():
+            out[key] = merge_mappings(base[key], value) if key in base else copy.deepcopy(value)
         return out
-    return child
+    return copy.deepcopy(child)
 
 
 def _numeric_kind(annotation: Any) -> str | None:

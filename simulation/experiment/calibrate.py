@@ -189,7 +189,8 @@ class SurveyModel:
         scenario = self.scenario(params)
         names = [g.name for g in scenario.groups] + ["overall"]
         sums = {t.name: 0.0 for t in self.spec.targets}
-        for seed in self.seeds(params, salt):
+        seeds = self.seeds(params, salt)
+        for seed in seeds:
             model = CommissioningModel(scenario, seed=seed)
             for _ in range(scenario.steps):
                 model.step()
@@ -199,7 +200,7 @@ class SurveyModel:
                 series = np.asarray([v[col] for v in data[t.metric][t.months[0]: t.months[1] + 1]],
                                     float)
                 sums[t.name] += float(np.nanmean(series)) if np.isfinite(series).any() else np.nan
-        return {k: v / len(self.seeds(params, salt)) for k, v in sums.items()}
+        return {k: v / len(seeds) for k, v in sums.items()}
 
     def __call__(self, params: Any) -> dict[str, float]:
         """The model interface for pyabc: a Parameter mapping in, target values out."""

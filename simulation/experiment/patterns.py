@@ -377,15 +377,14 @@ def robustness_points(k: int, seed: int, parameters: Sequence[tuple[str, float, 
     ``--set`` overrides of each point and a frame of the values."""
     from scipy.stats import qmc
 
-    from ..provenance import uncertain_parameters
-    from ..scenario import Scenario as _S
+    from ..provenance import provenance, uncertain_parameters
 
     params = list(parameters if parameters is not None else uncertain_parameters())
     sample = qmc.LatinHypercube(d=len(params), seed=np.random.default_rng(seed)).random(k)
     lo = np.array([p[1] for p in params])
     hi = np.array([p[2] for p in params])
     values = lo + sample * (hi - lo)
-    ints = {path for path, *_ in params if _is_int(_S, path)}
+    ints = {path for path, *_ in params if provenance(path).integer}
     points, rows = [], []
     for v in values:
         point = {path: (round(x) if path in ints else float(x))
@@ -393,24 +392,6 @@ def robustness_points(k: int, seed: int, parameters: Sequence[tuple[str, float, 
         rows.append(point)
         points.append([f"{path}={x}" for path, x in point.items()])
     return points, pd.DataFrame(rows)
-
-
-def _is_int(model: type, path: str) -> bool:
-    import typing
-
-    from pydantic import BaseModel
-
-    cls: Any = model
-    for part in path.split("."):
-        info = cls.model_fields[part]
-        ann = info.annotation
-        for a in (ann, *typing.get_args(ann)):
-            if isinstance(a, type) and issubclass(a, BaseModel):
-                cls = a
-                break
-        else:
-            return ann is int
-    return False
 
 
 def robustness_table(runs: Sequence[PatternRun], patterns: Sequence[Pattern] = PATTERNS
