@@ -124,7 +124,10 @@ def run(
 
 
 def _print_summary(result) -> None:
-    table = Table(title=f"{result.scenario.name}: final month, overall (mean, 95% CI)")
+    from .statistics import format_interval
+
+    table = Table(title=f"{result.scenario.name}: final month, overall (mean, 95% t-interval "
+                        "over replicates)")
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("95% CI", justify="right")
@@ -135,7 +138,7 @@ def _print_summary(result) -> None:
              "reflected_formal", "reflected_other")
     tab = result.overall_table(list(shown))
     for row in tab.itertuples():
-        ci = "" if not np.isfinite(row.ci_low) else f"{row.ci_low:.3f} – {row.ci_high:.3f}"
+        ci = format_interval(row.ci_low, row.ci_high, row.note)
         table.add_row(row.metric, f"{row.mean:.3f}", ci)
     console.print(table)
 

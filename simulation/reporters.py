@@ -16,7 +16,8 @@ Everything else is computed every step.
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,7 +29,8 @@ from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, members_by
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
 
-__all__ = ["KEY_METRICS", "METRICS", "make_datacollector"]
+__all__ = ["KEY_METRICS", "METRICS", "MetricInfo", "label", "make_datacollector", "metric_bounds",
+           "metric_info"]
 
 #: The metrics shown by default in figures, summaries and experiment outcomes.
 KEY_METRICS = (
@@ -529,29 +531,300 @@ def pathway_adoption(model: CommissioningModel) -> np.ndarray:
                                            model.n_groups, mask=_members(model)))
 
 
-#: Metric name → (reporter, family).  The order is the column order of results.
-METRICS = {
-    f.__name__: (f, family)
-    for family, fs in (
-        ("knowledge", (accuracy_board, accuracy_localities, accuracy_all, board_uncertainty,
-                       knowledge_flow, reach, shock_detection_time)),
-        ("coherence", (coherence_internal, coherence_external)),
-        ("stability", (tie_persistence, retention, turnover, decision_volatility,
-                       leader_dependence)),
-        ("relevance", (relevance_skill, relevance_patient, relevance_floor, relevance_ceiling,
-                       misallocated_per_head, shock_funded_6m, shock_funded_12m,
-                       relevance_provider, relevance_localities, wasted_spend)),
-        ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
-                       modularity_localities, ei_index, board_ties_provider, board_ties_patient,
-                       board_ties_local_authority)),
-        ("engagement", (engagement_gp, engagement_all, reflected_formal, reflected_other,
-                        reflection_formal, reflection_other, informed_formal, informed_other,
-                        influence_formal, influence_other, pathway_adoption)),
-    )
-    for f in fs
+class MetricInfo(NamedTuple):
+    """Everything known about one metric: the single registry entry.
+
+    The first two fields keep the historical ``(reporter, family)`` shape of
+    :data:`METRICS` values, so ``METRICS[name][0]`` is still the reporter.
+
+    Attributes
+    ----------
+    reporter : callable
+        The named DataCollector reporter (model → array of G + 1 values).
+    family : str
+        knowledge, coherence, stability, relevance, structure or engagement.
+    name : str
+        Column name in every results table.
+    title : str
+        Plain-language name ("Decision skill").
+    definition : str
+        One-sentence definition (formulas: the reporter's docstring and ODD §8).
+    unit : str
+        Unit in words; empty for dimensionless scores whose range says it all.
+    lower, upper : float
+        The metric's range (``-inf``/``inf`` when unbounded); intervals are clipped to it.
+    direction : str
+        Which way is good: ``higher``, ``lower`` or ``none`` (descriptive measures).
+    """
+
+    reporter: Callable[[CommissioningModel], np.ndarray]
+    family: str
+    name: str
+    title: str
+    definition: str
+    unit: str
+    lower: float
+    upper: float
+    direction: str
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(lower, upper)``."""
+        return (self.lower, self.upper)
+
+    @property
+    def range_text(self) -> str:
+        """The range in words: "0–1", "≥ 0", "−1 to 1", "unbounded"."""
+        lo, hi = self.lower, self.upper
+        if np.isfinite(lo) and np.isfinite(hi):
+            return f"{_num(lo)}–{_num(hi)}" if lo >= 0 else f"{_num(lo)} to {_num(hi)}"
+        if np.isfinite(lo):
+            return f"≥ {_num(lo)}"
+        if np.isfinite(hi):
+            return f"≤ {_num(hi)}"
+        return "unbounded"
+
+    @property
+    def direction_text(self) -> str:
+        """"higher is better", "lower is better" or "descriptive: no better direction"."""
+        return {"higher": "higher is better", "lower": "lower is better"}.get(
+            self.direction, "descriptive: no better direction")
+
+    def label(self) -> str:
+        """Axis or column label: ``"Decision skill (0 = …, 1 = …; higher is better)"``."""
+        what = self.unit or self.range_text
+        sep = "; " if ("=" in what or "," in what) else ", "
+        tail = "" if self.direction == "none" else f"{sep}{self.direction_text}"
+        return f"{self.title} ({what}{tail})"
+
+    def axis_label(self) -> str:
+        """The unit (or range) alone, for a y axis under a titled panel."""
+        return self.unit or self.range_text
+
+
+def _num(v: float) -> str:
+    return f"{v:g}".replace("-", "−")
+
+
+INF = float("inf")
+SHARE = (0.0, 1.0)
+
+#: name → (title, unit, (lower, upper), direction, definition).  ``unit`` empty = a
+#: dimensionless score whose range is its unit.
+_DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
+    # knowledge
+    "accuracy_board": ("Board accuracy", "", SHARE, "higher",
+                       "1 − total-variation (TV) distance between the board's view of need and "
+                       "the group's true need across services."),
+    "accuracy_localities": ("Locality accuracy", "", SHARE, "higher",
+                            "Population-weighted mean over localities of 1 − TV(the view pooled at "
+                            "the locality's last meeting, the locality's need); NaN without "
+                            "locality meetings."),
+    "accuracy_all": ("Everyone's accuracy", "", SHARE, "higher",
+                     "Mean over a group's members of 1 − TV(the member's belief, the need of the "
+                     "member's practice, locality or group)."),
+    "board_uncertainty": ("Board uncertainty", "", SHARE, "lower",
+                          "Mean TV distance of present board members' beliefs from their "
+                          "unweighted mean belief: how much the people round the table disagree "
+                          "about need."),
+    "knowledge_flow": ("Knowledge flow", "exchanges per member per month", (0.0, INF), "higher",
+                       "Ties used this month (both ends active) per group member."),
+    "reach": ("Board reach", "share of practices", SHARE, "higher",
+              "Share of a group's practices with a present front-line agent within two working "
+              "ties (weight ≥ 0.2) of a member of its board."),
+    "shock_detection_time": ("Shock detection time", "months", (0.0, INF), "lower",
+                             "Months from the latest need shock until the board's view moved "
+                             "half-way to the new need (NaN before a shock or until detected)."),
+    # coherence
+    "coherence_internal": ("Internal coherence", "", SHARE, "higher",
+                           "1 − mean TV distance of members' objectives from their group's mean "
+                           "objective."),
+    "coherence_external": ("External coherence", "", SHARE, "higher",
+                           "1 − TV(board objective, wider-system objective: local authorities, "
+                           "providers and national priorities, one third each)."),
+    # stability
+    "tie_persistence": ("Tie persistence", "", SHARE, "higher",
+                        "Jaccard similarity of the tie set now and a stability window ago; NaN "
+                        "when both are empty."),
+    "retention": ("Retention", "share of posts", SHARE, "higher",
+                  "Share of a group's posts held by the same person as a stability window ago."),
+    "turnover": ("Turnover", "share of members per month", SHARE, "lower",
+                 "Share of a group's members who left this month."),
+    "decision_volatility": ("Decision volatility", "", SHARE, "none",
+                            "TV distance between the latest budget allocation and the one "
+                            "before."),
+    "leader_dependence": ("Leader dependence", "share of tie strength", SHARE, "lower",
+                          "Share of a group's within-group tie strength held by its three "
+                          "strongest agents."),
+    # relevance
+    "relevance_skill": ("Decision skill", "0 = no local knowledge, 1 = perfect knowledge",
+                        (-INF, INF), "higher",
+                        "(R − R_floor)/(R_ceiling − R_floor), R = patient relevance: the same "
+                        "decision rule scored against itself fed no local knowledge (0) and fed "
+                        "true need (1); NaN while floor and ceiling are < 0.001 apart."),
+    "relevance_patient": ("Patient relevance", "", SHARE, "higher",
+                          "1 − TV(group allocation across services, group need)."),
+    "relevance_floor": ("Relevance floor", "", SHARE, "none",
+                        "Patient relevance of the same decisions fed no local knowledge (the "
+                        "national need profile): the benchmark skill 0 refers to."),
+    "relevance_ceiling": ("Relevance ceiling", "", SHARE, "none",
+                          "Patient relevance of the same decisions fed true need: the benchmark "
+                          "skill 1 refers to."),
+    "misallocated_per_head": ("Misallocated spend", "£ per head per year", (0.0, INF), "lower",
+                              "Budget per head × TV(locality allocation, locality need), "
+                              "population-weighted: money that would have to move between "
+                              "services for spending to follow need."),
+    "shock_funded_6m": ("Shock funded at 6 months", "share of the extra need", (-INF, INF),
+                        "higher",
+                        "Rise in the group's allocation share of the shocked service over the "
+                        "rise in its need share, 6 months after the latest shock (1 = fully "
+                        "funded; NaN before)."),
+    "shock_funded_12m": ("Shock funded at 12 months", "share of the extra need", (-INF, INF),
+                         "higher", "The same, 12 months after the shock."),
+    "relevance_provider": ("Provider relevance", "", SHARE, "higher",
+                           "1 − TV(group allocation, what the providers serving the group can "
+                           "deliver), capacity weighted by provider size and population share."),
+    "relevance_localities": ("Locality relevance", "", SHARE, "higher",
+                             "Population-weighted mean over localities of 1 − TV(locality "
+                             "allocation, locality need)."),
+    "wasted_spend": ("Wasted spend", "£ per head per year", (0.0, INF), "lower",
+                     "Budget per head × Σ_k max(0, allocation_k − min(need_k, capacity_k)): "
+                     "spending beyond both need and what providers can deliver."),
+    # structure
+    "density": ("Network density", "", SHARE, "none",
+                "Ties over possible ties in each group's internal network."),
+    "degree_centralisation": ("Degree centralisation", "", SHARE, "none",
+                              "Freeman degree centralisation of each group's internal network."),
+    "betweenness_centralisation": ("Betweenness centralisation", "", SHARE, "none",
+                                   "Freeman betweenness centralisation of each group's internal "
+                                   "network (Brandes–Pich pivots when sampled)."),
+    "clustering": ("Clustering", "", SHARE, "none",
+                   "Mean local clustering coefficient of each group's internal network."),
+    "modularity_localities": ("Locality modularity", "", (-0.5, 1.0), "none",
+                              "Newman modularity of the locality partition of each group's "
+                              "network."),
+    "ei_index": ("E–I index", "", (-1.0, 1.0), "none",
+                 "Krackhardt–Stern (external − internal)/(external + internal) ties across vs "
+                 "within localities."),
+    "board_ties_provider": ("Board ties to providers", "share of board members' ties", SHARE,
+                            "none", "Share of board members' ties that reach provider staff."),
+    "board_ties_patient": ("Board ties to patients", "share of board members' ties", SHARE,
+                           "none", "Share of board members' ties that reach patient "
+                           "representatives or lay members."),
+    "board_ties_local_authority": ("Board ties to local authorities",
+                                   "share of board members' ties", SHARE, "none",
+                                   "Share of board members' ties that reach local-authority "
+                                   "staff."),
+    # engagement
+    "engagement_gp": ("GP engagement", "", SHARE, "higher",
+                      "Mean engagement of the group's present GPs."),
+    "engagement_all": ("Engagement of all", "", SHARE, "higher",
+                       "Mean engagement of all the group's present members."),
+    "reflected_formal": ("Decisions reflect my views, formal role", "share of GPs", SHARE,
+                         "higher",
+                         "Share of GPs with a formal role whose reflection (1 − TV between the "
+                         "allocation they see and their priorities) ≥ decisions.reflect_threshold."),
+    "reflected_other": ("Decisions reflect my views, no formal role", "share of GPs", SHARE,
+                        "higher", "The same share among GPs without a formal role."),
+    "reflection_formal": ("Reflection, formal role", "", SHARE, "higher",
+                          "Mean reflection of GPs with a formal role at the latest decision "
+                          "(threshold-free)."),
+    "reflection_other": ("Reflection, no formal role", "", SHARE, "higher",
+                         "Mean reflection of GPs without a formal role."),
+    "informed_formal": ("Informed, formal role", "share of GPs", SHARE, "higher",
+                        "Share of GPs with a formal role in contact with a board member within "
+                        "the last decisions.informed_window months."),
+    "informed_other": ("Informed, no formal role", "share of GPs", SHARE, "higher",
+                       "The same share among GPs without a formal role."),
+    "influence_formal": ("Can influence, formal role", "share of GPs", SHARE, "higher",
+                         "Share of GPs with a formal role whose engagement ≥ "
+                         "decisions.influence_threshold."),
+    "influence_other": ("Can influence, no formal role", "share of GPs", SHARE, "higher",
+                        "The same share among GPs without a formal role."),
+    "pathway_adoption": ("Pathway adoption", "share of members", SHARE, "higher",
+                         "Share of the group's members who have adopted the new clinical "
+                         "pathway."),
 }
+
+_FAMILIES = (
+    ("knowledge", (accuracy_board, accuracy_localities, accuracy_all, board_uncertainty,
+                   knowledge_flow, reach, shock_detection_time)),
+    ("coherence", (coherence_internal, coherence_external)),
+    ("stability", (tie_persistence, retention, turnover, decision_volatility,
+                   leader_dependence)),
+    ("relevance", (relevance_skill, relevance_patient, relevance_floor, relevance_ceiling,
+                   misallocated_per_head, shock_funded_6m, shock_funded_12m,
+                   relevance_provider, relevance_localities, wasted_spend)),
+    ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
+                   modularity_localities, ei_index, board_ties_provider, board_ties_patient,
+                   board_ties_local_authority)),
+    ("engagement", (engagement_gp, engagement_all, reflected_formal, reflected_other,
+                    reflection_formal, reflection_other, informed_formal, informed_other,
+                    influence_formal, influence_other, pathway_adoption)),
+)
+
+
+def _registry() -> dict[str, MetricInfo]:
+    out = {}
+    for family, fs in _FAMILIES:
+        for f in fs:
+            title, unit, (lo, hi), direction, definition = _DESCRIPTIONS[f.__name__]
+            out[f.__name__] = MetricInfo(f, family, f.__name__, title, definition, unit,
+                                         float(lo), float(hi), direction)
+    missing = set(_DESCRIPTIONS) - set(out)
+    if missing:  # pragma: no cover - caught by the tests at import
+        raise RuntimeError(f"metric descriptions without a reporter: {sorted(missing)}")
+    return out
+
+
+#: The metric registry: name → :class:`MetricInfo` (reporter, family, title, definition,
+#: unit, range, direction of good).  The order is the column order of results.  It feeds the
+#: DataCollector, Parquet field metadata, figure labels, reports and ``docs/metrics.md``.
+METRICS: dict[str, MetricInfo] = _registry()
+
+#: Suffixes of derived columns and what they mean (summary tables, experiment outcomes).
+SUFFIXES = {"__last12": "mean of the last 12 months"}
+
+
+def _base_name(column: str) -> tuple[str, str]:
+    for suffix in SUFFIXES:
+        if column.endswith(suffix):
+            return column.removesuffix(suffix), suffix
+    return column, ""
+
+
+def metric_info(name: str) -> MetricInfo:
+    """The registry entry of a metric (a ``__last12`` suffix is ignored).
+
+    Raises
+    ------
+    KeyError
+        With the list of known metrics, when ``name`` is not one.
+    """
+    base, _ = _base_name(name)
+    try:
+        return METRICS[base]
+    except KeyError:
+        raise KeyError(f"unknown metric {name!r}; metrics: {', '.join(METRICS)}") from None
+
+
+def label(name: str) -> str:
+    """Plain-language label of a metric with its unit or range and direction of good, e.g.
+    ``"Misallocated spend (£ per head per year, lower is better)"``; a column that is not a
+    metric is returned with underscores as spaces."""
+    base, suffix = _base_name(name)
+    if base not in METRICS:
+        return name.replace("_", " ")
+    text = METRICS[base].label()
+    return f"{text}, {SUFFIXES[suffix]}" if suffix else text
+
+
+def metric_bounds(name: str) -> tuple[float, float] | None:
+    """``(lower, upper)`` of a metric or derived column; None for other columns."""
+    base, _ = _base_name(name)
+    return METRICS[base].bounds if base in METRICS else None
 
 
 def make_datacollector() -> DataCollector:
     """A DataCollector with every metric as a named model reporter."""
-    return DataCollector(model_reporters={name: f for name, (f, _) in METRICS.items()})
+    return DataCollector(model_reporters={name: m.reporter for name, m in METRICS.items()})

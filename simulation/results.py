@@ -31,8 +31,9 @@ import numpy as np
 import pandas as pd
 
 from .model import CommissioningModel
-from .reporters import METRICS
+from .reporters import METRICS, metric_bounds
 from .scenario import Scenario, scenario_hash
+from .statistics import mean_interval
 
 __all__ = [
     "RunResult",
@@ -169,18 +170,19 @@ class RunResult:
     summary: pd.DataFrame
     manifest: dict[str, Any] = field(default_factory=dict)
 
-    def overall_table(self, metrics: list[str] | None = None) -> pd.DataFrame:
-        """Mean and 95% CI across replicates of each metric's final overall value."""
+    def overall_table(self, metrics: list[str] | None = None, conf: float = 0.95) -> pd.DataFrame:
+        """Mean and t-interval across replicates of each metric's final overall value.
+
+        Intervals come from :func:`simulation.statistics.mean_interval` (Student t with
+        n − 1 degrees of freedom, clipped to the metric's range); ``note`` says in words why
+        an interval is missing (one replicate) or was clipped.
+        """
         overall = self.summary[self.summary["group"] == "overall"]
         rows = []
         for m in metrics or list(METRICS):
-            v = overall[m].to_numpy(float)
-            v = v[np.isfinite(v)]
-            n = v.size
-            mean = float(v.mean()) if n else np.nan
-            half = float(1.96 * v.std(ddof=1) / np.sqrt(n)) if n > 1 else np.nan
-            rows.append({"metric": m, "mean": mean, "ci_low": mean - half, "ci_high": mean + half,
-                         "n": n})
+            iv = mean_interval(overall[m].to_numpy(float), conf, metric_bounds(m))
+            rows.append({"metric": m, "mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high,
+                         "n": iv.n, "note": iv.note})
         return pd.DataFrame(rows)
 
 

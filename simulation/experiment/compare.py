@@ -1,39 +1,43 @@
-"""Comparing scenarios: means with 95% confidence intervals, differences and effect sizes.
+"""Comparing scenarios: means with 95% t-intervals, and differences in the metric's units.
 
 ``commnet compare a.yaml b.yaml c.yaml --replicates 30`` runs every scenario with the same
 replicate seeds (common random numbers, derived from the first scenario's seed unless
 ``--seed`` is given) through the experiment machinery (so a comparison is stored, resumable
 and can use any executor), then reports for each metric:
 
-* per scenario: the mean over replicates and its 95% t-interval;
-* per scenario after the first: the difference from the first, its 95% interval and Hedges'
-  g.  When both scenarios ran the same replicate seeds the difference is *paired* by
-  replicate (the interval of the mean paired difference); otherwise Welch's interval.
+* per scenario: the mean over replicates and its 95% t-interval, clipped to the metric's
+  range (:func:`simulation.statistics.mean_interval`);
+* per scenario after the first: the difference from the first **in the metric's own units**
+  and its 95% interval — *paired* by replicate when both scenarios ran the same replicate
+  seeds (the interval of the mean paired difference), otherwise Welch's interval
+  (:func:`simulation.statistics.difference`);
+* then Hedges' g, *standardised by replicate noise* (the pooled sd of replicates of the same
+  scenario, a property of the model's randomness, not of the world); it is not reported when
+  that sd is practically 0.
 
-Hedges' g is the difference over the pooled standard deviation, times the small-sample
-correction J = 1 − 3 / (4 (n₁ + n₂) − 9).
+The statistics live in :mod:`simulation.statistics`; ``mean_ci`` and ``hedges_g`` are
+re-exported here for existing callers.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..loader import load_scenario
 from ..reporters import METRICS
+from ..statistics import difference, format_interval, hedges_g, mean_ci, mean_interval
 from .runner import SweepReport, sweep
 from .spec import ExperimentSpec, experiment_from_spec
 
-__all__ = ["CompareResult", "compare_table", "hedges_g", "mean_ci", "run_compare"]
+__all__ = ["CompareResult", "compare_table", "hedges_g", "mean_ci", "run_compare"]  # stats re-exported
 
 #: Metrics shown by default (the CSV has every metric).
 SHOWN = (
@@ -53,59 +57,9 @@ SHOWN = (
 )
 
 
-def mean_ci(x: Sequence[float], conf: float = 0.95) -> tuple[float, float, float, float, int]:
-    """Mean, sd, and the t-interval of the mean of the finite values: (mean, sd, lo, hi, n)."""
-    v = np.asarray(x, float)
-    v = v[np.isfinite(v)]
-    n = v.size
-    if n == 0:
-        return (np.nan, np.nan, np.nan, np.nan, 0)
-    mean = float(v.mean())
-    if n == 1:
-        return (mean, np.nan, np.nan, np.nan, 1)
-    sd = float(v.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + conf / 2, n - 1) * sd / math.sqrt(n))
-    return (mean, sd, mean - half, mean + half, n)
-
-
-def hedges_g(x: Sequence[float], y: Sequence[float]) -> float:
-    """Hedges' g of ``x`` relative to ``y``: (mean x − mean y) / pooled sd × J."""
-    a = np.asarray(x, float)
-    b = np.asarray(y, float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    n1, n2 = a.size, b.size
-    if n1 < 2 or n2 < 2:
-        return np.nan
-    diff = float(a.mean() - b.mean())
-    pooled = math.sqrt(((n1 - 1) * a.var(ddof=1) + (n2 - 1) * b.var(ddof=1)) / (n1 + n2 - 2))
-    if pooled == 0:
-        return 0.0 if diff == 0 else float(np.copysign(np.inf, diff))
-    return diff / pooled * (1 - 3 / (4 * (n1 + n2) - 9))
-
-
-def _difference(x: pd.Series, y: pd.Series, paired: bool, conf: float
-                ) -> tuple[float, float, float, str]:
-    """Difference of means x − y with its interval: (diff, lo, hi, method)."""
-    if paired:
-        mean, _, lo, hi, _ = mean_ci((x - y).to_numpy(float), conf)
-        return mean, lo, hi, "paired"
-    a = x.to_numpy(float)
-    b = y.to_numpy(float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if a.size < 2 or b.size < 2:
-        return float(a.mean() - b.mean()) if a.size and b.size else np.nan, np.nan, np.nan, "welch"
-    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    diff = float(a.mean() - b.mean())
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return diff, diff, diff, "welch"
-    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
-    half = float(stats.t.ppf(0.5 + conf / 2, df) * se)
-    return diff, diff - half, diff + half, "welch"
-
-
 def compare_table(frame: pd.DataFrame, metrics: Sequence[str], by: str = "case",
-                  order: Sequence[str] | None = None, conf: float = 0.95) -> pd.DataFrame:
+                  order: Sequence[str] | None = None, conf: float = 0.95,
+                  bounds: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
     """Each metric's mean and CI per scenario, and the difference from the first scenario.
 
     Parameters
@@ -117,13 +71,20 @@ def compare_table(frame: pd.DataFrame, metrics: Sequence[str], by: str = "case",
         Columns to compare.
     order : sequence of str, optional
         Scenario order (the first is the reference); default: order of appearance.
+    bounds : mapping of column to (lower, upper), optional
+        Metric ranges the intervals are clipped to (default: the metric registry's range
+        of each column, ``__last12`` suffix removed).
 
     Returns
     -------
     DataFrame
-        metric, scenario, n, mean, sd, ci_low, ci_high, diff, diff_ci_low, diff_ci_high,
-        hedges_g, method (``paired`` or ``welch``; empty for the reference).
+        metric, scenario, n, mean, sd, ci_low, ci_high, note (why an interval is missing or
+        clipped), diff, diff_ci_low, diff_ci_high, diff_note, method (``paired`` or
+        ``welch``; empty for the reference), hedges_g (standardised by replicate noise),
+        noise_sd (the pooled replicate sd it divides by), g_note.
     """
+    from ..reporters import metric_bounds
+
     if "status" in frame.columns:
         frame = frame[frame["status"] == "ok"]
     order = list(order or dict.fromkeys(frame[by]))
@@ -131,27 +92,30 @@ def compare_table(frame: pd.DataFrame, metrics: Sequence[str], by: str = "case",
     rows = []
     by_case = {c: frame[frame[by] == c].set_index("replicate").sort_index() for c in order}
     for m in metrics:
+        rng = (bounds or {}).get(m) or metric_bounds(m)
         base = by_case[ref]
         for c in order:
             sub = by_case[c]
-            mean, sd, lo, hi, n = mean_ci(sub[m], conf)
-            row: dict[str, Any] = {"metric": m, "scenario": c, "n": n, "mean": mean, "sd": sd,
-                                   "ci_low": lo, "ci_high": hi}
+            iv = mean_interval(sub[m], conf, rng)
+            row: dict[str, Any] = {"metric": m, "scenario": c, "n": iv.n, "mean": iv.mean,
+                                   "sd": iv.sd, "ci_low": iv.low, "ci_high": iv.high,
+                                   "note": iv.note}
             if c == ref:
-                row.update(diff=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan,
-                           hedges_g=np.nan, method="")
+                row.update(diff=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan, diff_note="",
+                           method="", hedges_g=np.nan, noise_sd=np.nan, g_note="")
             else:
                 common = sub.index.intersection(base.index)
                 paired = ("seed" in sub.columns and len(common) >= 2
                           and len(common) == len(sub) == len(base)
                           and (sub.loc[common, "seed"] == base.loc[common, "seed"]).all())
                 if paired:
-                    diff, dlo, dhi, method = _difference(sub.loc[common, m],
-                                                         base.loc[common, m], True, conf)
+                    d = difference(sub.loc[common, m], base.loc[common, m], paired=True,
+                                   conf=conf, bounds=rng)
                 else:
-                    diff, dlo, dhi, method = _difference(sub[m], base[m], False, conf)
-                row.update(diff=diff, diff_ci_low=dlo, diff_ci_high=dhi,
-                           hedges_g=hedges_g(sub[m], base[m]), method=method)
+                    d = difference(sub[m], base[m], paired=False, conf=conf, bounds=rng)
+                row.update(diff=d.diff, diff_ci_low=d.low, diff_ci_high=d.high,
+                           diff_note=d.note, method=d.method, hedges_g=d.g,
+                           noise_sd=d.noise_sd, g_note=d.g_note)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -257,31 +221,51 @@ def run_compare(
 
 
 def print_compare(result: CompareResult, console: Any) -> None:
-    """Print the comparison as a rich table (the metrics in ``result.shown``)."""
+    """Print the comparison as a rich table (the metrics in ``result.shown``).
+
+    The difference from the first scenario, in the metric's units with its 95% interval,
+    comes before Hedges' g, whose column says it is standardised by replicate noise.
+    """
     from rich.table import Table
+
+    from ..statistics import _fmt as fmt
 
     tab = result.table
     first = tab["scenario"].iloc[0] if len(tab) else ""
     what = "final month" if result.reduce == "final" else "mean of the last 12 months"
-    t = Table(title=f"{what}, overall: mean ± 95% CI half-width; difference from {first} "
-              "(paired by replicate when seeds are shared) and Hedges' g; bold: CI excludes 0")
-    for col in ("metric", "scenario", "mean", "Δ vs first", "g"):
+    t = Table(title=f"{what}, overall: mean ± 95% t-interval half-width ([low, high] where "
+              "clipped to the metric's range); difference from "
+              f"{first} in the metric's units (paired by replicate when seeds are shared); "
+              "bold: interval excludes 0")
+    for col in ("metric", "scenario", "mean ± 95% CI", f"Δ vs {first} ± 95% CI",
+                "Hedges' g, standardised by replicate noise"):
         t.add_column(col, justify="left" if col in ("metric", "scenario") else "right")
-
-    def fmt(v: float) -> str:
-        return "–" if not np.isfinite(v) else (f"{v:.3f}" if abs(v) < 1000 else f"{v:,.0f}")
 
     for metric in result.shown:
         rows = tab[tab["metric"] == metric]
         for i, r in enumerate(rows.itertuples()):
-            mean = f"{fmt(r.mean)} ± {fmt((r.ci_high - r.ci_low) / 2)}"
-            if r.method:
-                sig = np.isfinite(r.diff_ci_low) and (r.diff_ci_low > 0 or r.diff_ci_high < 0)
-                d = f"{fmt(r.diff)} ± {fmt((r.diff_ci_high - r.diff_ci_low) / 2)}"
-                d = f"[bold]{d}[/]" if sig else d
-                g = fmt(r.hedges_g)
+            if np.isfinite(r.ci_low) and "clipped" in r.note:  # asymmetric: show the limits
+                mean = f"{fmt(r.mean)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}]"
+            elif np.isfinite(r.ci_low):
+                mean = f"{fmt(r.mean)} ± {fmt((r.ci_high - r.ci_low) / 2)}"
             else:
-                d, g = "", ""
+                mean = f"{fmt(r.mean)} ({r.note})"
+            if r.method:
+                if np.isfinite(r.diff_ci_low) and "clipped" in r.diff_note:
+                    sig = r.diff_ci_low > 0 or r.diff_ci_high < 0
+                    d = f"{fmt(r.diff)} [{fmt(r.diff_ci_low)}, {fmt(r.diff_ci_high)}]"
+                    d = f"[bold]{d}[/]" if sig else d
+                elif np.isfinite(r.diff_ci_low):
+                    sig = r.diff_ci_low > 0 or r.diff_ci_high < 0
+                    d = f"{fmt(r.diff)} ± {fmt((r.diff_ci_high - r.diff_ci_low) / 2)}"
+                    d = f"[bold]{d}[/]" if sig else d
+                else:
+                    d = f"{fmt(r.diff)} ({format_interval(np.nan, np.nan, r.diff_note)})"
+                g = fmt(r.hedges_g) if np.isfinite(r.hedges_g) else "–"
+                if r.g_note and not np.isfinite(r.hedges_g):
+                    g = "– (sd ≈ 0)" if "identical" in r.g_note else "–"
+            else:
+                d, g = "(reference)", ""
             t.add_row(metric if i == 0 else "", str(r.scenario), mean, d, g,
                       end_section=i == len(rows) - 1)
     console.print(t)
