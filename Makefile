@@ -33,8 +33,9 @@ bench: $(VENV)/.installed  ## the benchmark suite (model, kernel, England, phase
 bench-experiments: $(VENV)/.installed  ## experiment-layer overhead and executor throughput
 	$(BIN)/python benchmarks/bench_experiments.py --runs 1000
 
-docs: $(VENV)/.installed  ## regenerate the parameter reference from the schema
+docs: $(VENV)/.installed  ## regenerate the parameter and metric references from the schema and registry
 	$(BIN)/python -m simulation.reference > docs/parameters.md
+	$(BIN)/python -m simulation.reference metrics > docs/metrics.md
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

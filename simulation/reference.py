@@ -1,6 +1,7 @@
 """Generate the parameter reference (``docs/parameters.md``) from the scenario schema.
 
-Run ``python -m simulation.reference > docs/parameters.md``; a test checks the committed file
+Run ``python -m simulation.reference > docs/parameters.md`` (and ``python -m simulation.reference
+metrics > docs/metrics.md`` for the metric reference); a test checks the committed file
 is up to date, so the reference can never drift from the code.  The reference ends with the
 provenance table of :mod:`simulation.provenance` (data, assumed, fitted or structural).
 """
@@ -133,4 +134,11 @@ def _event_classes() -> list[type[BaseModel]]:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(parameter_reference(), end="")
+    import sys
+
+    if sys.argv[1:] == ["metrics"]:  # docs/metrics.md, from the metric registry
+        from .reporters import metric_reference
+
+        print(metric_reference(), end="")
+    else:
+        print(parameter_reference(), end="")

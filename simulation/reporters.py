@@ -29,8 +29,8 @@ from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, members_by
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
 
-__all__ = ["KEY_METRICS", "METRICS", "MetricInfo", "label", "make_datacollector", "metric_bounds",
-           "metric_info"]
+__all__ = ["KEY_METRICS", "METRICS", "MetricInfo", "field_metadata", "label", "make_datacollector",
+           "metric_bounds", "metric_info", "metric_reference"]
 
 #: The metrics shown by default in figures, summaries and experiment outcomes.
 KEY_METRICS = (
@@ -825,6 +825,54 @@ def metric_bounds(name: str) -> tuple[float, float] | None:
     return METRICS[base].bounds if base in METRICS else None
 
 
+def field_metadata(column: str) -> dict[bytes, bytes] | None:
+    """Parquet/Arrow field metadata of a metric column (``title``, ``unit``, ``range``,
+    ``direction``, ``definition``, ``label``; a ``__last12`` column says it is the mean of the
+    last 12 months), or None for a column that is not a metric."""
+    base, suffix = _base_name(column)
+    if base not in METRICS:
+        return None
+    m = METRICS[base]
+    definition = m.definition + (f" ({SUFFIXES[suffix]})" if suffix else "")
+    meta = {"title": m.title, "unit": m.unit or "dimensionless", "range": m.range_text,
+            "lower": repr(m.lower), "upper": repr(m.upper), "direction": m.direction,
+            "definition": definition, "label": label(column), "family": m.family}
+    return {k.encode(): v.encode() for k, v in meta.items()}
+
+
+def metric_reference() -> str:
+    """``docs/metrics.md``: every metric of the registry with its definition, unit, range and
+    direction of good, by family (``python -m simulation.reference metrics > docs/metrics.md``)."""
+    lines = [
+        "# Metric reference",
+        "",
+        "Generated from the metric registry (`simulation/reporters.py`, `METRICS`) by "
+        "`python -m simulation.reference metrics > docs/metrics.md` (`make docs`); a test fails if this "
+        "file is stale. The same entries label figures, describe Parquet columns (field "
+        "metadata: `unit`, `range`, `direction`, `definition`) and feed reports. Formulas and "
+        "when each metric is computed: [ODD §8](ODD.md#8-observation-metrics).",
+        "",
+        "Every metric is reported per commissioning group and `overall` (the population-weighted "
+        "mean of the groups unless the definition says otherwise). *Range* is what the metric "
+        "can take; 95% intervals over replicates are clipped to it "
+        "(`simulation/statistics.py`). *Good* is the direction an analyst would call better; "
+        "descriptive measures of network shape have none. Summary tables add "
+        "`<metric>__last12`, the mean of the last 12 months.",
+        "",
+    ]
+    for family, fs in _FAMILIES:
+        lines += [f"## {family.capitalize()}", "",
+                  "| metric | name | definition | unit | range | good |",
+                  "| --- | --- | --- | --- | --- | --- |"]
+        for f in fs:
+            m = METRICS[f.__name__]
+            good = {"higher": "higher", "lower": "lower"}.get(m.direction, "—")
+            lines.append(f"| `{m.name}` | {m.title} | {m.definition} | "
+                         f"{m.unit or 'dimensionless'} | {m.range_text} | {good} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def make_datacollector() -> DataCollector:
-    """A DataCollector with every metric as a named model reporter."""
+    """A DataCollector with every metric of the registry as a named model reporter."""
     return DataCollector(model_reporters={name: m.reporter for name, m in METRICS.items()})

@@ -3,8 +3,9 @@
 :func:`run_scenario` is the library entry point (the CLI and the experiment layer call it):
 it returns a :class:`RunResult` holding
 
-* ``timeseries`` — one row per replicate, step and commissioning group (plus ``overall``),
-  one column per metric of :data:`simulation.reporters.METRICS`;
+* ``timeseries`` — one row per replicate, step and commissioning group (plus ``overall``):
+  scenario name and hash, then one column per metric of :data:`simulation.reporters.METRICS`
+  (in Parquet each metric field carries its unit, range and definition as field metadata);
 * ``summary`` — one row per replicate and group: each metric's final value and its mean over
   the last 12 steps (``<metric>__last12``);
 * ``manifest`` — seeds, package versions, git commit, scenario hash and timings.
@@ -29,9 +30,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from .model import CommissioningModel
-from .reporters import METRICS, metric_bounds
+from .reporters import METRICS, field_metadata, metric_bounds
 from .scenario import Scenario, scenario_hash
 from .statistics import mean_interval
 
@@ -45,6 +48,7 @@ __all__ = [
     "replicate_seeds",
     "run_replicate",
     "run_scenario",
+    "to_arrow",
     "write_results",
 ]
 
@@ -80,18 +84,54 @@ def git_commit() -> str | None:
 
 
 def tidy(model: CommissioningModel, replicate: int = 0) -> pd.DataFrame:
-    """The model's collected metrics as a tidy frame (replicate, step, group, metrics…)."""
+    """The model's collected metrics as a tidy frame.
+
+    Columns: scenario (name), scenario_hash (:func:`simulation.scenario.scenario_hash`, so
+    runs concatenated from several folders keep their identity), replicate, step, group, then
+    one column per metric of :data:`~simulation.reporters.METRICS`.
+    """
     data = model.datacollector.model_vars
     names = [g.name for g in model.spec.groups] + ["overall"]
     steps = len(next(iter(data.values())))
+    rows = steps * len(names)
     cols: dict[str, Any] = {
-        "replicate": np.full(steps * len(names), replicate, np.int32),
+        "scenario": pd.Categorical([model.spec.name] * rows),
+        "scenario_hash": pd.Categorical([scenario_hash(model.spec)] * rows),
+        "replicate": np.full(rows, replicate, np.int32),
         "step": np.repeat(np.arange(steps, dtype=np.int32), len(names)),
         "group": pd.Categorical(np.tile(names, steps), categories=names),
     }
     for metric in METRICS:
         cols[metric] = np.asarray(np.stack(data[metric]), float).ravel()
     return pd.DataFrame(cols)
+
+
+#: Column descriptions written as Parquet field metadata beside the metrics' own.
+COLUMN_DESCRIPTIONS = {
+    "scenario": "scenario name (the scenario file's name field)",
+    "scenario_hash": "simulation.scenario.scenario_hash of the resolved scenario (16 hex digits)",
+    "replicate": "replicate index; its seed is manifest.json replicate_seeds[replicate]",
+    "step": "month after the burn-in (0 = first recorded month)",
+    "group": "commissioning group name, or 'overall' (population-weighted over groups)",
+}
+
+
+def to_arrow(frame: pd.DataFrame) -> pa.Table:
+    """A results frame as an Arrow table whose fields carry their description: metric columns
+    the registry's title, unit, range, direction and definition
+    (:func:`simulation.reporters.field_metadata`), key columns a description."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    fields = []
+    for f in table.schema:
+        meta = field_metadata(f.name)
+        if meta is None and f.name in COLUMN_DESCRIPTIONS:
+            meta = {b"definition": COLUMN_DESCRIPTIONS[f.name].encode()}
+        fields.append(f.with_metadata(meta) if meta else f)
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> None:
+    pq.write_table(to_arrow(frame), path)
 
 
 def ego_table(model: CommissioningModel) -> pd.DataFrame:
@@ -152,13 +192,16 @@ def run_replicate(scenario: Scenario, seed: int, replicate: int = 0,
 
 
 def summarise(ts: pd.DataFrame, window: int = 12) -> pd.DataFrame:
-    """Per replicate and group: final value and mean over the last ``window`` steps."""
+    """Per replicate and group: final value and mean over the last ``window`` steps (with
+    the scenario and scenario_hash columns when the time series has them)."""
     last = ts["step"].max()
     metrics = [m for m in METRICS if m in ts.columns]
-    final = ts[ts["step"] == last].set_index(["replicate", "group"])[metrics]
+    keys = [k for k in ("scenario", "scenario_hash") if k in ts.columns]
+    final = ts[ts["step"] == last].set_index(["replicate", "group"])[keys + metrics]
     tail = (ts[ts["step"] > last - window].groupby(["replicate", "group"], observed=True)[metrics]
             .mean().add_suffix("__last12"))
-    return final.join(tail).reset_index()
+    out = final.join(tail).reset_index()
+    return out[keys + [c for c in out.columns if c not in keys]]
 
 
 @dataclass
@@ -210,6 +253,7 @@ def build_manifest(
     """The record of a run: resolved scenario and its hash, root and replicate seeds, package
     versions, git commit, platform and timings (plus ``extra`` fields)."""
     return {
+        "kind": "commnet run results",
         "scenario_name": scenario.name,
         "scenario_hash": scenario_hash(scenario),
         **extra,
@@ -276,7 +320,8 @@ def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:
 
 
 def write_results(result: RunResult, out: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write ``timeseries.parquet``, ``summary.parquet``, ``summary.csv`` and ``manifest.json``."""
+    """Write ``timeseries.parquet``, ``summary.parquet`` (fields described by
+    :func:`to_arrow`), ``summary.csv``, ``overall.csv`` and ``manifest.json``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     paths = {
@@ -286,8 +331,8 @@ def write_results(result: RunResult, out: str | os.PathLike[str]) -> dict[str, P
         "overall": out / "overall.csv",
         "manifest": out / "manifest.json",
     }
-    _atomic_write(paths["timeseries"], lambda p: result.timeseries.to_parquet(p, index=False))
-    _atomic_write(paths["summary"], lambda p: result.summary.to_parquet(p, index=False))
+    _atomic_write(paths["timeseries"], lambda p: _write_parquet(result.timeseries, p))
+    _atomic_write(paths["summary"], lambda p: _write_parquet(result.summary, p))
     _atomic_write(paths["summary_csv"], lambda p: result.summary.to_csv(p, index=False))
     _atomic_write(paths["overall"], lambda p: result.overall_table().to_csv(p, index=False))
     _atomic_write(paths["manifest"],
