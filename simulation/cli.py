@@ -60,7 +60,6 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Run a scenario: tidy time series, summary, manifest and figures in OUT."""
-    from .figures import plot_network, plot_trajectories
     from .results import (
         RunResult,
         build_manifest,
@@ -68,6 +67,7 @@ def run(
         replicate_seeds,
         summarise,
         tidy,
+        write_figures,
         write_results,
     )
 
@@ -111,11 +111,7 @@ def run(
         if first_model.n_agents <= 20_000:
             paths["graphml"] = export_graphml(first_model, out / "network.graphml")
     if figures and first_model is not None:
-        m = first_model
-        paths["trajectories"] = plot_trajectories(ts, out / "trajectories.png",
-                                                  title=f"{spec.name} ({len(frames)} replicates)")
-        paths["network"] = plot_network(m.pop, m.ties.src, m.ties.dst, m.ties.weight,
-                                        m.on_board, out / "network.png", seed=m.seed_value)
+        paths.update(write_figures(result, first_model, out))
     _print_summary(result)
     console.print(f"results in [bold]{out}[/] ({', '.join(p.name for p in paths.values())})")
     if interrupted:

@@ -1,51 +1,88 @@
-"""Figures: metric trajectories with replicate bands, and the network drawn by type/locality.
+"""Figures: metric trajectories with replicate bands, the network drawn by type/locality, and
+the pattern suite's forest plot.
 
-Uses matplotlib's Agg backend (files only, no screen).  The network layout is *structural* and
-seeded: groups on a large circle, their areas (localities) on small circles around each
-group's centre, agents jittered by a generator seeded from the scenario seed; providers and
-local authorities in the middle.  It is fast for any size and never moves between steps.
+Every figure function *returns* a :class:`matplotlib.figure.Figure` and saves it only when
+given ``path=`` (or call :func:`save`).  Figures are built with the object-oriented API
+(``Figure()``, not ``pyplot``): nothing here selects a backend or keeps figures in pyplot's
+registry, so importing this module changes nothing in a notebook (a returned figure displays
+as the cell's value under the inline backend) and a headless command line needs no display
+(``Figure.savefig`` renders with Agg).  Axis labels and panel titles come from the metric
+registry (:func:`simulation.reporters.metric_info`): plain names, units or ranges, and
+which way is better.
+
+The network layout is *structural* and seeded: groups on a large circle, their areas
+(localities) on small circles around each group's centre, agents jittered by a generator
+seeded from the scenario seed; providers and local authorities in the middle.  It is fast for
+any size and never moves between steps.
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.collections import LineCollection
+from matplotlib.colors import to_rgba_array
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from .population import Population
-from .reporters import KEY_METRICS
+from .reporters import KEY_METRICS, METRICS, metric_info
 from .scenario import STAKEHOLDER_TYPES
 
-__all__ = ["TYPE_COLOURS", "plot_network", "plot_patterns", "plot_trajectories", "structural_layout"]
+__all__ = ["TYPE_COLOURS", "plot_network", "plot_patterns", "plot_trajectories", "save",
+           "structural_layout"]
 
 TYPE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 
+def save(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix) and return the path."""
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def _check_path_keyword(value: object, name: str) -> None:
+    """Refuse a path given where the figure's content is expected (the old signatures took
+    ``path`` second): figure functions return the figure and save it only with ``path=``."""
+    looks_like_file = isinstance(value, str) and value.lower().endswith(
+        (".png", ".svg", ".pdf", ".jpg", ".jpeg"))
+    if isinstance(value, os.PathLike) or looks_like_file:
+        raise TypeError(f"{name} got a path ({value!s}); figure functions return the figure — "
+                        "pass path=... to save it")
+
 
 def plot_trajectories(
     ts: pd.DataFrame,
-    path: str | os.PathLike[str],
     metrics: Sequence[str] = KEY_METRICS,
     label_column: str | None = None,
     title: str = "",
-) -> Path:
+    *,
+    path: str | os.PathLike[str] | None = None,
+    dpi: int = 110,
+) -> Figure:
     """Mean trajectory of each metric (overall) with a band of the 5th–95th replicate
-    percentiles; one line per value of ``label_column`` (e.g. scenario) if given."""
+    percentiles; one line per value of ``label_column`` (e.g. scenario) if given.
+
+    Each panel is titled with the metric's plain name and labelled with its unit or range
+    and the direction of good, from the metric registry.  Saved to ``path`` if given.
+    """
+    _check_path_keyword(metrics, "metrics")
+    metrics = [metrics] if isinstance(metrics, str) else metrics
     metrics = [m for m in metrics if m in ts.columns]
     ncol = 3
-    nrow = int(np.ceil(len(metrics) / ncol))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 2.9 * nrow), squeeze=False)
+    nrow = max(1, int(np.ceil(len(metrics) / ncol)))
+    fig = Figure(figsize=(4.4 * ncol, 3.1 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     data = ts[ts["group"] == "overall"]
     labels = [None] if label_column is None else list(dict.fromkeys(data[label_column]))
     for ax, m in zip(axes.flat, metrics, strict=False):
+        info = metric_info(m)
         for i, lab in enumerate(labels):
             sub = data if lab is None else data[data[label_column] == lab]
             g = sub.groupby("step")[m]
@@ -54,20 +91,22 @@ def plot_trajectories(
             ax.plot(mean.index, mean.to_numpy(), color=colour, lw=1.6, label=lab)
             ax.fill_between(mean.index, lo.to_numpy(), hi.to_numpy(), color=colour, alpha=0.2,
                             lw=0)
-        ax.set_title(m.replace("_", " "), fontsize=10)
-        ax.set_xlabel("month")
+        good = "" if info.direction == "none" else f" ({info.direction_text})"
+        ax.set_title(f"{info.title}{good}", fontsize=10)
+        ax.set_ylabel(textwrap.fill(info.axis_label(), 28), fontsize=8)
+        ax.set_xlabel("month after burn-in", fontsize=8)
+        ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
         ax.axis("off")
     if label_column is not None:
         axes.flat[0].legend(fontsize=8)
-    if title:
-        fig.suptitle(title)
+    fig.suptitle((title + "\n" if title else "") + "mean over replicates; band: 5th–95th "
+                 "percentile of replicates", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    if path is not None:
+        save(fig, path, dpi)
+    return fig
 
 
 def structural_layout(pop: Population, seed: int) -> np.ndarray:
@@ -100,17 +139,22 @@ def plot_network(
     dst: np.ndarray,
     weight: np.ndarray,
     on_board: np.ndarray,
-    path: str | os.PathLike[str],
+    *,
     seed: int,
     max_edges: int = 20_000,
-) -> Path:
+    path: str | os.PathLike[str] | None = None,
+    dpi: int = 110,
+) -> Figure:
     """Two panels: agents coloured by stakeholder type and by locality; board members ringed;
-    edge opacity by tie strength.  At most ``max_edges`` ties (the strongest) are drawn."""
+    edge opacity by tie strength.  At most ``max_edges`` ties (the strongest) are drawn.
+    Saved to ``path`` if given."""
     pos = structural_layout(pop, seed)
     order = np.argsort(weight)[::-1][:max_edges]
     segs = np.stack([pos[src[order]], pos[dst[order]]], axis=1)
-    fig, axes = plt.subplots(1, 2, figsize=(13, 6.5))
-    colours_area = plt.get_cmap("tab10")(np.where(pop.area >= 0, pop.area % 10, 0))
+    fig = Figure(figsize=(13, 6.5))
+    axes = fig.subplots(1, 2)
+    tab10 = to_rgba_array([f"C{i}" for i in range(10)])
+    colours_area = tab10[np.where(pop.area >= 0, pop.area % 10, 0)]
     colours_area[pop.area < 0] = (0.4, 0.4, 0.4, 1.0)
     for ax, colours, title in (
         (axes[0], np.asarray(TYPE_COLOURS)[pop.kind], "by stakeholder type"),
@@ -125,28 +169,30 @@ def plot_network(
         ax.set_title(title)
         ax.set_aspect("equal")
         ax.axis("off")
-    handles = [plt.Line2D([], [], marker="o", ls="", color=c, label=t)
+    handles = [Line2D([], [], marker="o", ls="", color=c, label=t)
                for c, t in zip(TYPE_COLOURS, STAKEHOLDER_TYPES, strict=True)]
-    handles.append(plt.Line2D([], [], marker="o", ls="", mfc="none", mec="black",
-                              label="board member"))
+    handles.append(Line2D([], [], marker="o", ls="", mfc="none", mec="black",
+                          label="board member"))
     axes[0].legend(handles=handles, loc="lower left", fontsize=8, frameon=False)
     note = f"{src.size:,} ties" + (f" (strongest {max_edges:,} drawn)" if src.size > max_edges else "")
-    fig.suptitle(f"{pop.scenario.name}: {pop.n:,} agents, {note}")
+    fig.suptitle(f"{pop.scenario.name}: {pop.n:,} agents, {note}; line opacity: tie strength")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    if path is not None:
+        save(fig, path, dpi)
+    return fig
 
 
-def plot_patterns(table: pd.DataFrame, path: str | os.PathLike[str], title: str = "") -> Path:
-    """Forest plot of ``commnet patterns``: one panel per metric family, each check's paired
+def plot_patterns(table: pd.DataFrame, title: str = "", *,
+                  path: str | os.PathLike[str] | None = None, dpi: int = 120) -> Figure:
+    """Forest plot of ``commnet patterns``: one panel per metric, each check's paired
     difference (treatment − control) with its 95% interval; filled = holds, open = does not,
-    grey = reported only.  Differences are in the metric's own units (skill units for
-    ``relevance_skill``, £ per head for ``misallocated_per_head``)."""
+    grey = reported only.  Differences are in the metric's own units, named on each panel's
+    x axis from the registry (skill units for ``relevance_skill``, £ per head per year for
+    ``misallocated_per_head``).  Saved to ``path`` if given."""
+    _check_path_keyword(title, "title")
     metrics = list(dict.fromkeys(table["metric"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 0.32 * len(table) + 1.6),
-                             squeeze=False, sharey=True)
+    fig = Figure(figsize=(3.0 * len(metrics), 0.32 * len(table) + 1.9))
+    axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True)
     labels = [f"{r.pattern}: {r.metric}" for r in table.itertuples()]
     y = np.arange(len(table))[::-1]
     for ax, metric in zip(axes.flat, metrics, strict=True):
@@ -158,14 +204,16 @@ def plot_patterns(table: pd.DataFrame, path: str | os.PathLike[str], title: str 
             ax.plot([r.difference], [yi], "o", color=colour,
                     mfc=colour if r.holds else "white", ms=6)
         ax.axvline(0.0, color="k", lw=0.8)
-        ax.set_title(metric.replace("_", " "), fontsize=9)
+        info = metric_info(metric) if metric in METRICS else None
+        ax.set_title(info.title if info else metric.replace("_", " "), fontsize=9)
+        if info is not None:
+            ax.set_xlabel(f"difference ({info.axis_label()})", fontsize=7)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3, axis="x")
     axes[0, 0].set_yticks(y, labels, fontsize=7)
     fig.suptitle(title or "patterns: treatment − control, paired 95% CI (green = holds)",
                  fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    if path is not None:
+        save(fig, path, dpi)
+    return fig

@@ -598,8 +598,9 @@ class MetricInfo(NamedTuple):
         return f"{self.title} ({what}{tail})"
 
     def axis_label(self) -> str:
-        """The unit (or range) alone, for a y axis under a titled panel."""
-        return self.unit or self.range_text
+        """The unit alone (``score, 0–1`` for dimensionless scores), for a y axis under a
+        titled panel."""
+        return self.unit or f"score, {self.range_text}"
 
 
 def _num(v: float) -> str:

@@ -49,6 +49,7 @@ __all__ = [
     "run_replicate",
     "run_scenario",
     "to_arrow",
+    "write_figures",
     "write_results",
 ]
 
@@ -304,6 +305,25 @@ def run_scenario(
             progress(r)
     ts = pd.concat(frames, ignore_index=True)
     return RunResult(scenario, ts, summarise(ts), build_manifest(scenario, seeds, timings))
+
+
+def write_figures(result: RunResult, model: CommissioningModel | None,
+                  out: str | os.PathLike[str]) -> dict[str, Path]:
+    """Save ``trajectories.png`` (every replicate of ``result``) and, given a finished model,
+    ``network.png`` (its final ties) in ``out``; return their paths.  The figure functions
+    return figures; this is where a run's figures are written."""
+    from .figures import plot_network, plot_trajectories, save
+
+    out = Path(out)
+    n = int(result.timeseries["replicate"].nunique()) if len(result.timeseries) else 0
+    paths = {"trajectories": save(plot_trajectories(
+        result.timeseries, title=f"{result.scenario.name} ({n} replicate{'s' if n != 1 else ''})"),
+        out / "trajectories.png")}
+    if model is not None:
+        fig = plot_network(model.pop, model.ties.src, model.ties.dst, model.ties.weight,
+                           model.on_board, seed=model.seed_value)
+        paths["network"] = save(fig, out / "network.png")
+    return paths
 
 
 def _atomic_write(path: Path, writer: Callable[[Path], None]) -> None:

@@ -337,13 +337,11 @@ def write_outputs(spec: CalibrationSpec, model: SurveyModel, history: Any, out: 
 
 def _figure(spec: CalibrationSpec, last: pd.DataFrame, w: np.ndarray, pred: pd.DataFrame,
             path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: the backend is never switched
 
     n = len(spec.parameters)
-    fig, axes = plt.subplots(1, n + 1, figsize=(3.0 * (n + 1), 3.0))
+    fig = Figure(figsize=(3.0 * (n + 1), 3.0))
+    axes = fig.subplots(1, n + 1)
     for ax, p in zip(axes[:n], spec.parameters, strict=True):
         ax.hist(last[p.path].to_numpy(float), bins=15, range=(p.low, p.high), weights=w,
                 color="C0", alpha=0.8)
@@ -363,7 +361,6 @@ def _figure(spec: CalibrationSpec, last: pd.DataFrame, w: np.ndarray, pred: pd.D
     ax.set_title("targets", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def _calibrated_scenario(spec: CalibrationSpec, summary: dict[str, dict[str, float]],

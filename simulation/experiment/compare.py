@@ -207,16 +207,16 @@ def run_compare(
     result.csv = out / "compare.csv"
     table.to_csv(result.csv, index=False)
     if figures:
-        from ..figures import plot_trajectories
+        from ..figures import plot_trajectories, save
 
         ts = report.store.read("timeseries")
         if not ts.empty:
             cases = frame.set_index("run_id")["case"]
             ts["scenario"] = pd.Categorical(ts["run_id"].map(cases), categories=names)
             ts = ts.sort_values(["scenario", "run_id", "step"], kind="stable")
-            result.figure = plot_trajectories(
-                ts, out / "trajectories.png", metrics=shown, label_column="scenario",
-                title=f"{' vs '.join(names)}: mean and 5–95% of {replicates} replicates")
+            fig = plot_trajectories(ts, metrics=shown, label_column="scenario",
+                                    title=f"{' vs '.join(names)}: {replicates} replicates each")
+            result.figure = save(fig, out / "trajectories.png")
     return result
 
 

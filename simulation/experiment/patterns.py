@@ -453,7 +453,7 @@ def patterns_command(replicates: int, robustness: int, robustness_replicates: in
                                 points=points, workers=workers, progress=lambda: bar.advance(task))
             rob = robustness_table(runs, chosen)
             rob.to_csv(out / "robustness.csv", index=False)
-    plot_patterns(table, out / "patterns.png",
+    plot_patterns(table, path=out / "patterns.png",
                   title=f"patterns: treatment − control, paired 95% CI, {replicates} replicates "
                         f"(green = holds)")
     manifest = {"command": "commnet patterns", "replicates": replicates, "seed": seed,

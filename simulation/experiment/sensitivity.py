@@ -173,14 +173,13 @@ def plot_indices(table: pd.DataFrame, kind: str, outcome: str, path: str | os.Pa
                  ) -> Path:
     """Bar chart of one outcome's indices: S1 and ST (Sobol) or μ* and σ (Morris), with
     confidence intervals as error bars."""
-    import matplotlib.pyplot as plt
-
-    from .. import figures  # noqa: F401 - selects matplotlib's Agg backend (files only)
+    from matplotlib.figure import Figure  # no pyplot: no backend selected, nothing global
 
     t = table[table["outcome"] == outcome]
     names = [n.replace("_", " ") for n in t["parameter"]]
     y = np.arange(len(t))
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(t) + 1.6))
+    fig = Figure(figsize=(7, 0.45 * len(t) + 1.6))
+    ax = fig.subplots()
     h = 0.38
     if kind == "sobol":
         ax.barh(y - h / 2, t["S1"], h, xerr=t["S1_conf"], label="first order S1", color="C0",
@@ -202,7 +201,6 @@ def plot_indices(table: pd.DataFrame, kind: str, outcome: str, path: str | os.Pa
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
