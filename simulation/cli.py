@@ -407,6 +407,26 @@ def sensitivity(
     raise typer.Exit(code)
 
 
+@app.command()
+def report(
+    folder: Annotated[Path, typer.Argument(help="results folder: run, compare, sweep or calibration")],
+    out: Annotated[Path | None, typer.Option(help="HTML file (default: FOLDER/report.html)")] = None,
+) -> None:
+    """One self-contained HTML report of a results folder: question, assumptions, results with
+    units and intervals, caveats, provenance.
+
+    Example: commnet report results/east_of_england_2013
+    """
+    from .report import write_report
+
+    try:
+        path = write_report(folder, out)
+    except ScenarioError as exc:
+        fail(exc)
+    console.print(f"report: [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB, self-contained)",
+                  highlight=False)
+
+
 @app.command(name="app")
 def app_command(
     scenario: Annotated[Path | None, typer.Argument(help="scenario YAML (default: teaching)")] = None,

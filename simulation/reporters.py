@@ -16,6 +16,7 @@ Everything else is computed every step.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -783,15 +784,25 @@ def _registry() -> dict[str, MetricInfo]:
 #: DataCollector, Parquet field metadata, figure labels, reports and ``docs/metrics.md``.
 METRICS: dict[str, MetricInfo] = _registry()
 
-#: Suffixes of derived columns and what they mean (summary tables, experiment outcomes).
-SUFFIXES = {"__last12": "mean of the last 12 months"}
+#: Suffixes of derived columns and what they mean (summary tables, experiment outcomes):
+#: ``<metric>__last<n>`` is the mean of the last n months, ``<metric>__detect`` the months to
+#: detect a shock (experiment outcomes).
+_SUFFIX = re.compile(r"^(?P<base>.+?)(?P<suffix>__last(?P<n>\d+)|__detect)$")
 
 
 def _base_name(column: str) -> tuple[str, str]:
-    for suffix in SUFFIXES:
-        if column.endswith(suffix):
-            return column.removesuffix(suffix), suffix
+    """``(metric, suffix)`` of a column: ``reach__last12`` → ``("reach", "__last12")``."""
+    m = _SUFFIX.match(column)
+    if m and m["base"] in METRICS:
+        return m["base"], m["suffix"]
     return column, ""
+
+
+def _suffix_text(suffix: str) -> str:
+    if suffix.startswith("__last"):
+        n = int(suffix.removeprefix("__last"))
+        return f"mean of the last {n} month{'s' if n != 1 else ''}"
+    return "months to detect the shock" if suffix == "__detect" else ""
 
 
 def metric_info(name: str) -> MetricInfo:
@@ -817,7 +828,7 @@ def label(name: str) -> str:
     if base not in METRICS:
         return name.replace("_", " ")
     text = METRICS[base].label()
-    return f"{text}, {SUFFIXES[suffix]}" if suffix else text
+    return f"{text}, {_suffix_text(suffix)}" if suffix else text
 
 
 def metric_bounds(name: str) -> tuple[float, float] | None:
@@ -834,7 +845,7 @@ def field_metadata(column: str) -> dict[bytes, bytes] | None:
     if base not in METRICS:
         return None
     m = METRICS[base]
-    definition = m.definition + (f" ({SUFFIXES[suffix]})" if suffix else "")
+    definition = m.definition + (f" ({_suffix_text(suffix)})" if suffix else "")
     meta = {"title": m.title, "unit": m.unit or "dimensionless", "range": m.range_text,
             "lower": repr(m.lower), "upper": repr(m.upper), "direction": m.direction,
             "definition": definition, "label": label(column), "family": m.family}

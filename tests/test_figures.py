@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_importing_the_project_selects_no_backend():
     code = ("import sys, matplotlib\n"
-            "import simulation, simulation.figures, simulation.results\n"
+            "import simulation, simulation.figures, simulation.results, simulation.report\n"
             "import simulation.experiment.compare, simulation.experiment.sensitivity\n"
             "import simulation.experiment.calibrate, simulation.cli\n"
             "assert matplotlib.rcParams._get_backend_or_none() is None, "

@@ -21,7 +21,9 @@ interrupted calibration resumes with ``--resume``.  Then it writes
 * ``<base>_calibrated.yaml`` — a scenario that ``extends:`` the base with the posterior
   medians, the posterior summarised in a comment block;
 * ``identification.csv`` — per parameter, posterior 90% interval width over prior width (near
-  1: the targets do not identify it).
+  1: the targets do not identify it);
+* ``manifest.json`` — kind, calibration and base files, seed, generations, evaluations,
+  package versions and git commit (what ``commnet report`` reads).
 
 Every model evaluation is seeded from (calibration seed, the particle's parameter values),
 so a particle's simulation is reproducible, and the predictive check draws from a generator
@@ -274,6 +276,28 @@ def calibrate(path: str | Path, out: Path, *, workers: int | None = None, execut
     return write_outputs(spec, model, history, out, base_path, Path(path), console)
 
 
+def _write_manifest(spec: CalibrationSpec, out: Path, base_path: Path, spec_path: Path,
+                    history: Any) -> None:
+    """``manifest.json``: what was fitted to what, seed, generations, versions (read by
+    ``commnet report``)."""
+    import json
+    import platform
+    import time
+
+    from ..results import git_commit, package_versions
+
+    manifest = {
+        "kind": "commnet calibration results", "name": spec.name,
+        "calibration_file": str(spec_path), "base_scenario": str(base_path.resolve()),
+        "seed": spec.seed, "generations": history.max_t + 1,
+        "evaluations": int(history.total_nr_simulations),
+        "spec": spec.model_dump(mode="json"), "versions": package_versions(),
+        "git_commit": git_commit(), "platform": platform.platform(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+
+
 def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: Sequence[float]) -> np.ndarray:
     """Weighted quantiles (midpoint rule on the cumulative weights)."""
     order = np.argsort(x)
@@ -330,6 +354,7 @@ def write_outputs(spec: CalibrationSpec, model: SurveyModel, history: Any, out: 
     _figure(spec, last, w, pred, out / "calibration.png")
     scenario_file = out / f"{base_path.stem}_calibrated.yaml"
     _calibrated_scenario(spec, summary, ident, pred, scenario_file, base_path, spec_path)
+    _write_manifest(spec, out, base_path, spec_path, history)
     return {"posterior": last, "identification": ident, "predictive": pred,
             "scenario": scenario_file, "generations": history.max_t + 1,
             "evaluations": int(history.total_nr_simulations)}
