@@ -7,16 +7,22 @@ value and what is allowed, and the command exits with status 2.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .loader import ScenarioError, load_scenario
+if TYPE_CHECKING:  # the loader (pydantic, numpy) is imported by the commands that use it
+    from .loader import ScenarioError
+
+# Start-up cost: only typer and rich are imported here, so `commnet --help` stays fast.  Each
+# command imports what it uses (the loader, numpy, the model, pandas) inside its body, and
+# tests/test_cli.py checks that importing this module loads none of mesa, pandas, pyarrow,
+# scipy or networkx.
 
 app = typer.Typer(
     add_completion=False,
@@ -39,11 +45,22 @@ def fail(exc: ScenarioError) -> None:
     raise typer.Exit(2)
 
 
-def _load(path: Path, overrides: list[str] | None):
+@contextmanager
+def scenario_errors() -> Iterator[None]:
+    """Turn a :class:`~simulation.loader.ScenarioError` raised inside into :func:`fail`."""
+    from .loader import ScenarioError
+
     try:
-        return load_scenario(path, overrides or [])
+        yield
     except ScenarioError as exc:
         fail(exc)
+
+
+def _load(path: Path, overrides: list[str] | None):
+    from .loader import load_scenario
+
+    with scenario_errors():
+        return load_scenario(path, overrides or [])
 
 
 @app.command()
@@ -60,6 +77,14 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
     """Run a scenario: tidy time series, summary, manifest and figures in OUT."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     from .figures import plot_network, plot_trajectories
     from .results import (
         RunResult,
@@ -124,6 +149,8 @@ def run(
 
 
 def _print_summary(result) -> None:
+    import numpy as np
+
     table = Table(title=f"{result.scenario.name}: final month, overall (mean, 95% CI)")
     table.add_column("metric")
     table.add_column("mean", justify="right")
@@ -146,6 +173,8 @@ def validate(
     overrides: Overrides = None,
 ) -> None:
     """Check scenario files; print every problem; exit 2 if any file is invalid."""
+    from .loader import ScenarioError, load_scenario
+
     bad = 0
     for f in files:
         try:
@@ -164,6 +193,8 @@ def describe(
     overrides: Overrides = None,
 ) -> None:
     """Counts by type, localities, board composition and network statistics."""
+    import numpy as np
+
     from .model import CommissioningModel
     from .reporters import METRICS
 
@@ -248,11 +279,9 @@ def sweep(
     """
     from .experiment.commands import sweep_command
 
-    try:
+    with scenario_errors():
         code = sweep_command(experiment, out, workers, executor, scheduler, resume,
                              retry_failed, overwrite, max_runs, quiet, console, err)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
@@ -283,12 +312,10 @@ def compare(
     scenario with its CI and Hedges' g (table, compare.csv, trajectories.png)."""
     from .experiment.commands import compare_command
 
-    try:
+    with scenario_errors():
         code = compare_command(scenarios, replicates, steps, seed, overrides or [], metric,
                                reduce, out, workers, executor, scheduler, resume, overwrite,
                                figures, quiet, console, err)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
@@ -317,11 +344,9 @@ def patterns(
     """
     from .experiment.patterns import patterns_command
 
-    try:
+    with scenario_errors():
         code = patterns_command(replicates, robustness, robustness_replicates, workers, seed,
                                 scale, steps, out, only or [], quiet, console, err)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
@@ -350,7 +375,7 @@ def calibrate(
     from .experiment.calibrate import calibrate as run_calibration
     from .experiment.calibrate import load_calibration
 
-    try:
+    with scenario_errors():
         spec = load_calibration(calibration)[0]
         out = out or Path("results") / "calibration" / spec.name
         t0 = time.perf_counter()
@@ -363,8 +388,6 @@ def calibrate(
         res = run_calibration(calibration, out, workers=workers, executor=executor,
                               scheduler=scheduler, resume=resume, generations=generations,
                               population_size=population_size)
-    except ScenarioError as exc:
-        fail(exc)
     if not quiet:
         table = Table(title=f"targets vs posterior predictive ({res['evaluations']} model runs, "
                             f"{res['generations']} generations, {time.perf_counter() - t0:.0f} s)")
@@ -400,11 +423,9 @@ def sensitivity(
     """Sobol S1/ST (or Morris mu*/sigma) indices with 95% CIs: table, CSV and bar charts."""
     from .experiment.commands import sensitivity_command
 
-    try:
+    with scenario_errors():
         code = sensitivity_command(results, outcome, group, out, resamples, figures, quiet,
                                    console)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
@@ -421,10 +442,8 @@ def app_command(
     except ImportError as exc:  # pragma: no cover - the app extra is part of dev
         err.print(f"error: the teaching app needs the app extra: pip install -e '.[app]' ({exc})")
         raise typer.Exit(2) from None
-    try:
+    with scenario_errors():
         code = launch(str(scenario) if scenario else None, port, host, open_browser=browser)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code or 0)
 
 
@@ -432,7 +451,10 @@ def main() -> None:
     """Console-script entry point."""
     try:
         app()
-    except ScenarioError as exc:  # pragma: no cover - commands catch their own
+    except Exception as exc:  # pragma: no cover - commands catch their own ScenarioError
+        loader = sys.modules.get("simulation.loader")
+        if loader is None or not isinstance(exc, loader.ScenarioError):
+            raise
         err.print(f"error: {exc}")
         sys.exit(2)
 
