@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMANDS: dict[str, tuple[list[str], float | None]] = {
     "python -c pass": (["-c", "pass"], None),
     "commnet --help": (["-m", "simulation.cli", "--help"], 0.3),
+    "commnet --version": (["-m", "simulation.cli", "--version"], 0.3),
     "commnet validate teaching": (["-m", "simulation.cli", "validate",
                                    str(ROOT / "scenarios" / "teaching.yaml")], 0.5),
 }

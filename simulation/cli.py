@@ -659,6 +659,26 @@ def sensitivity(
     raise typer.Exit(code)
 
 
+@command("commnet init my_project")
+def init(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="new project folder")],
+) -> None:
+    """Start a project: copy the shipped scenarios, experiments, calibration and data into DIR.
+
+    DIR may exist, but no file in it is replaced.  Then, inside DIR: commnet validate
+    scenarios/teaching.yaml, commnet run scenarios/teaching.yaml.
+    """
+    from .project import init_project
+
+    with scenario_errors():
+        written = init_project(folder)
+    folders = sorted({p.relative_to(folder).parts[0] for p in written})
+    console.print(f"{len(written)} files in {folder} ({', '.join(f + '/' for f in folders)})",
+                  highlight=False, soft_wrap=True)
+    console.print(f"next: cd {folder} && commnet run scenarios/teaching.yaml --steps 12",
+                  highlight=False, soft_wrap=True)
+
+
 @command("commnet app scenarios/teaching.yaml --no-browser", name="app")
 def app_command(
     scenario: Annotated[Path | None, typer.Argument(
