@@ -26,6 +26,7 @@ pandas, pyarrow, scipy and networkx) is a test: ``tests/test_cli.py``.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import statistics
@@ -50,7 +51,8 @@ PYCACHE = Path(tempfile.mkdtemp(prefix="commnet-cli-startup-"))
 
 
 def cpu_seconds(args: list[str], pythonpath: Path) -> float:
-    """User + system CPU seconds of one ``python ARGS`` subprocess run in ``pythonpath``.
+    """User + system CPU seconds of one ``python ARGS`` subprocess run in ``pythonpath``
+    (NaN if it exits with an error).
 
     The working directory is the tree too: ``python -m`` puts it first on ``sys.path``.
     """
@@ -61,8 +63,8 @@ def cpu_seconds(args: list[str], pythonpath: Path) -> float:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{args} exited with {proc.returncode}")
+    if proc.returncode != 0:  # e.g. --version in a baseline that has none
+        return float("nan")
     return usage.ru_utime + usage.ru_stime
 
 
@@ -86,6 +88,9 @@ def table(results: dict[tuple[str, str], list[float]], trees: dict[str, Path]) -
     for name, (_args, target) in COMMANDS.items():
         for tree in trees:
             xs = results[tree, name]
+            if any(math.isnan(x) for x in xs):
+                lines.append(f"{name:28s} {tree:9s} {'failed':>10s}")
+                continue
             med = statistics.median(xs)
             floor = statistics.median(results[tree, "python -c pass"])
             verdict = ""
@@ -98,6 +103,8 @@ def table(results: dict[tuple[str, str], list[float]], trees: dict[str, Path]) -
         for name in COMMANDS:
             before = statistics.median(results["baseline", name])
             after = statistics.median(results["this", name])
+            if math.isnan(before) or math.isnan(after):
+                continue
             lines.append(f"{name:28s} before/after {before / after:5.1f}×")
     return "\n".join(lines)
 
