@@ -2,35 +2,146 @@
 
 Bad input never produces a traceback: scenario problems are printed with the file, field,
 value and what is allowed, and the command exits with status 2.
+
+Every option has a ``metavar`` (``--steps MONTHS``, ``--set PATH=VALUE``) instead of typer's
+type tags, flags show none, choices are listed (``--executor local|dask|serial``), and every
+command's help ends with an example; the help and the tables fold long words rather than cut
+them, so nothing is lost at 80 columns (``tests/test_cli.py`` renders every help at
+``COLUMNS=80``).
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperGroup
 
-from .loader import ScenarioError, load_scenario
+if TYPE_CHECKING:  # the loader (pydantic, numpy) is imported by the commands that use it
+    from .loader import ScenarioError
+
+# Start-up cost: only typer and rich are imported here, so `commnet --help` stays fast.  Each
+# command imports what it uses (the loader, numpy, the model, pandas) inside its body, and
+# tests/test_cli.py checks that importing this module loads none of mesa, pandas, pyarrow,
+# scipy or networkx.
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
+def _no_flag_types(params: list[Any]) -> list[Any]:
+    """No type tags in the help: flags (``--quiet``, ``--figures/--no-figures``, ``--help``)
+    get an empty metavar, so no ``<bool>`` shows beside them, and arguments (named by their
+    metavar, ``SCENARIO``) show no ``<path>``."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+        if param.param_type_name == "argument":
+            param.display_type_rich = _no_type
+    return params
+
+
+class _Command(TyperCommand):
+    """A typer command whose flags carry no type tag in the help."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_flag_types(super().get_params(ctx))
+
+
+class _Group(TyperGroup):
+    """The command group: flags without type tags, commands listed in the order written."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _no_flag_types(super().get_params(ctx))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(self.commands)
+
 
 app = typer.Typer(
+    cls=_Group,
     add_completion=False,
     no_args_is_help=True,
+    rich_markup_mode="rich",
     help="commnet: agent-based simulation of healthcare commissioning networks.",
+    epilog="Example: commnet run scenarios/teaching.yaml --steps 12 --replicates 3",
     pretty_exceptions_enable=False,
 )
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
 
+
+def _reflow(doc: str | None) -> str:
+    """A docstring as help text: paragraphs kept, the line breaks inside each joined (rich
+    help would keep them, breaking lines in mid-sentence at any width)."""
+    import inspect
+
+    paragraphs = inspect.cleandoc(doc or "").split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def command(example: str, **kwargs: Any):
+    """``app.command`` with the help's example line, the command class above and the
+    docstring reflowed as the help."""
+
+    def decorate(func: Any) -> Any:
+        return app.command(cls=_Command, epilog=f"Example: {example}", help=_reflow(func.__doc__),
+                           **kwargs)(func)
+
+    return decorate
+
+
 Overrides = Annotated[
     list[str] | None,
-    typer.Option("--set", help="override a scenario field: dotted.path=value (repeatable)"),
+    typer.Option("--set", metavar="PATH=VALUE",
+                 help="override a scenario field, e.g. seed=7 (repeatable; see docs/parameters.md)"),
 ]
+SEED_MAX = 2**63 - 1
+
+
+def _check_seed(value: int | None) -> int | None:
+    if value is not None and not 0 <= value <= SEED_MAX:
+        raise typer.BadParameter(f"{value} is not in 0 … 2^63−1")
+    return value
+
+
+def _versions() -> str:
+    """``commnet X (Mesa Y, numpy Z, Python W)`` from package metadata, importing neither."""
+    import platform
+    from importlib import metadata
+
+    from . import __version__
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return (f"commnet {__version__} (Mesa {version('mesa')}, numpy {version('numpy')}, "
+            f"Python {platform.python_version()})")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(_versions(), highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="print the version of commnet, Mesa, numpy and Python, and exit")] = False,
+) -> None:
+    """commnet: agent-based simulation of healthcare commissioning networks."""
 
 
 def fail(exc: ScenarioError) -> None:
@@ -39,27 +150,117 @@ def fail(exc: ScenarioError) -> None:
     raise typer.Exit(2)
 
 
-def _load(path: Path, overrides: list[str] | None):
+@contextmanager
+def scenario_errors() -> Iterator[None]:
+    """Turn a :class:`~simulation.loader.ScenarioError` raised inside into :func:`fail`."""
+    from .loader import ScenarioError
+
     try:
-        return load_scenario(path, overrides or [])
+        yield
     except ScenarioError as exc:
         fail(exc)
 
 
-@app.command()
+def _load(path: Path, overrides: list[str] | None):
+    from .loader import load_scenario
+
+    with scenario_errors():
+        return load_scenario(path, overrides or [])
+
+
+#: files ``commnet run`` writes into its folder (besides figures, ``*.png``)
+RUN_FILES = ("timeseries.parquet", "summary.parquet", "summary.csv", "overall.csv",
+             "manifest.json", "board_ego.csv", "network.graphml")
+
+
+def _identity(scenario_dump: dict[str, Any], overrides: list[str]) -> tuple[Any, ...]:
+    """What makes two runs the same run for the overwrite guard: the resolved scenario apart
+    from ``seed`` and ``steps`` (``--seed``/``--steps`` re-run the same scenario) and the
+    ``--set`` overrides given."""
+    rest = {k: v for k, v in scenario_dump.items() if k not in ("seed", "steps")}
+    return rest, sorted(overrides)
+
+
+def check_run_folder(out: Path, scenario_dump: dict[str, Any], overrides: list[str],
+                     overwrite: bool) -> None:
+    """Refuse (exit 2) to write a run into ``out`` if it holds something else.
+
+    ``out`` may be missing, empty, or hold a ``commnet run`` of the same scenario with the
+    same ``--set`` overrides (read from its ``manifest.json``).  Anything else -- another
+    scenario, other overrides, a sweep or files that are not a run -- needs ``--overwrite``,
+    which deletes the previous run's files (:data:`RUN_FILES` and ``*.png``) and keeps any
+    other file.
+    """
+    import json
+
+    from .loader import ScenarioError
+
+    if not out.exists():
+        return
+    if not out.is_dir():
+        fail(ScenarioError([("--out", str(out), "is a file, not a folder")]))
+    entries = [p for p in out.iterdir() if not p.name.startswith(".")]
+    if not entries:
+        return
+    why = None
+    try:
+        old = json.loads((out / "manifest.json").read_text())
+        if "scenario" not in old or "scenario_name" not in old:
+            why = "holds results that are not a commnet run (its manifest.json has no scenario)"
+        elif _identity(old["scenario"], old.get("overrides", [])) != _identity(scenario_dump,
+                                                                               overrides):
+            sets = " ".join(f"--set {o}" for o in old.get("overrides", [])) or "no --set"
+            why = (f"holds the results of another scenario or other overrides "
+                   f"({old['scenario_name']} from {old.get('scenario_file', '?')}, {sets})")
+    except FileNotFoundError:
+        why = "is not empty and holds no commnet run (no manifest.json)"
+    except (OSError, ValueError) as exc:
+        why = f"has a manifest.json that cannot be read ({exc})"
+    if why is None:
+        return
+    if not overwrite:
+        fail(ScenarioError([("--out", str(out), f"{why}; use another --out folder, or "
+                             "--overwrite to replace that run")]))
+    remove_stale(out, keep=())
+
+
+def remove_stale(out: Path, keep: Any) -> list[Path]:
+    """Delete the run files and figures in ``out`` that are not in ``keep`` (this run's)."""
+    keep = {Path(p).name for p in keep}
+    stale = [p for p in out.iterdir() if p.is_file() and p.name not in keep
+             and (p.name in RUN_FILES or p.suffix == ".png")]
+    for p in stale:
+        p.unlink()
+    return stale
+
+
+@command("commnet run scenarios/teaching.yaml --replicates 3 --steps 12")
 def run(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file")],
     steps: Annotated[int | None, typer.Option(
-        min=1, max=100_000, help="months to simulate (default: scenario)")] = None,
+        min=1, max=100_000, metavar="MONTHS",
+        help="months to simulate, 1 to 100000 (default: the scenario's)")] = None,
     seed: Annotated[int | None, typer.Option(
-        min=0, max=2**63 - 1, help="root seed (default: scenario)")] = None,
-    replicates: Annotated[int, typer.Option(min=1, help="independent replicates")] = 1,
-    out: Annotated[Path | None, typer.Option(help="output folder")] = None,
+        metavar="SEED", callback=_check_seed,
+        help="root seed, 0 to 2^63−1 (default: the scenario's)")] = None,
+    replicates: Annotated[int, typer.Option(
+        min=1, metavar="N", help="independent replicates")] = 1,
+    out: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="output folder (default: results/NAME, NAME the scenario's)")] = None,
     overrides: Overrides = None,
     figures: Annotated[bool, typer.Option(help="write PNG figures")] = True,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="replace a run of another scenario or other --set in OUT")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
 ) -> None:
-    """Run a scenario: tidy time series, summary, manifest and figures in OUT."""
+    """Run a scenario: tidy time series, summary, manifest and figures in OUT.
+
+    OUT may hold an earlier run of the same scenario and --set overrides, which is replaced;
+    anything else needs --overwrite.  Files of the earlier run that this run does not write
+    (figures after --no-figures, for instance) are removed.
+    """
+    import json
+
     from .results import (
         RunResult,
         build_manifest,
@@ -77,11 +278,12 @@ def run(
     if seed is not None:
         spec = spec.model_copy(update={"seed": seed})
     out = out or Path("results") / spec.name
+    dump = json.loads(json.dumps(spec.model_dump(mode="json"), default=str))
+    check_run_folder(out, dump, overrides or [], overwrite)
     seeds = replicate_seeds(spec.seed, replicates)
     frames, timings, first_model = [], [], None
     interrupted = False
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
+    with _progress(err, quiet) as bar:
         task = bar.add_task(f"{spec.name}", total=replicates * spec.steps)
         try:
             for r, model, seconds in iter_replicates(spec, seeds,
@@ -112,11 +314,38 @@ def run(
             paths["graphml"] = export_graphml(first_model, out / "network.graphml")
     if figures and first_model is not None:
         paths.update(write_figures(result, first_model, out))
+    removed = remove_stale(out, keep=paths.values())
     _print_summary(result)
-    console.print(f"results in [bold]{out}[/] ({', '.join(p.name for p in paths.values())})")
+    console.print(f"results in [bold]{out}[/] ({', '.join(p.name for p in paths.values())})",
+                  soft_wrap=True)
+    if removed:
+        console.print(f"removed from the earlier run: {', '.join(p.name for p in removed)}",
+                      highlight=False, soft_wrap=True)
     if interrupted:
         err.print(f"interrupted: {len(frames)} of {replicates} replicates written")
         raise typer.Exit(130)
+
+
+def _progress(to: Console, quiet: bool):
+    """The run's progress bar: description, a 20-character bar, done/total and time left,
+    which fit in 80 columns with room for a long scenario name (folded, never cut)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(TextColumn("{task.description}", table_column=_fold_column()),
+                    BarColumn(bar_width=20), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=to, disable=quiet, transient=True)
+
+
+def _fold_column():
+    from rich.table import Column
+
+    return Column(overflow="fold")
 
 
 def _print_summary(result) -> None:
@@ -124,9 +353,9 @@ def _print_summary(result) -> None:
 
     table = Table(title=f"{result.scenario.name}: final month, overall (mean, 95% t-interval "
                         "over replicates)")
-    table.add_column("metric")
-    table.add_column("mean", justify="right")
-    table.add_column("95% CI", justify="right")
+    table.add_column("metric", overflow="fold")
+    table.add_column("mean", justify="right", no_wrap=True)
+    table.add_column("95% CI", justify="right", overflow="fold")
     shown = ("relevance_skill", "misallocated_per_head", "accuracy_board", "board_uncertainty",
              "reach", "coherence_internal",
              "coherence_external", "tie_persistence", "retention", "relevance_patient",
@@ -139,12 +368,15 @@ def _print_summary(result) -> None:
     console.print(table)
 
 
-@app.command()
+@command("commnet validate scenarios/*.yaml")
 def validate(
-    files: Annotated[list[Path], typer.Argument(help="scenario YAML files")],
+    files: Annotated[list[Path], typer.Argument(metavar="SCENARIO",
+                                                help="scenario YAML files")],
     overrides: Overrides = None,
 ) -> None:
     """Check scenario files; print every problem; exit 2 if any file is invalid."""
+    from .loader import ScenarioError, load_scenario
+
     bad = 0
     for f in files:
         try:
@@ -157,12 +389,14 @@ def validate(
         raise typer.Exit(2)
 
 
-@app.command()
+@command("commnet describe scenarios/east_of_england_2013.yaml")
 def describe(
-    scenario: Annotated[Path, typer.Argument(help="scenario YAML file")],
+    scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file")],
     overrides: Overrides = None,
 ) -> None:
     """Counts by type, localities, board composition and network statistics."""
+    import numpy as np
+
     from .model import CommissioningModel
     from .reporters import METRICS
 
@@ -213,30 +447,34 @@ def describe(
 # Thin wrappers: the work is in simulation.experiment.commands.
 
 Workers = Annotated[int | None, typer.Option(
-    min=1, help="local pool size, or Dask LocalCluster workers (default: all cores)")]
-Executor = Annotated[str, typer.Option(
+    min=1, metavar="N", help="local pool size, or Dask LocalCluster workers (default: all cores)")]
+Executor = Annotated[Literal["local", "dask", "serial"], typer.Option(
+    metavar="local|dask|serial",
     help="where runs execute: local (process pool), dask, or serial (this process)")]
 Scheduler = Annotated[str | None, typer.Option(
+    metavar="ADDRESS",
     help="address of a running Dask scheduler, e.g. tcp://host:8786 (implies --executor dask; "
          "without it --executor dask starts a local cluster)")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar or summary")]
 
 
-@app.command()
+@command("commnet sweep experiments/engagement_by_locality.yaml --workers 2")
 def sweep(
-    experiment: Annotated[Path, typer.Argument(help="experiment YAML file (experiments/*.yaml)")],
+    experiment: Annotated[Path, typer.Argument(metavar="EXPERIMENT",
+                                               help="experiment YAML file (experiments/*.yaml)")],
     out: Annotated[Path | None, typer.Option(
-        help="results folder (default: results/<experiment name>)")] = None,
+        metavar="DIR", help="results folder (default: results/NAME, the experiment's name)")] = None,
     workers: Workers = None,
     executor: Executor = "local",
     scheduler: Scheduler = None,
     resume: Annotated[bool, typer.Option(
-        help="continue the experiment in OUT: skip stored runs, run the rest")] = False,
+        "--resume", help="continue the experiment in OUT: skip stored runs, run the rest")] = False,
     retry_failed: Annotated[bool, typer.Option(
-        help="with --resume: run the runs recorded as failed again")] = False,
-    overwrite: Annotated[bool, typer.Option(help="discard results already in OUT")] = False,
+        "--retry-failed", help="with --resume: run the runs recorded as failed again")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="discard results already in OUT")] = False,
     max_runs: Annotated[int | None, typer.Option(
-        min=1, help="stop after this many runs (resume later for the rest)")] = None,
+        min=1, metavar="N", help="stop after this many runs (resume later for the rest)")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run an experiment's design (grid, cases, Latin hypercube, Sobol, Morris) into OUT.
@@ -247,109 +485,118 @@ def sweep(
     """
     from .experiment.commands import sweep_command
 
-    try:
+    with scenario_errors():
         code = sweep_command(experiment, out, workers, executor, scheduler, resume,
                              retry_failed, overwrite, max_runs, quiet, console, err)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
-@app.command()
+@command("commnet compare scenarios/teaching.yaml scenarios/no_localities.yaml")
 def compare(
-    scenarios: Annotated[list[Path], typer.Argument(help="scenario files; the first is the "
-                                                         "reference")],
-    replicates: Annotated[int, typer.Option(min=2, help="replicates per scenario")] = 10,
-    steps: Annotated[int | None, typer.Option(min=1, help="months (default: scenario)")] = None,
+    scenarios: Annotated[list[Path], typer.Argument(
+        metavar="SCENARIO", help="scenario files; the first is the reference")],
+    replicates: Annotated[int, typer.Option(min=2, metavar="N", help="replicates per scenario")] = 10,
+    steps: Annotated[int | None, typer.Option(
+        min=1, metavar="MONTHS", help="months (default: the scenario's)")] = None,
     seed: Annotated[int | None, typer.Option(
+        metavar="SEED", callback=_check_seed,
         help="root seed shared by all scenarios (default: the first scenario's)")] = None,
     overrides: Overrides = None,
     metric: Annotated[list[str] | None, typer.Option(
+        metavar="METRIC",
         help="metric to show (repeatable; 'all' for every one); the CSV has all")] = None,
-    reduce: Annotated[str, typer.Option(
+    reduce: Annotated[Literal["final", "last12"], typer.Option(
+        metavar="final|last12",
         help="final (last month) or last12 (mean of the last 12 months)")] = "final",
     out: Annotated[Path | None, typer.Option(
-        help="results folder (default: results/compare/<names>)")] = None,
+        metavar="DIR", help="results folder (default: results/compare/ and the names)")] = None,
     workers: Workers = None,
     executor: Executor = "local",
     scheduler: Scheduler = None,
-    resume: Annotated[bool, typer.Option(help="continue a comparison stored in OUT")] = False,
-    overwrite: Annotated[bool, typer.Option(help="discard results already in OUT")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="continue a comparison stored in OUT")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="discard results already in OUT")] = False,
     figures: Annotated[bool, typer.Option(help="write the trajectories figure")] = True,
     quiet: Quiet = False,
 ) -> None:
-    """Compare scenarios: each metric's mean and 95% CI, the difference from the first
-    scenario with its CI and Hedges' g (table, compare.csv, trajectories.png)."""
+    """Compare scenarios: mean and 95% CI of each metric, and the difference from the first.
+
+    The difference comes with its CI and Hedges' g (table, compare.csv, trajectories.png).
+    """
     from .experiment.commands import compare_command
 
-    try:
+    with scenario_errors():
         code = compare_command(scenarios, replicates, steps, seed, overrides or [], metric,
                                reduce, out, workers, executor, scheduler, resume, overwrite,
                                figures, quiet, console, err)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
-@app.command()
+@command("commnet patterns --replicates 30 --workers 2 --robustness 40")
 def patterns(
-    replicates: Annotated[int, typer.Option(min=2, help="paired replicates per arm")] = 30,
+    replicates: Annotated[int, typer.Option(
+        min=2, metavar="N", help="paired replicates per arm")] = 30,
     robustness: Annotated[int, typer.Option(
-        min=0, help="Latin-hypercube points over the uncertain parameters (0 = none)")] = 0,
+        min=0, metavar="K",
+        help="Latin-hypercube points over the uncertain parameters (0 = none)")] = 0,
     robustness_replicates: Annotated[int, typer.Option(
-        min=2, help="paired replicates per arm at each hypercube point")] = 5,
+        "--robustness-reps", min=2, metavar="N",
+        help="paired replicates per arm at each hypercube point")] = 5,
     workers: Workers = None,
-    seed: Annotated[int, typer.Option(help="root seed of the replicate seeds")] = 2013,
-    scale: Annotated[float, typer.Option(min=0.01, max=1.0,
-                                         help="population scale of every arm")] = 1.0,
-    steps: Annotated[int | None, typer.Option(min=37, help="months (default: 60)")] = None,
+    seed: Annotated[int, typer.Option(
+        metavar="SEED", callback=_check_seed, help="root seed of the replicate seeds")] = 2013,
+    scale: Annotated[float, typer.Option(
+        min=0.01, max=1.0, metavar="FRACTION", help="population scale of every arm")] = 1.0,
+    steps: Annotated[int | None, typer.Option(
+        min=37, metavar="MONTHS", help="months (default: 60)")] = None,
     only: Annotated[list[str] | None, typer.Option(
-        help="pattern key to run (repeatable; e.g. 1, 2-shock, A1)")] = None,
-    out: Annotated[Path, typer.Option(help="output folder")] = Path("results/patterns"),
+        metavar="KEY", help="pattern key to run (repeatable; e.g. 1, 2-shock, A1)")] = None,
+    out: Annotated[Path, typer.Option(metavar="DIR", help="output folder")] = Path("results/patterns"),
     quiet: Quiet = False,
 ) -> None:
-    """Run the brief's six patterns and the ablations as paired comparisons (common random
-    numbers): table, patterns.csv, patterns.png; --robustness K adds the share of a Latin
-    hypercube over the uncertain parameters in which each pattern holds.
+    """Run the brief's six patterns and the ablations as paired comparisons.
 
-    Example: commnet patterns --replicates 30 --workers 2 --robustness 40
+    Common random numbers: every arm has the same replicate seeds.  Writes a table,
+    patterns.csv and patterns.png; --robustness K adds the share of a Latin hypercube over
+    the uncertain parameters in which each pattern holds.
     """
     from .experiment.patterns import patterns_command
 
-    try:
+    with scenario_errors():
         code = patterns_command(replicates, robustness, robustness_replicates, workers, seed,
                                 scale, steps, out, only or [], quiet, console, err)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
-@app.command()
+@command("commnet calibrate calibration/gp_survey_2015.yaml --workers 2")
 def calibrate(
-    calibration: Annotated[Path, typer.Argument(help="calibration YAML file (calibration/*.yaml)")],
+    calibration: Annotated[Path, typer.Argument(
+        metavar="CALIBRATION", help="calibration YAML file (calibration/*.yaml)")],
     out: Annotated[Path | None, typer.Option(
-        help="output folder (default: results/calibration/<name>)")] = None,
+        metavar="DIR", help="output folder (default: results/calibration/NAME)")] = None,
     workers: Workers = None,
     executor: Executor = "local",
     scheduler: Scheduler = None,
-    resume: Annotated[bool, typer.Option(help="continue the calibration stored in OUT")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="continue the calibration stored in OUT")] = False,
     generations: Annotated[int | None, typer.Option(
-        min=1, help="ABC-SMC generations (default: the file's)")] = None,
+        min=1, metavar="N", help="ABC-SMC generations (default: the file's)")] = None,
     population_size: Annotated[int | None, typer.Option(
-        min=10, help="particles per generation (default: the file's)")] = None,
+        min=10, metavar="N", help="particles per generation (default: the file's)")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Fit parameters to published figures with ABC-SMC (pyabc): posterior.parquet,
-    predictive.csv, identification.csv, calibration.png and a calibrated scenario in OUT.
+    """Fit parameters to published figures with ABC-SMC (pyabc).
 
-    Example: commnet calibrate calibration/gp_survey_2015.yaml --workers 2
+    Writes posterior.parquet, predictive.csv, identification.csv, calibration.png and a
+    calibrated scenario in OUT.
     """
     import time
 
     from .experiment.calibrate import calibrate as run_calibration
     from .experiment.calibrate import load_calibration
 
-    try:
+    with scenario_errors():
         spec = load_calibration(calibration)[0]
         out = out or Path("results") / "calibration" / spec.name
         t0 = time.perf_counter()
@@ -362,8 +609,6 @@ def calibrate(
         res = run_calibration(calibration, out, workers=workers, executor=executor,
                               scheduler=scheduler, resume=resume, generations=generations,
                               population_size=population_size)
-    except ScenarioError as exc:
-        fail(exc)
     if not quiet:
         table = Table(title=f"targets vs posterior predictive ({res['evaluations']} model runs, "
                             f"{res['generations']} generations, {time.perf_counter() - t0:.0f} s)")
@@ -384,54 +629,77 @@ def calibrate(
         console.print(f"calibrated scenario: [bold]{res['scenario']}[/]")
 
 
-@app.command()
+@command("commnet sensitivity results/sobol_key_parameters")
 def sensitivity(
-    results: Annotated[Path, typer.Argument(help="results folder of a sobol or morris sweep")],
+    results: Annotated[Path, typer.Argument(
+        metavar="RESULTS", help="results folder of a sobol or morris sweep")],
     outcome: Annotated[list[str] | None, typer.Option(
-        help="outcome to analyse (repeatable; default: all recorded)")] = None,
-    group: Annotated[str, typer.Option(help="group whose outcomes are analysed")] = "overall",
+        metavar="OUTCOME", help="outcome to analyse (repeatable; default: all recorded)")] = None,
+    group: Annotated[str, typer.Option(
+        metavar="GROUP", help="group whose outcomes are analysed")] = "overall",
     out: Annotated[Path | None, typer.Option(
-        help="output folder (default: RESULTS/sensitivity)")] = None,
-    resamples: Annotated[int, typer.Option(min=10, help="bootstrap resamples for CIs")] = 1000,
+        metavar="DIR", help="output folder (default: RESULTS/sensitivity)")] = None,
+    resamples: Annotated[int, typer.Option(
+        min=10, metavar="N", help="bootstrap resamples for CIs")] = 1000,
     figures: Annotated[bool, typer.Option(help="write a bar chart per outcome")] = True,
     quiet: Quiet = False,
 ) -> None:
-    """Sobol S1/ST (or Morris mu*/sigma) indices with 95% CIs: table, CSV and bar charts."""
+    """Sobol S1/ST (or Morris mu*/sigma) indices with 95% CIs: table, CSV and bar charts.
+
+    RESULTS is the folder a sobol or morris sweep wrote (results/NAME by default).
+    """
     from .experiment.commands import sensitivity_command
 
-    try:
+    with scenario_errors():
         code = sensitivity_command(results, outcome, group, out, resamples, figures, quiet,
                                    console)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code)
 
 
-@app.command()
+@command("commnet report results/east_of_england_2013")
 def report(
-    folder: Annotated[Path, typer.Argument(help="results folder: run, compare, sweep or calibration")],
-    out: Annotated[Path | None, typer.Option(help="HTML file (default: FOLDER/report.html)")] = None,
+    folder: Annotated[Path, typer.Argument(
+        metavar="FOLDER", help="results folder: run, compare, sweep or calibration")],
+    out: Annotated[Path | None, typer.Option(
+        metavar="FILE", help="HTML file (default: FOLDER/report.html)")] = None,
 ) -> None:
     """One self-contained HTML report of a results folder: question, assumptions, results with
     units and intervals, caveats, provenance.
-
-    Example: commnet report results/east_of_england_2013
     """
     from .report import write_report
 
-    try:
+    with scenario_errors():
         path = write_report(folder, out)
-    except ScenarioError as exc:
-        fail(exc)
     console.print(f"report: [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB, self-contained)",
                   highlight=False)
 
 
-@app.command(name="app")
+@command("commnet init my_project")
+def init(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="new project folder")],
+) -> None:
+    """Start a project: copy the shipped scenarios, experiments, calibration and data into DIR.
+
+    DIR may exist, but no file in it is replaced.  Then, inside DIR: commnet validate
+    scenarios/teaching.yaml, commnet run scenarios/teaching.yaml.
+    """
+    from .project import init_project
+
+    with scenario_errors():
+        written = init_project(folder)
+    folders = sorted({p.relative_to(folder).parts[0] for p in written})
+    console.print(f"{len(written)} files in {folder} ({', '.join(f + '/' for f in folders)})",
+                  highlight=False, soft_wrap=True)
+    console.print(f"next: cd {folder} && commnet run scenarios/teaching.yaml --steps 12",
+                  highlight=False, soft_wrap=True)
+
+
+@command("commnet app scenarios/teaching.yaml --no-browser", name="app")
 def app_command(
-    scenario: Annotated[Path | None, typer.Argument(help="scenario YAML (default: teaching)")] = None,
-    port: Annotated[int, typer.Option(help="port of the local server")] = 8765,
-    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    scenario: Annotated[Path | None, typer.Argument(
+        metavar="SCENARIO", help="scenario YAML (default: teaching)")] = None,
+    port: Annotated[int, typer.Option(metavar="PORT", help="port of the local server")] = 8765,
+    host: Annotated[str, typer.Option(metavar="HOST", help="address to listen on")] = "127.0.0.1",
     browser: Annotated[bool, typer.Option(help="open a browser window")] = True,
 ) -> None:
     """Open the teaching app (Solara, works offline) in the browser."""
@@ -440,18 +708,19 @@ def app_command(
     except ImportError as exc:  # pragma: no cover - the app extra is part of dev
         err.print(f"error: the teaching app needs the app extra: pip install -e '.[app]' ({exc})")
         raise typer.Exit(2) from None
-    try:
+    with scenario_errors():
         code = launch(str(scenario) if scenario else None, port, host, open_browser=browser)
-    except ScenarioError as exc:
-        fail(exc)
     raise typer.Exit(code or 0)
 
 
 def main() -> None:
     """Console-script entry point."""
     try:
-        app()
-    except ScenarioError as exc:  # pragma: no cover - commands catch their own
+        app(prog_name="commnet")
+    except Exception as exc:  # pragma: no cover - commands catch their own ScenarioError
+        loader = sys.modules.get("simulation.loader")
+        if loader is None or not isinstance(exc, loader.ScenarioError):
+            raise
         err.print(f"error: {exc}")
         sys.exit(2)
 

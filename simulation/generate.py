@@ -22,12 +22,14 @@ Rules
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 from pydantic import Field
 
 from .schema import Strict
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where used, so validating a scenario stays light
 
 __all__ = ["GenerateSpec", "expand", "truncated_lognormal_total"]
 
@@ -77,6 +79,8 @@ def truncated_lognormal_total(
     ValueError
         If ``total`` cannot be reached inside the range.
     """
+    import numpy as np
+
     if not n * lo <= total <= n * hi:
         raise ValueError(f"total {total} is outside [{n * lo}, {n * hi}] for {n} groups")
     sigma = np.sqrt(max(2.0 * np.log(mean / median), 1e-12))
@@ -112,6 +116,8 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     scenario seed and the rules.  Values given explicitly in ``data`` for those three keys are
     an error (the caller reports it).
     """
+    import numpy as np
+
     spec = GenerateSpec.model_validate(data["generate"])
     seed = int(data.get("seed", 0))
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x67656E]))

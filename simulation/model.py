@@ -54,7 +54,16 @@ from .population import (
 from .scenario import STAKEHOLDER_TYPES, BrokerLoss, GPExodus, NeedShock, Scenario
 from .tie_dynamics import accept_by_capacity, close_triads, rewire_pairs, update_weights
 
-__all__ = ["NEVER", "CommissioningModel"]
+__all__ = ["NEVER", "SCENARIO_SEED", "CommissioningModel"]
+
+
+class _ScenarioSeed:
+    def __repr__(self) -> str:
+        return "<the scenario's seed>"
+
+
+#: Default ``seed`` of :class:`CommissioningModel`: the scenario's (an explicit None is fresh).
+SCENARIO_SEED: Any = _ScenarioSeed()
 
 #: ``last_contact`` of an agent who never met a board member (months).
 NEVER = -(10**6)
@@ -67,10 +76,14 @@ class CommissioningModel(mesa.Model):
     ----------
     scenario : Scenario
         The validated scenario (see :func:`simulation.loader.load_scenario`).
-    seed : int, optional
-        Overrides ``scenario.seed``.  The model's ``numpy.random.Generator`` (``self.rng``),
-        seeded once from it, drives everything: population, ties, dynamics and metrics
-        sampling.  Global random state is never touched.
+    seed : int or None, optional
+        Overrides ``scenario.seed`` (the default when not given).  An explicit ``None``
+        follows Mesa's convention: a fresh seed from operating-system entropy, so
+        ``mesa.batch_run(CommissioningModel, ..., iterations=3)`` gives three different
+        replicates.  The seed used is recorded as ``self.seed`` (and ``seed_value``).  The
+        model's ``numpy.random.Generator`` (``self.rng``), seeded once from it, drives
+        everything: population, ties, dynamics and metrics sampling.  Global random state is
+        never touched.
     collect : bool
         Collect metrics with the DataCollector every step (default).  Benchmarks switch it off
         to time the dynamics alone.
@@ -83,8 +96,10 @@ class CommissioningModel(mesa.Model):
     burn-in it equals Mesa's ``self.steps``.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = None, *, collect: bool = True):
-        self.seed_value = int(scenario.seed if seed is None else seed)
+    def __init__(self, scenario: Scenario, seed: int | None = SCENARIO_SEED, *, collect: bool = True):
+        if seed is None:  # Mesa's convention: None draws a fresh seed (63 bits, recorded)
+            seed = int(np.random.SeedSequence().entropy % 2**63)
+        self.seed_value = self.seed = int(scenario.seed if seed is SCENARIO_SEED else seed)
         super().__init__(rng=self.seed_value)
         self.spec = scenario
         s = scenario

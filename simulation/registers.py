@@ -83,13 +83,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import numpy as np
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .schema import Strict
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np  # imported where used, so validating a scenario stays light
+
     from .loader import ScenarioError
     from .scenario import GroupSpec, PracticeRules
 
@@ -436,6 +437,7 @@ def check_file(path: Path) -> None:
 
 def _read_table(path: Path, *, comments: bool) -> _Table:
     """Read a CSV as strings with its header; rows that are empty are dropped."""
+    import numpy as np
     import pandas as pd
 
     check_file(path)
@@ -494,6 +496,8 @@ def _read_table(path: Path, *, comments: bool) -> _Table:
 
 def _whole(raw: str, what: str, lo: int, hi: int) -> tuple[int | None, str | None]:
     """Parse a whole number in [lo, hi]: (value, None) or (None, message)."""
+    import numpy as np
+
     allowed = f"allowed: {what}, a whole number from {lo:,} to {hi:,}"
     s = raw.strip()
     if not s:
@@ -523,6 +527,8 @@ def _whole(raw: str, what: str, lo: int, hi: int) -> tuple[int | None, str | Non
 
 def _gps(raw: str) -> tuple[int | None, str | None]:
     """Parse an optional GP count (number > 0, rounded, at least 1; empty = default)."""
+    import numpy as np
+
     s = raw.strip()
     if not s:
         return None, None
@@ -553,6 +559,8 @@ def _collect(t: _Table, fmt: str, rows: np.ndarray, code_col: str, size_col: str
              group_col: str, groups: list[str] | None, loc_col: str | None,
              gps_col: str | None) -> Register:
     """Check and gather the practice rows ``rows`` (boolean mask) of the selected groups."""
+    import numpy as np
+
     problems: list[tuple[str, str]] = []
     codes, grp, lines = t.values(code_col), t.values(group_col), t.lines
     code_name, group_name, size_name = t.name(code_col), t.name(group_col), t.name(size_col)
@@ -630,6 +638,8 @@ def read_nhs_digital(path: str | os.PathLike[str], groups: list[str] | None = No
     ScenarioError
         Naming the file, row, column and value of every problem (module docstring).
     """
+    import numpy as np
+
     t = _read_table(Path(path), comments=False)
     gcol = _group_column(t, group_column, (_SUB_ICB, _CCG))
     plain = t.has("practice") and t.has("list_size")
@@ -655,6 +665,8 @@ def read_plain(path: str | os.PathLike[str], groups: list[str] | None = None,
     ``locality`` is kept as ``""`` (:func:`expand_registers` refuses it when localities come
     from the column).
     """
+    import numpy as np
+
     t = _read_table(Path(path), comments=True)
     gcol = _group_column(t, group_column, ("group",))
     nhs = t.has("CODE") and t.has("NUMBER_OF_PATIENTS")
@@ -917,6 +929,8 @@ def explicit_layout(group: GroupSpec, scale: float, rng: np.random.Generator
     -------
     (sizes int64 (P,), areas int32 (P,), number of areas, gps int (P,))
     """
+    import numpy as np
+
     ex = group.practices.explicit
     sizes = np.array([p.list_size for p in ex], np.int64)
     if scale != 1.0:

@@ -229,6 +229,21 @@ class RunResult:
                          "n": iv.n, "note": iv.note})
         return pd.DataFrame(rows)
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view of a result: scenario, replicates, months, seed and hash, then each
+        metric's final overall mean and 95% CI (:meth:`overall_table`)."""
+        import html
+
+        m = self.manifest
+        reps = int(self.summary["replicate"].nunique()) if "replicate" in self.summary else 0
+        head = (f"<b>{html.escape(self.scenario.name)}</b>: {reps} replicate(s), "
+                f"{self.scenario.steps} months, root seed {m.get('root_seed', self.scenario.seed)}"
+                f", scenario hash <code>{html.escape(str(m.get('scenario_hash', '')))[:12]}</code>")
+        table = self.overall_table().to_html(index=False, float_format=lambda x: f"{x:.3f}",
+                                             na_rep="", border=0)
+        return (f"<div><p>{head}</p><p>final month, overall: mean and 95% CI across "
+                f"replicates</p>{table}</div>")
+
 
 def iter_replicates(
     scenario: Scenario, seeds: list[int], on_step: Callable[[], None] | None = None

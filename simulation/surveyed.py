@@ -55,13 +55,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from .schema import Strict
 
 if TYPE_CHECKING:  # imported lazily: scenario.py imports this module
+    import numpy as np  # imported where used, so validating a scenario stays light
+
     from .network import Ties
     from .population import Population
     from .scenario import Scenario
@@ -677,6 +678,8 @@ class Matched:
 
 def _group_view(pop: Population, g: int) -> tuple[np.ndarray, np.ndarray]:
     """(belongs to or serves group g, sits on g's board) as boolean arrays."""
+    import numpy as np
+
     from .population import LOCAL_AUTHORITY, PROVIDER
 
     cand = pop.group == g
@@ -697,6 +700,7 @@ def _key_text(group: str, kind: int, role: int | None, board: bool) -> str:
 
 def _match_nodes(pop: Population, survey: Survey, rng: np.random.Generator) -> dict[str, int]:
     """Survey node id -> agent slot (csv and graphml)."""
+    import numpy as np
     from scipy.sparse import csr_array
     from scipy.sparse.csgraph import maximum_bipartite_matching
 
@@ -778,6 +782,8 @@ def _match_nodes(pop: Population, survey: Survey, rng: np.random.Generator) -> d
 
 def _match_ego(pop: Population, survey: Survey, rng: np.random.Generator) -> Matched:
     """Respondents -> board members of their role; rows -> ties to drawn alters."""
+    import numpy as np
+
     types, roles = _names()
     names = [g.name for g in pop.scenario.groups]
     respondents = list(dict.fromkeys(r.respondent for r in survey.ego))
@@ -839,6 +845,8 @@ def match_survey(pop: Population, survey: Survey, rng: np.random.Generator) -> M
         If the scenario lacks agents for the survey: how many of each (group, type, role,
         board membership) were needed and how many are available.
     """
+    import numpy as np
+
     if survey.spec.format == "ego":
         return _match_ego(pop, survey, rng)
     agent_of = _match_nodes(pop, survey, rng)
@@ -875,6 +883,8 @@ def check_scenario(scenario: Scenario, origin: Callable[[list[Any]], str] | None
     spec = scenario.network.survey
     if spec is None:
         return scenario
+    import numpy as np
+
     survey = read_survey(spec, [g.name for g in scenario.groups], origin=origin)
     from .population import build_population
 
