@@ -408,6 +408,48 @@ def sensitivity(
     raise typer.Exit(code)
 
 
+@app.command()
+def discover(
+    results: Annotated[Path, typer.Argument(help="results folder of a sweep")],
+    outcome: Annotated[str, typer.Option(help="outcome column (manifest.json lists them)")],
+    below: Annotated[float | None, typer.Option(
+        help="cases of interest: outcome < BELOW")] = None,
+    above: Annotated[float | None, typer.Option(
+        help="cases of interest: outcome > ABOVE")] = None,
+    over: Annotated[str, typer.Option(
+        help="parameters boxes may restrict: uncertainties, levers or all")] = "uncertainties",
+    per: Annotated[str, typer.Option(
+        help="a case is a design point (mean over replicates) or a run")] = "point",
+    group: Annotated[str, typer.Option(help="group whose outcome is used")] = "overall",
+    box: Annotated[int | None, typer.Option(
+        help="report this box of the peeling trajectory (default: the knee)")] = None,
+    min_coverage: Annotated[float | None, typer.Option(
+        help="report the densest box with at least this coverage")] = None,
+    peel_alpha: Annotated[float, typer.Option(help="PRIM: share peeled per step")] = 0.05,
+    mass_min: Annotated[float, typer.Option(
+        help="PRIM: smallest box; CART: smallest leaf (share of cases)")] = 0.05,
+    out: Annotated[Path | None, typer.Option(
+        help="output folder (default: RESULTS/discover)")] = None,
+    figures: Annotated[bool, typer.Option(help="write tradeoff.png")] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Scenario discovery (EMA Workbench PRIM and CART): which parameter ranges make the
+    outcome fall below (or rise above) a threshold. Writes boxes.csv, trajectory.csv,
+    cart.csv, tradeoff.png and manifest.json.
+
+    Example: commnet discover results/eng --outcome accuracy_board__last12 --below 0.6
+    """
+    from .experiment.discover import discover_command
+
+    try:
+        code = discover_command(results, outcome, below, above, over, group, per, box,
+                                min_coverage, peel_alpha, mass_min, out, figures, quiet,
+                                console)
+    except ScenarioError as exc:
+        fail(exc)
+    raise typer.Exit(code)
+
+
 @app.command(name="app")
 def app_command(
     scenario: Annotated[Path | None, typer.Argument(help="scenario YAML (default: teaching)")] = None,
