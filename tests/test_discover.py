@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from simulation.cli import app
 from simulation.experiment import load_experiment
-from simulation.experiment.discover import choose_box, discover, knee, write
+from simulation.experiment.discover import choose_box, discover, knee, load_data, write
 from simulation.experiment.store import ResultsStore, make_schemas
 from simulation.loader import ScenarioError
 
@@ -70,7 +70,7 @@ def synthetic_store(folder, n=400, seed=0, replicates=1, noise=0.0):
 
 
 def test_prim_recovers_a_known_box(tmp_path):
-    folder, in_box = synthetic_store(tmp_path / "syn")
+    folder, in_box = synthetic_store(tmp_path / "syn", n=300)
     res = discover(folder, "score", above=0.5)
     boxes = res.boxes.set_index("parameter")
     restricted = set(boxes.index[boxes["restricted"]])
@@ -89,30 +89,30 @@ def test_prim_recovers_a_known_box(tmp_path):
     assert boxes.loc["x1", "role"] == "uncertainty"
     # the lever x3 is left out by default, and is the only column with --over levers
     assert "x3" not in boxes.index
-    assert list(discover(folder, "score", above=0.5, over="levers").data.x.columns) == ["x3"]
+    assert list(load_data(folder, "score", above=0.5, over="levers").x.columns) == ["x3"]
     # CART's densest leaf is the same box
     top = res.cart.iloc[0]
     assert top["of_interest"] and top["density"] == pytest.approx(1.0)
     assert top["x1:min"] == pytest.approx(0.7, abs=0.02)
     assert top["x2:max"] == pytest.approx(0.3, abs=0.02)
     # --below picks the complement: the box is no longer x1 > 0.7 and x2 < 0.3
-    low = discover(folder, "score", below=0.5)
-    assert low.data.y.sum() == len(in_box) - in_box.sum()
+    low = load_data(folder, "score", below=0.5)
+    assert low.y.sum() == len(in_box) - in_box.sum()
 
 
 def test_replicates_are_averaged_per_point_or_used_per_run(tmp_path):
     folder, in_box = synthetic_store(tmp_path / "syn", n=200, replicates=3, noise=0.3)
-    per_point = discover(folder, "score", above=0.5)
-    assert len(per_point.data.y) == 200
-    per_run = discover(folder, "score", above=0.5, per="run")
-    assert len(per_run.data.y) == 600
+    per_point = load_data(folder, "score", above=0.5)
+    assert len(per_point.y) == 200
+    per_run = load_data(folder, "score", above=0.5, per="run")
+    assert len(per_run.y) == 600
     # averaging 3 replicates removes noise: the point means classify better than single runs
-    assert (per_point.data.y == in_box.to_numpy()).mean() > (
-        per_run.data.y == np.tile(in_box.to_numpy(), 3)).mean()
+    assert (per_point.y == in_box.to_numpy()).mean() > (
+        per_run.y == np.tile(in_box.to_numpy(), 3)).mean()
 
 
 def test_box_choice_rules(tmp_path):
-    folder, _ = synthetic_store(tmp_path / "syn", n=300)
+    folder, _ = synthetic_store(tmp_path / "syn", n=150)
     res = discover(folder, "score", above=0.5)
     traj = res.trajectory
     assert res.chosen == knee(traj) and res.rule.startswith("knee")
@@ -130,7 +130,7 @@ def test_box_choice_rules(tmp_path):
 
 
 def test_files_and_manifest(tmp_path):
-    folder, _ = synthetic_store(tmp_path / "syn", n=200)
+    folder, _ = synthetic_store(tmp_path / "syn", n=120)
     res = discover(folder, "score", above=0.5)
     files = write(res, folder / "discover", folder)
     names = sorted(f.name for f in files)
@@ -300,3 +300,24 @@ def test_library_experiments_mark_every_parameter(name):
     spec = load_experiment(ROOT / "experiments" / f"{name}.yaml").spec
     assert all(spec.role(p) != "unmarked" for p in spec.parameters)
     assert spec.role("engagement.gp.mean") == "lever"
+
+
+def test_marks_come_from_the_experiment_file_for_an_older_sweep(tiny_sweep, tmp_path):
+    import shutil
+
+    old = tmp_path / "old"
+    shutil.copytree(tiny_sweep, old, ignore=shutil.ignore_patterns("discover"))
+    manifest = json.loads((old / "manifest.json").read_text())
+    for key in ("levers", "uncertainties"):
+        manifest["experiment"].pop(key)
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    data = load_data(old, "engagement_gp", below=float(np.median(
+        pd.read_parquet(old / "outcomes").query("group == 'overall'")["engagement_gp"])))
+    assert data.roles == {"engagement.gp.mean": "lever",
+                              "engagement_dynamics.learning_rate": "uncertainty"}
+    # ... but not from a file that now describes other runs
+    manifest["design_hash"] = "0" * 16
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    assert set(load_data(old, "engagement_gp", below=0.5).roles.values()) == {"unmarked"}
+    assert any("treated as an uncertainty" in n for n in
+               load_data(old, "engagement_gp", below=0.5).notes)
