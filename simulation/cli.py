@@ -437,7 +437,7 @@ def discover(
     outcome fall below (or rise above) a threshold. Writes boxes.csv, trajectory.csv,
     cart.csv, tradeoff.png and manifest.json.
 
-    Example: commnet discover results/eng --outcome accuracy_board__last12 --below 0.6
+    Example: commnet discover results/eng --outcome engagement_gp --below 0.4
     """
     from .experiment.discover import discover_command
 
