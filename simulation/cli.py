@@ -674,6 +674,49 @@ def report(
                   highlight=False)
 
 
+@command("commnet discover results/discovery_accuracy --outcome accuracy_board__last12 "
+         "--below 0.962")
+def discover(
+    results: Annotated[Path, typer.Argument(metavar="RESULTS", help="results folder of a sweep")],
+    outcome: Annotated[str, typer.Option(
+        metavar="NAME", help="outcome column (manifest.json lists them)")],
+    below: Annotated[float | None, typer.Option(
+        metavar="X", help="cases of interest: outcome < X")] = None,
+    above: Annotated[float | None, typer.Option(
+        metavar="X", help="cases of interest: outcome > X")] = None,
+    over: Annotated[Literal["uncertainties", "levers", "all"], typer.Option(
+        metavar="uncertainties|levers|all",
+        help="parameters the boxes may restrict")] = "uncertainties",
+    per: Annotated[Literal["point", "run"], typer.Option(
+        metavar="point|run",
+        help="a case is a design point (mean over replicates) or a run")] = "point",
+    group: Annotated[str, typer.Option(metavar="GROUP", help="group whose outcome is used")] = "overall",
+    box: Annotated[int | None, typer.Option(
+        metavar="N", help="report this box of the peeling trajectory (default: the knee)")] = None,
+    min_coverage: Annotated[float | None, typer.Option(
+        metavar="C", help="report the densest box with at least this coverage")] = None,
+    peel_alpha: Annotated[float, typer.Option(
+        metavar="A", help="PRIM: share peeled per step")] = 0.05,
+    mass_min: Annotated[float, typer.Option(
+        metavar="M", help="PRIM: smallest box; CART: smallest leaf (share of cases)")] = 0.05,
+    out: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="output folder (default: RESULTS/discover)")] = None,
+    figures: Annotated[bool, typer.Option(help="write tradeoff.png")] = True,
+    quiet: Quiet = False,
+) -> None:
+    """Scenario discovery (EMA Workbench PRIM and CART): which parameter ranges make the
+    outcome fall below (or rise above) a threshold. Writes boxes.csv, trajectory.csv,
+    cart.csv, tradeoff.png and manifest.json in RESULTS/discover.
+    """
+    from .experiment.discover import discover_command
+
+    with scenario_errors():
+        code = discover_command(results, outcome, below, above, over, group, per, box,
+                                min_coverage, peel_alpha, mass_min, out, figures, quiet,
+                                console)
+    raise typer.Exit(code)
+
+
 @command("commnet init my_project")
 def init(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="new project folder")],

@@ -550,7 +550,7 @@ outcomes: [engagement_gp]
 
 
 @pytest.mark.parametrize("name", ["engagement_by_locality", "leadership_levers",
-                                  "sobol_key_parameters"])
+                                  "sobol_key_parameters", "discovery_accuracy"])
 def test_experiment_library_is_valid(name):
     path = ROOT / "experiments" / f"{name}.yaml"
     assert path.read_text().startswith("# Question:")

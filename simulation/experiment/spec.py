@@ -14,11 +14,19 @@ paths, a design, replicates, a root seed and the outcomes to record::
       exchange.rate: {low: 0.1, high: 0.6}         # a range (sampled designs)
     replicates: 10
     seed: 20130401
+    levers: [engagement.gp.mean, localities.enabled]  # what policy controls (optional)
+    uncertainties: [exchange.rate]                    # what the world does (optional)
     outcomes:
       - accuracy_board                              # final value
       - {metric: coherence_internal, reduce: mean_last, last: 12}
       - {metric: shock_detection_time, reduce: time_to_detect}
     keep_timeseries: false
+
+``levers`` and ``uncertainties`` (the EMA Workbench's vocabulary, Kwakkel 2017) classify the
+parameters for scenario discovery (:mod:`simulation.experiment.discover`): a lever is what
+a commissioner or policy can set, an uncertainty what the world does.  They do not change
+any run, so they are left out of the design hash (marking parameters does not stop a
+``--resume``).  Either mark none, or mark every parameter exactly once.
 
 It is validated by the same machinery as scenario files (:class:`simulation.scenario.Strict`,
 :func:`simulation.loader.validation_problems`), so every problem is reported as a
@@ -317,6 +325,14 @@ class ExperimentSpec(Strict):
     )
     outcomes: list[OutcomeSpec] = Field(default_factory=_default_outcomes, min_length=1)
     keep_timeseries: bool = Field(False, description="also store every run's time series")
+    levers: list[str] = Field(
+        default_factory=list,
+        description="parameters policy controls (EMA's levers; for scenario discovery)",
+    )
+    uncertainties: list[str] = Field(
+        default_factory=list,
+        description="parameters the world decides (EMA's uncertainties; for scenario discovery)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentSpec:
@@ -371,12 +387,55 @@ class ExperimentSpec(Strict):
             if bad:
                 raise _custom("design", "Morris designs need uniform ranges ({{low, high}}) for "
                               "every parameter; not for: {bad}", "parameters", bad=", ".join(bad))
+        self._check_roles()
         columns = [o.column for o in self.outcomes]
         dup = sorted({c for c in columns if columns.count(c) > 1})
         if dup:
             raise _custom("duplicate", "outcome columns must be unique; repeated: {dup} (give "
                           "`name:` to tell them apart)", "outcomes", dup=", ".join(dup))
         return self
+
+    def _check_roles(self) -> None:
+        """``levers`` and ``uncertainties`` name parameters, each once, all or none."""
+        if not (self.levers or self.uncertainties):
+            return
+        if self.design.kind == "cases":
+            field_name = "levers" if self.levers else "uncertainties"
+            raise _custom("roles", "design `cases` varies no parameters, so there is nothing "
+                          "to mark as levers or uncertainties; remove `{f}`", field_name,
+                          f=field_name)
+        allowed = ", ".join(self.parameters)
+        for field_name in ("levers", "uncertainties"):
+            names = getattr(self, field_name)
+            unknown = [n for n in names if n not in self.parameters]
+            if unknown:
+                raise _custom("roles", "{bad} not among the parameters; `{f}` lists parameters "
+                              "of this experiment: {allowed}", field_name,
+                              bad=", ".join(repr(n) for n in unknown) + (
+                                  " is" if len(unknown) == 1 else " are"),
+                              f=field_name, allowed=allowed)
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise _custom("duplicate", "{dup} listed more than once", field_name,
+                              dup=", ".join(dup))
+        both = [n for n in self.levers if n in self.uncertainties]
+        if both:
+            raise _custom("roles", "{both}: a parameter is either a lever or an uncertainty, "
+                          "not both", "levers", both=", ".join(both))
+        unmarked = [n for n in self.parameters
+                    if n not in self.levers and n not in self.uncertainties]
+        if unmarked:
+            raise _custom("roles", "once parameters are marked, mark every one: add {bad} to "
+                          "`levers` (policy controls it) or `uncertainties` (the world "
+                          "decides it)", "uncertainties", bad=", ".join(unmarked))
+
+    def role(self, parameter: str) -> str:
+        """``lever``, ``uncertainty`` or ``unmarked`` (no parameter marked in the file)."""
+        if parameter in self.levers:
+            return "lever"
+        if parameter in self.uncertainties:
+            return "uncertainty"
+        return "unmarked"
 
     def runs_per_replicate(self) -> int:
         """Number of design points (runs per replicate)."""
@@ -397,6 +456,10 @@ class ExperimentSpec(Strict):
 # --------------------------------------------------------------------------- loading
 
 
+
+
+#: Spec fields that do not change any run, left out of the design hash.
+_NOT_IN_HASH = {"description", "levers", "uncertainties"}
 
 
 @dataclass
@@ -435,7 +498,7 @@ class Experiment:
     def design_hash(self) -> str:
         """SHA-256 of what determines the results: the spec and the resolved base scenarios."""
         payload = {
-            "spec": self.spec.model_dump(mode="json", exclude={"description"}),
+            "spec": self.spec.model_dump(mode="json", exclude=_NOT_IN_HASH),
             "bases": self.base_hashes,
         }
         text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
