@@ -215,7 +215,7 @@ def test_real_sweep_end_to_end_through_the_cli(tiny_sweep):
     (["--outcome", "engagement_gp", "--below", "-1"], "holds for none of the 16 points"),
     (["--outcome", "engagement_gp", "--above", "-1"], "holds for every one of the 16"),
     (["--outcome", "engagement_gp", "--below", "nan"], "finite number"),
-    (["--outcome", "engagement_gp", "--below", "0.5", "--over", "policies"], "use one of"),
+    (["--outcome", "engagement_gp", "--below", "0.5", "--over", "policies"], "is not one of"),
     (["--outcome", "engagement_gp", "--below", "0.5", "--per", "replicate"], "--per"),
     (["--outcome", "engagement_gp", "--below", "0.5", "--group", "Z"], "not a group"),
     (["--outcome", "engagement_gp", "--below", "0.5", "--box", "999"], "boxes 0 to"),
