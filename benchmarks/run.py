@@ -14,8 +14,11 @@ Measures (see ``benchmarks/README.md`` for what each number means and the target
    (``benchmarks/scenario_run.py``) so that its peak RSS reflects that run only;
 4. a per-phase breakdown of a step at East of England and England scale: the model's phase
    methods and the DataCollector (and each metric reporter) are wrapped with timers *on the
-   instance*, summed over several steps, and reported as exclusive seconds per step and share
-   of the step.
+   instance*, summed over several steps, and reported as exclusive CPU seconds per step and
+   share of the step, with the bytes each phase must touch and its ratio to the DRAM copy
+   bound measured in the same run (:func:`phase_bytes`);
+5. a scaling ladder from a quarter of England to four times England (groups × 2 and × 4):
+   CPU per step against ties (:func:`scaling`).
 
 The process pins itself to one CPU (``os.sched_setaffinity``) where the OS allows it, since the
 targets are "on one core"; the England subprocess inherits the pinning.  Timings use
@@ -63,6 +66,8 @@ TARGETS = {
     "eoe_60_steps_issue5": ("<=", 0.5, "s"),
     "england_60_steps": ("<=", 30.0, "s"),
     "england_peak_rss": ("<=", 2.0 * GiB, "bytes"),
+    "england_60_steps_cpu_issue12": ("<=", 3.0, "s"),
+    "england_peak_rss_issue12": ("<=", 0.5 * GiB, "bytes"),
 }
 
 #: Phase group → the model's phase methods (in step order).  ``feed_back_engagement`` is the
@@ -287,11 +292,11 @@ class PhaseTimer:
         def timed(*args, **kwargs):
             frame = [0.0]
             stack.append(frame)
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             try:
                 return fn(*args, **kwargs)
             finally:
-                dt = time.perf_counter() - t0
+                dt = time.process_time() - t0
                 stack.pop()
                 self_s[name] += dt - frame[0]
                 calls[name] += 1
@@ -331,13 +336,14 @@ def phase_breakdown(path: str, overrides: list[str], steps: int, repeats: int) -
         t0 = time.perf_counter()
         for _ in range(steps):
             m.step()
-        total = time.perf_counter() - t0
-        cpu = time.process_time() - c0
+        wall = time.perf_counter() - t0
+        total = time.process_time() - c0  # phases are CPU time: the machine may be shared
         totals.append(total)
         if best is None or total < best[0]:
-            best = (total, timer, int(m.n_agents), int(m.ties.m), cpu)
+            best = (total, timer, int(m.n_agents), int(m.ties.m), wall, phase_bytes(m))
         del m, s
-    total, timer, n_agents, ties, cpu = best
+    total, timer, n_agents, ties, wall, nbytes = best
+    cpu = total
     per = {k: v / steps for k, v in timer.self_s.items()}
     step_s = total / steps
     metric_names = sorted((k for k in per if k.startswith("metric:")), key=per.get, reverse=True)
@@ -359,12 +365,109 @@ def phase_breakdown(path: str, overrides: list[str], steps: int, repeats: int) -
     return {
         "scenario": path, "overrides": overrides, "steps_timed": steps, "repeats": repeats,
         "n_agents": n_agents, "ties_final": ties,
-        "step_s": step_s, "pass_totals_s": totals, "best_pass_cpu_over_wall": cpu / total,
+        "step_s": step_s, "pass_totals_s": totals, "best_pass_cpu_over_wall": cpu / wall,
+        "clock": "time.process_time (CPU)", "bytes_per_step": nbytes,
         "groups": groups,
         "metrics_by_reporter": {n.removeprefix("metric:"): {"s_per_step": per[n],
                                                             "share": per[n] / step_s}
                                 for n in metric_names},
     }
+
+
+def phase_bytes(m: CommissioningModel) -> dict[str, int]:
+    """Bytes each phase group must touch per step at least: its inputs read once and its
+    outputs written once (a lower bound: no temporaries, no re-reads, perfect reuse).
+
+    With ``n`` agents, ``K`` services, ``m`` ties, ``u`` ties used this month and 8-byte floats
+    and indices: observation reads need, belief and private view and writes both views and
+    the normal draws (6nK·8 + 3n·8: engagement, attendance draws, activity); exchange reads
+    the ties (3m·8) and the CSR structure (2m·12), writes and reads W of the used ties
+    (2·2u·12), reads and writes beliefs and objectives (4nK·8) plus contact / exchange counts
+    (2n·8); meetings read and write beliefs and objectives (4nK·8); turnover reads
+    engagement, the leave draws and the tie ends (2n·8 + 2m·8); tie dynamics reads tie ends
+    and weights (3m·8), writes the new tie list (3m·8), the tie keys for persistence (m·8),
+    degrees (n·8) and the CSR structure of the kept ties (2m·12); metrics read beliefs,
+    objectives, truth and private views (4nK·8) and the ties (3m·8); decisions touch
+    (groups + areas) × K budgets only.
+    """
+    n, k = m.belief.shape
+    t = int(m.ties.m)
+    used = int(m.exchanges.sum() // 2)
+    f = 8
+    g = (m.n_groups + m.pop.n_areas) * k * f * 6
+    return {
+        "observation": 6 * n * k * f + 3 * n * f,
+        "exchange": 3 * t * f + 2 * t * 12 + 2 * 2 * used * 12 + 4 * n * k * f + 2 * n * f,
+        "meetings": 4 * n * k * f,
+        "decisions": g,
+        "turnover": 2 * n * f + 2 * t * f,
+        "tie dynamics": 3 * t * f + 3 * t * f + t * f + n * f + 2 * t * 12,
+        "metrics": 4 * n * k * f + 3 * t * f,
+        "data collection": 0,
+    }
+
+
+def phase_bound_rows(ph: dict[str, Any], bandwidth: float) -> list[dict[str, Any]]:
+    """Per phase group: bytes, CPU time per step, DRAM copy bound (bytes / bandwidth) and the
+    ratio time / bound."""
+    rows = []
+    total_b = 0
+    for g, v in ph["groups"].items():
+        b = ph["bytes_per_step"].get(g)
+        if b is None:
+            continue
+        total_b += b
+        bound = b / bandwidth
+        rows.append({"phase": g, "bytes": b, "s_per_step": v["s_per_step"], "bound_s": bound,
+                     "ratio": v["s_per_step"] / bound if bound else None})
+    bound = total_b / bandwidth
+    rows.append({"phase": "step", "bytes": total_b, "s_per_step": ph["step_s"], "bound_s": bound,
+                 "ratio": ph["step_s"] / bound})
+    return rows
+
+
+#: The scaling ladder: England at a quarter and half its size (``scale``), as it is, and with
+#: two and four times the groups at the same group sizes (``generate.groups`` and the total
+#: population multiplied together), no burn-in (the step cost is what is measured).
+SCALING = [
+    ("England × 0.25", ["scale=0.25"]),
+    ("England × 0.5", ["scale=0.5"]),
+    ("England", []),
+    ("England × 2 (422 groups)", ["generate.groups=422", "generate.population.total=107800000"]),
+    ("England × 4 (844 groups)", ["generate.groups=844", "generate.population.total=215600000"]),
+]
+
+
+def scaling(steps: int, quick: bool) -> dict[str, Any]:
+    """CPU per step (median over steps 2..N, with metrics) against the number of ties, each
+    size in a subprocess of its own (peak RSS of that size only); the exponent between
+    neighbouring sizes is d log(time) / d log(ties) (1 = linear)."""
+    ladder = SCALING[:3] if quick else SCALING
+    rows = []
+    for label, ov in ladder:
+        cmd = [sys.executable, str(HERE / "scenario_run.py"), ENGLAND, "--steps", str(steps),
+               "--step-cpu", "--set", "burn_in=0"]
+        for o in ov:
+            cmd += ["--set", o]
+        proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            rows.append({"label": label, "overrides": ov, "error": proc.stderr[-2000:]})
+            continue
+        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        per = sorted(rec["step_cpu_s"][1:]) or rec["step_cpu_s"]
+        rows.append({"label": label, "overrides": ov, "command": shlex.join(cmd),
+                     "n_agents": rec["n_agents"], "n_groups": rec["n_groups"],
+                     "ties": rec["ties_final"], "step_cpu_s": per[len(per) // 2],
+                     "all_step_cpu_s": rec["step_cpu_s"], "peak_rss_bytes": rec["peak_rss_bytes"],
+                     "build_cpu_s": rec["build_cpu_s"]})
+    import itertools
+    import math
+
+    ok = [r for r in rows if "error" not in r]
+    for a, b in itertools.pairwise(ok):
+        b["exponent_vs_previous"] = (math.log(b["step_cpu_s"] / a["step_cpu_s"])
+                                     / math.log(b["ties"] / a["ties"]))
+    return {"steps": steps, "rows": rows}
 
 
 # ---------------------------------------------------------------------------
@@ -408,9 +511,13 @@ def headline_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rss = en.get("peak_rss_bytes")
     rows += [
         (label, _fmt_s(t), "≤ 30 s", "n/a (quick)" if quick else _status("england_60_steps", t)),
-        ("  CPU time of that run", _fmt_s(t_cpu), "—", ""),
+        ("  CPU time of that run (build incl. the burn-in months + steps)", _fmt_s(t_cpu),
+         "≤ 3 s (issue 12)",
+         "n/a (quick)" if quick else _status("england_60_steps_cpu_issue12", t_cpu)),
         ("  peak RSS of that run (own process, VmHWM)", f"{rss / GiB:.2f} GiB" if rss else "—",
          "≤ 2 GiB", "n/a (quick)" if quick else _status("england_peak_rss", rss)),
+        ("  same", f"{rss / GiB:.2f} GiB" if rss else "—", "≤ 0.5 GiB (issue 12)",
+         "n/a (quick)" if quick else _status("england_peak_rss_issue12", rss)),
     ]
     return rows
 
@@ -513,6 +620,35 @@ def print_report(res: dict[str, Any], out_dir: Path) -> str:
                     t.add_row(f"  metric {n}", _fmt_s(mv["s_per_step"]), f"{mv['share']:.1%}",
                               style="dim")
         console.print(t)
+    bw = res["exchange_kernel"]["raw"]["bandwidth"]["copy_bandwidth_bytes_per_s"]
+    for scale, ph in res["phases"].items():
+        t = Table(title=f"Phase bytes and bounds, {scale} (copy bandwidth {bw / 1e9:.1f} GB/s, "
+                        f"same run)", title_justify="left",
+                  caption="bytes = inputs read once + outputs written once (phase_bytes); "
+                          "bound = bytes / bandwidth; ratio = CPU time / bound",
+                  caption_justify="left")
+        for col in ("phase", "bytes", "CPU / step", "DRAM bound", "ratio"):
+            t.add_column(col, justify="right" if col != "phase" else "left")
+        for r in phase_bound_rows(ph, bw):
+            t.add_row(r["phase"], f"{r['bytes'] / 1e6:.1f} MB", _fmt_s(r["s_per_step"]),
+                      _fmt_s(r["bound_s"]), f"{r['ratio']:.1f}×" if r["ratio"] else "—")
+        console.print(t)
+    sc = res.get("scaling")
+    if sc:
+        t = Table(title=f"Scaling (CPU per step with metrics, median of steps 2-{sc['steps']}, "
+                        "no burn-in)", title_justify="left")
+        for col in ("size", "agents", "groups", "ties", "CPU / step", "exponent vs previous",
+                    "peak RSS"):
+            t.add_column(col, justify="right" if col != "size" else "left")
+        for r in sc["rows"]:
+            if "error" in r:
+                t.add_row(r["label"], "failed", "", "", "", "", "")
+                continue
+            e = r.get("exponent_vs_previous")
+            t.add_row(r["label"], f"{r['n_agents']:,}", str(r["n_groups"]), f"{r['ties']:,}",
+                      _fmt_s(r["step_cpu_s"]), f"{e:.2f}" if e is not None else "—",
+                      f"{r['peak_rss_bytes'] / GiB:.2f} GiB")
+        console.print(t)
     console.print(contention_text(res["contention"]))
     console.print(f"JSON: {out_dir / 'results.json'}")
     return console.export_text()
@@ -549,6 +685,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--phase-steps", type=int, default=12,
                     help="steps summed in the per-phase breakdown (default 12)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin to one CPU")
+    ap.add_argument("--scaling-steps", type=int, default=6,
+                    help="steps per size in the scaling ladder (default 6)")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the scaling ladder")
     args = ap.parse_args(argv)
     out_dir = Path(args.out).resolve() if args.out else HERE / "out"
     os.chdir(ROOT)  # scenario paths are relative to the repository
@@ -586,6 +725,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "England" + (" (quick: scale=0.1)" if quick else ""):
             phase_breakdown(ENGLAND, england_ov, args.phase_steps, 1),
     }
+    if not args.no_scaling:
+        say(f"5/5 scaling ladder up to 4x England ({args.scaling_steps} steps each)")
+        res["scaling"] = scaling(args.scaling_steps, quick)
     res["total_wall_s"] = time.perf_counter() - t_all
     res["contention"] = contention(res)
     res["summary"] = [dict(zip(("measure", "measured", "target", "status"), r, strict=True))

@@ -2,8 +2,13 @@
 
 Each agent occupies a *slot* (a row of the model's arrays).  Its belief, objective and
 engagement are views into those arrays, so the model's vectorised phases and the agents see
-the same state.  When an agent leaves, :meth:`CommissioningAgent.leave` removes it from the
-model and a newcomer of the same type takes the slot (counts hold under turnover).
+the same state.  Its identity is the slot's occupant: ``unique_id`` and ``joined`` are views
+into ``model.occupant_id`` and ``model.joined``.  Monthly turnover
+(:meth:`~simulation.model.CommissioningModel.replace`) hands a slot to a newcomer by giving
+its agent a fresh ``unique_id`` (from Mesa's counter) and ``joined`` month, vectorised over
+all leavers; the agent object stays registered, as the seat it is.  :meth:`CommissioningAgent.leave`
+is the one-agent form with Mesa's full removal: the leaver is removed from the model (keeping
+its id) and a new agent object of the same type takes the slot (counts hold either way).
 """
 
 from __future__ import annotations
@@ -36,9 +41,32 @@ class CommissioningAgent(mesa.Agent):
     model: CommissioningModel
 
     def __init__(self, model: CommissioningModel, slot: int) -> None:
-        super().__init__(model)
         self.slot = int(slot)
+        super().__init__(model)  # Mesa registers the agent and sets unique_id
         self.joined = int(model.steps)
+
+    # ----------------------------------------------------------------- identity
+    @property
+    def unique_id(self) -> int | None:
+        """Id of the person in the slot (``model.occupant_id[slot]``); a removed agent keeps
+        the id it had."""
+        left = self.__dict__.get("_left_id")
+        return left if left is not None else int(self.model.occupant_id[self.slot])
+
+    @unique_id.setter
+    def unique_id(self, value: int | None) -> None:
+        if value is not None:  # Mesa sets None before registering
+            self.model.occupant_id[self.slot] = value
+
+    @property
+    def joined(self) -> int:
+        """Step at which the slot's current occupant joined (``model.joined[slot]``)."""
+        left = self.__dict__.get("_left_joined")
+        return left if left is not None else int(self.model.joined[self.slot])
+
+    @joined.setter
+    def joined(self, value: int) -> None:
+        self.model.joined[self.slot] = value
 
     # ----------------------------------------------------------------- state views
     @property
@@ -84,10 +112,10 @@ class CommissioningAgent(mesa.Agent):
     def leave(self) -> CommissioningAgent:
         """Leave the network; a newcomer of the same type takes the slot and is returned."""
         model, slot, cls = self.model, self.slot, type(self)
+        self.__dict__["_left_id"], self.__dict__["_left_joined"] = self.unique_id, self.joined
         self.remove()
         newcomer = cls(model, slot)
         model.occupant[slot] = newcomer
-        model.occupant_id[slot] = newcomer.unique_id
         return newcomer
 
 

@@ -320,14 +320,50 @@ def degroot_step(x, W, rate=None):
     sums, has = _row_sums(A)
     if not np.isfinite(sums).all():  # infinite weights (NaN and negatives were rejected)
         raise ValueError("W must have finite, non-negative weights")
-    # x' = (1 - r) x + (r / s) (W x), with r := 0 for agents without neighbours;
-    # computed in place to keep the passes over memory few.
+    return _degroot_update(A @ x, x, r, sums, has)
+
+
+def _degroot_update(agg, x, r, sums, has):
+    """``(1 - r) x + (r / s) agg`` with ``r := 0`` for rows without neighbours, where ``agg``
+    is ``W @ x`` (overwritten: the result is computed in it, few passes over memory)."""
     keep = np.where(has, 1.0 - r, 1.0)
     gain = np.where(has, r / np.where(has, sums, 1.0), 0.0)
-    new = A @ x
-    new *= _column(gain, x)
-    new += _column(keep, x) * x
-    return new
+    agg *= _column(gain, x)
+    agg += _column(keep, x) * x
+    return agg
+
+
+def _degroot_steps(A, states, rates):
+    """DeGroot steps of several states on one matrix, in one sparse product (unchecked).
+
+    ``A`` must be a canonical float64 CSR array without explicit zeros and with finite
+    non-negative weights; ``states`` are ``(N, K_i)`` arrays, ``rates`` the matching ``(N,)``
+    rates in [0, 1].  The states and a column of ones are stacked so that ``W @ [x_1 … x_m 1]``
+    gives every ``W x_i`` and the row sums in one pass over the matrix.  The result equals
+    ``[degroot_step(x_i, A, r_i) for …]`` bit for bit: the sparse product accumulates each
+    column separately in the same entry order, the ones column accumulates the row sums
+    exactly as ``A @ ones`` does, and ``r·[has]`` reproduces the ``where`` of
+    :func:`_degroot_update` exactly (``1 - r·1 = 1 - r``, ``1 - r·0 = 1``, ``0 / 1 = 0``).
+    """
+    n = A.shape[0]
+    widths = [x.shape[1] for x in states]
+    stacked = np.empty((n, sum(widths) + 1))
+    col = 0
+    for x, w in zip(states, widths, strict=True):
+        stacked[:, col:col + w] = x
+        col += w
+    stacked[:, col] = 1.0
+    agg = A @ stacked
+    has = np.diff(A.indptr) > 0
+    sums = np.where(has, agg[:, col], 1.0)
+    out, col = [], 0
+    for x, w, r in zip(states, widths, rates, strict=True):
+        r = r * has
+        new = np.multiply(agg[:, col:col + w], (r / sums)[:, None])  # contiguous result
+        new += (1.0 - r)[:, None] * x
+        out.append(new)
+        col += w
+    return out
 
 
 def degroot_step_loop(x, W, rate=None):

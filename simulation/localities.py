@@ -53,7 +53,9 @@ def pool(members: sp.csr_array, weights: np.ndarray, x: np.ndarray) -> tuple[np.
     w = vals * weights[cols]
     n_units = members.shape[0]
     total = np.bincount(rows, weights=w, minlength=n_units)
-    s = _sum_rows(rows, w, x[cols], n_units)
+    # Σ_e w_e x[cols_e] per unit as one sparse product over the membership structure: the
+    # same products added in the same (entry) order as a bincount per column, so the same bits
+    s = sp.csr_array((w, cols, members.indptr), shape=members.shape) @ np.ascontiguousarray(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = s / total[:, None]
     pooled[total <= 0] = np.nan
@@ -91,10 +93,16 @@ def meet(
     rows, cols = rows[att], cols[att]
     n = x.shape[0]
     count = np.bincount(cols, minlength=n)
-    target_sum = _sum_rows(cols, np.ones(cols.size), pooled[rows], n)
     out = x.copy()
-    hit = count > 0
-    target = target_sum[hit] / count[hit, None]
+    if count.max(initial=0) <= 1:  # each attendee in one unit (localities): target = its pool
+        out[cols] = (1.0 - pooling_weight) * x[cols] + pooling_weight * pooled[rows]
+        return out, pooled
+    # per attendee, the sum of its units' pools: a sparse product over (attendee, unit) entries
+    # kept in entry order (stable COO -> CSR), so the same additions as a bincount per column
+    hit = np.flatnonzero(count > 0)
+    at = np.searchsorted(hit, cols)
+    T = sp.coo_array((np.ones(cols.size), (at, rows)), shape=(hit.size, pooled.shape[0])).tocsr()
+    target = (T @ pooled) / count[hit, None]
     out[hit] = (1.0 - pooling_weight) * x[hit] + pooling_weight * target
     return out, pooled
 

@@ -159,11 +159,12 @@ class CommissioningModel(mesa.Model):
         self.left_this_step = np.zeros(n, bool)
         self.last_contact = np.full(n, NEVER)  # month of the last contact with a board member
 
-        # ---- Mesa agents, one class per stakeholder type, one per slot
+        # ---- Mesa agents, one class per stakeholder type, one per slot; identity arrays
+        self.occupant_id = np.zeros(n, np.int64)  # unique_id of each slot's occupant
+        self.joined = np.zeros(n, np.int64)  # step at which the occupant joined
         self.occupant: list[CommissioningAgent] = [
             AGENT_CLASSES[int(kd)](self, slot) for slot, kd in enumerate(p.kind)
         ]
-        self.occupant_id = np.array([a.unique_id for a in self.occupant], np.int64)
 
         # ---- views and decisions: every body starts from the inherited (national) profile;
         # the floor and ceiling run the same rule fed no local knowledge / true need
@@ -442,29 +443,42 @@ class CommissioningModel(mesa.Model):
             self.need_history.append(self.practice_need)
 
     def exchange_knowledge(self) -> None:
-        """Beliefs by the scenario's rule and objectives by DeGroot, among active agents."""
+        """Beliefs by the scenario's rule and objectives by DeGroot, among active agents.
+
+        The influence matrix holds only the ties in use this month (both ends active): the
+        other ties would be explicit zeros, which the kernels drop anyway.  With the DeGroot
+        rule beliefs and objectives share one sparse product
+        (:func:`simulation.exchange._degroot_steps`, bitwise equal to two ``degroot_step``
+        calls)."""
         e = self.spec.exchange
         t = self.ties
-        W = t.csr(influence_weights(t.src, t.dst, t.weight, self.active))
-        self.used = self.active[t.src] & self.active[t.dst]
+        act = self.active
+        self.used = act[t.src] & act[t.dst]
+        d = influence_weights(t.src, t.dst, t.weight, act)
+        W = t.csr(d, entries=d != 0)
         self.exchanges = np.bincount(t.src[self.used], minlength=self.n_agents) + np.bincount(
             t.dst[self.used], minlength=self.n_agents
         )
         talk = self.used & (self.on_board[t.src] | self.on_board[t.dst])
         self.last_contact[t.src[talk]] = self.month
         self.last_contact[t.dst[talk]] = self.month
-        pairs = None
-        if e.rule == "deffuant" and t.m:
-            n_pairs = round(e.pairs_per_agent * self.active.sum())
-            pairs = ex.sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
-                                             self.rng, weight=t.weight[self.used])
-        self.belief = exchange_beliefs(
-            self.belief, W, e.rule, rate=e.rate * self.engagement * self.active,
-            anchor=self.private, stubbornness=e.stubbornness, threshold=e.threshold, mu=e.mu,
-            pairs=pairs, active=self.active,
-        )
-        pull = self.spec.objectives.belief_pull * self.engagement[:, None] * self.active[:, None]
-        obj = ex.degroot_step(self.objective, W, rate=e.objective_rate * self.engagement * self.active)
+        rate = e.rate * self.engagement * act
+        obj_rate = e.objective_rate * self.engagement * act
+        if e.rule == "degroot":
+            self.belief, obj = ex._degroot_steps(W, [self.belief, self.objective], [rate, obj_rate])
+        else:
+            pairs = None
+            if e.rule == "deffuant" and t.m:
+                n_pairs = round(e.pairs_per_agent * act.sum())
+                pairs = ex.sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
+                                                 self.rng, weight=t.weight[self.used])
+            self.belief = exchange_beliefs(
+                self.belief, W, e.rule, rate=rate, anchor=self.private,
+                stubbornness=e.stubbornness, threshold=e.threshold, mu=e.mu, pairs=pairs,
+                active=act,
+            )
+            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate])
+        pull = self.spec.objectives.belief_pull * self.engagement[:, None] * act[:, None]
         self.objective = (1.0 - pull) * obj + pull * self.belief
 
     # ------------------------------------------------------------------ 4. meetings
@@ -615,8 +629,10 @@ class CommissioningModel(mesa.Model):
         slots = np.asarray(slots, np.int64)
         if slots.size == 0:
             return
-        for slot in slots.tolist():
-            self.occupant[slot].leave()
+        # newcomers take the seats: fresh ids from Mesa's counter, in slot order (see agents.py)
+        self.occupant_id[slots] = self.agent_id_counter + np.arange(slots.size)
+        self.agent_id_counter += int(slots.size)
+        self.joined[slots] = self.steps
         self.left_this_step[slots] = True
         self.belief[slots] = self.national_need  # the national picture, nothing local yet
         self.private[slots] = self.national_need

@@ -607,3 +607,17 @@ def test_hegselmann_krause_large_sparse_graph_vectorised_and_fast():
         t_vec = min(t_vec, time.perf_counter() - t0)
     assert_allclose(out, ref, atol=1e-12)
     assert t_loop / t_vec > 10
+
+
+def test_stacked_degroot_steps_equal_separate_steps_bitwise():
+    rng = np.random.default_rng(3)
+    n = 200
+    W = sparse.random_array((n, n), density=0.03, rng=rng, format="csr")
+    W = (W + W.T).tocsr()
+    W.data[rng.random(W.nnz) < 0.2] = 0.0  # explicit zeros, and some empty rows
+    W.eliminate_zeros()
+    x, y = rng.dirichlet(np.ones(4), n), rng.dirichlet(np.ones(6), n)
+    r1, r2 = rng.random(n), rng.random(n) * (rng.random(n) < 0.5)
+    got = ex._degroot_steps(W, [x, y], [r1, r2])
+    np.testing.assert_array_equal(got[0], ex.degroot_step(x, W, rate=r1))
+    np.testing.assert_array_equal(got[1], ex.degroot_step(y, W, rate=r2))

@@ -383,3 +383,50 @@ def test_reported_structure_equals_fresh_computation(tiny):
                                M.modularity_by_group(A, g, np.maximum(labels, 0), m.n_groups))
     np.testing.assert_allclose(data["ei_index"][-1][:-1],
                                M.ei_index_by_group(A, g, np.maximum(labels, 0), m.n_groups))
+
+
+def test_csr_structure_counting_sort_equals_stable_argsort():
+    from simulation.network import csr_structure
+
+    rng = np.random.default_rng(5)
+    for n, m in ((1, 0), (5, 3), (300, 2000)):
+        t = Ties.from_pairs(n, rng.integers(0, n, m), rng.integers(0, n, m), rng.random(m))
+        rows = np.concatenate([t.dst, t.src])
+        order = np.argsort(rows, kind="stable")  # the reference layout
+        indptr, indices, tie = csr_structure(t.n, t.src, t.dst)
+        want_indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+        np.testing.assert_array_equal(indptr, want_indptr)
+        np.testing.assert_array_equal(indices, np.concatenate([t.src, t.dst])[order])
+        np.testing.assert_array_equal(tie, np.concatenate([np.arange(t.m)] * 2)[order])
+
+
+def test_csr_of_a_sub_network_equals_eliminated_zeros():
+    rng = np.random.default_rng(6)
+    t = Ties.from_pairs(80, rng.integers(0, 80, 600), rng.integers(0, 80, 600), rng.random(600))
+    d = t.weight * (rng.random(t.m) < 0.4)
+    want = t.csr(d)
+    want.eliminate_zeros()
+    got = t.csr(d, entries=d != 0)
+    assert got.nnz == want.nnz
+    for a, b in ((got.indptr, want.indptr), (got.indices, want.indices), (got.data, want.data)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_turnover_gives_seats_fresh_ids_and_leave_removes_the_agent(tiny):
+    s = tiny.model_copy(update={"turnover": tiny.turnover.model_copy(update={"annual_rate": 1.5})})
+    m = CommissioningModel(s, collect=False)
+    ids0 = m.occupant_id.copy()
+    for _ in range(3):
+        m.step()
+    changed = np.flatnonzero(m.occupant_id != ids0)
+    assert changed.size and (m.occupant_id[changed] > ids0.max()).all()
+    assert np.unique(m.occupant_id).size == m.n_agents  # ids stay unique
+    for slot in changed[:5].tolist():
+        agent = m.occupant[slot]
+        assert agent.unique_id == m.occupant_id[slot] and agent.joined == m.joined[slot] > 0
+        assert agent in m.agents
+    old = m.occupant[0]
+    old_id = old.unique_id
+    new = old.leave()
+    assert old not in m.agents and new in m.agents and len(m.agents) == m.n_agents
+    assert old.unique_id == old_id and new.unique_id == m.occupant_id[0] != old_id

@@ -117,14 +117,17 @@ def _group_sums(values, group, n_groups, weights=None):
     (callers remove negative labels first).  Returns ``(G,)`` or ``(G, K)``.
     """
     values = np.asarray(values, dtype=float)
-    if weights is not None:
-        values = values * (weights if values.ndim == 1 else weights[:, None])
     if values.ndim == 1:
+        if weights is not None:
+            values = values * weights
         return np.bincount(group, weights=values, minlength=n_groups)[:n_groups]
-    k = values.shape[1]
-    flat = (group[:, None] * k + np.arange(k)).ravel()
-    sums = np.bincount(flat, weights=values.ravel(), minlength=n_groups * k)
-    return sums[: n_groups * k].reshape(n_groups, k)
+    # one bincount per column: per group the same products added in the same (row) order as
+    # one bincount over (group, column) keys, without the (N, K) key array
+    out = np.empty((n_groups, values.shape[1]))
+    for k in range(values.shape[1]):
+        col = values[:, k] if weights is None else values[:, k] * weights
+        out[:, k] = np.bincount(group, weights=col, minlength=n_groups)[:n_groups]
+    return out
 
 
 def mean_by_group(values, group, n_groups, mask=None, weights=None):
@@ -166,10 +169,13 @@ def mean_by_group(values, group, n_groups, mask=None, weights=None):
     group, keep = _group_index(group, n_groups, mask)
     if values.shape[0] != group.shape[0]:
         raise ValueError("values and group must have the same length")
-    w = np.ones(group.shape[0]) if weights is None else np.asarray(weights, dtype=float)
     g = group[keep]
-    w = w[keep]
-    totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
+    if weights is None:  # unit weights: counts, and sums of the values themselves (v·1 = v)
+        w = None
+        totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
+    else:
+        w = np.asarray(weights, dtype=float)[keep]
+        totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
     sums = _group_sums(values[keep], g, n_groups, w)
     with np.errstate(invalid="ignore", divide="ignore"):
         den = totals if sums.ndim == 1 else totals[:, None]

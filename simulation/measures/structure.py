@@ -137,9 +137,20 @@ def _unique_inverse(x):
     return s[new], inverse
 
 
-def _triangles(B):
-    """Per node ``2 * triangles``: row sums of ``(B @ B) * B`` for binary `B`."""
-    return np.asarray((B @ B).multiply(B).sum(axis=1), dtype=float).ravel()
+def _triangles(B, rows_per_block=8192):
+    """Per node ``2 * triangles``: row sums of ``(B @ B) * B`` for binary `B`.
+
+    Computed on blocks of ``rows_per_block`` rows (``B[rows] @ B``), so the temporary holds
+    one block's two-step paths instead of the whole ``B @ B`` (about 70 MB at England);
+    the counts are integers, so the result does not depend on the blocking.
+    """
+    B = sp.csr_array(B)
+    n = B.shape[0]
+    out = np.empty(n)
+    for lo in range(0, n, rows_per_block):
+        Bc = B[lo:lo + rows_per_block]
+        out[lo:lo + Bc.shape[0]] = np.asarray((Bc @ B).multiply(Bc).sum(axis=1), dtype=float).ravel()
+    return out
 
 
 # ----------------------------------------------------------------------------
