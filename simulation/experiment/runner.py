@@ -15,6 +15,9 @@ summary needs.
   kills its worker is recorded as failed.
 * Results are written as each run finishes; ``resume=True`` skips the runs already stored and
   refuses if the experiment (or its base scenario) changed since the folder was started.
+* One writer at a time: a sweep holds an advisory lock on ``out`` (``writer.lock``) from
+  opening the store to its last write; a second sweep on the same folder is refused with the
+  holder's pid and host.
 * Ctrl-C stops submitting, stores the runs in flight as they finish, and returns; a second
   Ctrl-C abandons them.
 """
@@ -40,7 +43,15 @@ from ..results import git_commit, package_versions
 from .designs import Design, build_design, run_seeds
 from .executors import RunTask, execute_run, open_executor
 from .spec import Experiment, load_experiment
-from .store import ResultsStore, arrow_type, join_frame, make_schemas, now_ms, to_arrow_value
+from .store import (
+    ResultsStore,
+    WriterLock,
+    arrow_type,
+    join_frame,
+    make_schemas,
+    now_ms,
+    to_arrow_value,
+)
 
 __all__ = ["SweepReport", "prepare", "run_experiment", "sweep"]
 
@@ -372,9 +383,28 @@ def sweep(
     Raises
     ------
     ScenarioError
-        If the experiment file is invalid, or ``out`` holds other results.
+        If the experiment file is invalid, ``out`` holds other results, or another sweep is
+        writing to ``out`` (one writer at a time: :class:`~.store.WriterLock`).
     """
     plan = prepare(experiment)
+    lock = WriterLock(out) if out is not None else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        return _sweep(plan, out, executor, workers, scheduler, resume, overwrite,
+                      retry_failed, max_runs, quiet, console, compact_every, dask_processes,
+                      on_result)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _sweep(plan: _Plan, out: str | os.PathLike[str] | None, executor: str | Executor,
+           workers: int | None, scheduler: str | None, resume: bool, overwrite: bool,
+           retry_failed: bool, max_runs: int | None, quiet: bool, console: Any,
+           compact_every: int, dask_processes: bool,
+           on_result: Callable[[dict[str, Any]], None] | None) -> SweepReport:
+    """The body of :func:`sweep`, run while holding the store's writer lock."""
     exp = plan.exp
     store, manifest = _open_store(plan, out, resume, overwrite)
     runs = store.read("runs")

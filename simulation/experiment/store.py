@@ -23,10 +23,14 @@ crash before the repair).
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import platform
 import re
+import shlex
 import shutil
+import sys
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -39,10 +43,12 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from ..loader import ScenarioError
 from ..reporters import METRICS
 from ..results import _atomic_write
 
-__all__ = ["TABLES", "ResultsStore", "arrow_type", "make_schemas", "read_results"]
+__all__ = ["LOCK_NAME", "TABLES", "ResultsStore", "WriterLock", "arrow_type", "make_schemas",
+           "read_results"]
 
 TABLES = ("runs", "outcomes", "timeseries")
 KEYS = {"runs": ["run_id"], "outcomes": ["run_id", "group"],
@@ -50,6 +56,112 @@ KEYS = {"runs": ["run_id"], "outcomes": ["run_id", "group"],
 _PART = re.compile(r"^s\d{4}-\d{7}\.parquet$")
 _COMPACT = re.compile(r"^c(\d{5})\.parquet$")
 _META = b"commnet.parts"
+
+
+LOCK_NAME = "writer.lock"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class WriterLock:
+    """One writer at a time: an advisory lock on ``folder/writer.lock``.
+
+    The lock is :func:`fcntl.flock` (exclusive, non-blocking) on the lock file; the file
+    holds the holder's pid, host, start time and command, for the message a second writer
+    gets.  The kernel releases a ``flock`` when the process holding it exits, however it
+    exits (``kill -9`` included), so a lock file left by a dead process never blocks: its
+    contents are only a record of the last writer.  The descriptor is opened close-on-exec,
+    and the process pool's workers are started by a fork server (a clean process), so no
+    worker inherits it.  ``flock`` is local to one machine; on NFS it is emulated with
+    ``fcntl`` byte-range locks (Linux ≥ 2.6.12), so two hosts sharing a folder also exclude
+    each other when the server supports locking.
+
+    Parameters
+    ----------
+    folder : path-like
+    command : str, optional
+        Recorded in the lock file (default: this process's command line).
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], command: str | None = None):
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK_NAME
+        self.command = command if command is not None else shlex.join(
+            [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [])
+        self.fd: int | None = None
+
+    def holder(self) -> dict[str, Any]:
+        """What the lock file says about its (last) holder (empty if unreadable)."""
+        try:
+            info = json.loads(self.path.read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            return {}
+        return info if isinstance(info, dict) else {}
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`ScenarioError` naming the writer holding it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ScenarioError([(str(self.folder), "", self._busy_message())]) from None
+        except BaseException:
+            os.close(fd)
+            raise
+        info = {"pid": os.getpid(), "host": platform.node(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "command": self.command}
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self.fd = fd
+
+    def _busy_message(self) -> str:
+        info = self.holder()
+        pid, host = info.get("pid"), info.get("host")
+        who = (f"pid {pid} on host {host}" if pid is not None
+               else "another process (it has not yet recorded its pid)")
+        extra = []
+        if info.get("started"):
+            extra.append(f"since {info['started']}")
+        if info.get("command"):
+            extra.append(f"command: {info['command']}")
+        text = (f"is being written by another sweep ({who}{', ' if extra else ''}"
+                f"{', '.join(extra)}); only one writer at a time. Wait for it to finish (or "
+                f"stop it), then run again with --resume; or write to another --out folder")
+        if pid is not None and host == platform.node() and not _pid_alive(int(pid)):
+            text += (f". Process {pid} is no longer running, so a process it started still "
+                     f"holds {self.path} open; stop that process")
+        return text
+
+    def release(self) -> None:
+        """Release the lock (the file stays, as a record of the last writer)."""
+        if self.fd is None:
+            return
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> WriterLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
 
 
 def arrow_type(values: Sequence[Any]) -> pa.DataType:
