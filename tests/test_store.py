@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from simulation.experiment import sweep
+from simulation.experiment import read_results, sweep
 from simulation.experiment.store import LOCK_NAME, WriterLock
 from simulation.loader import ScenarioError
 
@@ -49,7 +49,7 @@ WAITING_WRITER = """
 import sys, time
 from pathlib import Path
 import simulation.experiment.runner as runner
-from simulation.experiment import sweep
+from simulation.experiment import read_results, sweep
 from simulation.loader import ScenarioError
 
 flag = Path(sys.argv[3])
@@ -181,3 +181,196 @@ def test_lock_of_a_killed_writer_does_not_block(exp, tmp_path):
     # a lock file naming a dead pid on another host (copied folder, say) does not block either
     (out / LOCK_NAME).write_text(json.dumps({"pid": 999999, "host": "elsewhere"}))
     assert sweep(exp, out=out, executor="serial", quiet=True, resume=True).ran == 0
+
+
+# --------------------------------------------------------------------------- kills
+
+
+class Killer:
+    """Counts the store's file-system writes in a forked child and exits (as ``kill -9``
+    would: no clean-up, no ``finally``) just before write number ``at``.
+
+    Write points: every temporary file written, every rename into place (manifest, design,
+    parts, compact files), each compaction swap and each deletion.
+    """
+
+    def __init__(self, at, log=None):
+        self.at, self.count, self.log = at, 0, log
+
+    def point(self, what):
+        self.count += 1
+        if self.log is not None:
+            with open(self.log, "a") as fh:
+                fh.write(what + "\n")
+        if self.count == self.at:
+            os._exit(KILLED)
+
+    def install(self):
+        import simulation.experiment.store as store
+
+        real_atomic = store._atomic_write
+
+        def atomic(path, writer):
+            self.point(f"write {Path(path).name}")  # before the temporary file is written
+
+            def write_then_point(tmp):
+                writer(tmp)
+                self.point(f"rename {Path(path).name}")  # temporary file complete
+            real_atomic(path, write_then_point)
+
+        store._atomic_write = atomic
+        for name in ("_swap", "_remove_dir", "_unlink", "_move"):
+            setattr(store, name, self._before(name, getattr(store, name)))
+
+    def _before(self, name, fn):
+        def wrapped(*args):
+            self.point(f"{name} {Path(args[-1]).name}")
+            return fn(*args)
+        return wrapped
+
+
+KILLED = 87
+
+
+def _child(exp, out, at, log):
+    Killer(at, log).install()
+    sweep(exp, out=out, executor="serial", quiet=True, compact_every=2)
+    os._exit(0)
+
+
+def killed_sweep(exp, out, at, log=None):
+    """Run the sweep in a child process killed before write ``at``; True if it was killed.
+
+    The child is forked from a fork server (a clean, single-threaded process), not from
+    pytest."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["simulation.experiment.runner", "pyarrow.parquet"])
+    proc = ctx.Process(
+        target=_child, args=(exp, out, at, log))
+    proc.start()
+    proc.join(timeout=300)
+    assert proc.exitcode in (0, KILLED), f"the child sweep failed (exit {proc.exitcode})"
+    return proc.exitcode == KILLED
+
+
+@pytest.mark.slow
+def test_a_kill_at_every_write_point_never_shows_duplicates_and_resume_completes(
+        exp, tmp_path):
+    exp.write_text(GRID.replace("replicates: 2", "replicates: 1").replace("steps: 4", "steps: 2"))
+    ref_out = tmp_path / "reference"
+    sweep(exp, out=ref_out, executor="serial", quiet=True, compact_every=2)
+    reference = read_results(ref_out, "frame")
+    ref_outcomes = pd.read_parquet(ref_out / "outcomes").sort_values(KEYS["outcomes"])
+    cols = ["run_id", "point", "replicate", "engagement.gp.mean", "localities.enabled", "seed",
+            "status", "accuracy_board", "coherence_internal"]
+    at, kills = 1, 0
+    while True:
+        out = tmp_path / f"k{at:03d}"
+        if not killed_sweep(exp, out, at):
+            break  # the sweep got past every write point
+        kills += 1
+        # what pandas sees right after the kill: never a row twice
+        for table, keys in KEYS.items():
+            if (out / table).exists():
+                df = pd.read_parquet(out / table)
+                assert not df.duplicated(keys).any(), f"kill before write {at}: {table}"
+        resumed = sweep(exp, out=out, executor="serial", quiet=True, resume=True)
+        assert resumed.stored == 4, f"kill before write {at}"
+        frame = read_results(out, "frame")
+        pd.testing.assert_frame_equal(frame[cols], reference[cols], obj=f"kill before {at}")
+        outcomes = pd.read_parquet(out / "outcomes").sort_values(KEYS["outcomes"])
+        pd.testing.assert_frame_equal(outcomes.reset_index(drop=True),
+                                      ref_outcomes.reset_index(drop=True))
+        assert (out / "design.parquet").exists()
+        at += 1
+    # the points passed: manifest, design, parts, compaction swaps and deletions
+    log = tmp_path / "points.txt"
+    assert not killed_sweep(exp, tmp_path / "counted", 0, log)
+    points = log.read_text().splitlines()
+    assert kills == len(points)
+    assert sum(p.startswith("_swap") for p in points) >= 2  # outcomes and runs compacted
+    assert {p.split()[0] for p in points} >= {"write", "rename", "_swap", "_remove_dir"}
+
+
+# --------------------------------------------------------------------------- damage
+
+COLS = ["run_id", "point", "replicate", "engagement.gp.mean", "localities.enabled", "seed",
+        "status", "accuracy_board", "coherence_internal"]
+
+
+@pytest.fixture
+def stored(exp, tmp_path):
+    """A finished sweep (two sessions, so each table has two generation files)."""
+    out = tmp_path / "out"
+    sweep(exp, out=out, executor="serial", quiet=True, max_runs=5)
+    sweep(exp, out=out, executor="serial", quiet=True, resume=True)
+    return out
+
+
+def damage(path, how):
+    data = bytearray(path.read_bytes())
+    if how == "truncate":
+        path.write_bytes(bytes(data[: len(data) // 2]))
+    else:  # flip bytes in the middle of the data pages (the footer still reads)
+        mid = len(data) // 3
+        data[mid:mid + 8] = bytes(b ^ 0xFF for b in data[mid:mid + 8])
+        path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("table,how", [("outcomes", "truncate"), ("outcomes", "flip"),
+                                       ("runs", "truncate"), ("runs", "flip")])
+def test_a_damaged_part_is_quarantined_and_only_its_runs_rerun(exp, stored, table, how):
+    reference = read_results(stored, "frame")
+    victim = sorted((stored / table).rglob("c*.parquet"))[0]  # the first session's 5 runs
+    held = set(pd.read_parquet(victim)["run_id"])
+    damage(victim, how)
+    # reading names the file and says how to recover
+    with pytest.raises(ScenarioError, match=rf"{victim.name}: cannot be read .*--resume"):
+        read_results(stored, table)
+    run = cli("sweep", exp, "--out", stored, "--resume", "--executor", "serial", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert f"repaired: {victim} could not be read" in run.stderr and "Traceback" not in run.stderr
+    moved = stored / "_damaged" / victim.relative_to(stored)
+    assert moved.exists() and not victim.exists()
+    after = read_results(stored, "frame")
+    # exactly the runs the damaged file held were run again (in session 3)
+    assert set(after.loc[after["session"] == 3, "run_id"]) == held
+    pd.testing.assert_frame_equal(after[COLS], reference[COLS])
+    assert_stored_once(stored)
+
+
+def test_a_truncated_manifest_is_reported_then_rebuilt_on_resume(exp, stored):
+    reference = read_results(stored, "frame")
+    manifest = stored / "manifest.json"
+    manifest.write_text(manifest.read_text()[:100])
+    run = cli("sweep", exp, "--out", stored, "--executor", "serial", "--quiet")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "manifest.json: is damaged: not valid JSON" in run.stderr and "--resume" in run.stderr
+    report = sweep(exp, out=stored, executor="serial", quiet=True, resume=True)
+    assert report.ran == 0 and any("rebuilt" in n for n in report.repaired)
+    rebuilt = json.loads(manifest.read_text())
+    assert rebuilt["design_hash"] and rebuilt["rebuilt"]["why"].startswith("is damaged")
+    pd.testing.assert_frame_equal(read_results(stored, "frame")[COLS], reference[COLS])
+    # sessions keep counting from the ones stored
+    assert report.store.session == 3
+
+
+def test_a_missing_manifest_with_another_experiments_runs_is_refused(exp, stored):
+    (stored / "manifest.json").unlink()
+    exp.write_text(GRID.replace("seed: 11", "seed: 12"))
+    with pytest.raises(ScenarioError, match=r"manifest.json: is missing .*not this experiment's "
+                       r"\(run 0 has seed"):
+        sweep(exp, out=stored, executor="serial", quiet=True, resume=True)
+    assert not (stored / "manifest.json").exists()
+
+
+def test_a_deleted_design_is_recreated_on_resume(exp, stored):
+    design = read_results(stored, "design")
+    (stored / "design.parquet").unlink()
+    with pytest.raises(ScenarioError, match=r"design.parquet: is missing or damaged.*--resume"):
+        read_results(stored, "design")
+    report = sweep(exp, out=stored, executor="serial", quiet=True, resume=True)
+    assert any("design.parquet was missing" in n for n in report.repaired)
+    pd.testing.assert_frame_equal(read_results(stored, "design"), design)

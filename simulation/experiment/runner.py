@@ -75,6 +75,7 @@ class SweepReport:
     errors: collections.Counter = field(default_factory=collections.Counter)
     frame: pd.DataFrame | None = None
     store: ResultsStore | None = None
+    repaired: list[str] = field(default_factory=list)
 
     @property
     def remaining(self) -> int:
@@ -88,6 +89,7 @@ class SweepReport:
                    f"{self.executor}" if self.ran else "nothing run in this session")
         out = [f"{exp.name}: {self.stored} of {self.total} runs stored, "
                f"{self.stored - self.failed_total} ok, {self.failed_total} failed ({session})"]
+        out += [f"repaired: {note}" for note in self.repaired]
         if self.out is not None:
             out.append(f"results in {self.out}/ (runs, outcomes"
                        f"{', timeseries' if exp.spec.keep_timeseries else ''}); in Python: "
@@ -207,32 +209,118 @@ def _changes(old: dict[str, Any], plan: _Plan) -> str:
 
 
 def _open_store(plan: _Plan, out: str | os.PathLike[str] | None, resume: bool,
-                overwrite: bool) -> tuple[ResultsStore, dict[str, Any]]:
+                overwrite: bool) -> tuple[ResultsStore, dict[str, Any], list[str]]:
+    """Open (or start) the results folder; on resume repair what a crash or damage left.
+
+    Returns the store, its manifest and notes on what was repaired.
+    """
     store = ResultsStore(out, plan.schemas)
     source = plan.exp.source
-    if store.exists() and overwrite:
+    notes: list[str] = []
+    if (store.exists() or store.has_data()) and overwrite:
         store.clear()
-    if store.exists():
-        old = store.read_manifest()
-        if not resume:
-            runs = store.read("runs") if old.get("design_hash") == plan.exp.design_hash() else None
-            done = f" ({len(runs)} of {old.get('runs')} runs done)" if runs is not None else ""
-            raise ScenarioError([(str(out), "", f"already holds results of experiment "
-                                  f"{old.get('experiment_name')!r}{done}; add --resume to "
-                                  "continue it, or --overwrite to start again")])
-        if old.get("design_hash") != plan.exp.design_hash():
-            raise ScenarioError([(source, "", f"has changed since {out} was started "
-                                  f"({_changes(old, plan)}); --resume would mix results of "
-                                  "two experiments. Use a new --out folder, or --overwrite to "
-                                  "discard the old results")])
-        store.repair()
-        manifest = old
-    else:
+    if not (store.exists() or store.has_data()):
         manifest = _manifest(plan)
         store.write_manifest(manifest)
         store.write_design(plan.design.frame())
+        store.session = 1
+        return store, manifest, notes
+    try:
+        old = store.read_manifest() if store.exists() else None
+        problem = None if old is not None else "is missing (the tables hold results)"
+    except ValueError as exc:
+        old, problem = None, f"is damaged: {exc}"
+    if not resume:
+        if old is None:
+            raise ScenarioError([(str(store.manifest_path), "", f"{problem}. Run again with "
+                                  "--resume to check the stored runs against this experiment "
+                                  "and rebuild it, or --overwrite to start again")])
+        runs = store.read("runs") if old.get("design_hash") == plan.exp.design_hash() else None
+        done = f" ({len(runs)} of {old.get('runs')} runs done)" if runs is not None else ""
+        raise ScenarioError([(str(out), "", f"already holds results of experiment "
+                              f"{old.get('experiment_name')!r}{done}; add --resume to "
+                              "continue it, or --overwrite to start again")])
+    if old is not None and old.get("design_hash") != plan.exp.design_hash():
+        raise ScenarioError([(source, "", f"has changed since {out} was started "
+                              f"({_changes(old, plan)}); --resume would mix results of "
+                              "two experiments. Use a new --out folder, or --overwrite to "
+                              "discard the old results")])
+    damaged = _quarantine(store)
+    store.repair()
+    if damaged:
+        _drop_incomplete(plan, store)
+        notes += damaged
+    if old is None:
+        old = _rebuild_manifest(plan, store, problem)
+        notes.append(f"{store.manifest_path} {problem}; the stored runs match this experiment "
+                     "(run ids, parameters, seeds), so it was rebuilt from the experiment file")
+    if not store.has_design():
+        store.write_design(plan.design.frame())
+        notes.append(f"{store.folder / 'design.parquet'} was missing or damaged; recreated from "
+                     "the experiment file")
+    manifest = old
     store.session = len(manifest.get("sessions", [])) + 1
-    return store, manifest
+    return store, manifest, notes
+
+
+def _quarantine(store: ResultsStore) -> list[str]:
+    """Move unreadable table files to ``_damaged/``; one note per file."""
+    notes = []
+    for _, path, why in store.damaged_files():
+        dest = store.quarantine(path)
+        notes.append(f"{path} could not be read ({why}); moved to {dest}; the runs it held "
+                     "are run again")
+    return notes
+
+
+def _drop_incomplete(plan: _Plan, store: ResultsStore) -> None:
+    """After a quarantine: make the tables consistent again, so the runs a damaged file held
+    are run again (and nothing else)."""
+    runs = store.read("runs")
+    stored = set(runs["run_id"].tolist())
+    ok = set(runs.loc[runs["status"] == "ok", "run_id"].tolist())
+    drop: set[int] = set()
+    tables = ["outcomes"] if plan.outcome_columns else []
+    if plan.exp.spec.keep_timeseries:
+        tables.append("timeseries")
+    for t in tables:
+        have = set(store.read(t)["run_id"].tolist())
+        drop |= ok - have  # finished runs whose rows were in a damaged file
+        drop |= have - stored  # rows of runs whose run-table rows were in one
+    store.drop_runs(drop)
+
+
+def _rebuild_manifest(plan: _Plan, store: ResultsStore, problem: str | None) -> dict[str, Any]:
+    """A new manifest for a folder whose own is missing or damaged, if its runs are this
+    experiment's (same run ids, design points, replicates, parameters and seeds)."""
+    runs = store.read("runs")
+    where = str(store.manifest_path)
+    for rec in runs.to_dict("records"):
+        rid = int(rec["run_id"])
+        why = None
+        if not 0 <= rid < plan.total:
+            why = f"run {rid} is outside this experiment's {plan.total} runs"
+        else:
+            p, r = plan.locate(rid)
+            if (int(rec["point"]), int(rec["replicate"])) != (p, r):
+                why = f"run {rid} is point {rec['point']}, replicate {rec['replicate']}"
+            elif int(rec["seed"]) != int(plan.seeds[r, p]):
+                why = f"run {rid} has seed {rec['seed']}, this experiment gives {plan.seeds[r, p]}"
+            for n in plan.design.names if why is None else ():
+                got, want = rec.get(n), plan.param_values[n][p]
+                if got != want:
+                    why = f"run {rid} has {n} = {got!r}, this experiment gives {want!r}"
+                    break
+        if why:
+            raise ScenarioError([(where, "", f"{problem}, and the stored runs are not this "
+                                  f"experiment's ({why}), so they cannot be continued with it. "
+                                  "Use another --out folder, or --overwrite to discard them")])
+    manifest = _manifest(plan)
+    top = int(runs["session"].max()) if not runs.empty else 0
+    manifest["sessions"] = [{"session": i, "rebuilt": True} for i in range(1, top + 1)]
+    manifest["rebuilt"] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "why": problem}
+    store.write_manifest(manifest)
+    return manifest
 
 
 class _Progress:
@@ -406,7 +494,7 @@ def _sweep(plan: _Plan, out: str | os.PathLike[str] | None, executor: str | Exec
            on_result: Callable[[dict[str, Any]], None] | None) -> SweepReport:
     """The body of :func:`sweep`, run while holding the store's writer lock."""
     exp = plan.exp
-    store, manifest = _open_store(plan, out, resume, overwrite)
+    store, manifest, repaired = _open_store(plan, out, resume, overwrite)
     runs = store.read("runs")
     if retry_failed and not runs.empty:
         failed_ids = runs.loc[runs["status"] != "ok", "run_id"].tolist()
@@ -418,7 +506,7 @@ def _sweep(plan: _Plan, out: str | os.PathLike[str] | None, executor: str | Exec
     if max_runs is not None:
         todo = todo[:max_runs]
     report = SweepReport(exp, Path(out) if out is not None else None, plan.total,
-                         done_before=len(done))
+                         done_before=len(done), repaired=repaired)
     failed_before = int((runs["status"] != "ok").sum()) if not runs.empty else 0
     if failed_before:
         report.errors.update(_first_line(e) for e in runs.loc[runs["status"] != "ok", "error"])
