@@ -374,3 +374,94 @@ def test_a_deleted_design_is_recreated_on_resume(exp, stored):
     report = sweep(exp, out=stored, executor="serial", quiet=True, resume=True)
     assert any("design.parquet was missing" in n for n in report.repaired)
     pd.testing.assert_frame_equal(read_results(stored, "design"), design)
+
+
+# --------------------------------------------------------------------------- I/O errors
+
+# Runs the CLI with a disk that fills after LIMIT Parquet writes (ENOSPC), or with
+# networkx.write_graphml writing half a file and then failing the same way.
+FULL_DISK = """
+import errno, sys
+import networkx as nx
+import pyarrow.parquet as pq
+
+limit, argv = int(sys.argv[1]), sys.argv[2:]
+real, count = pq.write_table, [0]
+
+def write_table(*args, **kwargs):
+    count[0] += 1
+    if count[0] > limit:
+        raise OSError(errno.ENOSPC, "No space left on device")
+    return real(*args, **kwargs)
+
+def write_graphml(g, path, **kwargs):
+    with open(path, "w") as fh:
+        fh.write("<?xml version='1.0'?><graphml><graph>")  # half a file ...
+    raise OSError(errno.ENOSPC, "No space left on device")  # ... then the disk is full
+
+pq.write_table, nx.write_graphml = write_table, write_graphml
+sys.argv = ["commnet", *argv]
+from simulation.cli import main
+main()
+"""
+
+
+def full_disk(limit, *args):
+    return subprocess.run([sys.executable, "-c", FULL_DISK, str(limit), *map(str, args)],
+                          cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_a_full_disk_mid_sweep_is_reported_and_loses_nothing_stored(exp, tmp_path):
+    reference_out = tmp_path / "reference"
+    sweep(exp, out=reference_out, executor="serial", quiet=True)
+    reference = read_results(reference_out, "frame")
+    out = tmp_path / "out"
+    run = full_disk(5, "sweep", exp, "--out", out, "--executor", "serial", "--quiet")
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "cannot write (No space left on device); the disk is full" in run.stderr
+    kept = read_results(out, "runs")
+    assert 0 < len(kept) < 8 and f"The {len(kept)} run(s) stored before it are kept" in run.stderr
+    for table, keys in KEYS.items():
+        assert not pd.read_parquet(out / table).duplicated(keys).any()
+    # space freed: the resume runs only the rest and gives the uninterrupted sweep's rows
+    report = sweep(exp, out=out, executor="serial", quiet=True, resume=True)
+    assert report.ran == 8 - len(kept)
+    pd.testing.assert_frame_equal(read_results(out, "frame")[COLS], reference[COLS])
+    assert_stored_once(out)
+
+
+def read_only_folder(tmp_path):
+    """A folder this process cannot write in (as root, /sys: the kernel refuses)."""
+    if os.geteuid() == 0:
+        return Path("/sys/commnet-test")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    return folder / "out"
+
+
+def test_a_read_only_out_is_reported_without_traceback(exp, tmp_path, tiny_path):
+    out = read_only_folder(tmp_path)
+    run = cli("sweep", exp, "--out", out, "--executor", "serial", "--quiet")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "cannot write (" in run.stderr and "not writable" in run.stderr
+    assert str(out) in run.stderr.replace("\n", "")
+    run = cli("run", tiny_path, "--steps", "2", "--out", out, "--quiet", "--no-figures")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "not writable" in run.stderr
+
+
+def test_run_on_a_full_disk_leaves_no_truncated_file(tiny_path, tmp_path):
+    out = tmp_path / "run"
+    run = full_disk(10, "run", tiny_path, "--steps", "2", "--out", out, "--quiet",
+                    "--no-figures")
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "No space left on device" in run.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert "network.graphml" not in names  # never half a file ...
+    assert not [n for n in names if n.endswith(".tmp")]  # ... nor its temporary file
+    # what was written is whole
+    assert pd.read_csv(out / "board_ego.csv").shape[0] > 0
+    assert json.loads((out / "manifest.json").read_text())["steps"] == 2

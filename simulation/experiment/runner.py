@@ -50,6 +50,7 @@ from .store import (
     join_frame,
     make_schemas,
     now_ms,
+    os_error_message,
     to_arrow_value,
 )
 
@@ -476,15 +477,30 @@ def sweep(
     """
     plan = prepare(experiment)
     lock = WriterLock(out) if out is not None else None
-    if lock is not None:
-        lock.acquire()
     try:
+        if lock is not None:
+            lock.acquire()
         return _sweep(plan, out, executor, workers, scheduler, resume, overwrite,
                       retry_failed, max_runs, quiet, console, compact_every, dask_processes,
                       on_result)
+    except OSError as exc:  # read-only folder, full disk, ...: said plainly, exit 2
+        raise ScenarioError([("--out", "", _stored_note(os_error_message(exc, out), out))]
+                            ) from None
     finally:
         if lock is not None:
             lock.release()
+
+
+def _stored_note(message: str, out: str | os.PathLike[str] | None) -> str:
+    """``message`` and what is kept: the runs already stored in ``out``."""
+    if out is None or not (Path(out) / "manifest.json").exists():
+        return message
+    try:
+        n = len(ResultsStore(out).read("runs"))
+    except (OSError, ScenarioError):
+        return message
+    return (f"{message}. The {n} run(s) stored before it are kept; continue with --resume "
+            "once it is fixed")
 
 
 def _sweep(plan: _Plan, out: str | os.PathLike[str] | None, executor: str | Executor,
@@ -515,6 +531,7 @@ def _sweep(plan: _Plan, out: str | os.PathLike[str] | None, executor: str | Exec
     t0 = time.perf_counter()
     stored, failed_total = len(done), failed_before
     progress = None
+    writing_failed = False
     try:
         # nothing left to run: no pool or cluster is started
         kind, address = (executor, scheduler) if todo else ("serial", None)
@@ -643,17 +660,24 @@ def _sweep(plan: _Plan, out: str | os.PathLike[str] | None, executor: str | Exec
                     if handle.abandon is not None:
                         handle.abandon()
                     inflight.clear()
+    except OSError:
+        writing_failed = True
+        raise
     finally:
         if progress is not None:
             progress.stop()
         report.seconds = time.perf_counter() - t0
         report.stored, report.failed_total = stored, failed_total
-        store.compact()
         session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), ran=report.ran,
                        ok=report.ok, failed=report.failed, interrupted=report.interrupted,
                        seconds=round(report.seconds, 3))
         manifest["stored"], manifest["failed"] = stored, failed_total
-        store.write_manifest(manifest)
+        try:
+            store.compact()
+            store.write_manifest(manifest)
+        except OSError:
+            if not writing_failed:  # else the first error is the one reported
+                raise
     outcomes = store.read("outcomes")
     outcomes = outcomes[outcomes["group"] == "overall"] if not outcomes.empty else outcomes
     report.frame = join_frame(store.read("runs"), outcomes, "overall")

@@ -56,7 +56,7 @@ from ..reporters import METRICS
 from ..results import _atomic_write
 
 __all__ = ["LOCK_NAME", "TABLES", "ResultsStore", "WriterLock", "arrow_type", "make_schemas",
-           "read_results"]
+           "os_error_message", "read_results"]
 
 TABLES = ("runs", "outcomes", "timeseries")
 KEYS = {"runs": ["run_id"], "outcomes": ["run_id", "group"],
@@ -652,6 +652,23 @@ class ResultsStore:
                                "sweep again with --resume (it moves damaged files to "
                                f"{self.folder / '_damaged'}/ and runs their runs again), or "
                                "delete the file and resume") for _, path, why in bad])
+
+
+def os_error_message(exc: OSError, folder: str | os.PathLike[str] | None = None) -> str:
+    """What an I/O error means for a results folder, and what to do, in one sentence."""
+    path = exc.filename or folder
+    what = exc.strerror or _first(exc)
+    code = exc.errno
+    text = str(exc)
+    if code == errno.ENOSPC or "No space left" in text:
+        advice = "the disk is full: free some space"
+    elif code in (errno.EROFS, errno.EACCES, errno.EPERM) or "ermission" in text:
+        advice = "the folder is not writable: fix its permissions or choose another --out"
+    elif code == errno.EDQUOT:
+        advice = "the disk quota is exceeded: free some space"
+    else:
+        advice = "fix the cause"
+    return f"{path}: cannot write ({what}); {advice}"
 
 
 def _first(exc: BaseException) -> str:
