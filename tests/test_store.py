@@ -73,6 +73,14 @@ KEYS = {"runs": ["run_id"], "outcomes": ["run_id", "group"]}
 
 
 @pytest.fixture
+def tiny(tmp_path):
+    from simulation.loader import load_scenario
+
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    return load_scenario(tmp_path / "tiny.yaml")
+
+
+@pytest.fixture
 def exp(tmp_path):
     (tmp_path / "tiny.yaml").write_text(TINY)
     path = tmp_path / "g.yaml"
@@ -465,3 +473,114 @@ def test_run_on_a_full_disk_leaves_no_truncated_file(tiny_path, tmp_path):
     # what was written is whole
     assert pd.read_csv(out / "board_ego.csv").shape[0] > 0
     assert json.loads((out / "manifest.json").read_text())["steps"] == 2
+
+
+# --------------------------------------------------------------------------- design size
+
+SOBOL = """
+name: big
+base: tiny.yaml
+steps: 2
+design: {kind: sobol, samples: SAMPLES}
+parameters:
+  engagement.gp.mean: {low: 0.2, high: 0.8}
+  exchange.rate: {low: 0.05, high: 0.4}
+replicates: REPS
+seed: 3
+"""
+
+
+def sobol(exp, samples, reps):
+    exp.write_text(SOBOL.replace("SAMPLES", str(samples)).replace("REPS", str(reps)))
+    return exp
+
+
+def test_a_sampled_design_over_the_run_limit_is_refused_before_allocation(exp):
+    sobol(exp, 2**19, 3)  # 2**19 × (2 + 2) points × 3 replicates
+    with pytest.raises(ScenarioError, match=r"design: sobol design: 2,097,152 points × 3 "
+                       r"replicates = 6,291,456 runs; the limit is 5,000,000 runs"):
+        sweep(exp, executor="serial", quiet=True)
+
+
+def test_a_design_that_would_not_fit_in_memory_is_refused_with_the_estimate(exp, monkeypatch):
+    import simulation.experiment.runner as runner
+
+    monkeypatch.setattr(runner, "available_memory", lambda: 8 * 2**20)
+    sobol(exp, 2**14, 2)
+    with pytest.raises(ScenarioError, match=r"65,536 points × 2 replicates = 131,072 runs would "
+                       r"need about 0\.\d GiB to lay out, but only 0\.0 GiB is available"):
+        sweep(exp, executor="serial", quiet=True)
+
+
+def test_design_memory_estimate_covers_what_laying_out_a_design_allocates(exp):
+    import tracemalloc
+
+    from simulation.experiment.runner import design_memory, prepare
+    from simulation.experiment.spec import load_experiment
+
+    prepare(load_experiment(sobol(exp, 8, 1)))  # imports SALib and warms caches
+    loaded = load_experiment(sobol(exp, 2**12, 3))
+    tracemalloc.start()
+    try:
+        plan = prepare(loaded)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert plan.points == 2**12 * 4 and peak > 0
+    assert design_memory(plan.points, 2, plan.total) >= peak
+
+
+# --------------------------------------------------------------------------- memory guard
+
+
+def measured_shapes():
+    """The peaks measured by benchmarks/memory_guard.py (stored there, not measured here)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("memory_guard",
+                                                  ROOT / "benchmarks" / "memory_guard.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.SHAPES, module.MEASURED
+
+
+def test_memory_estimate_is_at_least_every_measured_peak():
+    from simulation.loader import load_scenario
+    from simulation.memory import estimate_memory
+
+    shapes, measured = measured_shapes()
+    assert len(measured) >= 5
+    for name, path, overrides in shapes:
+        if name not in measured:
+            continue
+        scenario = load_scenario(ROOT / path, overrides, check_memory=False)
+        assert estimate_memory(scenario) >= measured[name] * 2**20, name
+
+
+def test_memory_estimate_covers_what_a_tiny_run_allocates(tiny):
+    import tracemalloc
+
+    from simulation.memory import BASE, estimate_memory
+    from simulation.model import CommissioningModel
+
+    CommissioningModel(tiny).step()  # imports and caches first
+    tracemalloc.start()
+    try:
+        model = CommissioningModel(tiny)
+        for _ in range(2):
+            model.step()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 0 < peak <= estimate_memory(tiny) - BASE
+
+
+def test_memory_estimate_grows_with_the_ties_a_scenario_asks_for(tiny):
+    from simulation.memory import PER_TIE, estimate_memory, estimate_ties
+
+    dense = tiny.model_copy(update={"network": tiny.network.model_copy(
+        update={"gp_ties_in_locality": 30.0, "manager_ties": 30.0})})
+    n = 1000
+    assert estimate_ties(dense, n) > estimate_ties(tiny, n)
+    assert estimate_memory(dense) - estimate_memory(tiny) >= PER_TIE * (
+        estimate_ties(dense, 0) - estimate_ties(tiny, 0))

@@ -38,11 +38,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..loader import ScenarioError
+from ..loader import ScenarioError, available_memory
 from ..results import git_commit, package_versions
 from .designs import Design, build_design, run_seeds
 from .executors import RunTask, execute_run, open_executor
-from .spec import Experiment, load_experiment
+from .spec import MAX_RUNS, Experiment, load_experiment
 from .store import (
     ResultsStore,
     WriterLock,
@@ -54,7 +54,7 @@ from .store import (
     to_arrow_value,
 )
 
-__all__ = ["SweepReport", "prepare", "run_experiment", "sweep"]
+__all__ = ["SweepReport", "design_memory", "prepare", "run_experiment", "sweep"]
 
 
 @dataclass
@@ -151,9 +151,43 @@ class _Plan:
                        self.design.values(p), self.outcome_dicts, self.exp.spec.keep_timeseries)
 
 
+def design_memory(points: int, parameters: int, runs: int) -> int:
+    """Estimated peak bytes of laying out a design and its sweep's bookkeeping.
+
+    Per point: the unit sample and its sampler's work copies (SALib keeps ~3 float64 copies),
+    the parameter values as Python objects (~32 B each) in the design, the stored-value lists
+    and the design frame: ~``200 + 160·D`` bytes for D parameters.  Per run: its seed, its
+    place in the queue and its row of the run table read back at the end: ~``400 + 16·D``
+    bytes.  Both are about twice what :mod:`tracemalloc` measures for a Sobol design
+    (``tests/test_store.py``), so the guard errs on the side of refusing.
+    """
+    return int(points * (200 + 160 * parameters) + runs * (400 + 16 * parameters))
+
+
+def _check_design_size(exp: Experiment) -> None:
+    """Refuse, before anything is allocated, a design with more runs than :data:`MAX_RUNS`
+    or one whose layout would not fit in the memory available."""
+    spec = exp.spec
+    points = spec.runs_per_replicate()
+    runs = points * spec.replicates
+    where = (f"{spec.design.kind} design: {points:,} points × {spec.replicates} replicates "
+             f"= {runs:,} runs")
+    if runs > MAX_RUNS:
+        raise ScenarioError([(exp.source, "design", f"{where}; the limit is {MAX_RUNS:,} runs. "
+                              "Use fewer samples or replicates")])
+    need, have = design_memory(points, len(spec.parameters), runs), available_memory()
+    if have is not None and need > have:
+        raise ScenarioError([(exp.source, "design", f"{where} would need about "
+                              f"{need / 2**30:.1f} GiB to lay out, but only "
+                              f"{have / 2**30:.1f} GiB is available. Use fewer samples or "
+                              "replicates")])
+
+
 def prepare(experiment: Experiment | str | os.PathLike[str]) -> _Plan:
-    """Load an experiment and lay out its design, seeds and table schemas."""
+    """Load an experiment and lay out its design, seeds and table schemas (refusing, before
+    anything is allocated, a design too large to run: :func:`design_memory`)."""
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    _check_design_size(exp)
     design = build_design(exp)
     spec = exp.spec
     seeds = run_seeds(spec.seed, len(design), spec.replicates, spec.seeds)

@@ -104,8 +104,11 @@ class WriterLock:
     def __init__(self, folder: str | os.PathLike[str], command: str | None = None):
         self.folder = Path(folder)
         self.path = self.folder / LOCK_NAME
-        self.command = command if command is not None else shlex.join(
-            [Path(sys.argv[0]).name, *sys.argv[1:]] if sys.argv and sys.argv[0] else [])
+        if command is None and sys.argv and sys.argv[0]:
+            prog = Path(sys.argv[0]).name
+            prog = "python -m simulation.cli" if prog == "cli.py" else prog
+            command = " ".join([prog, *map(shlex.quote, sys.argv[1:])])
+        self.command = command or ""
         self.fd: int | None = None
 
     def holder(self) -> dict[str, Any]:
