@@ -584,3 +584,25 @@ def test_memory_estimate_grows_with_the_ties_a_scenario_asks_for(tiny):
     assert estimate_ties(dense, n) > estimate_ties(tiny, n)
     assert estimate_memory(dense) - estimate_memory(tiny) >= PER_TIE * (
         estimate_ties(dense, 0) - estimate_ties(tiny, 0))
+
+
+def test_compaction_without_rename_exchange_and_a_kill_between_its_two_renames(exp, tmp_path,
+                                                                                monkeypatch):
+    import simulation.experiment.store as store
+
+    monkeypatch.setattr(store, "_exchange", lambda a, b: False)  # e.g. not Linux
+    out = tmp_path / "out"
+    sweep(exp, out=out, executor="serial", quiet=True, compact_every=1)
+    assert_stored_once(out)
+    reference = read_results(out, "frame")
+    # the state a kill between "hide the parts" and "show the compact file" leaves
+    runs = out / "runs"
+    gdir = sorted(runs.glob("g*"))[-1]
+    os.rename(gdir, runs / f"_{gdir.name}")  # the staged compact file, not yet shown
+    (runs / f"_{gdir.name}.old").mkdir()  # the parts it replaced, hidden
+    assert len(pd.read_parquet(runs)) < 8  # rows hidden, never doubled
+    report = sweep(exp, out=out, executor="serial", quiet=True, resume=True)
+    assert report.ran == 0  # the swap was finished, no run lost
+    pd.testing.assert_frame_equal(read_results(out, "frame"), reference)
+    assert sorted(p.name for p in runs.iterdir()) == sorted(
+        p.name for p in runs.iterdir() if not p.name.startswith("_"))

@@ -158,8 +158,9 @@ def design_memory(points: int, parameters: int, runs: int) -> int:
     the parameter values as Python objects (~32 B each) in the design, the stored-value lists
     and the design frame: ~``200 + 160·D`` bytes for D parameters.  Per run: its seed, its
     place in the queue and its row of the run table read back at the end: ~``400 + 16·D``
-    bytes.  Both are about twice what :mod:`tracemalloc` measures for a Sobol design
-    (``tests/test_store.py``), so the guard errs on the side of refusing.
+    bytes.  That is 8-14 times what :mod:`tracemalloc` measures for laying out Sobol designs
+    of 2^12-2^14 base samples (``tests/test_store.py``): the rest covers the sweep's own run
+    table, so the guard errs on the side of refusing.
     """
     return int(points * (200 + 160 * parameters) + runs * (400 + 16 * parameters))
 

@@ -250,7 +250,7 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
-def _swap(stage: Path, gdir: Path) -> None:
+def _swap(stage: Path, gdir: Path) -> Path:
     """Make the compacted generation ``stage`` visible as ``gdir`` and hide the parts.
 
     With ``RENAME_EXCHANGE`` the two folders trade names in one step, so a reader (or a
@@ -258,10 +258,15 @@ def _swap(stage: Path, gdir: Path) -> None:
     are hidden first (``_gNNNNN.old``) and the compact file shown second: a kill between the
     two renames hides rows until the store is next opened (:meth:`ResultsStore.repair`
     finishes the swap) but never shows them twice.
+
+    Returns the hidden folder now holding the old parts.
     """
-    if not _exchange(stage, gdir):
-        os.rename(gdir, gdir.with_name(f"_{gdir.name}.old"))
-        os.rename(stage, gdir)
+    if _exchange(stage, gdir):
+        return stage
+    old = gdir.with_name(f"_{gdir.name}.old")
+    os.rename(gdir, old)
+    os.rename(stage, gdir)
+    return old
 
 
 def _remove_dir(path: Path) -> None:
@@ -602,8 +607,7 @@ class ResultsStore:
                     _remove_dir(stage)
                 stage.mkdir()
                 _write_parquet(table, stage / f"c{self._gen_number(gdir):05d}.parquet")
-                _swap(stage, gdir)
-                _remove_dir(stage)
+                _remove_dir(_swap(stage, gdir))
         self._gen = None
 
     def drop_runs(self, run_ids: Iterable[int]) -> None:
