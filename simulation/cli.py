@@ -304,17 +304,24 @@ def run(
                               scenario_file=str(scenario), overrides=overrides or [],
                               replicates_requested=replicates)
     result = RunResult(spec, ts, summarise(ts), manifest)
-    paths = write_results(result, out)
-    if first_model is not None:
-        from .results import ego_table, export_graphml
+    try:  # every file is written whole or not at all (temporary file, then rename)
+        paths = write_results(result, out)
+        if first_model is not None:
+            from .results import _atomic_write, ego_table, export_graphml
 
-        paths["board_ego"] = out / "board_ego.csv"
-        ego_table(first_model).to_csv(paths["board_ego"], index=False)
-        if first_model.n_agents <= 20_000:
-            paths["graphml"] = export_graphml(first_model, out / "network.graphml")
-    if figures and first_model is not None:
-        paths.update(write_figures(result, first_model, out))
-    removed = remove_stale(out, keep=paths.values())
+            paths["board_ego"] = out / "board_ego.csv"
+            ego = ego_table(first_model)
+            _atomic_write(paths["board_ego"], lambda p: ego.to_csv(p, index=False))
+            if first_model.n_agents <= 20_000:
+                paths["graphml"] = export_graphml(first_model, out / "network.graphml")
+        if figures and first_model is not None:
+            paths.update(write_figures(result, first_model, out))
+        removed = remove_stale(out, keep=paths.values())
+    except OSError as exc:  # read-only folder, full disk: said plainly, exit 2
+        from .experiment.store import os_error_message
+        from .loader import ScenarioError
+
+        fail(ScenarioError([("--out", "", os_error_message(exc, out))]))
     _print_summary(result)
     console.print(f"results in [bold]{out}[/] ({', '.join(p.name for p in paths.values())})",
                   soft_wrap=True)

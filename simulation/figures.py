@@ -41,9 +41,22 @@ TYPE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 
 def save(fig: Figure, path: str | os.PathLike[str], dpi: int = 110) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix) and return the path."""
+    """Write ``fig`` to ``path`` (format from the suffix) and return the path.
+
+    Written whole or not at all: to a hidden temporary file beside ``path``, then renamed, so
+    a kill or a full disk never leaves half a figure."""
+    import tempfile
+
     path = Path(path)
-    fig.savefig(path, dpi=dpi)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=dpi)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return path
 
 

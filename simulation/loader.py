@@ -421,15 +421,11 @@ def count_agents(scenario: Scenario) -> int:
 
 
 def estimate_memory(scenario: Scenario) -> int:
-    """Estimated peak bytes of a run.
+    """Estimated peak bytes of a run: agents, ties and the GraphML export
+    (:func:`simulation.memory.estimate_memory`, fitted to measured peaks)."""
+    from .memory import estimate_memory as estimate
 
-    About 12 float64 arrays of shape (N, K) for beliefs, objectives and their work copies,
-    ~25 ties per agent at ~60 bytes each (edge lists, CSR copies, keys) and ~1.5 kB per Mesa
-    agent object.
-    """
-    n = count_agents(scenario)
-    k = scenario.n_services
-    return int(n * (12 * k * 8 + 25 * 60 + 1500) + 200 * 2**20)
+    return estimate(scenario)
 
 
 def available_memory() -> int | None:

@@ -179,7 +179,7 @@ def export_graphml(model: CommissioningModel, path: str | os.PathLike[str]) -> P
         "engagement": model.engagement.round(6),
     })
     path = Path(path)
-    nx.write_graphml(g, path)
+    _atomic_write(path, lambda p: nx.write_graphml(g, p))
     return path
 
 

@@ -357,21 +357,24 @@ def test_store_repairs_traces_of_a_crash(folder):
     out = folder / "out"
     sweep(write(folder, "g.yaml", GRID), out=out, executor="serial", quiet=True)
     store = ResultsStore(out)
-    (out / "runs" / ".c00001.parquet.x.tmp").write_bytes(b"half")
-    orphan = out / "outcomes" / "s0009-0000001.parquet"  # outcome part without its run part
-    orphan.write_bytes((out / "outcomes" / "c00001.parquet").read_bytes())
-    merged = out / "runs" / "s0001-0000001.parquet"  # a part already in the compact file
-    merged.write_bytes((out / "runs" / "c00001.parquet").read_bytes())
+    runs, outs = out / "runs" / "g00001", out / "outcomes" / "g00001"
+    (runs / ".c00001.parquet.x.tmp").write_bytes(b"half")
+    (out / "outcomes" / "_g00001").mkdir()  # a compaction staged when the sweep was killed
+    (out / "outcomes" / "_g00001" / "c00001.parquet").write_bytes(b"half")
+    orphan = outs / "s0009-0000001.parquet"  # outcome part without its run part
+    orphan.write_bytes((outs / "c00001.parquet").read_bytes())
+    merged = runs / "s0001-0000001.parquet"  # a part already in the compact file
+    merged.write_bytes((runs / "c00001.parquet").read_bytes())
     # the compact file lists its parts; add the stray name to its list
     import pyarrow.parquet as pq
 
-    table = pq.read_table(out / "runs" / "c00001.parquet")
+    table = pq.read_table(runs / "c00001.parquet")
     parts = [*json.loads(table.schema.metadata[b"commnet.parts"]), merged.name]
     pq.write_table(table.replace_schema_metadata({b"commnet.parts": json.dumps(parts)}),
-                   out / "runs" / "c00001.parquet")
+                   runs / "c00001.parquet")
     assert len(read_results(out, "runs")) == 8  # duplicates are dropped by the reader
     removed = store.repair()
-    assert removed == {"temporary": 1, "merged": 1, "orphan": 1}
+    assert removed == {"temporary": 2, "merged": 1, "orphan": 1}
     assert len(pd.read_parquet(out / "runs")) == 8 and len(pd.read_parquet(out / "outcomes")) == 16
 
 
@@ -387,7 +390,7 @@ def test_sweep_killed_with_sigkill_and_resumed_equals_uninterrupted(folder):
     deadline = time.monotonic() + 60
     try:
         while time.monotonic() < deadline:
-            parts = list((out / "runs").glob("s*.parquet")) if (out / "runs").exists() else []
+            parts = list((out / "runs").rglob("s*.parquet")) if (out / "runs").exists() else []
             if len(parts) >= 4 or proc.poll() is not None:
                 break
             time.sleep(0.01)

@@ -30,6 +30,9 @@ def _check_executor(executor: str, scheduler: str | None) -> str:
 
 def _status(report: Any, console: Any, err: Any, quiet: bool, rerun: str) -> int:
     lines = report.lines(rerun)
+    if quiet:  # what a resume repaired is said even when quiet
+        for note in report.repaired:
+            err.print(f"repaired: {note}", highlight=False, markup=False, soft_wrap=True)
     if not quiet:
         for line in lines:
             console.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -15,6 +15,9 @@ summary needs.
   kills its worker is recorded as failed.
 * Results are written as each run finishes; ``resume=True`` skips the runs already stored and
   refuses if the experiment (or its base scenario) changed since the folder was started.
+* One writer at a time: a sweep holds an advisory lock on ``out`` (``writer.lock``) from
+  opening the store to its last write; a second sweep on the same folder is refused with the
+  holder's pid and host.
 * Ctrl-C stops submitting, stores the runs in flight as they finish, and returns; a second
   Ctrl-C abandons them.
 """
@@ -35,14 +38,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..loader import ScenarioError
+from ..loader import ScenarioError, available_memory
 from ..results import git_commit, package_versions
 from .designs import Design, build_design, run_seeds
 from .executors import RunTask, execute_run, open_executor
-from .spec import Experiment, load_experiment
-from .store import ResultsStore, arrow_type, join_frame, make_schemas, now_ms, to_arrow_value
+from .spec import MAX_RUNS, Experiment, load_experiment
+from .store import (
+    ResultsStore,
+    WriterLock,
+    arrow_type,
+    join_frame,
+    make_schemas,
+    now_ms,
+    os_error_message,
+    to_arrow_value,
+)
 
-__all__ = ["SweepReport", "prepare", "run_experiment", "sweep"]
+__all__ = ["SweepReport", "design_memory", "prepare", "run_experiment", "sweep"]
 
 
 @dataclass
@@ -64,6 +76,7 @@ class SweepReport:
     errors: collections.Counter = field(default_factory=collections.Counter)
     frame: pd.DataFrame | None = None
     store: ResultsStore | None = None
+    repaired: list[str] = field(default_factory=list)
 
     @property
     def remaining(self) -> int:
@@ -77,6 +90,7 @@ class SweepReport:
                    f"{self.executor}" if self.ran else "nothing run in this session")
         out = [f"{exp.name}: {self.stored} of {self.total} runs stored, "
                f"{self.stored - self.failed_total} ok, {self.failed_total} failed ({session})"]
+        out += [f"repaired: {note}" for note in self.repaired]
         if self.out is not None:
             out.append(f"results in {self.out}/ (runs, outcomes"
                        f"{', timeseries' if exp.spec.keep_timeseries else ''}); in Python: "
@@ -137,9 +151,44 @@ class _Plan:
                        self.design.values(p), self.outcome_dicts, self.exp.spec.keep_timeseries)
 
 
+def design_memory(points: int, parameters: int, runs: int) -> int:
+    """Estimated peak bytes of laying out a design and its sweep's bookkeeping.
+
+    Per point: the unit sample and its sampler's work copies (SALib keeps ~3 float64 copies),
+    the parameter values as Python objects (~32 B each) in the design, the stored-value lists
+    and the design frame: ~``200 + 160·D`` bytes for D parameters.  Per run: its seed, its
+    place in the queue and its row of the run table read back at the end: ~``400 + 16·D``
+    bytes.  That is 8-14 times what :mod:`tracemalloc` measures for laying out Sobol designs
+    of 2^12-2^14 base samples (``tests/test_store.py``): the rest covers the sweep's own run
+    table, so the guard errs on the side of refusing.
+    """
+    return int(points * (200 + 160 * parameters) + runs * (400 + 16 * parameters))
+
+
+def _check_design_size(exp: Experiment) -> None:
+    """Refuse, before anything is allocated, a design with more runs than :data:`MAX_RUNS`
+    or one whose layout would not fit in the memory available."""
+    spec = exp.spec
+    points = spec.runs_per_replicate()
+    runs = points * spec.replicates
+    where = (f"{spec.design.kind} design: {points:,} points × {spec.replicates} replicates "
+             f"= {runs:,} runs")
+    if runs > MAX_RUNS:
+        raise ScenarioError([(exp.source, "design", f"{where}; the limit is {MAX_RUNS:,} runs. "
+                              "Use fewer samples or replicates")])
+    need, have = design_memory(points, len(spec.parameters), runs), available_memory()
+    if have is not None and need > have:
+        raise ScenarioError([(exp.source, "design", f"{where} would need about "
+                              f"{need / 2**30:.1f} GiB to lay out, but only "
+                              f"{have / 2**30:.1f} GiB is available. Use fewer samples or "
+                              "replicates")])
+
+
 def prepare(experiment: Experiment | str | os.PathLike[str]) -> _Plan:
-    """Load an experiment and lay out its design, seeds and table schemas."""
+    """Load an experiment and lay out its design, seeds and table schemas (refusing, before
+    anything is allocated, a design too large to run: :func:`design_memory`)."""
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    _check_design_size(exp)
     design = build_design(exp)
     spec = exp.spec
     seeds = run_seeds(spec.seed, len(design), spec.replicates, spec.seeds)
@@ -196,32 +245,118 @@ def _changes(old: dict[str, Any], plan: _Plan) -> str:
 
 
 def _open_store(plan: _Plan, out: str | os.PathLike[str] | None, resume: bool,
-                overwrite: bool) -> tuple[ResultsStore, dict[str, Any]]:
+                overwrite: bool) -> tuple[ResultsStore, dict[str, Any], list[str]]:
+    """Open (or start) the results folder; on resume repair what a crash or damage left.
+
+    Returns the store, its manifest and notes on what was repaired.
+    """
     store = ResultsStore(out, plan.schemas)
     source = plan.exp.source
-    if store.exists() and overwrite:
+    notes: list[str] = []
+    if (store.exists() or store.has_data()) and overwrite:
         store.clear()
-    if store.exists():
-        old = store.read_manifest()
-        if not resume:
-            runs = store.read("runs") if old.get("design_hash") == plan.exp.design_hash() else None
-            done = f" ({len(runs)} of {old.get('runs')} runs done)" if runs is not None else ""
-            raise ScenarioError([(str(out), "", f"already holds results of experiment "
-                                  f"{old.get('experiment_name')!r}{done}; add --resume to "
-                                  "continue it, or --overwrite to start again")])
-        if old.get("design_hash") != plan.exp.design_hash():
-            raise ScenarioError([(source, "", f"has changed since {out} was started "
-                                  f"({_changes(old, plan)}); --resume would mix results of "
-                                  "two experiments. Use a new --out folder, or --overwrite to "
-                                  "discard the old results")])
-        store.repair()
-        manifest = old
-    else:
+    if not (store.exists() or store.has_data()):
         manifest = _manifest(plan)
         store.write_manifest(manifest)
         store.write_design(plan.design.frame())
+        store.session = 1
+        return store, manifest, notes
+    try:
+        old = store.read_manifest() if store.exists() else None
+        problem = None if old is not None else "is missing (the tables hold results)"
+    except ValueError as exc:
+        old, problem = None, f"is damaged: {exc}"
+    if not resume:
+        if old is None:
+            raise ScenarioError([(str(store.manifest_path), "", f"{problem}. Run again with "
+                                  "--resume to check the stored runs against this experiment "
+                                  "and rebuild it, or --overwrite to start again")])
+        runs = store.read("runs") if old.get("design_hash") == plan.exp.design_hash() else None
+        done = f" ({len(runs)} of {old.get('runs')} runs done)" if runs is not None else ""
+        raise ScenarioError([(str(out), "", f"already holds results of experiment "
+                              f"{old.get('experiment_name')!r}{done}; add --resume to "
+                              "continue it, or --overwrite to start again")])
+    if old is not None and old.get("design_hash") != plan.exp.design_hash():
+        raise ScenarioError([(source, "", f"has changed since {out} was started "
+                              f"({_changes(old, plan)}); --resume would mix results of "
+                              "two experiments. Use a new --out folder, or --overwrite to "
+                              "discard the old results")])
+    damaged = _quarantine(store)
+    store.repair()
+    if damaged:
+        _drop_incomplete(plan, store)
+        notes += damaged
+    if old is None:
+        old = _rebuild_manifest(plan, store, problem)
+        notes.append(f"{store.manifest_path} {problem}; the stored runs match this experiment "
+                     "(run ids, parameters, seeds), so it was rebuilt from the experiment file")
+    if not store.has_design():
+        store.write_design(plan.design.frame())
+        notes.append(f"{store.folder / 'design.parquet'} was missing or damaged; recreated from "
+                     "the experiment file")
+    manifest = old
     store.session = len(manifest.get("sessions", [])) + 1
-    return store, manifest
+    return store, manifest, notes
+
+
+def _quarantine(store: ResultsStore) -> list[str]:
+    """Move unreadable table files to ``_damaged/``; one note per file."""
+    notes = []
+    for _, path, why in store.damaged_files():
+        dest = store.quarantine(path)
+        notes.append(f"{path} could not be read ({why}); moved to {dest}; the runs it held "
+                     "are run again")
+    return notes
+
+
+def _drop_incomplete(plan: _Plan, store: ResultsStore) -> None:
+    """After a quarantine: make the tables consistent again, so the runs a damaged file held
+    are run again (and nothing else)."""
+    runs = store.read("runs")
+    stored = set(runs["run_id"].tolist())
+    ok = set(runs.loc[runs["status"] == "ok", "run_id"].tolist())
+    drop: set[int] = set()
+    tables = ["outcomes"] if plan.outcome_columns else []
+    if plan.exp.spec.keep_timeseries:
+        tables.append("timeseries")
+    for t in tables:
+        have = set(store.read(t)["run_id"].tolist())
+        drop |= ok - have  # finished runs whose rows were in a damaged file
+        drop |= have - stored  # rows of runs whose run-table rows were in one
+    store.drop_runs(drop)
+
+
+def _rebuild_manifest(plan: _Plan, store: ResultsStore, problem: str | None) -> dict[str, Any]:
+    """A new manifest for a folder whose own is missing or damaged, if its runs are this
+    experiment's (same run ids, design points, replicates, parameters and seeds)."""
+    runs = store.read("runs")
+    where = str(store.manifest_path)
+    for rec in runs.to_dict("records"):
+        rid = int(rec["run_id"])
+        why = None
+        if not 0 <= rid < plan.total:
+            why = f"run {rid} is outside this experiment's {plan.total} runs"
+        else:
+            p, r = plan.locate(rid)
+            if (int(rec["point"]), int(rec["replicate"])) != (p, r):
+                why = f"run {rid} is point {rec['point']}, replicate {rec['replicate']}"
+            elif int(rec["seed"]) != int(plan.seeds[r, p]):
+                why = f"run {rid} has seed {rec['seed']}, this experiment gives {plan.seeds[r, p]}"
+            for n in plan.design.names if why is None else ():
+                got, want = rec.get(n), plan.param_values[n][p]
+                if got != want:
+                    why = f"run {rid} has {n} = {got!r}, this experiment gives {want!r}"
+                    break
+        if why:
+            raise ScenarioError([(where, "", f"{problem}, and the stored runs are not this "
+                                  f"experiment's ({why}), so they cannot be continued with it. "
+                                  "Use another --out folder, or --overwrite to discard them")])
+    manifest = _manifest(plan)
+    top = int(runs["session"].max()) if not runs.empty else 0
+    manifest["sessions"] = [{"session": i, "rebuilt": True} for i in range(1, top + 1)]
+    manifest["rebuilt"] = {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "why": problem}
+    store.write_manifest(manifest)
+    return manifest
 
 
 class _Progress:
@@ -372,11 +507,45 @@ def sweep(
     Raises
     ------
     ScenarioError
-        If the experiment file is invalid, or ``out`` holds other results.
+        If the experiment file is invalid, ``out`` holds other results, or another sweep is
+        writing to ``out`` (one writer at a time: :class:`~.store.WriterLock`).
     """
     plan = prepare(experiment)
+    lock = WriterLock(out) if out is not None else None
+    try:
+        if lock is not None:
+            lock.acquire()
+        return _sweep(plan, out, executor, workers, scheduler, resume, overwrite,
+                      retry_failed, max_runs, quiet, console, compact_every, dask_processes,
+                      on_result)
+    except OSError as exc:  # read-only folder, full disk, ...: said plainly, exit 2
+        raise ScenarioError([("--out", "", _stored_note(os_error_message(exc, out), out))]
+                            ) from None
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _stored_note(message: str, out: str | os.PathLike[str] | None) -> str:
+    """``message`` and what is kept: the runs already stored in ``out``."""
+    if out is None or not (Path(out) / "manifest.json").exists():
+        return message
+    try:
+        n = len(ResultsStore(out).read("runs"))
+    except (OSError, ScenarioError):
+        return message
+    return (f"{message}. The {n} run(s) stored before it are kept; continue with --resume "
+            "once it is fixed")
+
+
+def _sweep(plan: _Plan, out: str | os.PathLike[str] | None, executor: str | Executor,
+           workers: int | None, scheduler: str | None, resume: bool, overwrite: bool,
+           retry_failed: bool, max_runs: int | None, quiet: bool, console: Any,
+           compact_every: int, dask_processes: bool,
+           on_result: Callable[[dict[str, Any]], None] | None) -> SweepReport:
+    """The body of :func:`sweep`, run while holding the store's writer lock."""
     exp = plan.exp
-    store, manifest = _open_store(plan, out, resume, overwrite)
+    store, manifest, repaired = _open_store(plan, out, resume, overwrite)
     runs = store.read("runs")
     if retry_failed and not runs.empty:
         failed_ids = runs.loc[runs["status"] != "ok", "run_id"].tolist()
@@ -388,7 +557,7 @@ def sweep(
     if max_runs is not None:
         todo = todo[:max_runs]
     report = SweepReport(exp, Path(out) if out is not None else None, plan.total,
-                         done_before=len(done))
+                         done_before=len(done), repaired=repaired)
     failed_before = int((runs["status"] != "ok").sum()) if not runs.empty else 0
     if failed_before:
         report.errors.update(_first_line(e) for e in runs.loc[runs["status"] != "ok", "error"])
@@ -397,6 +566,7 @@ def sweep(
     t0 = time.perf_counter()
     stored, failed_total = len(done), failed_before
     progress = None
+    writing_failed = False
     try:
         # nothing left to run: no pool or cluster is started
         kind, address = (executor, scheduler) if todo else ("serial", None)
@@ -525,17 +695,24 @@ def sweep(
                     if handle.abandon is not None:
                         handle.abandon()
                     inflight.clear()
+    except OSError:
+        writing_failed = True
+        raise
     finally:
         if progress is not None:
             progress.stop()
         report.seconds = time.perf_counter() - t0
         report.stored, report.failed_total = stored, failed_total
-        store.compact()
         session.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), ran=report.ran,
                        ok=report.ok, failed=report.failed, interrupted=report.interrupted,
                        seconds=round(report.seconds, 3))
         manifest["stored"], manifest["failed"] = stored, failed_total
-        store.write_manifest(manifest)
+        try:
+            store.compact()
+            store.write_manifest(manifest)
+        except OSError:
+            if not writing_failed:  # else the first error is the one reported
+                raise
     outcomes = store.read("outcomes")
     outcomes = outcomes[outcomes["group"] == "overall"] if not outcomes.empty else outcomes
     report.frame = join_frame(store.read("runs"), outcomes, "overall")

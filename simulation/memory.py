@@ -1,0 +1,111 @@
+"""The memory guard's estimate: peak bytes of one run, from the scenario alone (before anything
+is allocated).
+
+A run's peak resident memory is modelled as
+
+.. math::
+
+    M = M_0 + a N + b T + [N \\le 20\\,000]\\,(g T)
+
+with :math:`N` agents, :math:`T` ties (an upper estimate of the initial network plus the ties
+tie dynamics can add), :math:`M_0` the interpreter and libraries, :math:`a` the bytes per agent
+(Mesa agent objects, belief and objective arrays of shape (N, K), population tables),
+:math:`b` the bytes per tie (edge lists, keys, CSR copies of the exchange kernels) and
+:math:`g` the bytes per tie of the networkx graph built to export ``network.graphml``
+(``commnet run`` does so for networks of at most 20,000 agents).  The coefficients are upper
+envelopes of the peaks measured by ``benchmarks/memory_guard.py`` (``/usr/bin/time -v``,
+``commnet run --steps 2``) with a margin of 25 %; the table is in docs/experiments.md.
+"""
+
+from __future__ import annotations
+
+from .scenario import Scenario
+
+__all__ = ["GRAPHML_AGENTS", "estimate_memory", "estimate_ties", "group_counts"]
+
+#: ``commnet run`` exports network.graphml for networks of at most this many agents.
+GRAPHML_AGENTS = 20_000
+
+BASE = 300 * 2**20  # interpreter, numpy/scipy/pandas/networkx/matplotlib/mesa imported
+PER_AGENT = 4_000
+PER_TIE = 700
+PER_TIE_GRAPHML = 1_500
+MARGIN = 1.25
+
+
+def group_counts(scenario: Scenario) -> list[dict[str, float]]:
+    """Per group: practices, GPs, patients, managers, board size and mean of the squared GPs
+    per practice (pairwise practice ties), as the population will draw them."""
+    out = []
+    board = scenario.board.size
+    for g in scenario.groups:
+        rules = g.practices
+        if rules.explicit:
+            gps = [p.gps if p.gps is not None else max(1.0, rules.gps_per_practice)
+                   for p in rules.explicit]
+            practices = len(gps)
+            n_gps = float(sum(gps))
+            sq = float(sum(x * x for x in gps)) * 1.2  # defaults scale with list size
+        else:
+            practices = max(1, round(rules.count * scenario.scale))
+            n_gps = float(max(practices, round(practices * rules.gps_per_practice)))
+            mean = n_gps / practices
+            # list sizes are log-normal with coefficient of variation cv, and GPs scale with
+            # them: E[g^2] = mean^2 (1 + cv^2); the floor at one GP adds a little
+            sq = practices * (mean * mean * (1 + rules.list_size_cv ** 2) + 1)
+        managers = g.commissioning_managers + scenario.board.officers + scenario.board.nurses
+        out.append({"practices": practices, "gps": n_gps, "sq": sq,
+                    "patients": practices * scenario.patients_per_practice,
+                    "managers": managers, "board": board, "lay": scenario.board.lay_members})
+    return out
+
+
+def estimate_ties(scenario: Scenario, agents: int) -> int:
+    """An upper estimate of the number of ties during a run (see :mod:`simulation.network`).
+
+    Initial ties: colleagues pairwise within each practice (GPs and the practice manager),
+    patient representatives to two colleagues, Poisson GP and manager ties at their means,
+    managers and the board pairwise, locality leads to a GP and the manager of each practice,
+    lay members to two representatives, staff of each organisation pairwise and, in networked
+    mode, three ties per staff member and group served plus joint-forum ties.  Tie dynamics
+    add at most ``triadic_closure`` ties per agent and month, and no agent keeps more than
+    ``ties.capacity`` (so at most ``N · capacity / 2`` grown ties).
+    """
+    if not scenario.network.informal:
+        return 0
+    net = scenario.network
+    total = 0.0
+    for c in group_counts(scenario):
+        # (g + 1) g / 2 pairs per practice of g GPs and one manager
+        total += (c["sq"] + c["gps"]) / 2 + c["gps"]
+        total += 2 * c["patients"]
+        total += c["gps"] * (net.gp_ties_in_locality + net.gp_ties_across_localities)
+        front = c["gps"] + c["practices"]
+        total += c["managers"] ** 2 / 2 + c["managers"] * min(net.manager_ties, front)
+        total += c["board"] ** 2 / 2 + 2 * c["practices"] + 2 * c["lay"]
+    networked = scenario.relationships.mode != "transactional"
+    serving: dict[str, int] = {}
+    for org in [*scenario.providers, *scenario.local_authorities]:
+        total += org.staff ** 2 / 2
+        total += (3 * org.staff * len(org.serves) if networked else len(org.serves))
+        for name in org.serves:
+            serving[name] = serving.get(name, 0) + 1
+    if networked:  # joint forums: the organisations serving a group pairwise
+        total += sum(k * k / 2 for k in serving.values())
+    months = scenario.steps + scenario.burn_in
+    growth = agents * min(scenario.ties.capacity / 2, scenario.ties.triadic_closure * months)
+    return int(total + growth)
+
+
+def estimate_memory(scenario: Scenario) -> int:
+    """Estimated peak bytes of one run of ``scenario`` (module docstring), before anything is
+    allocated."""
+    from .loader import count_agents
+
+    n = count_agents(scenario)
+    t = estimate_ties(scenario, n)
+    k_extra = max(0, scenario.n_services - 6) * 12 * 8  # (N, K) float64 arrays beyond K = 6
+    need = PER_AGENT * n + k_extra * n + PER_TIE * t
+    if n <= GRAPHML_AGENTS:
+        need += PER_TIE_GRAPHML * t
+    return int(BASE + MARGIN * need)
