@@ -181,7 +181,7 @@ def test_slider_reset_step_update_counter_and_charts(page, server, tmp_path):
                          ".getAttribute('aria-valuenow') === '0.2'", timeout=10_000)
     _click(pg, "Reset")
     # Reset rebuilds the model (burn-in included): allow for a loaded machine
-    pg.get_by_text("engagement.gp.mean=0.2").wait_for(timeout=120_000)
+    pg.get_by_text("changed from the file: GP engagement 0.2").wait_for(timeout=120_000)
     assert _month(pg) == 0
 
     seconds = []

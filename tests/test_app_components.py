@@ -155,8 +155,8 @@ def test_engagement_slider_keeps_a_feasible_beta_and_reaches_group_overrides(lar
     gp = m.spec.engagement.gp
     assert gp.mean == pytest.approx(0.02) and gp.sd ** 2 < 0.02 * 0.98
     assert m.spec.groups[2].engagement.gp.mean == pytest.approx(0.02)
-    assert any("spread lowered" in n for n in m.notes)
-    assert any("'C'" in n for n in m.notes)
+    assert any("spread (sd) lowered" in n for n in m.notes)
+    assert any("group C," in n for n in m.notes)
     m = C.TeachingModel(large, **{"engagement.gp.mean": 0.0})
     assert m.error is None, m.error
 
@@ -226,6 +226,36 @@ def test_side_by_side_runs_in_lock_step(teaching):
     assert a.model.steps == b.model.steps == m.month == 3
     gp = a.model.pop.kind == 0
     assert a.model.engagement[gp].mean() > b.model.engagement[gp].mean()
+
+
+def test_side_by_side_status_names_each_setting_once_in_plain_words(teaching):
+    # the user's own GP engagement (0.3) is replaced by the preset's in each run, not listed
+    # beside it: the status of A says 0.8 and only 0.8
+    m = C.TeachingModel(teaching, compare="GP engagement: high (0.8) vs low (0.2)",
+                        **{"engagement.gp.mean": 0.3, "localities.enabled": False})
+    assert m.error is None, m.error
+    a, b = m.runs
+    assert a.changes == ["GP engagement 0.8", "Locality sub-groups off"]
+    assert b.changes == ["GP engagement 0.2", "Locality sub-groups off"]
+    assert a.model.spec.engagement.gp.mean == 0.8 and b.model.spec.engagement.gp.mean == 0.2
+    for run in m.runs:
+        assert sum(o.startswith("engagement.gp.mean=") for o in run.overrides) == 1
+        assert not any("." in c.split(" ")[0] for c in run.changes)  # no dotted paths
+    one = C.TeachingModel(teaching, **{"engagement.gp.mean": 0.3,
+                                       "leadership.knowledge_brokering.enabled": True})
+    assert one.runs[0].changes == ["GP engagement 0.3", "Knowledge brokering on"]
+    assert C.TeachingModel(teaching).runs[0].changes == []
+
+
+def test_initial_settings_are_the_files_values(teaching):
+    pytest.importorskip("solara")
+    from simulation.app.app import initial_settings
+
+    params = C.make_model_params(teaching, load_scenario(teaching))
+    s = initial_settings(params)
+    assert s["scenario_path"] == teaching and s["compare"] == C.COMPARE_OFF
+    assert s["engagement.gp.mean"] == load_scenario(teaching).engagement.gp.mean
+    assert C.TeachingModel(**s).runs[0].overrides == []
 
 
 def test_every_comparison_builds(teaching):

@@ -341,8 +341,9 @@ def _assign(scenario: Scenario, path: str, value: Any) -> tuple[list[str], list[
         new_sd = _feasible_sd(mean, sd)
         if new_sd != sd:
             overrides.append(f"engagement.{kind}.sd={_format(new_sd)}")
-            notes.append(f"{kind} engagement spread lowered from {sd:g} to {new_sd:g} so that "
-                         f"a Beta distribution with mean {mean:g} exists")
+            notes.append(f"{TYPE_LABELS[kind]} engagement spread (sd) lowered from {sd:g} to "
+                         f"{new_sd:g}: no Beta distribution with mean {mean:g} has the file's "
+                         "spread")
         for i, g in enumerate(scenario.groups):
             own = getattr(g.engagement, kind)
             if own is None:
@@ -351,8 +352,8 @@ def _assign(scenario: Scenario, path: str, value: Any) -> tuple[list[str], list[
             g_sd = _feasible_sd(mean, float(own.sd))
             if g_sd != own.sd:
                 overrides.append(f"groups.{i}.engagement.{kind}.sd={_format(g_sd)}")
-            notes.append(f"{kind} engagement also set for group {g.name!r}, which has its own "
-                         "value in the file")
+            notes.append(f"{TYPE_LABELS[kind]} engagement also set for group {g.name}, which "
+                         "has its own value in the file")
     return overrides, notes
 
 
@@ -386,6 +387,43 @@ def settings_overrides(
         overrides += o
         notes += n
     return overrides, notes
+
+
+#: Control labels by dotted path (for plain-language status lines).
+CONTROL_LABELS: dict[str, str] = {c.path: c.label for c in TEACHING_CONTROLS}
+
+
+def _plain(value: Any) -> str:
+    """A setting's value as a person would say it (on/off, 0.3, networked)."""
+    if isinstance(value, bool | np.bool_):
+        return "on" if value else "off"
+    if isinstance(value, float | np.floating):
+        return f"{float(value):g}"
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
+def describe_changes(scenario: Scenario, settings: Mapping[str, Any], *,
+                     force: Iterable[str] = ()) -> list[str]:
+    """Plain-language list of the settings that differ from the file, e.g. ``GP engagement 0.3``.
+
+    Same rule as :func:`settings_overrides` (a control left at the file's value changes
+    nothing; paths in ``force`` always count), one entry per control, named by its label.
+    """
+    forced = set(force)
+    out = []
+    for path, value in settings.items():
+        if value is None or path not in CONTROL_LABELS:
+            continue
+        try:
+            current = scenario_value(scenario, path)
+        except (AttributeError, KeyError, IndexError, TypeError):
+            continue
+        if path in forced or not _same(current, value):
+            label = CONTROL_LABELS[path].removeprefix("Lever: ")
+            out.append(f"{label[0].upper()}{label[1:]} {_plain(value)}")
+    return out
 
 
 def parse_seed(text: Any, default: int) -> int:
@@ -787,6 +825,8 @@ class Run:
     layout: np.ndarray
     sample: DrawSample
     overrides: list[str] = field(default_factory=list)
+    #: The settings that differ from the file, in plain words (``GP engagement 0.3``).
+    changes: list[str] = field(default_factory=list)
 
 
 def draw_network(ax: Any, run: Run, mode: str, max_edges: int = MAX_EDGES,
@@ -837,7 +877,8 @@ def draw_network(ax: Any, run: Run, mode: str, max_edges: int = MAX_EDGES,
                 Line2D([], [], marker="^", ls="", mfc="white", mec="black", label="locality lead",
                        markersize=6)]
     if legend:  # outside the axes, on the right; constrained layout makes room for it
-        ax.figure.legend(handles=handles, loc="outside right upper", fontsize=8.5, frameon=False)
+        ax.figure.legend(handles=handles, loc="outside right upper", fontsize=CHART_FONT_PT,
+                         frameon=False, handletextpad=0.3)
     notes = []
     if not run.sample.complete:
         notes.append(f"showing a fixed sample of {drawn:,} of {run.sample.total:,} agents (board "
@@ -848,8 +889,12 @@ def draw_network(ax: Any, run: Run, mode: str, max_edges: int = MAX_EDGES,
 
 
 def network_figure(runs: Sequence[Run], mode: str = COLOUR_MODES[0],
-                   max_edges: int = MAX_EDGES) -> tuple[Figure, list[str]]:
-    """The network view: one panel per run, side by side.
+                   max_edges: int = MAX_EDGES, width: float | None = None
+                   ) -> tuple[Figure, list[str]]:
+    """The network view: one panel per run, side by side, the legend on the right.
+
+    ``width`` (inches) fixes the figure's width — the app sizes it to where it is shown so
+    that the legend's text reads at ≥ 11 px; the panels are square.
 
     Returns
     -------
@@ -857,13 +902,15 @@ def network_figure(runs: Sequence[Run], mode: str = COLOUR_MODES[0],
         ``notes`` say what was left out in large scenarios (one per run, empty if nothing).
     """
     k = max(len(runs), 1)
-    fig = Figure(figsize=(4.6 * k + 1.8, 4.6), dpi=80, layout="constrained")
+    width = float(width) if width else 4.6 * k + 2.0
+    side = max((width - 2.0) / k, 1.5)
+    fig = Figure(figsize=(width, side + 0.4), dpi=FIGURE_DPI, layout="constrained")
     axes = fig.subplots(1, k, squeeze=False)[0]
     notes = []
     for i, (ax, run) in enumerate(zip(axes, runs, strict=False)):
         note = draw_network(ax, run, mode, max_edges, legend=(i == k - 1))
         title = f"{run.label} — month {run.model.steps}" if run.label else f"month {run.model.steps}"
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title, fontsize=TITLE_FONT_PT)
         notes.append(note)
     if mode == "belief accuracy" and runs:
         from matplotlib import colormaps
@@ -871,24 +918,35 @@ def network_figure(runs: Sequence[Run], mode: str = COLOUR_MODES[0],
         from matplotlib.colors import Normalize
 
         sm = ScalarMappable(norm=Normalize(*ACCURACY_RANGE), cmap=colormaps["viridis"])
-        fig.colorbar(sm, ax=list(axes), shrink=0.6, label="belief accuracy (1 − TV to true need)")
+        bar = fig.colorbar(sm, ax=list(axes), shrink=0.6)
+        bar.set_label("belief accuracy (1 = matches true need)", fontsize=CHART_FONT_PT)
+        bar.ax.tick_params(labelsize=CHART_FONT_PT)
     return fig, notes
 
 
-#: Chart panels: title → (metric, label) pairs, all overall values (index −1).
+#: Chart panels: title (with the unit) → (metric, label) pairs, all overall values (index −1).
 CHART_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
-    ("Knowledge", (("accuracy_board", "board accuracy"),
-                   ("accuracy_localities", "locality accuracy"),
-                   ("reach", "practices reaching the board"))),
-    ("Coherence", (("coherence_internal", "internal"), ("coherence_external", "external"))),
-    ("Stability", (("tie_persistence", "tie persistence"), ("retention", "retention"))),
-    ("Decision skill", (("relevance_skill", "0 = no local knowledge, 1 = perfect"),)),
-    ("Decision relevance", (("relevance_patient", "to patient need"),
-                            ("relevance_localities", "to locality need"),
-                            ("relevance_provider", "to provider capacity"))),
-    ("Engagement", (("engagement_gp", "GPs"), ("engagement_all", "everyone"))),
-    ("Knowledge flow", (("knowledge_flow", "exchanges per agent"),)),
+    ("Knowledge (accuracy, 0–1)", (("accuracy_board", "board"),
+                                   ("accuracy_localities", "localities"),
+                                   ("reach", "practices reaching board"))),
+    ("Coherence (0–1)", (("coherence_internal", "internal"), ("coherence_external", "external"))),
+    ("Stability (share kept, 0–1)", (("tie_persistence", "ties"), ("retention", "people"))),
+    ("Decision skill (0–1)", (("relevance_skill", "0 none, 1 true need"),)),
+    ("Decision relevance (0–1)", (("relevance_patient", "patient need"),
+                                  ("relevance_localities", "locality need"),
+                                  ("relevance_provider", "provider capacity"))),
+    ("Engagement (mean, 0–1)", (("engagement_gp", "GPs"), ("engagement_all", "everyone"))),
+    ("Knowledge flow (per month)", (("knowledge_flow", "exchanges per agent"),)),
 )
+#: Figure text sizes (points); with the figure widths below, text on screen is ≥ 11 px where
+#: the app shows the figures (1280 px wide and up).
+CHART_FONT_PT = 10.5
+TITLE_FONT_PT = 11.5
+#: Chart figure width (inches) by number of panel columns, and the height of one row.
+CHART_WIDTH_IN = {2: 5.4, 3: 8.1, 4: 10.5}
+CHART_ROW_IN = 2.35
+#: Rendering resolution of the app's figures (dots per inch).
+FIGURE_DPI = 100
 _LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
 _RUN_STYLES = ("-", "--")
 
@@ -905,32 +963,37 @@ _Panels = list[tuple[Any, list[tuple[Any, "Run", str]]]]
 def _chart_axes(runs: Sequence[Run], ncols: int, animated: bool) -> tuple[Figure, _Panels]:
     """The chart figure with its axes, titles, legends and (empty) lines."""
     nrows = math.ceil(len(CHART_PANELS) / ncols)
-    fig = Figure(figsize=(3.5 * ncols, 2.75 * nrows + 0.3 * (len(runs) > 1)), dpi=80)
-    top = 1.0 - (0.55 if len(runs) > 1 else 0.3) / (2.75 * nrows)
-    fig.subplots_adjust(left=0.07 if ncols == 2 else 0.05, right=0.99, top=top,
-                        bottom=0.22 / nrows, wspace=0.22, hspace=0.5)
+    width = CHART_WIDTH_IN.get(ncols, 2.7 * ncols)
+    pair = len(runs) > 1
+    height = CHART_ROW_IN * nrows + 0.45 + 0.3 * pair
+    fig = Figure(figsize=(width, height), dpi=FIGURE_DPI)
+    fig.subplots_adjust(left=0.75 / width, right=1 - 0.1 / width, top=1 - (0.35 + 0.3 * pair) / height,
+                        bottom=0.5 / height, wspace=0.3, hspace=0.62)
     axes = fig.subplots(nrows, ncols).ravel()
     for ax in axes[len(CHART_PANELS):]:
         ax.set_visible(False)
     months = max((run.model.spec.steps for run in runs), default=1)
     panels = []
-    for ax, (title, metrics) in zip(axes, CHART_PANELS, strict=False):
+    for k, (ax, (title, metrics)) in enumerate(zip(axes, CHART_PANELS, strict=False)):
         lines = []
         for r, run in enumerate(runs[:2]):
             for j, (name, label) in enumerate(metrics):
                 (line,) = ax.plot([], [], _RUN_STYLES[r], color=_LINE_COLOURS[j], lw=1.6, ms=3,
                                   label=label if r == 0 else None, animated=animated)
                 lines.append((line, run, name))
-        ax.set_title(title, fontsize=11)
-        ax.set_xlabel("month", fontsize=8)
-        ax.tick_params(labelsize=8)
+        ax.set_title(title, fontsize=TITLE_FONT_PT)
+        if k >= len(CHART_PANELS) - ncols:  # the bottom panel of each column
+            ax.set_xlabel("month", fontsize=CHART_FONT_PT)
+        ax.tick_params(labelsize=CHART_FONT_PT)
         ax.grid(alpha=0.3)
         ax.set_xlim(0, max(months, 1))  # the whole run: lines grow across a fixed axis
-        legend = ax.legend(fontsize=8, loc="best", framealpha=0.6, edgecolor="none")
+        legend = ax.legend(fontsize=CHART_FONT_PT, loc="best", framealpha=0.6, edgecolor="none",
+                           handlelength=1.5, borderpad=0.2, labelspacing=0.2)
         legend.set_animated(animated)  # blitting: drawn over the lines, not under them
         panels.append((ax, lines))
     if len(runs) > 1:
-        fig.suptitle(f"solid: {runs[0].label}    dashed: {runs[1].label}", fontsize=10)
+        fig.suptitle(f"solid: {runs[0].label}    dashed: {runs[1].label}",
+                     fontsize=TITLE_FONT_PT)
     return fig, panels
 
 
@@ -1103,26 +1166,30 @@ class TeachingModel(mesa.Model):
             raise ValueError(f"unknown comparison {compare!r}; choose one of: "
                              + ", ".join(COMPARISONS))
         overrides, notes = settings_overrides(base, settings)
+        changes = describe_changes(base, settings)
         self.notes = notes
         preset = COMPARISONS[compare]
         if preset is None:
-            variants = [("", overrides)]
+            variants = [("", overrides, changes)]
         elif compare == COMPARE_FILE:
-            variants = [(preset[0], overrides), (preset[2], [])]
+            variants = [(preset[0], overrides, changes), (preset[2], [], [])]
             if not overrides:
                 self.notes.append("your settings equal the scenario file: A and B are the same")
         else:
             variants = []
             for label, pairs in ((preset[0], preset[1]), (preset[2], preset[3])):
-                extra, n = settings_overrides(base, dict(pairs), force=[p for p, _ in pairs])
-                variants.append((label, overrides + extra))
+                # the preset's setting replaces the user's for that control (one value each)
+                merged = {**settings, **dict(pairs)}
+                forced = [p for p, _ in pairs]
+                ovr, n = settings_overrides(base, merged, force=forced)
+                variants.append((label, ovr, describe_changes(base, merged, force=forced)))
                 self.notes += [x for x in n if x not in self.notes]
-        for label, ovr in variants:
+        for label, ovr, plain in variants:
             scenario = load_scenario(path, ovr) if ovr else base
             model = CommissioningModel(scenario, seed=self.seed_value)
             layout = compute_layout(model.pop, self.seed_value)
             sample = sample_nodes(model, max_nodes, self.seed_value)
-            self.runs.append(Run(label, model, layout, sample, list(ovr)))
+            self.runs.append(Run(label, model, layout, sample, list(ovr), plain))
         self.spec = self.runs[0].model.spec
 
     @property
