@@ -487,10 +487,9 @@ def test_server_environment_is_offline(tmp_path):
     kept = app_environment(None, base={"SOLARA_ASSETS_CDN": "http://mirror/",
                                        C.SCENARIO_ENV: "old.yaml"})
     assert kept["SOLARA_ASSETS_CDN"] == "http://mirror/" and C.SCENARIO_ENV not in kept
+    assert env["SOLARA_THEME_SHOW_BANNER"] == "False"
     cmd = server_command(8765, "127.0.0.1")
-    assert cmd[1:4] == ["-m", "solara", "run"] and "simulation.app.app" in cmd
-    for flag in ("--production", "--no-open", "--no-check-version"):
-        assert flag in cmd
+    assert cmd[1:3] == ["-m", "simulation.app.serve"]
     assert cmd[cmd.index("--port") + 1] == "8765" and cmd[cmd.index("--host") + 1] == "127.0.0.1"
 
 

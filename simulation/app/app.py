@@ -47,6 +47,27 @@ __all__ = ["ChartsView", "NetworkView", "Page", "SettingsPanel", "StatusView", "
 
 TITLE = "commnet — commissioning networks"
 
+#: Page style: the network and the charts side by side where the screen is wide enough (two
+#: runs: at 1600 px and up, so that a projector at 1920 × 1080 shows both without scrolling),
+#: slider values in a fixed-width column, Mesa's playback settings out of the way.
+CSS = """
+.commnet-views { display: grid; grid-template-columns: minmax(0, 1fr); gap: 12px;
+                 align-items: start; }
+@media (min-width: 1200px) {
+  .commnet-single { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+}
+@media (min-width: 1600px) {
+  .commnet-pair { grid-template-columns: minmax(0, 5fr) minmax(0, 7fr); }
+}
+.commnet-views > .v-card { margin: 0 !important; }
+.commnet-control { width: 100%; }
+.commnet-control-value { min-width: 2.6em; text-align: right;
+                         font-variant-numeric: tabular-nums; }
+.commnet-settings .v-input { margin-top: 0; padding-top: 2px; }
+.commnet-settings .v-messages { min-height: 0; }
+.commnet-info h2 { margin-top: 0.8em; }
+"""
+
 #: Per browser session (Solara scopes module-level reactive variables to the session).
 colour_mode = solara.reactive(COLOUR_MODES[0])
 show_info = solara.reactive(False)
@@ -187,13 +208,22 @@ def StatusView(model: TeachingModel):
             solara.Info(note, dense=True)
 
 
+def info_html() -> str:
+    """The Info text as HTML, rendered here: Solara's Markdown component would fetch the KaTeX
+    maths library, which the offline assets do not hold (two failed requests per page)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(INFO_MARKDOWN)
+
+
 @solara.component
 def InfoDialog():
     """The Info tab (what it is, how it works, how to use it, …) in a dialog."""
+    html = solara.use_memo(info_html, [])
     with solara.v.Dialog(v_model=show_info.value, on_v_model=show_info.set, max_width=900,
                          scrollable=True):
         with solara.Card("About this model", classes=["commnet-info"]):
-            solara.Markdown(INFO_MARKDOWN)
+            solara.HTML(tag="div", unsafe_innerHTML=html)
             solara.Button("Close", on_click=lambda: show_info.set(False), text=True)
 
 
@@ -238,6 +268,7 @@ def Page():
         set_path(new)
 
     solara.Title("commnet")
+    solara.Style(CSS)
     with solara.AppBar():
         solara.AppBarTitle(TITLE)
         solara.Button("Info", on_click=lambda: show_info.set(True), text=True,
@@ -268,11 +299,11 @@ def Page():
         StatusView(m)
         if len(m.runs) > 1:
             with solara.Div(classes=["commnet-views", "commnet-pair"]):
-                NetworkView(m, width_in=9.0)
+                NetworkView(m, width_in=8.0)
                 ChartsView(m, ncols=4)
         else:
             with solara.Div(classes=["commnet-views", "commnet-single"]):
-                NetworkView(m, width_in=6.0)
+                NetworkView(m, width_in=4.9)
                 ChartsView(m, ncols=2)
 
 

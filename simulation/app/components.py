@@ -943,7 +943,7 @@ CHART_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 CHART_FONT_PT = 10.5
 TITLE_FONT_PT = 11.5
 #: Chart figure width (inches) by number of panel columns, and the height of one row.
-CHART_WIDTH_IN = {2: 5.4, 3: 8.1, 4: 10.5}
+CHART_WIDTH_IN = {2: 4.7, 3: 7.4, 4: 10.5}
 CHART_ROW_IN = 2.35
 #: Rendering resolution of the app's figures (dots per inch).
 FIGURE_DPI = 100
@@ -1256,7 +1256,8 @@ One step is one month. Every agent holds a *belief* about patient need over six 
 * Move the **controls** (engagement per stakeholder type, localities, relationship mode, the
   three leadership levers, exchange rule, seed), then press **Reset**: settings take effect on
   Reset. Controls left where they are keep the scenario file's values.
-* **Step** advances one month (times *Render Interval*); **▶** plays, **❚❚** pauses.
+* **Step** advances one month (or *Steps per update* months, under *Playback*); **▶** plays,
+  **❚❚** pauses.
 * **Side by side** runs two copies of the scenario with one setting changed — same seed, same
   starting network — stepped together; A is drawn solid, B dashed.
 * The network view colours agents by **stakeholder type**, **locality** or **belief
