@@ -1,4 +1,4 @@
-"""The teaching app's page: Mesa's model controller around :class:`~.components.TeachingModel`.
+"""The teaching app's page: Mesa's model controller around :class:`~.teaching.TeachingModel`.
 
 Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`), or directly with
 ``solara run simulation.app.app`` (``COMMNET_APP_SCENARIO`` names the scenario to open).
@@ -29,18 +29,13 @@ from mesa.visualization.utils import update_counter
 
 from ..loader import ScenarioError, load_scenario
 from ..scenario import Scenario
-from .components import (
-    COLOUR_MODES,
-    INFO_MARKDOWN,
-    SCENARIO_ENV,
-    ChartRenderer,
-    TeachingModel,
-    default_scenario,
-    figure_png,
-    list_scenarios,
-    make_model_params,
-    network_figure,
-)
+from .charts import ChartRenderer
+from .controls import make_model_params
+from .info import INFO_MARKDOWN
+from .network import COLOUR_MODES, network_figure
+from .scenarios import SCENARIO_ENV, default_scenario, list_scenarios
+from .style import figure_png
+from .teaching import TeachingModel
 
 __all__ = ["ChartsView", "NetworkView", "Page", "SettingsPanel", "StatusView", "chosen_path",
            "initial_settings"]
@@ -128,7 +123,7 @@ def SettingInput(name: str, spec: dict[str, Any], settings: solara.Reactive[dict
 
 @solara.component
 def SettingsPanel(params: dict[str, Any], settings: solara.Reactive[dict]):
-    """The model's own controls, in :data:`~.components.TEACHING_CONTROLS` order."""
+    """The model's own controls, in :data:`~.controls.TEACHING_CONTROLS` order."""
     for name, spec in params.items():
         if isinstance(spec, dict) and "type" in spec:
             SettingInput(name, spec, settings)

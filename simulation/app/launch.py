@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..loader import ScenarioError
-from .components import SCENARIO_ENV
+from .scenarios import SCENARIO_ENV
 
 __all__ = ["app_environment", "free_port", "launch", "server_command", "wait_for_server"]
 
