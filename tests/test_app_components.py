@@ -519,3 +519,41 @@ def test_picker_accepts_only_listed_scenarios():
     for hostile in ("/etc/passwd", "../../secret.yaml", "/x/scenarios/teaching.yaml", None, 3):
         assert chosen_path(choices, hostile, "/x/scenarios/teaching.yaml") == \
             "/x/scenarios/teaching.yaml"
+
+
+def test_loopback_guard_checks_host_and_origin():
+    import asyncio
+
+    from simulation.app.serve import LoopbackGuard, allowed_hosts
+
+    hosts = allowed_hosts("127.0.0.1", 8765)
+    assert hosts == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
+    assert "0.0.0.0:8765" not in allowed_hosts("0.0.0.0", 8765)
+    assert {"class-pc:8765", "10.0.0.5:9000"} <= allowed_hosts("0.0.0.0", 8765,
+                                                               "Class-PC, 10.0.0.5:9000")
+    calls = []
+
+    async def inner(scope, receive, send):
+        calls.append(scope["type"])
+
+    guard = LoopbackGuard(inner, hosts)
+
+    def run(kind, headers):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(guard({"type": kind, "headers": headers}, None, send))
+        return sent
+
+    ok = [(b"host", b"127.0.0.1:8765"), (b"origin", b"http://localhost:8765")]
+    assert run("http", ok) == [] and run("websocket", ok) == [] and calls == ["http", "websocket"]
+    assert run("lifespan", []) == []
+    for bad in ([(b"host", b"evil.example:8765")], [],
+                [(b"host", b"127.0.0.1:8765"), (b"origin", b"http://evil.example")],
+                [(b"host", b"127.0.0.1:8765"), (b"origin", b"null")]):
+        http = run("http", bad)
+        assert http[0]["status"] == 403 and b"403" in http[1]["body"]
+        assert run("websocket", bad) == [{"type": "websocket.close", "code": 1008}]
+    assert calls == ["http", "websocket", "lifespan"]

@@ -19,7 +19,9 @@ stepping and Reset.
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -301,5 +303,30 @@ def Page():
                 NetworkView(m, width_in=4.9)
                 ChartsView(m, ncols=2)
 
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the operating system (glibc ``malloc_trim``;
+    a no-op elsewhere), so the server's memory falls back when sessions end."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _on_kernel_start():
+    """Per browser session: when Solara closes the session (tab closed, or disconnected for
+    longer than ``SOLARA_KERNEL_CULL_TIMEOUT``) its widgets and state are dropped; a moment
+    later, once they are unreachable, :func:`release_memory`."""
+    def on_close() -> None:
+        timer = threading.Timer(2.0, release_memory)
+        timer.daemon = True
+        timer.start()
+    return on_close
+
+
+solara.lab.on_kernel_start(_on_kernel_start)
 
 page = Page

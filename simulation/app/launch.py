@@ -11,7 +11,10 @@ machine and the page uncluttered:
   closed loopback port, so a missing file fails at once (and shows up as a failed request)
   instead of hanging on a network that is not there;
 * ``SOLARA_TELEMETRY_MIXPANEL_ENABLE=False`` — no usage telemetry leaves the machine;
-* ``SOLARA_THEME_SHOW_BANNER=False`` — no "This website runs on Solara" badge over the charts.
+* ``SOLARA_THEME_SHOW_BANNER=False`` — no "This website runs on Solara" badge over the charts;
+* ``SOLARA_KERNEL_CULL_TIMEOUT=2m`` — a browser session that disconnects without closing its
+  tab (a crashed or killed browser; a closed tab is released at once) is released after two
+  minutes instead of Solara's 24 hours, so memory does not grow with every pupil's session.
 
 Values already set in the caller's environment win, except the scenario.
 """
@@ -48,6 +51,7 @@ OFFLINE_ENV = {
     "SOLARA_ASSETS_CDN": OFFLINE_CDN,
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
     "SOLARA_THEME_SHOW_BANNER": "False",
+    "SOLARA_KERNEL_CULL_TIMEOUT": "2m",
 }
 
 
