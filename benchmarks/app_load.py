@@ -11,7 +11,9 @@ counted.  Measures:
 * first render per session (seconds from ``goto`` to the drawn page);
 * the server's resident memory (``VmRSS`` of its process) idle before any session, at the
   peak, and after the sessions closed (once Solara reports no open kernels, plus a settle);
-* the live kernels Solara reports (``/resourcez``) at the end.
+* the live kernels Solara reports (``/resourcez``) at the end;
+* the server's CPU time per session (user + system, from ``/proc``) — unlike the render
+  times, this does not depend on how busy the machine is.
 
 Usage::
 
@@ -50,6 +52,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU time (user + system, seconds) a process has used (from ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def kernels(url: str) -> dict:
@@ -177,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             time.sleep(2.0)
             idle = rss_mb(proc.pid)
+            cpu0 = cpu_s(proc.pid)
             out = asyncio.run(drive(url, args.sessions, args.concurrent, args.steps,
                                     args.timeout, lambda: rss_mb(proc.pid)))
             deadline = time.monotonic() + 180
@@ -185,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             time.sleep(args.settle)
             after = rss_mb(proc.pid)
             left = kernels(url)
+            server_cpu = cpu_s(proc.pid) - cpu0
         finally:
             proc.terminate()
             try:
@@ -202,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
         "steps_s_median": statistics.median(r["steps_s"] for r in out["results"])
         if out["results"] else None,
         "wall_s": out["wall_s"],
+        "server_cpu_s_per_session": server_cpu / max(len(first), 1),
         "rss_mb": {"idle": idle, "peak": out["peak_rss_mb"], "after_close": after},
         "kernels_left": left["total"], "cpu_count": os.cpu_count(),
         "loadavg_1min": os.getloadavg()[0],

@@ -259,7 +259,9 @@ def test_a_bad_scenario_shows_its_message_and_the_app_keeps_running(page, server
     error.wait_for(timeout=120_000)
     text = error.inner_text()
     assert "populaton" in text and "did you mean 'population'" in text
-    assert pg.locator(ERROR_ALERTS).count() >= 2  # the message, and the picker's pointer to it
+    # the message, and the picker's pointer to it (drawn in the sidebar, maybe a moment later)
+    pg.get_by_text("Scenario not loaded — see the message on the right.").wait_for(timeout=60_000)
+    assert pg.locator(ERROR_ALERTS).count() >= 2
     assert "Traceback" not in pg.locator("body").inner_text()
     pg.screenshot(path=str(tmp_path / "commnet-app-bad-scenario.png"), full_page=True)
     # the app still works: back to the good scenario, step it
@@ -351,6 +353,13 @@ def _chart_text_px(pg, css: str) -> float:
     return CHART_FONT_PT * FIGURE_DPI / 72 * shown / natural
 
 
+def _scroll_to_top(pg) -> None:
+    """Undo the scrolling that element screenshots did, so a page screenshot shows the top."""
+    pg.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach("
+                "e => { if (e.scrollTop) e.scrollTop = 0; }); }")
+    pg.wait_for_timeout(300)
+
+
 def _box(pg, css: str) -> dict:
     return pg.locator(css).first.bounding_box()
 
@@ -363,7 +372,7 @@ def test_layout_at_1280x800(page, server, viewport):
     assert _month(pg) == 0
     _image(pg, ".commnet-charts-image")
     _image(pg, ".commnet-network-image")
-    pg.wait_for_timeout(500)
+    _scroll_to_top(pg)
     # the model's controls come first and are on screen, with their values shown
     gp = pg.get_by_role("slider", name="GP engagement")
     box = gp.bounding_box()
@@ -377,13 +386,14 @@ def test_layout_at_1280x800(page, server, viewport):
     assert _chart_text_px(pg, ".commnet-charts-image") >= 11
     assert _chart_text_px(pg, ".commnet-network-image") >= 11
     assert "runs on Solara" not in pg.locator("body").inner_text()
+    pg.screenshot(path=str(_screenshot_dir() / "commnet-app-1280x800.png"))
     # the Info text opens without fetching anything (Solara's Markdown would fetch KaTeX)
     pg.get_by_role("button", name="Info").click()
     pg.get_by_text("Things to try").wait_for(timeout=60_000)
     pg.wait_for_timeout(1000)
-    pg.keyboard.press("Escape")
-    pg.wait_for_timeout(500)
-    pg.screenshot(path=str(_screenshot_dir() / "commnet-app-1280x800.png"))
+    pg.screenshot(path=str(_screenshot_dir() / "commnet-app-1280x800-info.png"))
+    pg.get_by_role("button", name="Close").click()
+    pg.get_by_text("Things to try").wait_for(state="hidden", timeout=60_000)
     _no_errors_shown(pg)
     assert not _needed_failures(pg.problems), (pg.problems, log.read_text()[-2000:])
 
@@ -401,7 +411,7 @@ def test_side_by_side_fits_a_1920x1080_screen(page, server, viewport):
     _click(pg, "Step")
     _wait_month(pg, 1, timeout=180)
     _image(pg, ".commnet-charts-image")
-    pg.wait_for_timeout(500)
+    _scroll_to_top(pg)
     charts = _box(pg, ".commnet-charts-image")
     network = _box(pg, ".commnet-network-image")
     assert charts["y"] >= 0 and charts["y"] + charts["height"] <= viewport["height"], charts

@@ -1,7 +1,9 @@
 """The teaching app's page: Mesa's model controller around :class:`~.teaching.TeachingModel`.
 
-Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`), or directly with
-``solara run simulation.app.app`` (``COMMNET_APP_SCENARIO`` names the scenario to open).
+Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`, which runs
+:mod:`simulation.app.serve` — Solara's server behind the loopback ``Host``/``Origin`` check);
+``solara run simulation.app.app`` also works, without that check (``COMMNET_APP_SCENARIO``
+names the scenario to open).
 
 Layout: the app bar has the title and an **Info** button (NetLogo-style Info tab in a dialog);
 the sidebar has the scenario picker, Mesa's Reset / ▶ / Step buttons, then the model's own

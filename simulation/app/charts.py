@@ -21,14 +21,14 @@ __all__ = ["CHART_PANELS", "CHART_ROW_IN", "CHART_WIDTH_IN", "ChartRenderer", "c
 CHART_PANELS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("Knowledge (accuracy, 0–1)", (("accuracy_board", "board"),
                                    ("accuracy_localities", "localities"),
-                                   ("reach", "practices reaching board"))),
+                                   ("reach", "practice reach"))),
     ("Coherence (0–1)", (("coherence_internal", "internal"), ("coherence_external", "external"))),
     ("Stability (share kept, 0–1)", (("tie_persistence", "ties"), ("retention", "people"))),
     ("Decision skill (0–1)", (("relevance_skill", "0 none, 1 true need"),)),
     ("Decision relevance (0–1)", (("relevance_patient", "patient need"),
                                   ("relevance_localities", "locality need"),
                                   ("relevance_provider", "provider capacity"))),
-    ("Engagement (mean, 0–1)", (("engagement_gp", "GPs"), ("engagement_all", "everyone"))),
+    ("Engagement (0–1)", (("engagement_gp", "GPs"), ("engagement_all", "everyone"))),
     ("Knowledge flow (per month)", (("knowledge_flow", "exchanges per agent"),)),
 )
 #: Chart figure width (inches) by number of panel columns, and the height of one row.

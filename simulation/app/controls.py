@@ -155,7 +155,7 @@ def scenario_value(scenario: Any, path: str) -> Any:
 
 
 def control_options(control: Control, scenario: Scenario) -> dict[str, Any]:
-    """Mesa ``model_params`` entry (SolaraViz user input) for one control.
+    """Mesa-style ``model_params`` entry (the app's input for one control).
 
     The input type follows the schema (bool → Checkbox, enumeration → Select, int →
     SliderInt, float → SliderFloat), slider bounds are the field's bounds (capped by
@@ -216,7 +216,8 @@ COMPARISONS: dict[str, tuple[str, tuple[tuple[str, Any], ...], str, tuple[tuple[
 
 
 def make_model_params(scenario_path: str | None, scenario: Scenario | None) -> dict[str, Any]:
-    """SolaraViz ``model_params`` for :class:`TeachingModel` on one scenario.
+    """Mesa-style ``model_params`` for :class:`TeachingModel` on one scenario (what the page draws
+    its controls from and Reset builds from).
 
     ``scenario_path`` is fixed; the side-by-side choice, the seed (a text box, as Mesa
     offers it) and every :data:`TEACHING_CONTROLS` entry are user inputs.  Without a valid

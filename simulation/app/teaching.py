@@ -54,7 +54,7 @@ class TeachingModel(mesa.Model):
         self.spec: Scenario | None = None  # (``scenario`` is Mesa's own attribute)
         self.seed_value: int | None = None
         self.last_step_seconds = 0.0
-        # SolaraViz's Reset passes Mesa's own ``scenario`` (and possibly ``rng``): not ours
+        # Mesa's ModelController Reset passes Mesa's own ``scenario`` (and possibly ``rng``): not ours
         settings = {k: v for k, v in settings.items() if k not in ("scenario", "rng")}
         try:
             self._build(seed, compare, max_nodes, settings)
