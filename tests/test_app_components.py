@@ -155,8 +155,8 @@ def test_engagement_slider_keeps_a_feasible_beta_and_reaches_group_overrides(lar
     gp = m.spec.engagement.gp
     assert gp.mean == pytest.approx(0.02) and gp.sd ** 2 < 0.02 * 0.98
     assert m.spec.groups[2].engagement.gp.mean == pytest.approx(0.02)
-    assert any("spread lowered" in n for n in m.notes)
-    assert any("'C'" in n for n in m.notes)
+    assert any("spread (sd) lowered" in n for n in m.notes)
+    assert any("group C," in n for n in m.notes)
     m = C.TeachingModel(large, **{"engagement.gp.mean": 0.0})
     assert m.error is None, m.error
 
@@ -226,6 +226,36 @@ def test_side_by_side_runs_in_lock_step(teaching):
     assert a.model.steps == b.model.steps == m.month == 3
     gp = a.model.pop.kind == 0
     assert a.model.engagement[gp].mean() > b.model.engagement[gp].mean()
+
+
+def test_side_by_side_status_names_each_setting_once_in_plain_words(teaching):
+    # the user's own GP engagement (0.3) is replaced by the preset's in each run, not listed
+    # beside it: the status of A says 0.8 and only 0.8
+    m = C.TeachingModel(teaching, compare="GP engagement: high (0.8) vs low (0.2)",
+                        **{"engagement.gp.mean": 0.3, "localities.enabled": False})
+    assert m.error is None, m.error
+    a, b = m.runs
+    assert a.changes == ["GP engagement 0.8", "Locality sub-groups off"]
+    assert b.changes == ["GP engagement 0.2", "Locality sub-groups off"]
+    assert a.model.spec.engagement.gp.mean == 0.8 and b.model.spec.engagement.gp.mean == 0.2
+    for run in m.runs:
+        assert sum(o.startswith("engagement.gp.mean=") for o in run.overrides) == 1
+        assert not any("." in c.split(" ")[0] for c in run.changes)  # no dotted paths
+    one = C.TeachingModel(teaching, **{"engagement.gp.mean": 0.3,
+                                       "leadership.knowledge_brokering.enabled": True})
+    assert one.runs[0].changes == ["GP engagement 0.3", "Knowledge brokering on"]
+    assert C.TeachingModel(teaching).runs[0].changes == []
+
+
+def test_initial_settings_are_the_files_values(teaching):
+    pytest.importorskip("solara")
+    from simulation.app.app import initial_settings
+
+    params = C.make_model_params(teaching, load_scenario(teaching))
+    s = initial_settings(params)
+    assert s["scenario_path"] == teaching and s["compare"] == C.COMPARE_OFF
+    assert s["engagement.gp.mean"] == load_scenario(teaching).engagement.gp.mean
+    assert C.TeachingModel(**s).runs[0].overrides == []
 
 
 def test_every_comparison_builds(teaching):
@@ -457,10 +487,9 @@ def test_server_environment_is_offline(tmp_path):
     kept = app_environment(None, base={"SOLARA_ASSETS_CDN": "http://mirror/",
                                        C.SCENARIO_ENV: "old.yaml"})
     assert kept["SOLARA_ASSETS_CDN"] == "http://mirror/" and C.SCENARIO_ENV not in kept
+    assert env["SOLARA_THEME_SHOW_BANNER"] == "False"
     cmd = server_command(8765, "127.0.0.1")
-    assert cmd[1:4] == ["-m", "solara", "run"] and "simulation.app.app" in cmd
-    for flag in ("--production", "--no-open", "--no-check-version"):
-        assert flag in cmd
+    assert cmd[1:3] == ["-m", "simulation.app.serve"]
     assert cmd[cmd.index("--port") + 1] == "8765" and cmd[cmd.index("--host") + 1] == "127.0.0.1"
 
 
@@ -490,3 +519,41 @@ def test_picker_accepts_only_listed_scenarios():
     for hostile in ("/etc/passwd", "../../secret.yaml", "/x/scenarios/teaching.yaml", None, 3):
         assert chosen_path(choices, hostile, "/x/scenarios/teaching.yaml") == \
             "/x/scenarios/teaching.yaml"
+
+
+def test_loopback_guard_checks_host_and_origin():
+    import asyncio
+
+    from simulation.app.serve import LoopbackGuard, allowed_hosts
+
+    hosts = allowed_hosts("127.0.0.1", 8765)
+    assert hosts == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
+    assert "0.0.0.0:8765" not in allowed_hosts("0.0.0.0", 8765)
+    assert {"class-pc:8765", "10.0.0.5:9000"} <= allowed_hosts("0.0.0.0", 8765,
+                                                               "Class-PC, 10.0.0.5:9000")
+    calls = []
+
+    async def inner(scope, receive, send):
+        calls.append(scope["type"])
+
+    guard = LoopbackGuard(inner, hosts)
+
+    def run(kind, headers):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        asyncio.run(guard({"type": kind, "headers": headers}, None, send))
+        return sent
+
+    ok = [(b"host", b"127.0.0.1:8765"), (b"origin", b"http://localhost:8765")]
+    assert run("http", ok) == [] and run("websocket", ok) == [] and calls == ["http", "websocket"]
+    assert run("lifespan", []) == []
+    for bad in ([(b"host", b"evil.example:8765")], [],
+                [(b"host", b"127.0.0.1:8765"), (b"origin", b"http://evil.example")],
+                [(b"host", b"127.0.0.1:8765"), (b"origin", b"null")]):
+        http = run("http", bad)
+        assert http[0]["status"] == 403 and b"403" in http[1]["body"]
+        assert run("websocket", bad) == [{"type": "websocket.close", "code": 1008}]
+    assert calls == ["http", "websocket", "lifespan"]

@@ -1,42 +1,71 @@
-"""The teaching app's page: Mesa's SolaraViz around :class:`~.components.TeachingModel`.
+"""The teaching app's page: Mesa's model controller around :class:`~.teaching.TeachingModel`.
 
-Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`), or directly with
-``solara run simulation.app.app`` (``COMMNET_APP_SCENARIO`` names the scenario to open).
+Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`, which runs
+:mod:`simulation.app.serve` — Solara's server behind the loopback ``Host``/``Origin`` check);
+``solara run simulation.app.app`` also works, without that check (``COMMNET_APP_SCENARIO``
+names the scenario to open).
 
 Layout: the app bar has the title and an **Info** button (NetLogo-style Info tab in a dialog);
-the sidebar has the scenario picker, then SolaraViz's controls (Reset, ▶/❚❚, Step), the
-controls generated from the scenario schema and Mesa's step counter; the main area has a
-status card (month counter, what runs, notes, and any error message), the network view and
-the live charts — side by side, or stacked when two runs are compared.
+the sidebar has the scenario picker, Mesa's Reset / ▶ / Step buttons, then the model's own
+controls (generated from the scenario schema, each with its value shown) and, collapsed at the
+bottom, Mesa's playback settings (play interval, render interval, threads).  The main area has
+a status card (month counter, what runs, notes, and any error message), the network view and
+the live charts — side by side, or stacked when two runs are compared on a narrow screen.
+
+State: the page holds the chosen scenario, the model and the settings (one dictionary, the
+keyword arguments of the next Reset).  Every control shows and edits that dictionary, so
+picking another scenario resets the controls to that file's values and a later Reset builds
+the model from them.  Mesa's :func:`~mesa.visualization.solara_viz.ModelController` does the
+stepping and Reset.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 from pathlib import Path
+from typing import Any
 
 import solara
-from mesa.visualization import SolaraViz
+from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
 from ..loader import ScenarioError, load_scenario
 from ..scenario import Scenario
-from .components import (
-    COLOUR_MODES,
-    INFO_MARKDOWN,
-    SCENARIO_ENV,
-    ChartRenderer,
-    TeachingModel,
-    default_scenario,
-    figure_png,
-    list_scenarios,
-    make_model_params,
-    network_figure,
-)
+from .charts import ChartRenderer
+from .controls import make_model_params
+from .info import INFO_MARKDOWN
+from .network import COLOUR_MODES, network_figure
+from .scenarios import SCENARIO_ENV, default_scenario, list_scenarios
+from .style import figure_png
+from .teaching import TeachingModel
 
-__all__ = ["ChartsView", "NetworkView", "Page", "StatusView", "Viewer"]
+__all__ = ["ChartsView", "NetworkView", "Page", "SettingsPanel", "StatusView", "chosen_path",
+           "initial_settings"]
 
 TITLE = "commnet — commissioning networks"
+
+#: Page style: the network and the charts side by side where the screen is wide enough (two
+#: runs: at 1600 px and up, so that a projector at 1920 × 1080 shows both without scrolling),
+#: slider values in a fixed-width column, Mesa's playback settings out of the way.
+CSS = """
+.commnet-views { display: grid; grid-template-columns: minmax(0, 1fr); gap: 12px;
+                 align-items: start; }
+@media (min-width: 1200px) {
+  .commnet-single { grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); }
+}
+@media (min-width: 1600px) {
+  .commnet-pair { grid-template-columns: minmax(0, 5fr) minmax(0, 7fr); }
+}
+.commnet-views > .v-card { margin: 0 !important; }
+.commnet-control { width: 100%; }
+.commnet-control-value { min-width: 2.6em; text-align: right;
+                         font-variant-numeric: tabular-nums; }
+.commnet-settings .v-input { margin-top: 0; padding-top: 2px; }
+.commnet-settings .v-messages { min-height: 0; }
+.commnet-info h2 { margin-top: 0.8em; }
+"""
 
 #: Per browser session (Solara scopes module-level reactive variables to the session).
 colour_mode = solara.reactive(COLOUR_MODES[0])
@@ -53,8 +82,59 @@ def _load(path: str | None) -> tuple[Scenario | None, str | None]:
         return None, str(exc)
 
 
+def initial_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of :class:`TeachingModel` before anything is moved: fixed
+    entries as they are, user inputs at their start values (the scenario file's)."""
+    return {k: (v["value"] if isinstance(v, dict) and "type" in v else v)
+            for k, v in params.items()}
+
+
+def _shown(value: Any) -> str:
+    """A control's value as shown beside it."""
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
 @solara.component
-def NetworkView(model: TeachingModel):
+def SettingInput(name: str, spec: dict[str, Any], settings: solara.Reactive[dict]):
+    """One control, bound to ``settings[name]`` (so it always shows what Reset will use)."""
+    value = settings.value.get(name, spec.get("value"))
+    label = spec.get("label", name)
+
+    def set_value(v, name=name):
+        settings.set({**settings.value, name: v})
+
+    kind = spec["type"]
+    if kind in ("SliderFloat", "SliderInt"):
+        slider = solara.SliderFloat if kind == "SliderFloat" else solara.SliderInt
+        with solara.Row(gap="4px", classes=["commnet-control"], style={"align-items": "center"}):
+            with solara.Div(style={"flex": "1 1 auto", "min-width": "0"}):
+                slider(label, value=value, on_value=set_value, min=spec["min"], max=spec["max"],
+                       step=spec["step"], thumb_label=False)
+            solara.Text(_shown(value), classes=["commnet-control-value"])
+    elif kind == "Select":
+        solara.Select(label, value=value, values=spec["values"], on_value=set_value,
+                      classes=["commnet-control"])
+    elif kind == "Checkbox":
+        solara.Checkbox(label=label, value=bool(value), on_value=set_value)
+    elif kind == "InputText":
+        solara.InputText(label, value=str(value), on_value=set_value, continuous_update=True,
+                         classes=["commnet-control"])
+    else:  # make_model_params only produces the kinds above
+        raise ValueError(f"no input for {name!r} of type {kind!r}")
+
+
+@solara.component
+def SettingsPanel(params: dict[str, Any], settings: solara.Reactive[dict]):
+    """The model's own controls, in :data:`~.controls.TEACHING_CONTROLS` order."""
+    for name, spec in params.items():
+        if isinstance(spec, dict) and "type" in spec:
+            SettingInput(name, spec, settings)
+
+
+@solara.component
+def NetworkView(model: TeachingModel, width_in: float):
     """The network, coloured by the chosen mode; one panel per run."""
     update_counter.get()
     mode = colour_mode.value
@@ -62,14 +142,15 @@ def NetworkView(model: TeachingModel):
     def render():
         if not model.runs:
             return None, []
-        fig, notes = network_figure(model.runs, mode)
+        fig, notes = network_figure(model.runs, mode, width=width_in)
         return figure_png(fig), notes
 
-    png, notes = solara.use_memo(render, [id(model), model.month, mode])
+    png, notes = solara.use_memo(render, [id(model), model.month, mode, width_in])
     with solara.Card("Network", classes=["commnet-network"]):
-        with solara.Row(gap="8px", style={"align-items": "center"}):
+        with solara.Row(gap="8px", style={"align-items": "center", "flex-wrap": "wrap"}):
             solara.Text("Colour by:")
-            solara.ToggleButtonsSingle(value=colour_mode, values=list(COLOUR_MODES), dense=True)
+            solara.ToggleButtonsSingle(value=colour_mode, values=list(COLOUR_MODES), dense=True,
+                                       style={"flex-wrap": "wrap"})
         if png is None:
             solara.Text("No network: see the message above.")
         else:
@@ -87,7 +168,7 @@ def ChartsView(model: TeachingModel, ncols: int = 2):
                                [id(model), ncols])
     png = solara.use_memo(lambda: renderer.png() if renderer else None,
                           [id(model), model.month, ncols])
-    with solara.Card("Charts (whole network)", classes=["commnet-charts"]):
+    with solara.Card("Charts (whole network, by month)", classes=["commnet-charts"]):
         if png is None:
             solara.Text("No charts: see the message above.")
         else:
@@ -113,50 +194,36 @@ def StatusView(model: TeachingModel):
         for run in model.runs:
             m = run.model
             label = f"{run.label}: " if run.label else ""
-            changed = ", ".join(o for o in run.overrides) or "as in the file"
-            solara.Text(f"{label}{m.n_agents:,} agents, {m.ties.m:,} ties, "
-                        f"{m.n_groups} group(s); settings: {changed}")
+            changed = ("changed from the file: " + ", ".join(run.changes) if run.changes
+                       else "settings as in the file")
+            groups = f"{m.n_groups} group" + ("s" if m.n_groups != 1 else "")
+            solara.Text(f"{label}{m.n_agents:,} agents, {m.ties.m:,} ties, {groups}; {changed}",
+                        classes=["commnet-run-status"])
         if model.month:
             solara.Text(f"Last step: {1000 * model.last_step_seconds:.0f} ms")
         if model.month >= model.months:
             solara.Info("Run complete. Press Reset to start again.", dense=True)
         for note in model.notes:
             solara.Info(note, dense=True)
-        solara.Text("Settings take effect when you press Reset.", style={"opacity": "0.7"})
+
+
+def info_html() -> str:
+    """The Info text as HTML, rendered here: Solara's Markdown component would fetch the KaTeX
+    maths library, which the offline assets do not hold (two failed requests per page)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").render(INFO_MARKDOWN)
 
 
 @solara.component
 def InfoDialog():
     """The Info tab (what it is, how it works, how to use it, …) in a dialog."""
+    html = solara.use_memo(info_html, [])
     with solara.v.Dialog(v_model=show_info.value, on_v_model=show_info.set, max_width=900,
                          scrollable=True):
         with solara.Card("About this model", classes=["commnet-info"]):
-            solara.Markdown(INFO_MARKDOWN)
+            solara.HTML(tag="div", unsafe_innerHTML=html)
             solara.Button("Close", on_click=lambda: show_info.set(False), text=True)
-
-
-@solara.component
-def Viewer(path: str | None, scenario: Scenario | None):
-    """SolaraViz (controls, Reset/Play/Step, parameters, step counter) and the main area.
-
-    The model is a reactive variable shared with SolaraViz, whose Reset replaces it; the main
-    area is drawn here rather than in SolaraViz's draggable grid so that the network and the
-    charts get sizes that read well on a projector.
-    """
-    initial = solara.use_memo(lambda: TeachingModel(path), [])
-    params = solara.use_memo(lambda: make_model_params(path, scenario), [])
-    model = solara.use_reactive(initial)
-    SolaraViz(model, components=[], model_params=params, name=TITLE, play_interval=150)
-    m = model.value
-    with solara.Column(classes=["commnet-main"], style={"padding": "8px"}):
-        StatusView(m)
-        if len(m.runs) > 1:
-            NetworkView(m)
-            ChartsView(m, ncols=3)
-        else:
-            with solara.ColumnsResponsive(default=12, large=[6, 6]):
-                NetworkView(m)
-                ChartsView(m, ncols=2)
 
 
 def _choice_labels(paths: list[str]) -> dict[str, str]:
@@ -175,27 +242,93 @@ def chosen_path(choices: dict[str, str], value: object, current: str | None) -> 
 
 @solara.component
 def Page():
-    """The app: scenario picker, Info, and a :func:`Viewer` rebuilt when the scenario changes."""
+    """The app: scenario picker, Mesa's controller, the model's controls and the main area."""
     choices = solara.use_memo(
         lambda: _choice_labels(list_scenarios(extra=os.environ.get(SCENARIO_ENV))), [])
-    path, set_path = solara.use_state(default_scenario(list(choices.values())))
+    first = solara.use_memo(lambda: default_scenario(list(choices.values())), [])
+    path, set_path = solara.use_state(first)
     scenario, load_error = solara.use_memo(lambda: _load(path), [path])
+    params = solara.use_memo(lambda: make_model_params(path, scenario), [path])
+    settings = solara.use_reactive(solara.use_memo(lambda: initial_settings(params), []))
+    model = solara.use_reactive(solara.use_memo(lambda: TeachingModel(**settings.value), []))
+    play_interval = solara.use_reactive(150)
+    render_interval = solara.use_reactive(1)
+    use_threads = solara.use_reactive(False)
     label = next((k for k, v in choices.items() if v == path), path)
 
+    def choose(value: object) -> None:
+        new = chosen_path(choices, value, path)
+        if new == path:
+            return
+        new_scenario, _ = _load(new)
+        fresh = initial_settings(make_model_params(new, new_scenario))
+        settings.set(fresh)  # the controls now show the new file's values …
+        model.set(TeachingModel(**fresh))  # … and the model runs it
+        set_path(new)
+
+    solara.Title("commnet")
+    solara.Style(CSS)
     with solara.AppBar():
+        solara.AppBarTitle(TITLE)
         solara.Button("Info", on_click=lambda: show_info.set(True), text=True,
                       classes=["commnet-info-button"], style={"color": "white"})
     with solara.Sidebar():
-        with solara.Card("Scenario"):
+        with solara.Card("Scenario", classes=["commnet-scenario"]):
             if choices:
-                solara.Select("Scenario file", value=label, values=list(choices),
-                              on_value=lambda v: set_path(chosen_path(choices, v, path)))
+                solara.Select("Scenario file", value=label, values=list(choices), on_value=choose)
             if scenario is not None and scenario.description:
                 solara.Text(scenario.description.strip(), style={"font-size": "0.85em"})
             if load_error:
                 solara.Error("Scenario not loaded — see the message on the right.", dense=True)
+        with solara.Card("Run", classes=["commnet-run"]):
+            ModelController(model, model_parameters=settings, play_interval=play_interval,
+                            render_interval=render_interval,
+                            use_threads=use_threads).key(f"controller-{path}")
+            solara.Text("Settings take effect when you press Reset.",
+                        style={"opacity": "0.7", "font-size": "0.85em"})
+        with solara.Card("Settings", classes=["commnet-settings"]):
+            SettingsPanel(params, settings)
+        with solara.Div(classes=["commnet-playback"]), solara.Details("Playback (Mesa)"):
+            solara.SliderInt("Play interval (ms)", value=play_interval, min=1, max=500, step=10)
+            solara.SliderInt("Steps per update", value=render_interval, min=1, max=100, step=1)
+            solara.Checkbox(label="Step in a background thread", value=use_threads)
     InfoDialog()
-    Viewer(path, scenario).key(f"viewer-{path}")
+    m = model.value
+    with solara.Column(classes=["commnet-main"], style={"padding": "8px"}):
+        StatusView(m)
+        if len(m.runs) > 1:
+            with solara.Div(classes=["commnet-views", "commnet-pair"]):
+                NetworkView(m, width_in=8.0)
+                ChartsView(m, ncols=4)
+        else:
+            with solara.Div(classes=["commnet-views", "commnet-single"]):
+                NetworkView(m, width_in=4.9)
+                ChartsView(m, ncols=2)
 
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the operating system (glibc ``malloc_trim``;
+    a no-op elsewhere), so the server's memory falls back when sessions end."""
+    gc.collect()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _on_kernel_start():
+    """Per browser session: when Solara closes the session (tab closed, or disconnected for
+    longer than ``SOLARA_KERNEL_CULL_TIMEOUT``) its widgets and state are dropped; a moment
+    later, once they are unreachable, :func:`release_memory`."""
+    def on_close() -> None:
+        timer = threading.Timer(2.0, release_memory)
+        timer.daemon = True
+        timer.start()
+    return on_close
+
+
+solara.lab.on_kernel_start(_on_kernel_start)
 
 page = Page

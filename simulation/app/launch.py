@@ -1,7 +1,8 @@
 """Start the teaching app's server: ``commnet app [SCENARIO] --port N``.
 
-The app is served by ``solara run simulation.app.app`` in a child process with an
-environment that keeps everything on this machine:
+The app is served by :mod:`simulation.app.serve` (Solara's server for
+``simulation.app.app``) in a child process with an environment that keeps everything on this
+machine and the page uncluttered:
 
 * ``SOLARA_ASSETS_PROXY=True`` — the page loads Solara's front end (Vue, Vuetify, the widget
   manager, fonts, Mesa's grid layout) from the server at ``/_solara/cdn/…``, which serves the
@@ -9,7 +10,11 @@ environment that keeps everything on this machine:
 * ``SOLARA_ASSETS_CDN`` — where that proxy would fetch a file it does not have: pointed at a
   closed loopback port, so a missing file fails at once (and shows up as a failed request)
   instead of hanging on a network that is not there;
-* ``SOLARA_TELEMETRY_MIXPANEL_ENABLE=False`` — no usage telemetry leaves the machine.
+* ``SOLARA_TELEMETRY_MIXPANEL_ENABLE=False`` — no usage telemetry leaves the machine;
+* ``SOLARA_THEME_SHOW_BANNER=False`` — no "This website runs on Solara" badge over the charts;
+* ``SOLARA_KERNEL_CULL_TIMEOUT=2m`` — a browser session that disconnects without closing its
+  tab (a crashed or killed browser; a closed tab is released at once) is released after two
+  minutes instead of Solara's 24 hours, so memory does not grow with every pupil's session.
 
 Values already set in the caller's environment win, except the scenario.
 """
@@ -30,12 +35,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..loader import ScenarioError
-from .components import SCENARIO_ENV
+from .scenarios import SCENARIO_ENV
 
 __all__ = ["app_environment", "free_port", "launch", "server_command", "wait_for_server"]
 
-#: The page module ``solara run`` serves.
+#: The page module the server serves.
 APP_MODULE = "simulation.app.app"
+#: The server's entry point (``python -m …``).
+SERVER_MODULE = "simulation.app.serve"
 #: A closed loopback port: the assets proxy's fallback, so nothing is fetched from outside.
 OFFLINE_CDN = "http://127.0.0.1:9/"
 
@@ -43,6 +50,8 @@ OFFLINE_ENV = {
     "SOLARA_ASSETS_PROXY": "True",
     "SOLARA_ASSETS_CDN": OFFLINE_CDN,
     "SOLARA_TELEMETRY_MIXPANEL_ENABLE": "False",
+    "SOLARA_THEME_SHOW_BANNER": "False",
+    "SOLARA_KERNEL_CULL_TIMEOUT": "2m",
 }
 
 
@@ -70,9 +79,8 @@ def app_environment(scenario_path: str | None = None,
 
 
 def server_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    """The ``solara run`` command line (production mode, no browser of its own)."""
-    return [sys.executable, "-m", "solara", "run", APP_MODULE, "--host", host,
-            "--port", str(int(port)), "--production", "--no-open", "--no-check-version",
+    """The server's command line (:mod:`simulation.app.serve`; no browser of its own)."""
+    return [sys.executable, "-m", SERVER_MODULE, "--host", host, "--port", str(int(port)),
             "--log-level", "warning"]
 
 
