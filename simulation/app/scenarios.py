@@ -18,8 +18,9 @@ SCENARIO_DIR_ENV = "COMMNET_SCENARIO_DIR"
 def scenario_dir() -> Path:
     """The folder the scenario picker lists.
 
-    ``$COMMNET_SCENARIO_DIR`` if set, else ``./scenarios``, else the repository's
-    ``scenarios/`` next to the ``simulation`` package.
+    ``$COMMNET_SCENARIO_DIR`` if set, else ``./scenarios``, else the scenarios shipped with
+    commnet (:func:`simulation.project.template_root`: the package data of an installed wheel,
+    or the repository's ``scenarios/`` in a source checkout).
     """
     env = os.environ.get(SCENARIO_DIR_ENV)
     if env:
@@ -27,7 +28,12 @@ def scenario_dir() -> Path:
     here = Path.cwd() / "scenarios"
     if here.is_dir():
         return here
-    return Path(__file__).resolve().parents[2] / "scenarios"
+    from ..project import template_root
+
+    try:
+        return template_root() / "scenarios"
+    except FileNotFoundError:
+        return Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def list_scenarios(directory: str | os.PathLike[str] | None = None,
