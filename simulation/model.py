@@ -441,7 +441,7 @@ class CommissioningModel(mesa.Model):
         pairs = None
         if e.rule == "deffuant" and t.m:
             n_pairs = round(e.pairs_per_agent * self.active.sum())
-            pairs = ex.sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
+            pairs = ex._sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
                                              self.rng, weight=t.weight[self.used])
         self.belief = exchange_beliefs(
             self.belief, W, e.rule, rate=e.rate * self.engagement * self.active,
@@ -449,7 +449,7 @@ class CommissioningModel(mesa.Model):
             pairs=pairs, active=self.active,
         )
         pull = self.spec.objectives.belief_pull * self.engagement[:, None] * self.active[:, None]
-        obj = ex.degroot_step(self.objective, W, rate=e.objective_rate * self.engagement * self.active)
+        obj = ex._degroot_step(self.objective, W, rate=e.objective_rate * self.engagement * self.active)
         self.objective = (1.0 - pull) * obj + pull * self.belief
 
     # ------------------------------------------------------------------ 4. meetings
@@ -580,7 +580,7 @@ class CommissioningModel(mesa.Model):
             self.adopted |= self.on_board & self.present
         t = self.ties
         W = t.csr(influence_weights(t.src, t.dst, t.weight, self.present))
-        self.adopted = ex.bass_adoption_step(self.adopted, W, inn.p, inn.q, self.rng) & self.present
+        self.adopted = ex._bass_adoption_step(self.adopted, W, inn.p, inn.q, self.rng) & self.present
 
     # ------------------------------------------------------------------ 6. turnover
     def turn_over(self) -> None:
