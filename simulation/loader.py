@@ -1,10 +1,24 @@
 """Scenario files: safe YAML loading, ``extends:`` variants, ``--set`` overrides, clear errors.
 
 A scenario file is YAML holding the fields of :class:`simulation.scenario.Scenario`.  A
-what-if variant names its base with ``extends: other.yaml`` (relative to the variant) and
-gives only the fields it changes; mappings are merged key by key, lists and scalars are
-replaced whole.  ``--set dotted.path=value`` overrides apply last; list items are addressed by
-index (``groups.0.population=90000``) and values are parsed as YAML scalars.
+what-if variant names its base with ``extends: other.yaml`` and gives only the fields it
+changes; mappings are merged key by key, lists and scalars are replaced whole.
+
+``extends:`` names a ``.yaml`` or ``.yml`` file by a *relative* path, resolved against the
+folder of the file holding the line.  The base must lie inside the scenario's folder tree:
+the project the named scenario belongs to (the nearest folder above it holding
+``pyproject.toml`` or ``.git``) or, outside a project, the parent of the scenario's folder
+(so ``../base/scenario.yaml`` works); or inside commnet's own project folder, so a study
+kept elsewhere (or a calibrated scenario written to any ``--out``) may extend the shipped
+``scenarios/``.  Absolute paths and paths climbing out of those trees are refused; an error
+in a base names the file whose ``extends:`` line pointed there.
+
+YAML is read with the YAML 1.2 booleans: only ``true``/``false`` are booleans, so an
+unquoted ``off``, ``no``, ``on`` or ``yes`` (a case name, a service) stays the string typed
+(boolean fields still accept them as pydantic reads them).
+
+``--set dotted.path=value`` overrides apply last; list items are addressed by index
+(``groups.0.population=90000``) and values are parsed as YAML scalars.
 
 Every problem is raised as :class:`ScenarioError` naming the file, the field path, the bad
 value and what is allowed.  Survey files named in ``network.survey`` are resolved against the
@@ -15,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +46,7 @@ __all__ = [
     "ScenarioError",
     "apply_overrides",
     "estimate_memory",
+    "extends_root",
     "load_scenario",
     "load_yaml_chain",
     "merge_mappings",
@@ -89,6 +105,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                                  _UniqueKeyLoader.construct_mapping)
+# YAML 1.2 booleans: ``yes/no/on/off`` (YAML 1.1) stay strings, so a case named ``off`` is
+# the string the user typed, not ``False``.
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
 def _depth(node: yaml.Node, limit: int) -> int:
@@ -155,38 +180,93 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+#: commnet's own project folder (a source checkout), whose scenarios any study may extend.
+_PACKAGE_PROJECT = Path(__file__).resolve().parents[1]
+
+
+def extends_root(path: str | os.PathLike[str]) -> Path:
+    """The scenario's folder tree, which an ``extends:`` chain starting at ``path`` may read.
+
+    The nearest folder above ``path`` holding ``pyproject.toml`` or ``.git`` (the project),
+    else the parent of the file's folder.  (Bases inside commnet's own project folder are
+    allowed as well, see :func:`load_yaml_chain`.)
+    """
+    folder = Path(os.path.abspath(path)).parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+            return candidate
+    return folder.parent
+
+
+def _within(path: Path, root: Path) -> bool:
+    return os.path.commonpath([path, root]) == str(root)
+
+
+def _extends_target(current: Path, parent: Any, roots: list[Path]) -> Path:
+    """Check the value of ``current``'s ``extends:`` line and return the base file's path."""
+    def refuse(message: str) -> ScenarioError:
+        return ScenarioError([(str(current), "extends", message)])
+
+    if not isinstance(parent, str) or not parent.strip():
+        raise refuse(f"must be a file name (a relative path to a .yaml or .yml file), got {parent!r}")
+    shown = parent if len(parent) <= 120 else parent[:120] + "..."
+    if "\0" in parent or len(parent) > 1024:
+        raise refuse(f"not a usable file name: {shown!r}")
+    if Path(parent).suffix.lower() not in (".yaml", ".yml"):
+        raise refuse(f"must name a .yaml or .yml file, got {shown!r}")
+    if Path(parent).is_absolute() or parent.startswith("~"):
+        raise refuse(f"must be a path relative to this file's folder, got the absolute path {shown!r}")
+    nxt = Path(os.path.normpath(os.path.abspath(current.parent / parent)))
+    if not any(_within(nxt, root) for root in roots):
+        raise refuse(f"{shown!r} lies outside the scenario's folder tree {roots[0]} (a base must be "
+                     "inside the scenario's project, or beside its folder outside a project, or "
+                     "among commnet's own scenarios)")
+    try:
+        found = nxt.is_file()
+    except OSError as exc:
+        raise refuse(f"cannot read base file {shown!r}: {exc.strerror}") from None
+    if not found:
+        raise refuse(f"base file {shown!r} not found (looked in {nxt})"
+                     if not nxt.exists() else f"base {shown!r} is not a regular file")
+    return nxt
+
+
 def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:
     """Read a file and its ``extends:`` ancestors, child first.
 
     Returns
     -------
     list of (file name, raw mapping)
-        The raw mappings with ``extends`` removed; cycles are reported as errors.
+        The raw mappings with ``extends`` removed; cycles are reported as errors.  A base
+        must be a relative ``.yaml``/``.yml`` path inside :func:`extends_root` (module
+        docstring); an error reading it names the file whose ``extends:`` line pointed there.
     """
     chain: list[tuple[str, dict[str, Any]]] = []
     seen: set[Path] = set()
     current: Path | None = Path(path)
+    roots = [extends_root(path)]
+    if (_PACKAGE_PROJECT / "pyproject.toml").is_file():
+        roots.append(_PACKAGE_PROJECT)
+    named_by: Path | None = None
     while current is not None:
         resolved = current.resolve()
         if resolved in seen:
             raise ScenarioError([(str(current), "extends", "circular extends chain")])
         seen.add(resolved)
-        data = _read_yaml(current)
+        try:
+            data = _read_yaml(current)
+        except ScenarioError as exc:
+            if named_by is None:
+                raise
+            raise ScenarioError([(str(named_by), "extends", f"base file {src}: {path_}: {msg}"
+                                  if path_ else f"base file {src}: {msg}")
+                                 for src, path_, msg in exc.problems]) from None
         parent = data.pop("extends", None)
         chain.append((str(current), data))
         if parent is None:
             current = None
-        elif not isinstance(parent, str):
-            raise ScenarioError(
-                [(str(current), "extends", f"must be a file name, got {parent!r}")]
-            )
         else:
-            nxt = (current.parent / parent)
-            if not nxt.exists():
-                raise ScenarioError(
-                    [(str(current), "extends", f"base file {parent!r} not found (looked in {nxt})")]
-                )
-            current = nxt
+            named_by, current = current, _extends_target(current, parent, roots)
     return chain
 
 
@@ -342,11 +422,14 @@ def _generated(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]) 
         problems = validation_problems(exc, data["generate"], [])
         raise ScenarioError([(_origin(["generate"], sources), f"generate.{path}", msg)
                              for _, path, msg in problems]) from None
+    seed = data.get("seed", 0)
+    if isinstance(seed, float) and seed.is_integer() and seed >= 0:
+        data = {**data, "seed": int(seed)}  # as the schema reads an integral float
     try:
         return expand(data)
     except ValueError as exc:
-        raise ScenarioError([(_origin(["generate"], sources), "generate.population",
-                              str(exc))]) from None
+        field = "seed" if str(exc).startswith("seed") else "generate.population"
+        raise ScenarioError([(_origin([field.split(".")[0]], sources), field, str(exc))]) from None
 
 
 def load_scenario(
@@ -399,37 +482,53 @@ def load_scenario(
                     (
                         str(path),
                         "groups",
-                        f"this scenario needs about {need / 2**30:.1f} GiB but only "
-                        f"{have / 2**30:.1f} GiB is available; reduce `scale` or the groups",
+                        f"this scenario needs about {need / 2**30:.1f} GiB (an estimate: "
+                        f"{count_agents(scenario):,} agents and their ties) but only "
+                        f"{have / 2**30:.1f} GiB is available; reduce `scale`, the groups or the "
+                        "network's ties per agent",
                     )
                 ]
             )
     return surveyed.check_scenario(scenario, lambda loc: _origin(loc, sources))
 
 
-def count_agents(scenario: Scenario) -> int:
-    """Estimated number of agents, before any allocation (used for the memory guard)."""
-    total = 0
+def _counts(scenario: Scenario) -> tuple[int, int, int]:
+    """Estimated (agents, GPs, commissioning managers), before any allocation."""
+    total = gps_total = managers = 0
     for g in scenario.groups:
         practices = max(1, round(g.practices.count * (1 if g.practices.explicit else scenario.scale)))
         gps = max(practices, round(practices * g.practices.gps_per_practice))
         total += gps + practices * (1 + scenario.patients_per_practice)
         total += g.commissioning_managers + scenario.board.lay_members
+        gps_total += gps
+        managers += g.commissioning_managers
     total += sum(p.staff for p in scenario.providers)
     total += sum(a.staff for a in scenario.local_authorities)
-    return total
+    return total, gps_total, managers
+
+
+def count_agents(scenario: Scenario) -> int:
+    """Estimated number of agents, before any allocation (used for the memory guard)."""
+    return _counts(scenario)[0]
 
 
 def estimate_memory(scenario: Scenario) -> int:
     """Estimated peak bytes of a run.
 
     About 12 float64 arrays of shape (N, K) for beliefs, objectives and their work copies,
-    ~25 ties per agent at ~60 bytes each (edge lists, CSR copies, keys) and ~1.5 kB per Mesa
-    agent object.
+    ~1.5 kB per Mesa agent object, and ~60 bytes per tie (edge lists, CSR copies, keys) for
+    ~25 ties per agent (board, locality and forum ties) plus the generated informal ties:
+    ``gp_ties_in_locality + gp_ties_across_localities`` per GP and ``manager_ties`` per
+    commissioning manager (up to 100 each), so a dense network is refused before it is built.
     """
-    n = count_agents(scenario)
+    n, gps, managers = _counts(scenario)
     k = scenario.n_services
-    return int(n * (12 * k * 8 + 25 * 60 + 1500) + 200 * 2**20)
+    net = scenario.network
+    ties = 25 * n
+    if net.informal:
+        ties += gps * (net.gp_ties_in_locality + net.gp_ties_across_localities)
+        ties += managers * net.manager_ties
+    return int(n * (12 * k * 8 + 1500) + ties * 60 + 200 * 2**20)
 
 
 def available_memory() -> int | None:
