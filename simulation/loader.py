@@ -80,9 +80,11 @@ class ScenarioError(Exception):
         return "\n".join(lines)
 
 
-#: Largest scenario or experiment file read (bytes) and deepest nesting accepted.
+#: Largest scenario or experiment file read (bytes), deepest nesting accepted and most
+#: values (YAML nodes, with aliases expanded) in one document.
 MAX_FILE_BYTES = 5 * 2**20
 MAX_DEPTH = 32
+MAX_NODES = 1_000_000
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -116,31 +118,60 @@ _UniqueKeyLoader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def _depth(node: yaml.Node, limit: int) -> int:
-    """Nesting depth of a composed YAML node (iterative: no recursion on hostile input)."""
-    deepest, stack = 0, [(node, 1)]
+def _measure(root: yaml.Node) -> tuple[int, int]:
+    """Nesting depth and expanded node count of a composed YAML document.
+
+    Aliases count as many times as they are used (their expansion is what the loader, the
+    merge and the validation walk), but each node is measured once (memoised), so an "alias
+    bomb" is measured in linear time.  Iterative: no recursion on hostile input.  Raises
+    ``ValueError`` for a recursive alias (a node containing itself).
+    """
+    done: dict[int, tuple[int, int]] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        n, d = stack.pop()
-        deepest = max(deepest, d)
-        if deepest > limit:
-            return deepest
-        if isinstance(n, yaml.MappingNode):
-            stack.extend((v, d + 1) for _, v in n.value)
-        elif isinstance(n, yaml.SequenceNode):
-            stack.extend((v, d + 1) for v in n.value)
-    return deepest
+        node, finished = stack.pop()
+        key = id(node)
+        if key in done:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if not finished:
+            visiting.add(key)
+            stack.append((node, True))
+            for child in children:
+                if id(child) in visiting:
+                    raise ValueError("a recursive alias (a node that contains itself)")
+                if id(child) not in done:
+                    stack.append((child, False))
+        else:
+            visiting.discard(key)
+            depth = 1 + max((done[id(c)][0] for c in children), default=0)
+            size = 1 + sum(done[id(c)][1] for c in children)
+            done[key] = (depth, min(size, 2**62))
+    return done[id(root)]
 
 
 def safe_yaml(text: str) -> Any:
-    """Parse YAML safely: no tags beyond the safe set, no duplicate keys, bounded nesting.
+    """Parse YAML safely: no tags beyond the safe set, no duplicate keys, bounded nesting and
+    a bounded number of values once aliases are expanded (no "billion laughs").
 
     Raises ``yaml.YAMLError`` (or ``ValueError`` for too deep nesting)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
         raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
-    if node is not None and _depth(node, MAX_DEPTH) > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    if node is not None:
+        depth, size = _measure(node)
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        if size > MAX_NODES:
+            raise ValueError(f"{size:,} values once aliases (*name) are expanded; at most "
+                             f"{MAX_NODES:,} are read")
     return yaml.load(text, Loader=_UniqueKeyLoader)
 
 

@@ -236,3 +236,21 @@ def test_a_study_elsewhere_may_extend_the_shipped_scenarios(tmp_path):
     child.parent.mkdir()
     child.write_text(f"extends: {os.path.relpath(TEACHING, child.parent)}\nname: v\n")
     assert load_scenario(child).name == "v"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("a: &l0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"l{i}: &l{i} [" + ", ".join([f"*l{i - 1}"] * 9) + "]\n" for i in range(1, 10)),
+     "values once aliases"),
+    ("a: &a [*a]\n", "recursive alias"),
+])
+def test_alias_bombs_are_refused_quickly(tmp_path, text, message):
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    with pytest.raises(ScenarioError, match=message):
+        load_scenario(p)
+
+
+def test_a_quoted_number_is_not_converted():
+    with pytest.raises(ScenarioError, match=r"steps: got '5', a string, where a number is meant"):
+        load_scenario(TEACHING, ["steps='5'"])
