@@ -519,7 +519,11 @@ def _worker(conn) -> None:  # pragma: no cover - runs in a child process
     loader.available_memory = lambda: min(real() or GUARD_MEMORY, GUARD_MEMORY)
     import warnings
 
+    import simulation.experiment.runner
+    import simulation.model  # noqa: F401
+
     warnings.simplefilter("ignore")
+    conn.send("ready")
     while True:
         task = conn.recv()
         if task is None:
@@ -545,6 +549,8 @@ class Pool:
         self.proc = self.ctx.Process(target=_worker, args=(child,), daemon=True)
         self.proc.start()
         self.conn = parent
+        if not parent.poll(900) or parent.recv() != "ready":  # imports are not the case's time
+            raise RuntimeError("fuzz worker did not start")
 
     def run(self, task: dict) -> tuple[str, str]:
         if self.proc is None or not self.proc.is_alive():
@@ -624,7 +630,7 @@ def make_case(i: int, rng: random.Random, folder: Path, bases: dict[str, Path],
 
 
 def run_stage(stage: str, n: int, rng: random.Random, folder: Path, bases: dict[str, Path],
-              pool: Pool, record, keep: list, verbose: bool = False) -> None:
+              pool: Pool, record, keep: list, verbose: bool = False, write_tables=None) -> None:
     t0 = time.time()
     for i in range(n):
         task = make_case(i, rng, folder, bases, stage)
@@ -637,8 +643,10 @@ def run_stage(stage: str, n: int, rng: random.Random, folder: Path, bases: dict[
         record(stage, outcome, sig, task)
         if stage == "scenario":
             keep.append((task, outcome))
-        if (i + 1) % 500 == 0:
+        if (i + 1) % 250 == 0:
             print(f"  {stage}: {i + 1}/{n} in {time.time() - t0:.0f} s", flush=True)
+            if write_tables:
+                write_tables()  # partial tables while the campaign runs
 
 
 CLI_OPTIONS = [
@@ -719,6 +727,20 @@ def main(argv: list[str] | None = None) -> int:
             entry = failures.setdefault((stage, outcome, sig), [0, task])
             entry[0] += 1
 
+    def write_tables() -> None:
+        with (args.out / "counts.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["stage", "outcome", "count"])
+            for (stage, outcome), c in sorted(counts.items()):
+                w.writerow([stage, outcome, c])
+        with (args.out / "failures.csv").open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["stage", "outcome", "signature", "count", "example"])
+            for (stage, outcome, sig), (c, task) in sorted(failures.items(), key=lambda kv: -kv[1][0]):
+                example = json.dumps({"base": task["base"], "overrides": task["overrides"],
+                                      "mutations": task["log"]})[:600]
+                w.writerow([stage, outcome, sig, c, example])
+
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="commnet_fuzz_") as tmp:
         folder = Path(tmp)
@@ -731,30 +753,20 @@ def main(argv: list[str] | None = None) -> int:
         keep: list = []
         try:
             print(f"scenarios: {args.cases}", flush=True)
-            run_stage("scenario", args.cases, rng, folder, bases, pool, record, keep, args.verbose)
+            run_stage("scenario", args.cases, rng, folder, bases, pool, record, keep, args.verbose,
+                      write_tables)
             print(f"experiments: {args.experiments}", flush=True)
             for name in ("tiny.yaml",):
                 shutil.copy(folder / name, folder / "cases" / name)
             run_stage("experiment", args.experiments, rng, folder, bases, pool, record, keep,
-                      args.verbose)
+                      args.verbose, write_tables)
         finally:
             pool.close()
         print(f"cli: {args.cli}", flush=True)
         run_cli(args.cli, rng, folder, keep, args.timeout, record)
     elapsed = time.time() - t0
 
-    with (args.out / "counts.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["stage", "outcome", "count"])
-        for (stage, outcome), c in sorted(counts.items()):
-            w.writerow([stage, outcome, c])
-    with (args.out / "failures.csv").open("w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["stage", "outcome", "signature", "count", "example"])
-        for (stage, outcome, sig), (c, task) in sorted(failures.items(), key=lambda kv: -kv[1][0]):
-            example = json.dumps({"base": task["base"], "overrides": task["overrides"],
-                                  "mutations": task["log"]})[:600]
-            w.writerow([stage, outcome, sig, c, example])
+    write_tables()
     print(f"\n{'stage':<11} {'outcome':<22} {'count':>6}   ({elapsed:.0f} s, seed {args.seed})")
     for (stage, outcome), c in sorted(counts.items()):
         print(f"{stage:<11} {outcome:<22} {c:>6}")

@@ -85,11 +85,13 @@ REDUCE_ALIASES = {"mean": "mean_last", "last": "final", "detection_time": "time_
 MAX_RUNS = 5_000_000
 
 
-def _custom(kind: str, message: str, field: str | None = None, **ctx: Any
+def _custom(error_type: str, message: str, field: str | None = None, /, **ctx: Any
             ) -> PydanticCustomError:
     """A validation error with its message formatted here (``str.format`` of ``ctx``);
-    ``field`` names the offending field of a whole-model check (shown as its location)."""
-    return PydanticCustomError(kind, message.format(**ctx), {"field": field} if field else None)
+    ``field`` names the offending field of a whole-model check (shown as its location).
+    The first three are positional-only, so ``ctx`` may hold any name (``kind=...``)."""
+    return PydanticCustomError(error_type, message.format(**ctx),
+                               {"field": field} if field else None)
 
 
 # --------------------------------------------------------------------------- parameters
