@@ -60,7 +60,7 @@ class Strict(BaseModel):
                         raise PydanticCustomError(
                             "string_as_number",
                             f"{key}: got {value!r}, a string, where a number is meant "
-                            "(write the number without quotes)",
+                            "(numbers are written without quotes)",
                             {"key": str(key)},
                         )
         return data

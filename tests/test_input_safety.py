@@ -254,3 +254,18 @@ def test_alias_bombs_are_refused_quickly(tmp_path, text, message):
 def test_a_quoted_number_is_not_converted():
     with pytest.raises(ScenarioError, match=r"steps: got '5', a string, where a number is meant"):
         load_scenario(TEACHING, ["steps='5'"])
+
+
+@pytest.mark.parametrize("name", ["a" * 5000 + ".csv", "x\0y.csv"])
+def test_data_file_names_too_long_or_with_nul_are_clean_errors(tmp_path, name):
+    # found by benchmarks/fuzz_campaign.py: OSError (File name too long) from the register check
+    for extra in ({"practices_from": {"file": name, "format": "plain"}},
+                  {"network": {"survey": {"format": "csv", "nodes": name, "edges": name}}}):
+        data = yaml.safe_load(TEACHING.read_text())
+        if "practices_from" in extra:
+            data.pop("groups")
+        data.update(extra)
+        p = tmp_path / "s.yaml"
+        p.write_text(yaml.safe_dump(data))
+        with pytest.raises(ScenarioError, match=r"cannot read|not found|not a usable file name"):
+            load_scenario(p)
