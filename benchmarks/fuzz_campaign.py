@@ -398,6 +398,8 @@ class Mutator:
             if r.random() < 0.1:
                 text = r.choice(["", "=", "[", "{a:", "!!python/object:x", "a=b=c"])
             out.append(f"{path}={text}" if r.random() > 0.03 else path)
+            # --set text is parsed as YAML: "5" is the number 5 there, not a quoted string
+            kind = "set_text" if kind == "str" and not isinstance(value, Raw) else kind
             log.append({"op": "set", "path": path, "kind": kind, "value": text[:60]})
         return out, log
 
