@@ -191,7 +191,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
                               f"and experiment files up to {MAX_FILE_BYTES:,} bytes are read")])
     try:
         text = path.read_text(encoding="utf-8")
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, EIO (/proc)
         raise ScenarioError([(str(path), "", f"cannot read file: {exc}")]) from None
     try:
         data = safe_yaml(text)

@@ -512,9 +512,15 @@ def _resolve_file(source: str, field_path: str, name: str, folder: Path) -> Path
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = folder / path
-    if not path.exists():
-        raise ScenarioError([(source, field_path, f"scenario file {name!r} not found "
-                              f"(looked in {path.resolve()})")])
+    shown = name if len(name) <= 120 else name[:120] + "..."
+    try:
+        found = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise ScenarioError([(source, field_path, f"not a usable file name {shown!r}: "
+                              f"{getattr(exc, 'strerror', None) or exc}")]) from None
+    if not found:
+        raise ScenarioError([(source, field_path, f"scenario file {shown!r} not found "
+                              f"(looked in {os.path.abspath(path)})")])
     return path
 
 
