@@ -8,7 +8,14 @@ After each decision an agent compares what is funded where it works with its own
 
 (reflection :math:`r_i`, learning rate :math:`\\eta`, expectation :math:`r^*`): being able to
 change services feeds engagement, failing to breeds disengagement (Miller et al. 2016, J
-Health Serv Res Policy 21:213).  The step shrinks near the bounds (logistic saturation), so
+Health Serv Res Policy 21:213).  The feedback acts on every *present* agent, whether or not it
+attended this month: it responds to outcomes (what is funded where the agent works, which it
+senses without attending), as the brief's "agents whose locality's needs are reflected gain
+engagement".  So an agent who never attends (engagement near 0) still gains engagement when
+decisions happen to reflect its priorities; this is a mechanism, not a leak: it is the only
+route back from disengagement (at :math:`e_i = 0` the step is :math:`\\eta\\,(r_i - r^*)` up
+and 0 down, so 0 is not absorbing), and the regression toward the type mean below works the
+same way.  The step shrinks near the bounds (logistic saturation), so
 engagement stays in [0, 1] without clipping and never locks at 1.  Every month engagement also
 regresses toward its type's mean :math:`m_i` (other demands on people's time),
 :math:`e'_i = e_i + \\nu\\,(m_i - e_i)`, so that it settles at a level set by how well

@@ -17,6 +17,13 @@ suffix ``_loop`` that iterates over agents and their CSR neighbour lists; the
 two return identical results (up to floating-point rounding) for the same
 inputs and random draws.
 
+Every public function validates its input and raises ``ValueError`` naming the argument
+and the allowed range: finite states (NaN and inf are refused, never propagated), parameters
+in their documented range, integer pair indices, boolean adoption states.  The simulation's
+per-step loop calls the unchecked kernels of the same name with a leading underscore
+(``_degroot_step`` ...), which do the same arithmetic without the checks: its inputs are
+valid by construction (the scenario schema bounds every parameter).
+
 Conventions shared by all rules:
 
 * ``W`` is converted to CSR, duplicate entries are summed and explicit zeros
@@ -56,12 +63,11 @@ from scipy.sparse import linalg as sparse_linalg
 # ---------------------------------------------------------------------------
 
 
-def _as_csr(W, check_finite=True):
-    """Return ``W`` as a canonical float64 CSR array without explicit zeros.
+def _canonical(W):
+    """Return ``W`` as a float64 CSR array with summed duplicates and no explicit zeros.
 
-    The result may share memory with ``W``; callers must not modify it.  With
-    ``check_finite=False`` only negative (and NaN) weights are rejected here; the caller
-    must check that its row sums are finite.
+    No value checks (the unchecked kernels use this); the result may share memory with
+    ``W`` and callers must not modify it.
     """
     if not sparse.issparse(W):
         W = np.asarray(W, dtype=np.float64)
@@ -73,16 +79,47 @@ def _as_csr(W, check_finite=True):
         A = sparse.csr_array(W, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError(f"W must be a square matrix, got shape {A.shape}")
-    if A.nnz == 0:
-        return A
-    lo = A.data.min()
-    if not (lo >= 0 and (not check_finite or A.data.max() < np.inf)):  # also rejects NaN
-        raise ValueError("W must have finite, non-negative weights")
-    if lo == 0 or not A.has_canonical_format:
+    if A.nnz and (A.data.min() == 0 or not A.has_canonical_format):
         A = A.copy()
         A.sum_duplicates()
         A.eliminate_zeros()
     return A
+
+
+def _as_csr(W, check_finite=True):
+    """Return ``W`` as a canonical float64 CSR array without explicit zeros.
+
+    Raises ``ValueError`` for a non-square matrix and for negative, NaN or (with
+    ``check_finite``) infinite weights.  With ``check_finite=False`` the caller must check
+    that its row sums are finite.  The result may share memory with ``W``; callers must not
+    modify it.
+    """
+    if sparse.issparse(W) and W.dtype.kind not in "fiub":
+        raise ValueError(f"W must have real numeric weights, got dtype {W.dtype}")
+    A = _canonical(W)
+    if A.nnz:
+        lo = A.data.min()
+        if not (lo >= 0 and (not check_finite or A.data.max() < np.inf)):  # also rejects NaN
+            raise ValueError("W must have finite, non-negative weights "
+                             f"(found min {lo}, max {A.data.max()})")
+    return A
+
+
+def _check_finite(x, name):
+    """Raise ``ValueError`` naming ``name`` if the float array ``x`` holds NaN or inf."""
+    if not np.isfinite(x).all():
+        bad = np.argwhere(~np.isfinite(x))
+        raise ValueError(f"{name} must be finite (no NaN or inf): {len(bad)} non-finite "
+                         f"value(s), the first {x[tuple(bad[0])]} at index {tuple(bad[0].tolist())}")
+    return x
+
+
+def _float_array(x, name):
+    """``np.asarray(x, float64)`` with a message naming ``name`` for non-numeric input."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
 
 
 def _row_sums(A):
@@ -104,40 +141,80 @@ def _neighbour_mean(A, x):
     return agg, has
 
 
-def _state(x, n):
-    """Return ``x`` as a float64 array of shape ``(n,)`` or ``(n, K)``."""
-    x = np.asarray(x, dtype=np.float64)
+def _state(x, n, name="x"):
+    """Return ``x`` as a finite float64 array of shape ``(n,)`` or ``(n, K)``."""
+    x = _float_array(x, name)
     if x.ndim not in (1, 2) or x.shape[0] != n:
-        raise ValueError(f"x must have shape ({n},) or ({n}, K), got {x.shape}")
-    return x
+        raise ValueError(f"{name} must have shape ({n},) or ({n}, K), got {x.shape}")
+    return _check_finite(x, name)
 
 
 def _any_state(x):
-    """Return ``x`` as a float64 array of shape ``(N,)`` or ``(N, K)``."""
-    x = np.asarray(x, dtype=np.float64)
+    """Return ``x`` as a finite float64 array of shape ``(N,)`` or ``(N, K)``."""
+    x = _float_array(x, "x")
     if x.ndim not in (1, 2):
         raise ValueError(f"x must have shape (N,) or (N, K), got {x.shape}")
-    return x
+    return _check_finite(x, "x")
 
 
-def _scalar(value, name, *, lo=0.0, hi=1.0):
-    """Return ``value`` as a float after checking ``lo <= value <= hi``."""
-    v = float(value)
-    if not lo <= v <= hi:
-        raise ValueError(f"{name} must lie in [{lo}, {hi}], got {v}")
+def _range_text(lo, hi, lo_open):
+    return f"{'(' if lo_open else '['}{lo:g}, {'inf)' if hi == np.inf else f'{hi:g}]'}"
+
+
+def _scalar(value, name, *, lo=0.0, hi=1.0, lo_open=False):
+    """Return ``value`` as a float after checking that it is a finite number in the range
+    ``[lo, hi]`` (``(lo, hi]`` with ``lo_open``); booleans are refused."""
+    allowed = f"a finite number in {_range_text(lo, hi, lo_open)}"
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be {allowed}, got the boolean {value!r}")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {allowed}, got {value!r}") from None
+    if not (np.isfinite(v) and (lo < v if lo_open else lo <= v) and v <= hi):
+        raise ValueError(f"{name} must be {allowed}, got {v}")
     return v
 
 
 def _per_agent(value, n, name, *, lo=0.0, hi=1.0):
-    """Broadcast a scalar or ``(n,)`` parameter to ``(n,)`` and check bounds."""
-    v = np.asarray(value, dtype=np.float64)
+    """Broadcast a scalar or ``(n,)`` parameter to ``(n,)`` and check that every entry is a
+    finite number in ``[lo, hi]``."""
+    v = _float_array(value, name)
     if v.ndim == 0:
         v = np.full(n, float(v))
     elif v.shape != (n,):
         raise ValueError(f"{name} must be a scalar or have shape ({n},), got {v.shape}")
-    if not ((v >= lo).all() and (v <= hi).all()):
-        raise ValueError(f"{name} must lie in [{lo}, {hi}]")
+    bad = ~(np.isfinite(v) & (v >= lo) & (v <= hi))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise ValueError(f"{name} must be finite and lie in {_range_text(lo, hi, False)}: "
+                         f"{int(bad.sum())} value(s) outside, the first {v[k]} at index {k}")
     return v
+
+
+def _index_array(v, name):
+    """A 1-D integer index array; floats and booleans are refused (an empty list is fine)."""
+    a = np.asarray(v)
+    if a.size == 0 and a.dtype.kind in "fiu":
+        return a.astype(np.intp).reshape(-1) if a.ndim <= 1 else a.astype(np.intp)
+    if a.dtype.kind not in "iu":
+        raise ValueError(f"{name} must be an array of integers, got dtype {a.dtype} "
+                         "(float or boolean indices are not truncated or masked here)")
+    return a.astype(np.intp, copy=False)
+
+
+def _generator(rng):
+    """``numpy.random.default_rng(rng)`` for a non-negative integer seed, else ``rng`` itself
+    (a :class:`numpy.random.Generator`, or a stand-in with its methods); ``None``, numbers,
+    strings and the global ``numpy.random`` module are refused (no hidden global state)."""
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, (bool, np.bool_)):
+        if rng < 0:
+            raise ValueError(f"rng as an integer seed must be non-negative, got {rng}")
+        return np.random.default_rng(int(rng))
+    if rng is None or isinstance(rng, (bool, np.bool_, float, str, bytes, type(np.random))):
+        raise ValueError(f"rng must be a numpy.random.Generator or a non-negative integer seed, "
+                         f"got {type(rng).__name__}")
+    return rng  # a Generator, or a stand-in with its methods (tests)
 
 
 def _column(v, x):
@@ -317,6 +394,20 @@ def degroot_step(x, W, rate=None):
     n = A.shape[0]
     x = _state(x, n)
     r = _per_agent(1.0 if rate is None else rate, n, "rate")
+    if A.nnz and not np.isfinite(_row_sums(A)[0]).all():  # NaN and negatives were rejected
+        raise ValueError("W must have finite, non-negative weights (found an infinite weight)")
+    return _degroot_step(x, A, r)
+
+
+def _degroot_step(x, W, rate=None):
+    """Unchecked kernel of :func:`degroot_step` for the model's per-step loop.
+
+    The caller guarantees what :func:`degroot_step` checks: finite non-negative weights, a
+    finite float state of matching shape and rates in [0, 1].  Same arithmetic and result.
+    """
+    A = _canonical(W)
+    x = np.asarray(x, dtype=np.float64)
+    r = 1.0 if rate is None else np.asarray(rate, dtype=np.float64)
     sums, has = _row_sums(A)
     if not np.isfinite(sums).all():  # infinite weights (NaN and negatives were rejected)
         raise ValueError("W must have finite, non-negative weights")
@@ -449,12 +540,24 @@ def friedkin_johnsen_step(x, W, anchor, stubbornness):
     A = _as_csr(W)
     n = A.shape[0]
     x = _state(x, n)
-    u = _state(anchor, n)
+    u = _state(anchor, n, "anchor")
     if u.shape != x.shape:
         raise ValueError(f"anchor must have the shape of x {x.shape}, got {u.shape}")
-    s = _column(_per_agent(stubbornness, n, "stubbornness"), x)
+    s = _per_agent(stubbornness, n, "stubbornness")
+    return _friedkin_johnsen_step(x, A, u, s)
+
+
+def _friedkin_johnsen_step(x, W, anchor, stubbornness):
+    """Unchecked kernel of :func:`friedkin_johnsen_step` for the model's per-step loop.
+
+    The caller guarantees finite non-negative weights, finite float ``x`` and ``anchor`` of
+    equal shape and ``stubbornness`` of shape ``(N,)`` in [0, 1].  Same result.
+    """
+    A = _canonical(W)
+    x = np.asarray(x, dtype=np.float64)
+    s = _column(np.asarray(stubbornness, dtype=np.float64), x)
     agg, _ = _neighbour_mean(A, x)
-    return s * u + (1.0 - s) * agg
+    return s * anchor + (1.0 - s) * agg
 
 
 def friedkin_johnsen_step_loop(x, W, anchor, stubbornness):
@@ -462,7 +565,7 @@ def friedkin_johnsen_step_loop(x, W, anchor, stubbornness):
     A = _as_csr(W)
     n = A.shape[0]
     x = _state(x, n)
-    u = _state(anchor, n)
+    u = _state(anchor, n, "anchor")
     if u.shape != x.shape:
         raise ValueError(f"anchor must have the shape of x {x.shape}, got {u.shape}")
     s = _per_agent(stubbornness, n, "stubbornness").tolist()
@@ -536,7 +639,7 @@ def friedkin_johnsen_equilibrium(W, anchor, stubbornness):
     """
     A = _as_csr(W)
     n = A.shape[0]
-    u = _state(anchor, n)
+    u = _state(anchor, n, "anchor")
     s = _per_agent(stubbornness, n, "stubbornness")
     empty = (np.diff(A.indptr) == 0).astype(np.float64)
     P = row_normalise(A) + sparse.diags_array(empty, format="csr")
@@ -559,24 +662,37 @@ def friedkin_johnsen_equilibrium(W, anchor, stubbornness):
 # ---------------------------------------------------------------------------
 
 
-def _draw_candidates(src, dst, n_pairs, rng, weight):
-    """Draw ``n_pairs`` edge indices with probability proportional to weight."""
-    src = np.asarray(src)
-    dst = np.asarray(dst)
+def _check_candidates(src, dst, n_pairs, rng, weight):
+    """Validate the arguments of :func:`sample_disjoint_pairs` (returns them converted)."""
+    src = _index_array(src, "src")
+    dst = _index_array(dst, "dst")
     if src.ndim != 1 or src.shape != dst.shape:
         raise ValueError("src and dst must be 1-D arrays of equal length")
-    m = src.size
+    if isinstance(n_pairs, (bool, np.bool_)) or not isinstance(n_pairs, (int, np.integer)):
+        raise ValueError(f"n_pairs must be a non-negative integer, got {n_pairs!r}")
     if n_pairs < 0:
-        raise ValueError("n_pairs must be non-negative")
+        raise ValueError(f"n_pairs must be a non-negative integer, got {n_pairs}")
+    m = src.size
+    if m == 0 and n_pairs:
+        raise ValueError("cannot draw pairs from an empty edge list")
+    if weight is not None:
+        w = _float_array(weight, "weight")
+        if w.shape != (m,) or not (np.isfinite(w).all() and (w >= 0).all()) or (m and w.sum() <= 0):
+            raise ValueError("weight must be finite, non-negative, of shape (len(src),), sum > 0")
+        weight = w
+    return src, dst, int(n_pairs), _generator(rng), weight
+
+
+def _draw_candidates(src, dst, n_pairs, rng, weight):
+    """Draw ``n_pairs`` edge indices with probability proportional to weight (unchecked)."""
+    src = np.asarray(src)
+    dst = np.asarray(dst)
+    m = src.size
     if m == 0:
-        if n_pairs:
-            raise ValueError("cannot draw pairs from an empty edge list")
         return src[:0], dst[:0]
     p = None
     if weight is not None:
         w = np.asarray(weight, dtype=np.float64)
-        if w.shape != (m,) or not (np.isfinite(w).all() and (w >= 0).all()) or w.sum() <= 0:
-            raise ValueError("weight must be finite, non-negative, of shape (len(src),), sum > 0")
         p = w / w.sum()
     k = rng.choice(m, size=int(n_pairs), p=p)
     return src[k], dst[k]
@@ -592,8 +708,9 @@ def sample_disjoint_pairs(src, dst, n_pairs, rng, weight=None):
         :func:`deffuant_step` the orientation is irrelevant.
     n_pairs : int
         Number of candidate edges to draw (with replacement).
-    rng : numpy.random.Generator
-        Source of randomness (exactly one call to ``rng.choice``).
+    rng : numpy.random.Generator or int
+        Source of randomness (exactly one call to ``rng.choice``); an integer is a seed
+        for :func:`numpy.random.default_rng`.
     weight : array_like of float, shape (M,), optional
         Non-negative edge weights; candidates are drawn with probability
         proportional to ``weight`` (uniformly if ``None``).
@@ -627,6 +744,12 @@ def sample_disjoint_pairs(src, dst, n_pairs, rng, weight=None):
     >>> len(np.unique(np.concatenate([i, j]))) == 2 * len(i)
     True
     """
+    return _sample_disjoint_pairs(*_check_candidates(src, dst, n_pairs, rng, weight))
+
+
+def _sample_disjoint_pairs(src, dst, n_pairs, rng, weight=None):
+    """Unchecked kernel of :func:`sample_disjoint_pairs` for the model's per-step loop (the
+    caller guarantees integer edge arrays, ``n_pairs >= 0``, a Generator and valid weights)."""
     a, b = _draw_candidates(src, dst, n_pairs, rng, weight)
     return _greedy_disjoint(a, b)
 
@@ -660,7 +783,7 @@ def _greedy_disjoint(a, b):
 
 def sample_disjoint_pairs_loop(src, dst, n_pairs, rng, weight=None):
     """Sequential reference of :func:`sample_disjoint_pairs` (same result)."""
-    a, b = _draw_candidates(src, dst, n_pairs, rng, weight)
+    a, b = _draw_candidates(*_check_candidates(src, dst, n_pairs, rng, weight))
     used = set()
     keep = []
     for k, (u, v) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
@@ -674,8 +797,9 @@ def sample_disjoint_pairs_loop(src, dst, n_pairs, rng, weight=None):
 
 
 def _check_pairs(i, j, n):
-    i = np.asarray(i, dtype=np.intp)
-    j = np.asarray(j, dtype=np.intp)
+    """Pair indices as intp arrays: integer dtype, in range, node-disjoint."""
+    i = _index_array(i, "i")
+    j = _index_array(j, "j")
     if i.ndim != 1 or i.shape != j.shape:
         raise ValueError("i and j must be 1-D integer arrays of equal length")
     both = np.concatenate([i, j])
@@ -695,12 +819,14 @@ def deffuant_step(x, i, j, threshold, mu=0.5):
         Current state.
     i, j : array_like of int, shape (P,)
         Interacting pairs ``(i[k], j[k])``; all ``2P`` indices must be
-        distinct (see :func:`sample_disjoint_pairs`).
+        distinct (see :func:`sample_disjoint_pairs`).  Integer arrays only: float or
+        boolean arrays are refused rather than truncated.
     threshold : float
-        Confidence bound ``d``: a pair interacts only if its distance
+        Confidence bound ``d >= 0`` (finite): a pair interacts only if its distance
         (see :func:`distance`) is strictly below ``d``.
     mu : float, default 0.5
-        Convergence parameter in [0, 1] (0.5 = meet in the middle).
+        Convergence parameter in (0, 0.5] (0.5 = meet in the middle), the range of
+        Deffuant et al.: 0 would be no interaction and above 0.5 the pair overshoots.
 
     Returns
     -------
@@ -721,7 +847,7 @@ def deffuant_step(x, i, j, threshold, mu=0.5):
 
     The distance is :math:`|x_i - x_j|` for scalar opinions and the
     total-variation distance :math:`\tfrac12 \sum_k |x_{ik} - x_{jk}|` for
-    rows.  With :math:`\mu \in [0, 1]` the update is a convex combination,
+    rows.  With :math:`\mu \in (0, 1/2]` the update is a convex combination,
     so distributions stay distributions.  On complete mixing with uniform
     initial opinions the number of final major clusters is about
     :math:`\lfloor 1 / (2d) \rfloor`.
@@ -740,8 +866,15 @@ def deffuant_step(x, i, j, threshold, mu=0.5):
     """
     x = _any_state(x)
     i, j = _check_pairs(i, j, x.shape[0])
-    mu = _scalar(mu, "mu")
+    mu = _scalar(mu, "mu", hi=0.5, lo_open=True)
     threshold = _scalar(threshold, "threshold", hi=np.inf)
+    return _deffuant_step(x, i, j, threshold, mu)
+
+
+def _deffuant_step(x, i, j, threshold, mu=0.5):
+    """Unchecked kernel of :func:`deffuant_step` for the model's per-step loop (the caller
+    guarantees a finite float state, disjoint in-range integer pairs and valid parameters)."""
+    x = np.asarray(x, dtype=np.float64)
     xi, xj = x[i], x[j]
     m = distance(xi, xj) < threshold
     out = x.copy()
@@ -754,7 +887,7 @@ def deffuant_step_loop(x, i, j, threshold, mu=0.5):
     """Plain-loop reference of :func:`deffuant_step` (same result)."""
     x = _any_state(x)
     i, j = _check_pairs(i, j, x.shape[0])
-    mu = _scalar(mu, "mu")
+    mu = _scalar(mu, "mu", hi=0.5, lo_open=True)
     threshold = _scalar(threshold, "threshold", hi=np.inf)
     xs = _rows(x)
     out = np.array(x, copy=True)
@@ -804,7 +937,7 @@ def hegselmann_krause_step(x, W, epsilon):
         Non-negative weights, ``W[i, j]`` = weight with which ``i`` listens to
         ``j``.  The diagonal, if present, is the self weight (see Notes).
     epsilon : float or array_like of shape (N,)
-        Confidence bound(s) ``eps_i >= 0``; neighbours at distance
+        Finite confidence bound(s) ``eps_i >= 0``; neighbours at distance
         (see :func:`distance`) ``<= eps_i`` are averaged.
 
     Returns
@@ -834,7 +967,8 @@ def hegselmann_krause_step(x, W, epsilon):
     unweighted graph (all weights 1) it gives the original unweighted HK
     average.  The update is synchronous and vectorised over the CSR entries
     (the only Python loop runs over the ``K`` columns when computing
-    distances).
+    distances).  A NaN state is refused (``ValueError``) rather than propagated: one NaN
+    would enter every neighbour's sum through the sparse product and turn them all NaN.
 
     References
     ----------
@@ -855,6 +989,17 @@ def hegselmann_krause_step(x, W, epsilon):
     n = A.shape[0]
     x = _state(x, n)
     eps = _per_agent(epsilon, n, "epsilon", hi=np.inf)
+    return _hegselmann_krause_step(x, A, eps)
+
+
+def _hegselmann_krause_step(x, W, epsilon):
+    """Unchecked kernel of :func:`hegselmann_krause_step` for the model's per-step loop (the
+    caller guarantees finite non-negative weights, a finite float state and ``epsilon >= 0``,
+    a scalar or of shape ``(N,)``).  Same result."""
+    A = _canonical(W)
+    n = A.shape[0]
+    x = np.asarray(x, dtype=np.float64)
+    eps = np.broadcast_to(np.asarray(epsilon, dtype=np.float64), (n,))
     B, rows, self_w = _hk_parts(A)
     close = _edge_distance(x, B) <= np.take(eps, rows)
     wdata = np.where(close, B.data, 0.0)
@@ -899,22 +1044,39 @@ def hegselmann_krause_step_loop(x, W, epsilon):
 # ---------------------------------------------------------------------------
 
 
+def _adopters(adopted, n):
+    """``adopted`` as a boolean ``(n,)`` array: booleans, or integers that are all 0 or 1."""
+    a = np.asarray(adopted)
+    if a.shape != (n,):
+        raise ValueError(f"adopted must have shape ({n},), got {a.shape}")
+    if a.dtype == bool:
+        return a
+    if a.dtype.kind in "iu" and ((a == 0) | (a == 1)).all():
+        return a.astype(bool)
+    if a.dtype.kind in "iu":
+        raise ValueError("adopted must be boolean or integers 0/1, got the value "
+                         f"{a[(a != 0) & (a != 1)][0]}")
+    raise ValueError(f"adopted must be boolean or integers 0/1, got dtype {a.dtype} "
+                     "(a fraction or NaN is not an adoption state)")
+
+
 def bass_adoption_step(adopted, W, p, q, rng):
     r"""One synchronous step of network Bass diffusion.
 
     Parameters
     ----------
     adopted : array_like of bool, shape (N,)
-        Current adopters.
+        Current adopters; booleans, or integers 0/1 (floats such as 0.5 or NaN are refused).
     W : scipy.sparse matrix, shape (N, N)
         Non-negative weights; rows are normalised.
     p : float
         Innovation (external influence) probability per step, in [0, 1].
     q : float
         Imitation coefficient, in [0, 1].
-    rng : numpy.random.Generator
+    rng : numpy.random.Generator or int
         Source of randomness; exactly ``rng.random(N)`` is drawn, one uniform
-        per agent whether or not it has adopted.
+        per agent whether or not it has adopted.  An integer is a seed for
+        :func:`numpy.random.default_rng`.
 
     Returns
     -------
@@ -953,13 +1115,17 @@ def bass_adoption_step(adopted, W, p, q, rng):
     array([ True,  True,  True])
     """
     A = _as_csr(W)
-    n = A.shape[0]
+    a = _adopters(adopted, A.shape[0])
+    return _bass_adoption_step(a, A, _scalar(p, "p"), _scalar(q, "q"), _generator(rng))
+
+
+def _bass_adoption_step(adopted, W, p, q, rng):
+    """Unchecked kernel of :func:`bass_adoption_step` for the model's per-step loop (the
+    caller guarantees finite non-negative weights, a boolean ``adopted`` of shape ``(N,)``,
+    ``p, q`` in [0, 1] and a Generator).  Same draws and result."""
+    A = _canonical(W)
     a = np.asarray(adopted, dtype=bool)
-    if a.shape != (n,):
-        raise ValueError(f"adopted must have shape ({n},), got {a.shape}")
-    p = _scalar(p, "p")
-    q = _scalar(q, "q")
-    u = rng.random(n)
+    u = rng.random(A.shape[0])
     frac, _ = _neighbour_mean(A, a.astype(np.float64))
     prob = p + q * frac
     return a | (u < prob)
@@ -969,12 +1135,10 @@ def bass_adoption_step_loop(adopted, W, p, q, rng):
     """Plain-loop reference of :func:`bass_adoption_step` (same draws, same result)."""
     A = _as_csr(W)
     n = A.shape[0]
-    a = np.asarray(adopted, dtype=bool)
-    if a.shape != (n,):
-        raise ValueError(f"adopted must have shape ({n},), got {a.shape}")
+    a = _adopters(adopted, n)
     p = _scalar(p, "p")
     q = _scalar(q, "q")
-    u = rng.random(n).tolist()
+    u = _generator(rng).random(n).tolist()
     indptr, indices, data = A.indptr.tolist(), A.indices.tolist(), A.data.tolist()
     al = a.tolist()
     out = np.empty(n, dtype=bool)

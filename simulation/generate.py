@@ -12,7 +12,8 @@ Rules
 * **Geography**: groups are placed in order along a ring; "neighbours" are groups close on the
   ring.  Providers and local authorities serve runs of consecutive groups.
 * **Practices**: ``round(population / mean_list_size)`` per group (at least 1).
-* **Localities**: ``clip(round(population / people_per_locality), min, max)``.
+* **Localities**: ``clip(round(population / people_per_locality), min, max)``, and never more
+  than the group's practices (a locality is a set of practices).
 * **GPs per practice**: uniform in [min, max] per group.
 * **Providers**: each acute trust serves a run of 1-3 neighbouring groups; community,
   mental-health and independent providers serve runs of ``community_span``,
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 __all__ = ["GenerateSpec", "expand", "truncated_lognormal_total"]
 
 PositiveInt = Annotated[int, Field(ge=1)]
+#: A run of neighbouring groups served by one provider or authority (at most all groups).
+Span = Annotated[int, Field(ge=1, le=2000)]
 
 
 class PopulationRule(Strict):
@@ -55,16 +58,16 @@ class GenerateSpec(Strict):
     gps_per_practice_min: Annotated[float, Field(gt=0)] = 4.0
     gps_per_practice_max: Annotated[float, Field(gt=0)] = 6.0
     people_per_locality: Annotated[float, Field(gt=0)] = 70_000
-    localities_min: PositiveInt = 3
-    localities_max: PositiveInt = 8
+    localities_min: Annotated[int, Field(ge=1, le=50)] = 3
+    localities_max: Annotated[int, Field(ge=1, le=50)] = 8
     commissioning_managers_per_100k: Annotated[float, Field(ge=0)] = 3.0
-    acute_span_max: PositiveInt = 3
-    community_span: PositiveInt = 3
-    mental_health_span: PositiveInt = 5
-    independent_span: PositiveInt = 10
-    la_max_span: PositiveInt = 3
-    provider_staff: PositiveInt = 3
-    la_staff: PositiveInt = 2
+    acute_span_max: Span = 3
+    community_span: Span = 3
+    mental_health_span: Span = 5
+    independent_span: Span = 10
+    la_max_span: Span = 3
+    provider_staff: Annotated[int, Field(ge=1, le=100)] = 3
+    la_staff: Annotated[int, Field(ge=1, le=100)] = 2
 
 
 def truncated_lognormal_total(
@@ -119,7 +122,10 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     spec = GenerateSpec.model_validate(data["generate"])
-    seed = int(data.get("seed", 0))
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer (it seeds the generated groups), "
+                         f"got {seed!r}")
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x67656E]))
     p = spec.population
     pops = np.rint(truncated_lognormal_total(rng, spec.groups, p.median, p.mean, p.min, p.max,
@@ -128,8 +134,8 @@ def expand(data: dict[str, Any]) -> dict[str, Any]:
     groups = []
     for name, pop in zip(names, pops.tolist(), strict=True):
         practices = max(1, round(pop / spec.mean_list_size))
-        localities = int(np.clip(round(pop / spec.people_per_locality), spec.localities_min,
-                                 spec.localities_max))
+        localities = min(practices, int(np.clip(round(pop / spec.people_per_locality),
+                                                spec.localities_min, spec.localities_max)))
         groups.append({
             "name": name,
             "population": pop,

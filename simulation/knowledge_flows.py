@@ -159,14 +159,14 @@ def exchange_beliefs(
     for active agents; ``deffuant``: the given disjoint pairs of active agents.
     """
     if rule == "degroot":
-        return ex.degroot_step(x, W, rate=rate)
+        return ex._degroot_step(x, W, rate=rate)
     if rule == "friedkin_johnsen":
-        out = ex.friedkin_johnsen_step(x, W, anchor, np.full(x.shape[0], stubbornness))
+        out = ex._friedkin_johnsen_step(x, W, anchor, np.full(x.shape[0], stubbornness))
     elif rule == "hegselmann_krause":
-        out = ex.hegselmann_krause_step(x, W, threshold)
+        out = ex._hegselmann_krause_step(x, W, threshold)
     elif rule == "deffuant":
         i, j = pairs if pairs is not None else (np.empty(0, int), np.empty(0, int))
-        return ex.deffuant_step(x, i, j, threshold, mu)
+        return ex._deffuant_step(x, i, j, threshold, mu)
     else:  # pragma: no cover - the schema only admits the four rules
         raise ValueError(f"unknown exchange rule {rule!r}")
     return np.where(active[:, None], out, x)

@@ -1,10 +1,24 @@
 """Scenario files: safe YAML loading, ``extends:`` variants, ``--set`` overrides, clear errors.
 
 A scenario file is YAML holding the fields of :class:`simulation.scenario.Scenario`.  A
-what-if variant names its base with ``extends: other.yaml`` (relative to the variant) and
-gives only the fields it changes; mappings are merged key by key, lists and scalars are
-replaced whole.  ``--set dotted.path=value`` overrides apply last; list items are addressed by
-index (``groups.0.population=90000``) and values are parsed as YAML scalars.
+what-if variant names its base with ``extends: other.yaml`` and gives only the fields it
+changes; mappings are merged key by key, lists and scalars are replaced whole.
+
+``extends:`` names a ``.yaml`` or ``.yml`` file by a *relative* path, resolved against the
+folder of the file holding the line.  The base must lie inside the scenario's folder tree:
+the project the named scenario belongs to (the nearest folder above it holding
+``pyproject.toml`` or ``.git``) or, outside a project, the parent of the scenario's folder
+(so ``../base/scenario.yaml`` works); or inside commnet's own project folder, so a study
+kept elsewhere (or a calibrated scenario written to any ``--out``) may extend the shipped
+``scenarios/``.  Absolute paths and paths climbing out of those trees are refused; an error
+in a base names the file whose ``extends:`` line pointed there.
+
+YAML is read with the YAML 1.2 booleans: only ``true``/``false`` are booleans, so an
+unquoted ``off``, ``no``, ``on`` or ``yes`` (a case name, a service) stays the string typed
+(boolean fields still accept them as pydantic reads them).
+
+``--set dotted.path=value`` overrides apply last; list items are addressed by index
+(``groups.0.population=90000``) and values are parsed as YAML scalars.
 
 Every problem is raised as :class:`ScenarioError` naming the file, the field path, the bad
 value and what is allowed.  Survey files named in ``network.survey`` are resolved against the
@@ -15,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +46,7 @@ __all__ = [
     "ScenarioError",
     "apply_overrides",
     "estimate_memory",
+    "extends_root",
     "load_scenario",
     "load_yaml_chain",
     "merge_mappings",
@@ -64,9 +80,11 @@ class ScenarioError(Exception):
         return "\n".join(lines)
 
 
-#: Largest scenario or experiment file read (bytes) and deepest nesting accepted.
+#: Largest scenario or experiment file read (bytes), deepest nesting accepted and most
+#: values (YAML nodes, with aliases expanded) in one document.
 MAX_FILE_BYTES = 5 * 2**20
 MAX_DEPTH = 32
+MAX_NODES = 1_000_000
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -89,33 +107,71 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
                                  _UniqueKeyLoader.construct_mapping)
+# YAML 1.2 booleans: ``yes/no/on/off`` (YAML 1.1) stay strings, so a case named ``off`` is
+# the string the user typed, not ``False``.
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 
-def _depth(node: yaml.Node, limit: int) -> int:
-    """Nesting depth of a composed YAML node (iterative: no recursion on hostile input)."""
-    deepest, stack = 0, [(node, 1)]
+def _measure(root: yaml.Node) -> tuple[int, int]:
+    """Nesting depth and expanded node count of a composed YAML document.
+
+    Aliases count as many times as they are used (their expansion is what the loader, the
+    merge and the validation walk), but each node is measured once (memoised), so an "alias
+    bomb" is measured in linear time.  Iterative: no recursion on hostile input.  Raises
+    ``ValueError`` for a recursive alias (a node containing itself).
+    """
+    done: dict[int, tuple[int, int]] = {}
+    visiting: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        n, d = stack.pop()
-        deepest = max(deepest, d)
-        if deepest > limit:
-            return deepest
-        if isinstance(n, yaml.MappingNode):
-            stack.extend((v, d + 1) for _, v in n.value)
-        elif isinstance(n, yaml.SequenceNode):
-            stack.extend((v, d + 1) for v in n.value)
-    return deepest
+        node, finished = stack.pop()
+        key = id(node)
+        if key in done:
+            continue
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        else:
+            children = []
+        if not finished:
+            visiting.add(key)
+            stack.append((node, True))
+            for child in children:
+                if id(child) in visiting:
+                    raise ValueError("a recursive alias (a node that contains itself)")
+                if id(child) not in done:
+                    stack.append((child, False))
+        else:
+            visiting.discard(key)
+            depth = 1 + max((done[id(c)][0] for c in children), default=0)
+            size = 1 + sum(done[id(c)][1] for c in children)
+            done[key] = (depth, min(size, 2**62))
+    return done[id(root)]
 
 
 def safe_yaml(text: str) -> Any:
-    """Parse YAML safely: no tags beyond the safe set, no duplicate keys, bounded nesting.
+    """Parse YAML safely: no tags beyond the safe set, no duplicate keys, bounded nesting and
+    a bounded number of values once aliases are expanded (no "billion laughs").
 
     Raises ``yaml.YAMLError`` (or ``ValueError`` for too deep nesting)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
         raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
-    if node is not None and _depth(node, MAX_DEPTH) > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    if node is not None:
+        depth, size = _measure(node)
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        if size > MAX_NODES:
+            raise ValueError(f"{size:,} values once aliases (*name) are expanded; at most "
+                             f"{MAX_NODES:,} are read")
     return yaml.load(text, Loader=_UniqueKeyLoader)
 
 
@@ -135,7 +191,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
                               f"and experiment files up to {MAX_FILE_BYTES:,} bytes are read")])
     try:
         text = path.read_text(encoding="utf-8")
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, EIO (/proc)
         raise ScenarioError([(str(path), "", f"cannot read file: {exc}")]) from None
     try:
         data = safe_yaml(text)
@@ -155,38 +211,93 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+#: commnet's own project folder (a source checkout), whose scenarios any study may extend.
+_PACKAGE_PROJECT = Path(__file__).resolve().parents[1]
+
+
+def extends_root(path: str | os.PathLike[str]) -> Path:
+    """The scenario's folder tree, which an ``extends:`` chain starting at ``path`` may read.
+
+    The nearest folder above ``path`` holding ``pyproject.toml`` or ``.git`` (the project),
+    else the parent of the file's folder.  (Bases inside commnet's own project folder are
+    allowed as well, see :func:`load_yaml_chain`.)
+    """
+    folder = Path(os.path.abspath(path)).parent
+    for candidate in (folder, *folder.parents):
+        if (candidate / "pyproject.toml").is_file() or (candidate / ".git").exists():
+            return candidate
+    return folder.parent
+
+
+def _within(path: Path, root: Path) -> bool:
+    return os.path.commonpath([path, root]) == str(root)
+
+
+def _extends_target(current: Path, parent: Any, roots: list[Path]) -> Path:
+    """Check the value of ``current``'s ``extends:`` line and return the base file's path."""
+    def refuse(message: str) -> ScenarioError:
+        return ScenarioError([(str(current), "extends", message)])
+
+    if not isinstance(parent, str) or not parent.strip():
+        raise refuse(f"must be a file name (a relative path to a .yaml or .yml file), got {parent!r}")
+    shown = parent if len(parent) <= 120 else parent[:120] + "..."
+    if "\0" in parent or len(parent) > 1024:
+        raise refuse(f"not a usable file name: {shown!r}")
+    if Path(parent).suffix.lower() not in (".yaml", ".yml"):
+        raise refuse(f"must name a .yaml or .yml file, got {shown!r}")
+    if Path(parent).is_absolute() or parent.startswith("~"):
+        raise refuse(f"must be a path relative to this file's folder, got the absolute path {shown!r}")
+    nxt = Path(os.path.normpath(os.path.abspath(current.parent / parent)))
+    if not any(_within(nxt, root) for root in roots):
+        raise refuse(f"{shown!r} lies outside the scenario's folder tree {roots[0]} (a base must be "
+                     "inside the scenario's project, or beside its folder outside a project, or "
+                     "among commnet's own scenarios)")
+    try:
+        found = nxt.is_file()
+    except OSError as exc:
+        raise refuse(f"cannot read base file {shown!r}: {exc.strerror}") from None
+    if not found:
+        raise refuse(f"base file {shown!r} not found (looked in {nxt})"
+                     if not nxt.exists() else f"base {shown!r} is not a regular file")
+    return nxt
+
+
 def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:
     """Read a file and its ``extends:`` ancestors, child first.
 
     Returns
     -------
     list of (file name, raw mapping)
-        The raw mappings with ``extends`` removed; cycles are reported as errors.
+        The raw mappings with ``extends`` removed; cycles are reported as errors.  A base
+        must be a relative ``.yaml``/``.yml`` path inside :func:`extends_root` (module
+        docstring); an error reading it names the file whose ``extends:`` line pointed there.
     """
     chain: list[tuple[str, dict[str, Any]]] = []
     seen: set[Path] = set()
     current: Path | None = Path(path)
+    roots = [extends_root(path)]
+    if (_PACKAGE_PROJECT / "pyproject.toml").is_file():
+        roots.append(_PACKAGE_PROJECT)
+    named_by: Path | None = None
     while current is not None:
         resolved = current.resolve()
         if resolved in seen:
             raise ScenarioError([(str(current), "extends", "circular extends chain")])
         seen.add(resolved)
-        data = _read_yaml(current)
+        try:
+            data = _read_yaml(current)
+        except ScenarioError as exc:
+            if named_by is None:
+                raise
+            raise ScenarioError([(str(named_by), "extends", f"base file {src}: {path_}: {msg}"
+                                  if path_ else f"base file {src}: {msg}")
+                                 for src, path_, msg in exc.problems]) from None
         parent = data.pop("extends", None)
         chain.append((str(current), data))
         if parent is None:
             current = None
-        elif not isinstance(parent, str):
-            raise ScenarioError(
-                [(str(current), "extends", f"must be a file name, got {parent!r}")]
-            )
         else:
-            nxt = (current.parent / parent)
-            if not nxt.exists():
-                raise ScenarioError(
-                    [(str(current), "extends", f"base file {parent!r} not found (looked in {nxt})")]
-                )
-            current = nxt
+            named_by, current = current, _extends_target(current, parent, roots)
     return chain
 
 
@@ -342,11 +453,14 @@ def _generated(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]) 
         problems = validation_problems(exc, data["generate"], [])
         raise ScenarioError([(_origin(["generate"], sources), f"generate.{path}", msg)
                              for _, path, msg in problems]) from None
+    seed = data.get("seed", 0)
+    if isinstance(seed, float) and seed.is_integer() and seed >= 0:
+        data = {**data, "seed": int(seed)}  # as the schema reads an integral float
     try:
         return expand(data)
     except ValueError as exc:
-        raise ScenarioError([(_origin(["generate"], sources), "generate.population",
-                              str(exc))]) from None
+        field = "seed" if str(exc).startswith("seed") else "generate.population"
+        raise ScenarioError([(_origin([field.split(".")[0]], sources), field, str(exc))]) from None
 
 
 def load_scenario(
@@ -399,25 +513,34 @@ def load_scenario(
                     (
                         str(path),
                         "groups",
-                        f"this scenario needs about {need / 2**30:.1f} GiB but only "
-                        f"{have / 2**30:.1f} GiB is available; reduce `scale` or the groups",
+                        f"this scenario needs about {need / 2**30:.1f} GiB (an estimate: "
+                        f"{count_agents(scenario):,} agents and their ties) but only "
+                        f"{have / 2**30:.1f} GiB is available; reduce `scale`, the groups or the "
+                        "network's ties per agent",
                     )
                 ]
             )
     return surveyed.check_scenario(scenario, lambda loc: _origin(loc, sources))
 
 
-def count_agents(scenario: Scenario) -> int:
-    """Estimated number of agents, before any allocation (used for the memory guard)."""
-    total = 0
+def _counts(scenario: Scenario) -> tuple[int, int, int]:
+    """Estimated (agents, GPs, commissioning managers), before any allocation."""
+    total = gps_total = managers = 0
     for g in scenario.groups:
         practices = max(1, round(g.practices.count * (1 if g.practices.explicit else scenario.scale)))
         gps = max(practices, round(practices * g.practices.gps_per_practice))
         total += gps + practices * (1 + scenario.patients_per_practice)
         total += g.commissioning_managers + scenario.board.lay_members
+        gps_total += gps
+        managers += g.commissioning_managers
     total += sum(p.staff for p in scenario.providers)
     total += sum(a.staff for a in scenario.local_authorities)
-    return total
+    return total, gps_total, managers
+
+
+def count_agents(scenario: Scenario) -> int:
+    """Estimated number of agents, before any allocation (used for the memory guard)."""
+    return _counts(scenario)[0]
 
 
 def estimate_memory(scenario: Scenario) -> int:

@@ -470,7 +470,7 @@ class CommissioningModel(mesa.Model):
             pairs = None
             if e.rule == "deffuant" and t.m:
                 n_pairs = round(e.pairs_per_agent * act.sum())
-                pairs = ex.sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
+                pairs = ex._sample_disjoint_pairs(t.src[self.used], t.dst[self.used], n_pairs,
                                                  self.rng, weight=t.weight[self.used])
             self.belief = exchange_beliefs(
                 self.belief, W, e.rule, rate=rate, anchor=self.private,
@@ -609,7 +609,7 @@ class CommissioningModel(mesa.Model):
             self.adopted |= self.on_board & self.present
         t = self.ties
         W = t.csr(influence_weights(t.src, t.dst, t.weight, self.present))
-        self.adopted = ex.bass_adoption_step(self.adopted, W, inn.p, inn.q, self.rng) & self.present
+        self.adopted = ex._bass_adoption_step(self.adopted, W, inn.p, inn.q, self.rng) & self.present
 
     # ------------------------------------------------------------------ 6. turnover
     def turn_over(self) -> None:

@@ -78,6 +78,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -424,11 +425,15 @@ _RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 def check_file(path: Path) -> None:
     """Refuse a path that is missing, not a regular file or larger than :data:`MAX_BYTES`."""
-    if not path.exists():
-        raise _error(path, "", f"file not found (looked in {path.resolve()})")
-    if not path.is_file():
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise _error(path, "", f"file not found (looked in {path.resolve()})") from None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
+        raise _error(path, "", f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
         raise _error(path, "", "not a regular file (a directory or device?); name a CSV file")
-    size = path.stat().st_size
+    size = info.st_size
     if size > MAX_BYTES:
         raise _error(path, "", f"file too large: {size / 2**20:.0f} MB; register files up to "
                                f"{MAX_BYTES // 2**20} MB are read (the practice totals file is "

@@ -150,7 +150,8 @@ class LocalitySpec(Strict):
     """Locality sub-groups of one commissioning group."""
 
     count: Annotated[int, Field(ge=1, le=50)] = Field(
-        4, description="number of localities (calibration: 3-8, one per 40k-100k people)"
+        4, description="number of localities (calibration: 3-8, one per 40k-100k people); at "
+        "most practices.count"
     )
 
 
@@ -210,6 +211,18 @@ class GroupSpec(Strict):
     @model_validator(mode="after")
     def _explicit_consistent(self) -> GroupSpec:
         registers.check_group(self)
+        return self
+
+    @model_validator(mode="after")
+    def _localities_have_practices(self) -> GroupSpec:
+        # a locality is a set of practices: more localities than practices is a typo, not a
+        # request to be capped silently (explicit practices bring their own localities)
+        if self.practices.explicit is None and self.localities.count > self.practices.count:
+            raise PydanticCustomError(
+                "too_many_localities",
+                "localities.count is {loc} but the group has {prac} practices (practices.count); "
+                "each locality needs at least one practice: give at most {prac} localities",
+                {"loc": self.localities.count, "prac": self.practices.count})
         return self
 
 

@@ -39,22 +39,30 @@ class Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_booleans_for_numbers(cls, data: Any) -> Any:
-        """``true``/``false`` where a number is meant is an error, not 1/0."""
+        """``true``/``false`` where a number is meant is an error, not 1/0; so is a string
+        (``"5"``, ``"1e3"``, ``"nan"``): a quoted number is not silently converted."""
         if isinstance(data, dict):
             for key, value in data.items():
                 info = cls.model_fields.get(key)
                 if info is None:
                     continue
                 kind = _numeric_kind(info.annotation)
-                bad = (kind == "scalar" and isinstance(value, bool)) or (
-                    kind == "list" and isinstance(value, list)
-                    and any(isinstance(v, bool) for v in value))
-                if bad:
-                    raise PydanticCustomError(
-                        "bool_as_number",
-                        f"{key}: got {value!r}, a boolean, where a number is meant",
-                        {"key": str(key)},
-                    )
+                items = [value] if kind == "scalar" else (
+                    value if kind == "list" and isinstance(value, list) else [])
+                for v in items:
+                    if isinstance(v, bool):
+                        raise PydanticCustomError(
+                            "bool_as_number",
+                            f"{key}: got {value!r}, a boolean, where a number is meant",
+                            {"key": str(key)},
+                        )
+                    if isinstance(v, str):
+                        raise PydanticCustomError(
+                            "string_as_number",
+                            f"{key}: got {value!r}, a string, where a number is meant "
+                            "(numbers are written without quotes)",
+                            {"key": str(key)},
+                        )
         return data
 
     @model_validator(mode="before")

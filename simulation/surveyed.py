@@ -280,7 +280,11 @@ def resolve_paths(data: dict[str, Any], origin: Callable[[list[Any]], str]) -> d
             src = origin(["network", "survey", key])
             base = Path.cwd() if src == "--set" else Path(src).parent
             path = base / path
-        resolved = str(path.resolve())
+        try:
+            resolved = str(path.resolve())
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long
+            raise _error([(origin(["network", "survey", key]), f"network.survey.{key}",
+                           f"not a usable file name ({exc})")]) from None
         if resolved != value:
             if out is None:
                 out = {**data, "network": {**net, "survey": dict(survey)}}
@@ -296,8 +300,9 @@ def _read_bytes(path: Path, where: tuple[str, str]) -> bytes:
         info = os.stat(path)
     except FileNotFoundError:
         raise _error([(src, fld, f"survey file {shown} not found")]) from None
-    except OSError as exc:
-        raise _error([(src, fld, f"cannot read survey file {shown}: {exc.strerror}")]) from None
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise _error([(src, fld, f"cannot read survey file {shown}: {reason}")]) from None
     if not stat.S_ISREG(info.st_mode):
         raise _error([(src, fld, f"survey file {shown} is not a regular file")])
     if info.st_size > MAX_BYTES:

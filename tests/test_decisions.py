@@ -124,3 +124,14 @@ def test_decision_metrics_are_collected(tiny, field):
         m.step()
     values = np.asarray(m.datacollector.model_vars[field][-1], float)
     assert values.shape == (3,) and np.isfinite(values).all()
+
+
+def test_engagement_feedback_reaches_agents_who_never_attend():
+    # documented mechanism (simulation.engagement, ODD "Adaptation"): the feedback responds to
+    # outcomes, sensed by every present agent; at e = 0 (never attends) a reflected agent gains
+    # eta * (r - r*) and an unreflected one loses nothing (0 is a floor, not a trap)
+    e = np.array([0.0, 0.0, 0.4])
+    r = np.array([0.9, 0.2, 0.9])
+    present = np.array([True, True, False])
+    out = update_engagement(e, r, 0.5, 0.8, present)
+    np.testing.assert_allclose(out, [0.5 * 0.1, 0.0, 0.4])

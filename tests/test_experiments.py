@@ -560,3 +560,43 @@ def test_experiment_library_is_valid(name):
     exp = load_experiment(path)
     design = build_design(exp)
     assert 50 <= len(design) * exp.spec.replicates <= 1100
+
+
+def test_sweep_point_equals_commnet_run_of_the_same_values_and_seed(folder):
+    # replicate r of a point is seeded replicate_seeds(root, R)[r] (seeds: common), as
+    # `commnet run --seed root`; the parameter values are set exactly as `--set` sets them
+    path = write(folder, "one.yaml", """
+name: one
+base: tiny.yaml
+steps: 6
+design: grid
+parameters:
+  engagement.gp.mean: [0.3]
+  network.gp_ties_in_locality: [2.0]
+  localities.enabled: [false]
+replicates: 1
+seed: 11
+keep_timeseries: true
+outcomes: [accuracy_board, coherence_internal, relevance_skill]
+""")
+    sweep(path, out=folder / "sweep", executor="serial")
+    swept = read_results(folder / "sweep", "timeseries", group=None)
+    res = CliRunner().invoke(app, [
+        "run", str(folder / "tiny.yaml"), "--seed", "11", "--steps", "6", "--no-figures",
+        "--set", "engagement.gp.mean=0.3", "--set", "network.gp_ties_in_locality=2.0",
+        "--set", "localities.enabled=false", "--out", str(folder / "run")])
+    assert res.exit_code == 0, res.output
+    ran = pd.read_parquet(folder / "run" / "timeseries.parquet")
+    ran = ran[ran["replicate"] == 0]
+    metrics = [c for c in ran.columns if c not in ("replicate", "step", "group", "month")
+               and pd.api.types.is_numeric_dtype(ran[c])]
+    assert len(metrics) >= 20
+    key = ["step", "group"]
+    a = ran.assign(group=ran["group"].astype(str)).sort_values(key).reset_index(drop=True)
+    b = swept.assign(group=swept["group"].astype(str)).sort_values(key).reset_index(drop=True)
+    assert len(a) == len(b) > 0
+    pd.testing.assert_frame_equal(a[key + metrics], b[key + metrics], check_dtype=False)
+    # and the stored outcomes are those of the run's series
+    frame = read_results(folder / "sweep")
+    last = a[a["group"] == "overall"].iloc[-1]
+    assert frame["accuracy_board"].iloc[0] == pytest.approx(last["accuracy_board"], abs=0, rel=0)

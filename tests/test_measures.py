@@ -696,3 +696,74 @@ def test_ego_measures_match_networkx(seed):
         np.testing.assert_allclose(m["effective_size"][idx], eff[v])
         if g.degree(v) >= 2:
             np.testing.assert_allclose(m["density"][idx], nx.density(g.subgraph(list(g[v]))))
+
+
+# ----------------------------------------------------------------------------
+# structure measures declare and check their input: undirected, simple, weights >= 0
+# ----------------------------------------------------------------------------
+
+STRUCTURE_CALLS = {
+    "density_by_group": lambda A: M.density_by_group(A, np.zeros(A.shape[0], int), 1),
+    "degree_centralisation_by_group": lambda A: M.degree_centralisation_by_group(
+        A, np.zeros(A.shape[0], int), 1),
+    "clustering_by_group": lambda A: M.clustering_by_group(A, np.zeros(A.shape[0], int), 1),
+    "transitivity_by_group": lambda A: M.transitivity_by_group(A, np.zeros(A.shape[0], int), 1),
+    "modularity": lambda A: M.modularity(A, np.arange(A.shape[0]) % 2),
+    "modularity_by_group": lambda A: M.modularity_by_group(
+        A, np.zeros(A.shape[0], int), np.arange(A.shape[0]) % 2, 1),
+    "ei_index_by_group": lambda A: M.ei_index_by_group(
+        A, np.zeros(A.shape[0], int), np.arange(A.shape[0]) % 2, 1),
+    "tie_share_by_type": lambda A: M.tie_share_by_type(
+        A, np.ones(A.shape[0], bool), np.zeros(A.shape[0], int), 1, np.zeros(A.shape[0], int), 1),
+    "betweenness_centralisation": lambda A: M.betweenness_centralisation(A),
+    "betweenness": lambda A: M.betweenness(A),
+    "ego_measures": lambda A: M.ego_measures(A),
+}
+
+
+def _karate():
+    return sp.csr_array(nx.to_scipy_sparse_array(nx.karate_club_graph(), weight=None, dtype=float))
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURE_CALLS))
+def test_structure_measures_refuse_self_loops_asymmetry_and_bad_weights(name):
+    call = STRUCTURE_CALLS[name]
+    K = _karate()
+    call(K)  # the valid graph is accepted
+    with pytest.raises(ValueError, match=rf"^{name}: A must have no self-loops.*34 non-zero diagonal"):
+        call(K + sp.eye_array(34))  # karate + I: clustering was 1.08
+    D = sp.lil_array(K)
+    D[0, 1] = 0.0  # 0 -> 1 dropped, 1 -> 0 kept: directed
+    sym = r"A must be symmetric \(an undirected graph\), got A\[0, 1\] = 0.0 but A\[1, 0\] = 1.0"
+    with pytest.raises(ValueError, match=rf"^{name}: {sym}"):
+        call(sp.csr_array(D))
+    for bad, match in ((-1.0, "non-negative tie weights"), (np.nan, "finite tie weights"),
+                       (np.inf, "finite tie weights")):
+        B = K.copy()
+        B.data[:] = bad
+        with pytest.raises(ValueError, match=rf"^{name}: A must have {match}"):
+            call(B)
+
+
+def test_structure_measures_former_wrong_values_are_now_errors():
+    # the values the issue found: density 1.25 (self-loops), modularity -2 (negative weights)
+    A = sp.csr_array(np.ones((2, 2)))  # two nodes, a tie and two self-loops
+    with pytest.raises(ValueError, match="self-loops"):
+        M.density_by_group(A, [0, 0], 1)
+    N = sp.csr_array(np.array([[0.0, -1.0], [-1.0, 0.0]]))
+    with pytest.raises(ValueError, match="non-negative"):
+        M.modularity(N, [0, 1])
+    # rounding-level asymmetry (e.g. W + W.T computed in another order) is accepted
+    S = sp.csr_array(np.array([[0.0, 0.1 + 0.2], [0.3, 0.0]]))
+    assert M.density_by_group(S, [0, 0], 1).tolist() == [1.0]
+
+
+def test_structure_check_is_remembered_only_for_read_only_arrays():
+    K = _karate()
+    for arr in (K.data, K.indices, K.indptr):
+        arr.flags.writeable = False
+    M.density_by_group(K, np.zeros(34, int), 1)  # checked and remembered
+    B = K.copy()  # writable copy: checked again, so a self-loop added to it is caught
+    B.setdiag(1.0)
+    with pytest.raises(ValueError, match="self-loops"):
+        M.density_by_group(B, np.zeros(34, int), 1)

@@ -93,11 +93,13 @@ REDUCE_ALIASES = {"mean": "mean_last", "last": "final", "detection_time": "time_
 MAX_RUNS = 5_000_000
 
 
-def _custom(kind: str, message: str, field: str | None = None, **ctx: Any
+def _custom(error_type: str, message: str, field: str | None = None, /, **ctx: Any
             ) -> PydanticCustomError:
     """A validation error with its message formatted here (``str.format`` of ``ctx``);
-    ``field`` names the offending field of a whole-model check (shown as its location)."""
-    return PydanticCustomError(kind, message.format(**ctx), {"field": field} if field else None)
+    ``field`` names the offending field of a whole-model check (shown as its location).
+    The first three are positional-only, so ``ctx`` may hold any name (``kind=...``)."""
+    return PydanticCustomError(error_type, message.format(**ctx),
+                               {"field": field} if field else None)
 
 
 # --------------------------------------------------------------------------- parameters
@@ -573,9 +575,15 @@ def _resolve_file(source: str, field_path: str, name: str, folder: Path) -> Path
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = folder / path
-    if not path.exists():
-        raise ScenarioError([(source, field_path, f"scenario file {name!r} not found "
-                              f"(looked in {path.resolve()})")])
+    shown = name if len(name) <= 120 else name[:120] + "..."
+    try:
+        found = path.exists()
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise ScenarioError([(source, field_path, f"not a usable file name {shown!r}: "
+                              f"{getattr(exc, 'strerror', None) or exc}")]) from None
+    if not found:
+        raise ScenarioError([(source, field_path, f"scenario file {shown!r} not found "
+                              f"(looked in {os.path.abspath(path)})")])
     return path
 
 

@@ -1,7 +1,12 @@
 """Structural network measures, overall and per group.
 
 Graphs are symmetric :mod:`scipy.sparse` arrays ``A`` (N x N) of
-non-negative tie weights with a zero diagonal; a tie is a non-zero entry.
+non-negative tie weights with a zero diagonal; a tie is a non-zero entry.  Every public
+function declares this with :func:`_undirected_simple_graph` and refuses other input with a
+``ValueError`` naming the function and the first offending entry: a directed (asymmetric)
+matrix, a self-loop, a negative, NaN or infinite weight.  (On such input the formulas
+silently give values outside their range: a clustering of 1.08 with self-loops, a density
+of 1.25, a modularity of -2 with negative weights.)
 Group labels are an integer array ``group`` (N,) with values ``0..G-1`` or
 ``-1`` for nodes in no group.  Unless stated otherwise a per-group measure is
 computed on the subgraph *induced* by the group's nodes (ties with both ends
@@ -15,6 +20,9 @@ which delegates to networkx.
 """
 
 from __future__ import annotations
+
+import functools
+import weakref
 
 import numpy as np
 import scipy.sparse as sp
@@ -49,6 +57,82 @@ def _csr(A):
     A = A.copy()
     A.eliminate_zeros()
     return A
+
+
+def _check_graph(A, where):
+    """Refuse anything but an undirected simple graph with finite non-negative weights.
+
+    ``A`` is a square CSR array without explicit zeros (:func:`_csr`); ``where`` names the
+    calling function in the message.  Symmetry is checked up to a relative rounding
+    tolerance of ``1e-12`` of the largest weight.
+    """
+    if not A.nnz:
+        return A
+    d = A.data
+    if not np.isfinite(d).all():
+        k = int(np.argmax(~np.isfinite(d)))
+        i = int(np.searchsorted(A.indptr, k, side="right") - 1)
+        raise ValueError(f"{where}: A must have finite tie weights, got A[{i}, {A.indices[k]}] = {d[k]}")
+    if d.min() < 0:
+        k = int(np.argmin(d))
+        i = int(np.searchsorted(A.indptr, k, side="right") - 1)
+        raise ValueError(f"{where}: A must have non-negative tie weights, got "
+                         f"A[{i}, {A.indices[k]}] = {d[k]}")
+    diag = A.diagonal()
+    if diag.any():
+        i = int(np.flatnonzero(diag)[0])
+        raise ValueError(f"{where}: A must have no self-loops (zero diagonal), got "
+                         f"{int(np.count_nonzero(diag))} non-zero diagonal entries, the first "
+                         f"A[{i}, {i}] = {diag[i]}")
+    B = A.T.tocsr()
+    B.sort_indices()
+    if not (np.array_equal(B.indptr, A.indptr) and np.array_equal(B.indices, A.indices)
+            and np.allclose(B.data, d, rtol=1e-12, atol=0.0)):
+        D = (A - B).tocoo()
+        bad = np.abs(D.data) > 1e-12 * d.max()
+        if not bad.any():  # differences within rounding only
+            return A
+        i, j = int(D.row[bad][0]), int(D.col[bad][0])
+        raise ValueError(f"{where}: A must be symmetric (an undirected graph), got "
+                         f"A[{i}, {j}] = {A[i, j]} but A[{j}, {i}] = {A[j, i]}")
+    return A
+
+
+_LAST_CHECKED: list = []  # weak references to the arrays of the last matrix found valid
+
+
+def _checked_graph(A, where):
+    """:func:`_csr` and :func:`_check_graph`, the verdict remembered for read-only arrays.
+
+    A matrix whose three arrays are read-only (as the reporters' per-step adjacency) cannot
+    change after the check, so the several measures computed on it in one step check it
+    once: the verdict is kept (as weak references) for the arrays it was made for.
+    """
+    arrays = (A.data, A.indices, A.indptr) if isinstance(A, sp.csr_array | sp.csr_matrix) else ()
+    A = _csr(A)
+    if arrays and len(_LAST_CHECKED) == 3 and all(
+        ref() is x for ref, x in zip(_LAST_CHECKED, arrays, strict=True)
+    ):
+        return A
+    _check_graph(A, where)
+    if arrays and not any(x.flags.writeable for x in arrays):
+        _LAST_CHECKED[:] = [weakref.ref(x) for x in arrays]
+    return A
+
+
+def _undirected_simple_graph(func):
+    """Declare that ``func``'s first argument is an undirected simple weighted graph.
+
+    The decorated function receives ``A`` as a CSR array (:func:`_csr`) after
+    :func:`_check_graph` has refused asymmetric matrices, self-loops and negative or
+    non-finite weights, in the spirit of networkx's ``@not_implemented_for("directed")``.
+    """
+
+    @functools.wraps(func)
+    def checked(A, *args, **kwargs):
+        return func(_checked_graph(A, func.__name__), *args, **kwargs)
+
+    return checked
 
 
 def _edges(A, weighted=True):
@@ -158,6 +242,7 @@ def _triangles(B, rows_per_block=8192):
 # ----------------------------------------------------------------------------
 
 
+@_undirected_simple_graph
 def density_by_group(A, group, n_groups):
     r"""Density of each group's induced subgraph.
 
@@ -204,6 +289,7 @@ def _within_degrees(A, group, n_groups):
     return _bincount(row, minlength=A.shape[0])
 
 
+@_undirected_simple_graph
 def degree_centralisation_by_group(A, group, n_groups):
     r"""Freeman degree centralisation of each group's induced subgraph.
 
@@ -264,6 +350,7 @@ def _local_clustering_parts(A, group, n_groups):
     return _triangles(B), d
 
 
+@_undirected_simple_graph
 def clustering_by_group(A, group, n_groups):
     r"""Average local clustering coefficient of each group's induced subgraph.
 
@@ -316,6 +403,7 @@ def clustering_by_group(A, group, n_groups):
     return _safe_div(_bincount(group[member], local[member], n_groups), np.where(n >= 3, n, 0))
 
 
+@_undirected_simple_graph
 def transitivity_by_group(A, group, n_groups):
     r"""Transitivity (global clustering) of each group's induced subgraph.
 
@@ -376,6 +464,7 @@ def _codes(labels, n):
     return codes, uniq.size
 
 
+@_undirected_simple_graph
 def modularity(A, labels, weighted=True):
     r"""Newman modularity of a partition of one graph.
 
@@ -435,6 +524,7 @@ def modularity(A, labels, weighted=True):
     return float(two_l / two_m - np.sum((d / two_m) ** 2))
 
 
+@_undirected_simple_graph
 def modularity_by_group(A, group, labels, n_groups, weighted=True):
     r"""Modularity of a partition (e.g. localities) inside each group.
 
@@ -500,6 +590,7 @@ def modularity_by_group(A, group, labels, n_groups, weighted=True):
     return _safe_div(two_l, two_m) - _safe_div(sq, two_m**2)
 
 
+@_undirected_simple_graph
 def ei_index_by_group(A, group, labels, n_groups):
     r"""Krackhardt-Stern E-I index of each group's induced subgraph.
 
@@ -556,6 +647,7 @@ def ei_index_by_group(A, group, labels, n_groups):
     return _safe_div(ext - internal, ext + internal)
 
 
+@_undirected_simple_graph
 def tie_share_by_type(A, source_mask, kind, n_kinds, group, n_groups, weighted=False):
     r"""Share of the source nodes' ties that reach each kind of node, per group.
 
@@ -627,6 +719,7 @@ def tie_share_by_type(A, source_mask, kind, n_kinds, group, n_groups, weighted=F
 # ----------------------------------------------------------------------------
 
 
+@_undirected_simple_graph
 def betweenness_centralisation(A, k=None, seed=None):
     r"""Freeman betweenness centralisation of one graph.
 
@@ -694,7 +787,7 @@ def betweenness_centralisation(A, k=None, seed=None):
             raise ValueError("k must be at least 2")
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         sources = np.sort(rng.choice(n, size=k, replace=False))
-    raw = betweenness(A, sources)
+    raw = betweenness.__wrapped__(A, sources)  # A is checked already
     scale = 1.0 / ((n - 1) * (n - 2))
     if k is not None:
         scale *= n / k
@@ -702,6 +795,7 @@ def betweenness_centralisation(A, k=None, seed=None):
     return float((c.max() - c).sum() / (n - 1))
 
 
+@_undirected_simple_graph
 def betweenness(A, sources=None, batch=256):
     r"""Raw shortest-path betweenness from the given sources (Brandes 2001), vectorised.
 
@@ -774,6 +868,7 @@ def betweenness(A, sources=None, batch=256):
     return total
 
 
+@_undirected_simple_graph
 def ego_measures(A, nodes=None, weighted=False):
     r"""Ego-network measures: size, density, effective size and constraint.
 
