@@ -132,8 +132,9 @@ def test_two_concurrent_writers_exactly_one_proceeds(exp, tmp_path):
         while a.poll() is None and b.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         refused, winner = (a, b) if a.poll() is not None else (b, a)
-        assert refused.wait(timeout=60) == 2
+        code = refused.wait(timeout=60)
         message = refused.stderr.read()
+        assert code == 2, message
         assert f"pid {winner.pid} on host {platform.node()}" in message
         assert "only one writer at a time" in message and "Traceback" not in message
         assert winner.poll() is None
