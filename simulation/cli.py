@@ -69,9 +69,9 @@ app = typer.Typer(
     cls=_Group,
     add_completion=False,
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode=None,
     help="commnet: agent-based simulation of healthcare commissioning networks.",
-    epilog="Example: commnet run scenarios/teaching.yaml --steps 12 --replicates 3",
+    epilog="\b\nExample: commnet run scenarios/teaching.yaml --steps 12 --replicates 3",
     pretty_exceptions_enable=False,
 )
 console = Console()
@@ -87,12 +87,22 @@ def _reflow(doc: str | None) -> str:
     return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
+def _first_sentence(text: str) -> str:
+    """The command list's line: the help's first sentence, whole (click would cut it at a
+    fixed width with '...')."""
+    first = text.split("\n\n")[0]
+    end = first.find(". ")
+    return first if end < 0 else first[: end + 1]
+
+
 def command(example: str, **kwargs: Any):
     """``app.command`` with the help's example line, the command class above and the
     docstring reflowed as the help."""
 
     def decorate(func: Any) -> Any:
-        return app.command(cls=_Command, epilog=f"Example: {example}", help=_reflow(func.__doc__),
+        text = _reflow(func.__doc__)
+        kwargs.setdefault("short_help", _first_sentence(text))
+        return app.command(cls=_Command, epilog=f"\b\nExample: {example}", help=text,
                            **kwargs)(func)
 
     return decorate
