@@ -26,6 +26,18 @@ local_authorities:
   - {name: LA, serves: [A, B]}
 """
 
+#: one commissioning group: the base scenario of the experiment, store and report tests
+ONE_GROUP = """
+name: tiny
+seed: 5
+steps: 24
+groups:
+  - {name: A, population: 60000, practices: {count: 8}, localities: {count: 2},
+     commissioning_managers: 4}
+providers: [{name: Acute, kind: acute, serves: [A]}]
+local_authorities: [{name: LA, serves: [A]}]
+"""
+
 
 @pytest.fixture
 def tiny_path(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import ONE_GROUP
 from typer.testing import CliRunner
 
 from simulation.cli import app
@@ -33,16 +34,7 @@ from simulation.results import replicate_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """
-name: tiny
-seed: 5
-steps: 24
-groups:
-  - {name: A, population: 60000, practices: {count: 8}, localities: {count: 2},
-     commissioning_managers: 4}
-providers: [{name: Acute, kind: acute, serves: [A]}]
-local_authorities: [{name: LA, serves: [A]}]
-"""
+TINY = ONE_GROUP
 
 GRID = """
 # a small grid

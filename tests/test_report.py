@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ONE_GROUP
 
 from simulation.loader import ScenarioError, load_scenario
 from simulation.report import build_context, detect_kind, report_html, write_report
@@ -21,17 +22,7 @@ from simulation.statistics import ONE_REPLICATE
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 
-TINY = """
-name: tiny
-description: A one-group test scenario.
-seed: 5
-steps: 24
-groups:
-  - {name: A, population: 60000, practices: {count: 8}, localities: {count: 2},
-     commissioning_managers: 4}
-providers: [{name: Acute, kind: acute, serves: [A]}]
-local_authorities: [{name: LA, serves: [A]}]
-"""
+TINY = ONE_GROUP + "description: A one-group test scenario.\n"
 
 GRID = """
 name: grid

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ONE_GROUP
 
 from simulation.experiment import read_results, sweep
 from simulation.experiment.store import LOCK_NAME, WriterLock
@@ -19,16 +20,7 @@ from simulation.loader import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """
-name: tiny
-seed: 5
-steps: 24
-groups:
-  - {name: A, population: 60000, practices: {count: 8}, localities: {count: 2},
-     commissioning_managers: 4}
-providers: [{name: Acute, kind: acute, serves: [A]}]
-local_authorities: [{name: LA, serves: [A]}]
-"""
+TINY = ONE_GROUP
 
 GRID = """
 name: grid
