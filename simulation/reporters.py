@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from mesa import DataCollector
 
 from . import measures as M
-from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, members_by
+from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
@@ -380,12 +380,8 @@ def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     A = _adjacency(model)
     k = model.spec.metrics.betweenness_samples or None
     seeds = np.random.SeedSequence([model.seed_value, model.steps]).spawn(model.n_groups)
-    values = np.full(model.n_groups, np.nan)
-    for g, idx in enumerate(members_by(np.where(model.present, model.pop.group, -1),
-                                       model.n_groups)):
-        values[g] = M.betweenness_centralisation(
-            A[idx][:, idx], k=None if k is None or k >= idx.size else k,
-            seed=np.random.default_rng(seeds[g]))
+    values = M.betweenness_centralisation_by_group(
+        A, np.where(model.present, model.pop.group, -1), model.n_groups, k=k, seeds=seeds)
     return _overall(model, values)
 
 

@@ -654,6 +654,62 @@ def test_betweenness_centralisation_approximation():
     assert betweenness_centralisation(A, k=500) == exact
 
 
+@pytest.mark.parametrize("k", [None, 4, 12])
+def test_betweenness_centralisation_by_group_equals_the_per_group_calls(k):
+    # groups of different sizes (0, 2, 5, 9, 14, 40 members, some exact at k), ties across
+    # groups that must be ignored, and nodes left out (-1); the batched search must give the
+    # value of betweenness_centralisation on each group's induced subgraph, same pivots
+    rng = np.random.default_rng(7)
+    sizes = [0, 2, 5, 9, 14, 40]
+    group = np.concatenate([np.full(n, g) for g, n in enumerate(sizes)] + [np.full(6, -1)])
+    group = group[rng.permutation(group.size)]
+    n = group.size
+    a, b = rng.integers(0, n, (2, 400))
+    same = group[a] == group[b]
+    keep = (a != b) & (same | (rng.random(400) < 0.2))
+    A = sp.csr_array((np.ones(keep.sum()), (a[keep], b[keep])), shape=(n, n))
+    A = ((A + A.T) > 0).astype(float) * 0.5
+    seeds = np.random.SeedSequence(3).spawn(len(sizes))
+    for cells in (16, 1 << 16):
+        got = M.betweenness_centralisation_by_group(A, group, len(sizes), k=k, seeds=seeds,
+                                                    cells=cells)
+        for g in range(len(sizes)):
+            idx = np.flatnonzero(group == g)
+            want = betweenness_centralisation(A[idx][:, idx], k=k, seed=seeds[g]) \
+                if idx.size >= 3 else np.nan
+            np.testing.assert_allclose(got[g], want, rtol=1e-12, atol=1e-15)
+    assert np.isnan(got[:2]).all() and np.isfinite(got[2:]).all()
+
+
+def test_measures_of_one_read_only_matrix_share_work_but_never_go_stale():
+    # the per-step adjacency is read-only, so the tie lists derived from it are computed once
+    # (structure._derived); new labels, a new matrix or a writeable matrix must not be
+    # served what was derived for another
+    from simulation.measures import structure as S
+
+    def frozen(A):
+        A = sp.csr_array(A)
+        for x in (A.data, A.indices, A.indptr):
+            x.flags.writeable = False
+        return A
+
+    A = frozen(graph([(0, 1), (1, 2), (0, 2), (2, 3)], 5))
+    g1 = np.array([0, 0, 0, 1, 1])
+    g2 = np.array([0, 0, 1, 1, 1])
+    np.testing.assert_allclose(density_by_group(A, g1, 2), [1.0, 0.0])
+    np.testing.assert_allclose(density_by_group(A, g2, 2), [1.0, 1 / 3])
+    g1[3] = 0  # the same array object, changed in place
+    np.testing.assert_allclose(density_by_group(A, g1, 2), [4 / 6, np.nan])
+    B = frozen(graph([(3, 4)], 5))
+    np.testing.assert_allclose(density_by_group(B, g2, 2), [0.0, 1 / 3])
+    assert len(S._DERIVED["values"]) >= 1
+    C = sp.csr_array(graph([(0, 1), (3, 4)], 5))  # writeable: never remembered
+    np.testing.assert_allclose(density_by_group(C, g2, 2), [1.0, 1 / 3])
+    C.data[:] = 0.0
+    C.eliminate_zeros()
+    np.testing.assert_allclose(density_by_group(C, g2, 2), [0.0, 0.0])
+
+
 def test_betweenness_approximation_leaves_global_random_state_alone():
     A = nx.to_scipy_sparse_array(nx.path_graph(30), format="csr")
     py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002

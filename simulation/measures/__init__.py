@@ -46,6 +46,7 @@ from .stability import (
 from .structure import (
     betweenness,
     betweenness_centralisation,
+    betweenness_centralisation_by_group,
     clustering_by_group,
     degree_centralisation_by_group,
     density_by_group,
@@ -61,6 +62,7 @@ __all__ = [
     "accuracy",
     "betweenness",
     "betweenness_centralisation",
+    "betweenness_centralisation_by_group",
     "clustering_by_group",
     "decision_volatility",
     "degree_centralisation_by_group",

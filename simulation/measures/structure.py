@@ -15,8 +15,11 @@ is too small (or has too few ties) for the measure to be defined.
 
 Everything is computed for all groups at once from the coordinate list of the
 graph with :func:`numpy.bincount` and sparse products; there is no Python loop
-over nodes or groups.  The only exception is :func:`betweenness_centralisation`,
-which delegates to networkx.
+over nodes or groups.  Betweenness runs Brandes' search as sparse-dense products
+level by level (:func:`betweenness`); per group, :func:`betweenness_centralisation_by_group`
+searches batches of consecutive groups together.  The tie lists several measures derive
+from one read-only matrix (the reporters' per-step adjacency) are computed once
+(:func:`_derived`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import scipy.sparse as sp
 __all__ = [
     "betweenness",
     "betweenness_centralisation",
+    "betweenness_centralisation_by_group",
     "clustering_by_group",
     "degree_centralisation_by_group",
     "density_by_group",
@@ -135,13 +139,56 @@ def _undirected_simple_graph(func):
     return checked
 
 
+_DERIVED: dict = {"arrays": (), "where": (), "values": {}}  # derived from the last read-only matrix
+
+
+def _owner(x):
+    """The array that owns ``x``'s memory (``x`` itself, or the base of its views)."""
+    while isinstance(x.base, np.ndarray):
+        x = x.base
+    return x
+
+
+def _derived(A, key, compute):
+    """``compute()``, remembered per ``key`` for a matrix whose arrays are read-only.
+
+    The reporters' per-step adjacency is read-only (it cannot change), and several measures
+    of one step derive the same arrays from it (its tie list, the within-group ties); they
+    are computed once.  Results are returned read-only.  A matrix with writeable arrays is
+    never remembered.  Only the last such matrix is kept (weak references: nothing is held
+    alive)."""
+    arrays = (A.data, A.indices, A.indptr)
+    if any(x.flags.writeable for x in arrays):
+        return compute()
+    # scipy's conversions return views, so an array is known by its memory: the array that
+    # owns it (weakly referenced), the address and the shape
+    where = tuple((x.__array_interface__["data"][0], x.shape) for x in arrays)
+    owners = tuple(_owner(x) for x in arrays)
+    refs = _DERIVED["arrays"]
+    if (len(refs) != 3 or _DERIVED["where"] != where
+            or any(r() is not o for r, o in zip(refs, owners, strict=True))):
+        _DERIVED["arrays"] = tuple(weakref.ref(o) for o in owners)
+        _DERIVED["where"] = where
+        _DERIVED["values"] = {}
+    values = _DERIVED["values"]
+    if key not in values:
+        out = compute()
+        for x in out:
+            x.flags.writeable = False
+        values[key] = out
+    return values[key]
+
+
 def _edges(A, weighted=True):
     """Return ``(row, col, weight)`` of all ties (each undirected tie twice)."""
-    C = _csr(A).tocoo()
-    row = np.asarray(C.row, dtype=np.int64)
-    col = np.asarray(C.col, dtype=np.int64)
-    w = np.asarray(C.data, dtype=float) if weighted else np.ones(C.nnz)
-    return row, col, w
+    A = _csr(A)
+
+    def compute():
+        row = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))
+        return row, A.indices.astype(np.int64), A.data.astype(float)
+
+    row, col, w = _derived(A, "edges", compute)
+    return row, col, (w if weighted else np.ones(row.size))
 
 
 def _check_group(group, n, n_groups):
@@ -160,13 +207,24 @@ def _within(A, group, n_groups, weighted=True):
     """Ties of the group-induced subgraphs.
 
     Returns ``(row, col, weight, g)`` restricted to ties whose two endpoints
-    share a group label ``g >= 0``; each undirected tie appears twice.
+    share a group label ``g >= 0``; each undirected tie appears twice.  Remembered for a
+    read-only ``A`` and the same labels (:func:`_derived`).
     """
-    row, col, w = _edges(A, weighted)
+    A = _csr(A)
     group = _check_group(group, A.shape[0], n_groups)
-    gr = group[row]
-    keep = (gr >= 0) & (gr == group[col])
-    return row[keep], col[keep], w[keep], gr[keep]
+
+    def compute():
+        row, col, w = _edges(A)
+        gr = group[row]
+        keep = np.flatnonzero((gr >= 0) & (gr == group[col]))
+        return row[keep], col[keep], w[keep], gr[keep], group.copy()
+
+    key = ("within", n_groups, hash(group.tobytes()))
+    out = _derived(A, key, compute)
+    if not np.array_equal(out[4], group):  # a hash collision
+        out = compute()
+    row, col, w, g, _ = out
+    return row, col, (w if weighted else np.ones(row.size)), g
 
 
 def _group_sizes(group, n_groups):
@@ -778,21 +836,156 @@ def betweenness_centralisation(A, k=None, seed=None):
     n = A.shape[0]
     if n < 3:
         return float("nan")
-    if k is not None and k >= n:
-        k = None
-    if k is None:
-        sources = np.arange(n)
-    else:
-        if k < 2:
-            raise ValueError("k must be at least 2")
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        sources = np.sort(rng.choice(n, size=k, replace=False))
+    sources, scale = _pivots(n, k, seed)
     raw = betweenness.__wrapped__(A, sources)  # A is checked already
-    scale = 1.0 / ((n - 1) * (n - 2))
-    if k is not None:
-        scale *= n / k
     c = raw * scale
     return float((c.max() - c).sum() / (n - 1))
+
+
+def _pivots(n, k, seed):
+    """Sources of Freeman's index on ``n >= 3`` nodes and the scale of their raw sums: all
+    nodes (exact: ``k`` None or ``>= n``) or a sorted sample of ``k`` drawn from ``seed``
+    (a Generator, or what :func:`numpy.random.default_rng` takes)."""
+    if k is not None and k >= n:
+        k = None
+    scale = 1.0 / ((n - 1) * (n - 2))
+    if k is None:
+        return np.arange(n), scale
+    if k < 2:
+        raise ValueError("k must be at least 2")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    return np.sort(rng.choice(n, size=k, replace=False)), scale * n / k
+
+
+@_undirected_simple_graph
+def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
+                                        cells=1 << 16):
+    r"""Freeman betweenness centralisation of every group's induced subgraph at once.
+
+    Parameters
+    ----------
+    A : scipy.sparse array, shape (N, N)
+        Symmetric tie-weight matrix (ties unweighted for shortest paths).
+    group : array_like of int, shape (N,)
+        Group label of each node, ``-1`` for nodes left out (e.g. absent agents).
+    n_groups : int
+        Number of groups ``G``.
+    k : int, optional
+        Pivots per group (Brandes–Pich); ``None``, or ``k`` at least the group's size, is
+        exact.
+    seeds : sequence of length G, optional
+        Per group, what :func:`betweenness_centralisation` takes as ``seed`` (an int, a
+        ``SeedSequence`` or a ``Generator``) for its pivot sample.
+    cells : int
+        Size of the dense work arrays (nodes × sources) of one batch.
+
+    Returns
+    -------
+    numpy.ndarray, shape (G,)
+        ``betweenness_centralisation(A[idx][:, idx], k, seeds[g])`` for each group's members
+        ``idx``: the same pivots, the same breadth-first searches and the same sums, so the
+        values agree with the per-group calls up to the order of the final additions (the
+        tests check it).  NaN for groups with fewer than 3 members.
+
+    Notes
+    -----
+    The induced subgraphs are disjoint blocks of one block-diagonal matrix (nodes reordered
+    group by group).  Consecutive groups are searched together: column *j* of a batch holds
+    the *j*-th pivot of every group in it.  Paths never leave a block, so the searches of
+    different groups in one column do not meet, and one sparse product serves all of them
+    — the same arithmetic as :func:`betweenness` per group without a Python loop over
+    groups.  Batches hold about ``cells`` nodes × sources, so their arrays stay in cache.
+    """
+    n = A.shape[0]
+    group = _check_group(group, n, n_groups)
+    out = np.full(n_groups, np.nan)
+    order = np.argsort(np.where(group >= 0, group, n_groups), kind="stable")
+    size = np.bincount(group[group >= 0], minlength=n_groups)[:n_groups]
+    order = order[: int(size.sum())]
+    start = np.concatenate([[0], np.cumsum(size)])
+    pos = np.full(n, -1, np.int64)
+    pos[order] = np.arange(order.size)
+    # the block-diagonal matrix of within-group ties, rows and columns in group order; rows
+    # keep their ascending columns (positions increase with the node index inside a group)
+    row = np.repeat(np.arange(n), np.diff(A.indptr))
+    col = A.indices
+    same = (group[row] >= 0) & (group[row] == group[col])
+    r, c = pos[row[same]], pos[col[same]]
+    B = sp.csr_array((np.ones(r.size), (r, c)), shape=(order.size, order.size))
+    plan = []  # per group: local sources and the index's scale
+    for g in range(n_groups):
+        ng = int(size[g])
+        if ng < 3:
+            plan.append(None)
+            continue
+        plan.append(_pivots(ng, k, None if seeds is None else seeds[g]))
+    raw = np.zeros(order.size)
+    g = 0
+    while g < n_groups:
+        if plan[g] is None:
+            g += 1
+            continue
+        # a batch: consecutive groups while nodes × sources stays within ``cells``
+        h, width = g, 0
+        while h < n_groups and (plan[h] is None or h == g or (start[h + 1] - start[g]) * max(
+                width, plan[h][0].size) <= cells):
+            if plan[h] is not None:
+                width = max(width, plan[h][0].size)
+            h += 1
+        lo, hi = int(start[g]), int(start[h])
+        Bc = sp.csr_array((B.data[B.indptr[lo]:B.indptr[hi]],
+                           B.indices[B.indptr[lo]:B.indptr[hi]] - lo,
+                           B.indptr[lo:hi + 1] - B.indptr[lo]), shape=(hi - lo, hi - lo))
+        srow, scol = [], []
+        for q in range(g, h):
+            if plan[q] is not None:
+                src = plan[q][0]
+                srow.append(src + (start[q] - lo))
+                scol.append(np.arange(src.size))
+        srow, scol = np.concatenate(srow), np.concatenate(scol)
+        for c0 in range(0, width, 256):  # exact search of a large group: 256 sources at a time
+            sel = (scol >= c0) & (scol < c0 + 256)
+            raw[lo:hi] += _brandes_batch(Bc, srow[sel], scol[sel] - c0, min(256, width - c0))
+        g = h
+    for g in range(n_groups):
+        if plan[g] is not None:
+            ng = int(size[g])
+            c = raw[start[g]:start[g + 1]] * plan[g][1]
+            out[g] = float((c.max() - c).sum() / (ng - 1))
+    return out
+
+
+def _brandes_batch(A, src, cols, b):
+    """Summed dependencies of the sources ``src`` (node ``src[i]`` is the source of column
+    ``cols[i]``) on binary ``A``: the level-by-level Brandes search of :func:`betweenness`."""
+    n = A.shape[0]
+    sigma = np.zeros((n, b))
+    sigma[src, cols] = 1.0
+    dist = np.full((n, b), -1, np.int32)
+    dist[src, cols] = 0
+    frontier = sigma.copy()
+    depth = 0
+    while True:
+        nxt = A @ frontier
+        nxt *= dist < 0  # only nodes not reached yet
+        reached = nxt > 0
+        if not reached.any():
+            break
+        depth += 1
+        dist[reached] = depth
+        sigma += nxt  # zero outside the newly reached nodes
+        frontier = nxt
+    delta = np.zeros((n, b))
+    safe_sigma = np.where(sigma > 0, sigma, 1.0)
+    for d in range(depth, 0, -1):
+        coef = (1.0 + delta) / safe_sigma
+        coef *= dist == d
+        contrib = A @ coef
+        contrib *= sigma
+        contrib *= dist == d - 1
+        delta += contrib
+    delta[src, cols] = 0.0
+    return delta.sum(axis=1)
 
 
 @_undirected_simple_graph
@@ -835,36 +1028,7 @@ def betweenness(A, sources=None, batch=256):
     total = np.zeros(n)
     for start in range(0, sources.size, batch):
         src = sources[start : start + batch]
-        b = src.size
-        cols = np.arange(b)
-        # arrays are (nodes, sources) so that every product is A @ dense, with no transposes
-        sigma = np.zeros((n, b))
-        sigma[src, cols] = 1.0
-        dist = np.full((n, b), -1, np.int32)
-        dist[src, cols] = 0
-        frontier = sigma.copy()
-        depth = 0
-        while True:
-            nxt = A @ frontier
-            nxt *= dist < 0  # only nodes not reached yet
-            reached = nxt > 0
-            if not reached.any():
-                break
-            depth += 1
-            dist[reached] = depth
-            sigma += nxt  # zero outside the newly reached nodes
-            frontier = nxt
-        delta = np.zeros((n, b))
-        safe_sigma = np.where(sigma > 0, sigma, 1.0)
-        for d in range(depth, 0, -1):
-            coef = (1.0 + delta) / safe_sigma
-            coef *= dist == d
-            contrib = A @ coef
-            contrib *= sigma
-            contrib *= dist == d - 1
-            delta += contrib
-        delta[src, cols] = 0.0
-        total += delta.sum(axis=1)
+        total += _brandes_batch(A, src, np.arange(src.size), src.size)
     return total
 
 
