@@ -70,16 +70,25 @@ def observe(
 
 
 def noisy_observation(truth: np.ndarray, sd: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """The renormalised noisy observation :math:`o_i` of :func:`observe`."""
-    obs = truth * np.exp(sd[:, None] * eps)
+    """The renormalised noisy observation :math:`o_i` of :func:`observe` (one temporary:
+    the products are formed in place, with the same arithmetic)."""
+    obs = np.multiply(sd[:, None], eps)
+    np.exp(obs, out=obs)
+    obs *= truth
     obs /= obs.sum(axis=1, keepdims=True)
     return obs
 
 
-def take_up(belief: np.ndarray, obs: np.ndarray, rate: np.ndarray) -> np.ndarray:
-    """:math:`b' = (1 - a) b + a o` row by row (``rate`` = *a*)."""
+def take_up(belief: np.ndarray, obs: np.ndarray, rate: np.ndarray,
+            gain: np.ndarray | None = None) -> np.ndarray:
+    """:math:`b' = (1 - a) b + a o` row by row (``rate`` = *a*).
+
+    ``gain``, if given, is :math:`a o` computed already (so that several states taking up
+    the same observation share it)."""
     a = rate[:, None]
-    return (1.0 - a) * belief + a * obs
+    out = (1.0 - a) * belief
+    out += a * obs if gain is None else gain
+    return out
 
 
 def observe_loop(

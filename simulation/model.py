@@ -118,6 +118,7 @@ class CommissioningModel(mesa.Model):
         self.area_population = np.bincount(p.practice_area, weights=p.list_size, minlength=p.n_areas)
         self.board = p.board
         self.on_board = p.on_board
+        self.board_slots = np.flatnonzero(p.on_board)
         self.formal_role = p.formal_role
         self.area_members = membership(p.area, p.n_areas, self.front_line)
         self.national = _normalised(s.national_priorities, k)
@@ -260,12 +261,18 @@ class CommissioningModel(mesa.Model):
         peers = self.present.copy()
         peers[slots] = False
         clim = np.full(slots.size, np.nan)
-        n_types = len(STAKEHOLDER_TYPES)
-        for unit, n_units in ((p.area, p.n_areas), (p.group, p.n_groups),
-                              (p.org, int(p.org.max()) + 1)):
-            # one climate per (type, unit): key = type * n_units + unit
-            key = np.where(unit >= 0, p.kind.astype(np.int64) * n_units + unit, -1)
-            c = climate(self.engagement, key, n_types * max(n_units, 1), peers)
+        keys = self.__dict__.get("_climate_keys")
+        if keys is None:  # slots keep their type, area, group and organisation: keys are fixed
+            n_types = len(STAKEHOLDER_TYPES)
+            keys = self._climate_keys = [
+                # one climate per (type, unit): key = type * n_units + unit
+                (np.where(unit >= 0, p.kind.astype(np.int64) * n_units + unit, -1),
+                 n_types * max(n_units, 1))
+                for unit, n_units in ((p.area, p.n_areas), (p.group, p.n_groups),
+                                      (p.org, int(p.org.max()) + 1))
+            ]
+        for key, n_keys in keys:
+            c = climate(self.engagement, key, n_keys, peers)
             k = key[slots]
             fill = np.isnan(clim) & (k >= 0)
             clim[fill] = c[k[fill]]
@@ -437,8 +444,9 @@ class CommissioningModel(mesa.Model):
         rate = o.rate * self.engagement * self.active
         eps = self.rng.standard_normal(self.belief.shape)
         obs = noisy_observation(self.observed_need(), sd, eps)  # one draw, two views
-        self.belief = take_up(self.belief, obs, rate)
-        self.private = take_up(self.private, obs, rate)
+        gain = rate[:, None] * obs
+        self.belief = take_up(self.belief, obs, rate, gain)
+        self.private = take_up(self.private, obs, rate, gain)
         if o.data_lag:
             self.need_history.append(self.practice_need)
 
@@ -453,15 +461,23 @@ class CommissioningModel(mesa.Model):
         e = self.spec.exchange
         t = self.ties
         act = self.active
-        self.used = act[t.src] & act[t.dst]
-        d = influence_weights(t.src, t.dst, t.weight, act)
-        W = t.csr(d, entries=d != 0)
-        self.exchanges = np.bincount(t.src[self.used], minlength=self.n_agents) + np.bincount(
-            t.dst[self.used], minlength=self.n_agents
-        )
-        talk = self.used & (self.on_board[t.src] | self.on_board[t.dst])
-        self.last_contact[t.src[talk]] = self.month
-        self.last_contact[t.dst[talk]] = self.month
+        self.used = used = act[t.src] & act[t.dst]
+        d = t.weight * used  # influence_weights(t.src, t.dst, t.weight, act)
+        if t.m and t.weight.min() > 0:
+            # every used tie is an entry of W: W's rows are the ties each agent used, and
+            # the board members' rows are who talked with the board
+            W = t.csr(d, entries=used)
+            self.exchanges = np.diff(W.indptr).astype(np.int64)
+            rows = self.board_slots[self.exchanges[self.board_slots] > 0]
+            self.last_contact[rows] = self.month
+            self.last_contact[_row_entries(W, rows)] = self.month
+        else:  # zero-weight ties are used but carry no influence
+            W = t.csr(d, entries=d != 0)
+            self.exchanges = (np.bincount(t.src[used], minlength=self.n_agents)
+                              + np.bincount(t.dst[used], minlength=self.n_agents))
+            talk = used & (self.on_board[t.src] | self.on_board[t.dst])
+            self.last_contact[t.src[talk]] = self.month
+            self.last_contact[t.dst[talk]] = self.month
         rate = e.rate * self.engagement * act
         obj_rate = e.objective_rate * self.engagement * act
         if e.rule == "degroot":
@@ -664,7 +680,8 @@ class CommissioningModel(mesa.Model):
             starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure)
                                       & self.active)
             u = self.rng.random((2, starters.size))
-            a, b = close_triads(t.csr(), starters, u[0], u[1])
+            nbrs = t.pattern()
+            a, b = close_triads(nbrs, starters, u[0], u[1])
             if self.spec.relationships.mode == "transactional":
                 same = self.sector[a] == self.sector[b]
                 a, b = a[same], b[same]
@@ -672,7 +689,7 @@ class CommissioningModel(mesa.Model):
             if brokering["enabled"]:
                 ba, bb = leadership.broker_ties(self, brokering["intensity"])
                 a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
-            ok = accept_by_capacity(a, b, t.degree(), s.capacity, self.rng.random(a.size))
+            ok = accept_by_capacity(a, b, np.diff(nbrs.indptr), s.capacity, self.rng.random(a.size))
             if ok.any():
                 t = t.add(a[ok], b[ok], s.new_tie_weight)
         self.ties = t
@@ -699,6 +716,18 @@ class CommissioningModel(mesa.Model):
             g = last["groups"]
             self.funded[since][g] = shock_funded(self.group_alloc[g, svc], last["alloc"][g],
                                                  last["before"][g], last["target"][g])
+
+
+def _row_entries(A, rows: np.ndarray) -> np.ndarray:
+    """Column indices of the stored entries of CSR rows ``rows`` (concatenated)."""
+    start, stop = A.indptr[rows].astype(np.int64), A.indptr[rows + 1].astype(np.int64)
+    length = stop - start
+    total = int(length.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    # position p of the concatenation: start of its row + p - (entries of earlier rows)
+    offset = np.repeat(start - (np.cumsum(length) - length), length)
+    return A.indices[offset + np.arange(total)]
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:

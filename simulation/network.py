@@ -31,6 +31,7 @@ people (or, in ``mode: replace``, of the whole groups surveyed): :mod:`simulatio
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import networkx as nx
 import numpy as np
@@ -52,6 +53,13 @@ from .population import (
 )
 
 __all__ = ["Ties", "build_ties", "csr_structure", "pairs_within"]
+
+
+class CSRPattern(NamedTuple):
+    """The sparsity pattern of a CSR matrix: row pointers and column indices."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
 
 
 @dataclass
@@ -85,8 +93,19 @@ class Ties:
         return int(self.src.size)
 
     def keys(self) -> np.ndarray:
-        """Sorted unique int64 keys ``src * n + dst``."""
-        return self.src * self.n + self.dst
+        """Sorted unique int64 keys ``src * n + dst`` (computed once per tie set, read-only)."""
+        keys = self.__dict__.get("_keys")
+        if keys is None or keys.size != self.src.size:
+            keys = self.src * self.n + self.dst
+            keys.flags.writeable = False
+            self.__dict__["_keys"] = keys
+        return keys
+
+    def pattern(self) -> CSRPattern:
+        """``indptr`` and ``indices`` of :meth:`csr` (the neighbours of every agent in
+        ascending order), without laying out any data."""
+        indptr, indices, _ = self._structure()
+        return CSRPattern(indptr, indices)
 
     def _structure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR structure of the symmetric matrix, computed once per tie set: ``indptr``,
@@ -147,10 +166,13 @@ class Ties:
         exists = (pos < keys.size) & (keys[np.minimum(pos, keys.size - 1)] == nk)
         weight = self.weight.copy()
         weight[pos[exists]] = np.maximum(weight[pos[exists]], new.weight[exists])
-        fresh = ~exists
-        merged = np.insert(keys, pos[fresh], nk[fresh])
-        weight = np.insert(weight, pos[fresh], new.weight[fresh])
-        return Ties(self.n, merged // self.n, merged % self.n, weight)
+        at, fresh = pos[~exists], ~exists
+        out = Ties(self.n, np.insert(self.src, at, new.src[fresh]),
+                   np.insert(self.dst, at, new.dst[fresh]), np.insert(weight, at, new.weight[fresh]))
+        merged = np.insert(keys, at, nk[fresh])
+        merged.flags.writeable = False
+        out.__dict__["_keys"] = merged
+        return out
 
     def keep(self, mask: np.ndarray) -> Ties:
         """The ties where ``mask`` is true."""
@@ -186,10 +208,10 @@ def csr_structure(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray,
     cols = np.empty(2 * m, idx)
     rows[:m], rows[m:] = dst, src
     cols[:m], cols[m:] = src, dst
-    ties = np.arange(m, dtype=np.int64)
+    ties = np.arange(m, dtype=idx)
     indptr = np.empty(n + 1, idx)
     indices = np.empty(2 * m, idx)
-    tie = np.empty(2 * m, np.int64)
+    tie = np.empty(2 * m, idx)  # int32 when it fits: half the bytes of every gather through it
     _sparsetools.coo_tocsr(n, n, 2 * m, rows, cols, np.concatenate([ties, ties]),
                            indptr, indices, tie)
     return indptr, indices, tie

@@ -245,8 +245,9 @@ def tie_persistence(model: CommissioningModel) -> np.ndarray:
     (or the start); overall over the whole network.  Recomputed every
     ``metrics.structure_every`` steps."""
     old, new = model.key_history[0], model.ties.keys()
-    per = M.jaccard_by_group(old, new, model.n_agents, model.pop.group, model.n_groups)
-    return np.append(per, M.jaccard(old, new))
+    per, overall = M.jaccard_by_group(old, new, model.n_agents, model.pop.group, model.n_groups,
+                                      overall=True)
+    return np.append(per, overall)
 
 
 def retention(model: CommissioningModel) -> np.ndarray:

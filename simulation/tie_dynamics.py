@@ -33,7 +33,11 @@ def update_weights(
     w: np.ndarray, used: np.ndarray, reinforce: float, decay: float, maintenance: float = 0.0
 ) -> np.ndarray:
     """Reinforce used ties and decay the rest (formula in the module docstring)."""
-    return np.where(used, w + reinforce * (1.0 - w), w * (1.0 - decay * (1.0 - maintenance)))
+    out = w * (1.0 - decay * (1.0 - maintenance))
+    i = np.flatnonzero(used)  # the used ties only: no second full pass, no branchy select
+    wi = w[i]
+    out[i] = wi + reinforce * (1.0 - wi)
+    return out
 
 
 def update_weights_loop(
@@ -53,6 +57,9 @@ def close_triads(
     adjacency: sp.csr_array, starters: np.ndarray, u1: np.ndarray, u2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Proposed new ties ``(i, k)`` closing triads i–j–k, from uniform draws ``u1``, ``u2``.
+
+    ``adjacency`` is a CSR matrix of the ties, or just its pattern (anything with its
+    ``indptr`` and ``indices``, e.g. :meth:`simulation.network.Ties.pattern`).
 
     ``j`` is neighbour ``floor(u1 * deg(i))`` of *i* and ``k`` neighbour ``floor(u2 * deg(j))``
     of *j* in CSR order.  Starters without neighbours and proposals with ``k == i`` are dropped;

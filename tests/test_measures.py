@@ -381,6 +381,9 @@ def test_jaccard_by_group_hand_values():
     # group 0 touches {01, 12, 05}, shared {01}; group 1 touches {12, 34, 23, 24},
     # shared {34}; group 2 touches nothing
     np.testing.assert_allclose(jaccard_by_group(a, b, n, group, 3), [1 / 3, 1 / 4, np.nan])
+    per, overall = jaccard_by_group(a, b, n, group, 3, overall=True)
+    np.testing.assert_allclose(per, [1 / 3, 1 / 4, np.nan])
+    assert overall == jaccard(a, b) == pytest.approx(2 / 7)  # shared {01, 34} of 7 ties
 
 
 def test_jaccard_by_group_matches_loop():

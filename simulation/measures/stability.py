@@ -99,7 +99,7 @@ def _contains(sorted_keys, x):
     return sorted_keys[i] == x
 
 
-def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
+def jaccard_by_group(keys_a, keys_b, n, group, n_groups, overall=False):
     r"""Jaccard similarity of two tie snapshots, per group.
 
     Parameters
@@ -112,12 +112,15 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
         Group label ``0..n_groups-1`` or ``-1``.
     n_groups : int
         Number of groups ``G``.
+    overall : bool
+        Also return :func:`jaccard` of the whole snapshots (from the same intersection).
 
     Returns
     -------
     numpy.ndarray, shape (G,)
         Jaccard similarity in :math:`[0, 1]`; NaN for groups touched by no
-        edge in either snapshot (as :func:`jaccard` of two empty sets).
+        edge in either snapshot (as :func:`jaccard` of two empty sets).  With
+        ``overall``, the tuple ``(per_group, jaccard(keys_a, keys_b))``.
 
     Notes
     -----
@@ -145,22 +148,26 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups):
     a = _unique_int(keys_a)
     b = _unique_int(keys_b)
 
-    def per_group(keys, weights=None):
+    def owners(keys):
+        """Each edge's groups: the group of each end (once if both ends share it)."""
         u, v = np.divmod(keys, np.int64(n))
         gu, gv = group[u], group[v]
-        # attribute each edge to gu (if any) and to gv (if any and different)
         first = gu >= 0
         second = (gv >= 0) & (gv != gu)
-        g = np.concatenate([gu[first], gv[second]])
-        w = None if weights is None else np.concatenate([weights[first], weights[second]])
-        return _bincount(g, w, n_groups)
+        return np.concatenate([gu[first], gv[second]]), first, second
 
-    n_a = per_group(a)
-    n_b = per_group(b)
-    n_inter = per_group(a, _contains(b, a).astype(float))
+    g_a, first, second = owners(a)
+    inter = _contains(b, a)
+    n_a = _bincount(g_a, None, n_groups)
+    n_b = _bincount(owners(b)[0], None, n_groups)
+    n_inter = _bincount(g_a, np.concatenate([inter[first], inter[second]]).astype(float), n_groups)
     n_union = n_a + n_b - n_inter  # |A ∪ B| = |A| + |B| − |A ∩ B|, per group
     out = _safe_div(n_inter, n_union)
     out[n_union == 0] = np.nan
+    if overall:
+        total = int(inter.sum())
+        union = a.size + b.size - total
+        return out, (math.nan if union == 0 else total / union)
     return out
 
 

@@ -765,8 +765,13 @@ def tie_share_by_type(A, source_mask, kind, n_kinds, group, n_groups, weighted=F
         raise ValueError(f"kind and source_mask must have shape ({n},)")
     if n and kind.max() >= n_kinds:
         raise ValueError("kind values must be < n_kinds")
-    row, col, w = _edges(A, weighted)
-    sel = source_mask[row] & (group[row] >= 0) & (kind[col] >= 0)
+    # the rows of the source nodes only (few: board members), in CSR order
+    src = np.flatnonzero(source_mask & (group >= 0))
+    start, length = A.indptr[src].astype(np.int64), np.diff(A.indptr)[src].astype(np.int64)
+    entry = np.repeat(start - (np.cumsum(length) - length), length) + np.arange(int(length.sum()))
+    row, col = np.repeat(src, length), A.indices[entry]
+    w = A.data[entry] if weighted else np.ones(entry.size)
+    sel = kind[col] >= 0
     idx = group[row[sel]] * np.int64(n_kinds) + kind[col[sel]]
     counts = _bincount(idx, w[sel], n_groups * n_kinds).reshape(n_groups, n_kinds)
     return _safe_div(counts, counts.sum(axis=1, keepdims=True))
