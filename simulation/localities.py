@@ -39,8 +39,13 @@ def _sum_rows(index: np.ndarray, weights: np.ndarray, x: np.ndarray, n: int) -> 
     return out
 
 
-def pool(members: sp.csr_array, weights: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def pool(members: sp.csr_array, weights: np.ndarray,
+         x: np.ndarray | tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean of ``x`` rows over each unit's members.
+
+    ``x`` may be a tuple of ``(N, K_i)`` arrays, pooled as one ``(N, Σ K_i)`` array: only the
+    members' rows are gathered (a board's few members, not all N agents), with the same
+    products added in the same order.
 
     Returns
     -------
@@ -55,7 +60,12 @@ def pool(members: sp.csr_array, weights: np.ndarray, x: np.ndarray) -> tuple[np.
     total = np.bincount(rows, weights=w, minlength=n_units)
     # Σ_e w_e x[cols_e] per unit as one sparse product over the membership structure: the
     # same products added in the same (entry) order as a bincount per column, so the same bits
-    s = sp.csr_array((w, cols, members.indptr), shape=members.shape) @ np.ascontiguousarray(x)
+    if isinstance(x, tuple):
+        rows_x = np.hstack([np.asarray(a, dtype=float)[cols] for a in x])
+        s = sp.csr_array((w, np.arange(cols.size), members.indptr),
+                         shape=(n_units, cols.size)) @ rows_x
+    else:
+        s = sp.csr_array((w, cols, members.indptr), shape=members.shape) @ np.ascontiguousarray(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = s / total[:, None]
     pooled[total <= 0] = np.nan

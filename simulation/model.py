@@ -295,7 +295,7 @@ class CommissioningModel(mesa.Model):
         """What the board knows between meetings: the engagement-weighted mean of its present
         members' beliefs and objectives (nothing but its members' knowledge enters it)."""
         w = self.engagement * self.present + 1e-9
-        both, _ = pool(self.board, w, np.hstack([self.belief, self.objective]))
+        both, _ = pool(self.board, w, (self.belief, self.objective))
         k = self.n_services
         self.board_view, self.board_objective = both[:, :k], both[:, k:]
 
@@ -675,12 +675,13 @@ class CommissioningModel(mesa.Model):
         t = self.ties
         used = self.used if self.used.size == t.m else np.zeros(t.m, bool)
         t.weight = update_weights(t.weight, used, s.reinforce, s.decay, maintenance)
-        t = t.keep(t.weight >= s.dissolve_below)
+        lasting = t.weight >= s.dissolve_below
+        before, t = t, t.keep(lasting)
         if self.spec.network.informal:
             starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure)
                                       & self.active)
             u = self.rng.random((2, starters.size))
-            nbrs = t.pattern()
+            nbrs = before.pattern(lasting)  # = t.pattern(), from the structure built already
             a, b = close_triads(nbrs, starters, u[0], u[1])
             if self.spec.relationships.mode == "transactional":
                 same = self.sector[a] == self.sector[b]

@@ -101,11 +101,19 @@ class Ties:
             self.__dict__["_keys"] = keys
         return keys
 
-    def pattern(self) -> CSRPattern:
+    def pattern(self, entries: np.ndarray | None = None) -> CSRPattern:
         """``indptr`` and ``indices`` of :meth:`csr` (the neighbours of every agent in
-        ascending order), without laying out any data."""
-        indptr, indices, _ = self._structure()
-        return CSRPattern(indptr, indices)
+        ascending order), without laying out any data.  With ``entries`` (a boolean mask
+        over the ties), the pattern of those ties only: the same as
+        ``self.keep(entries).pattern()``, filtered from this tie set's structure."""
+        indptr, indices, tie = self._structure()
+        if entries is None:
+            return CSRPattern(indptr, indices)
+        keep = np.asarray(entries, bool)[tie]
+        counts = np.empty(keep.size + 1, indptr.dtype)
+        counts[0] = 0
+        np.cumsum(keep, out=counts[1:])
+        return CSRPattern(counts[indptr], indices[keep])
 
     def _structure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR structure of the symmetric matrix, computed once per tie set: ``indptr``,

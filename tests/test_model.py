@@ -56,6 +56,11 @@ def test_pool_matches_loop_and_hand_case():
     b, tb = pool_loop(members, w, x)
     np.testing.assert_allclose(a, b, atol=1e-14)
     np.testing.assert_allclose(ta, tb)
+    # two states pooled together (members' rows gathered): the bits of the stacked array
+    y = dist(rng, 30, 3)
+    c, tc = pool(members, w, (x, y))
+    d, _ = pool(members, w, np.hstack([x, y]))
+    assert np.array_equal(c, d, equal_nan=True) and np.array_equal(tc, ta)
     # hand case: weights 1 and 3 -> pooled = (1*[1,0] + 3*[0,1]) / 4
     m = sp.csr_array(np.array([[1.0, 1.0]]))
     p, tot = pool(m, np.array([1.0, 3.0]), np.array([[1.0, 0.0], [0.0, 1.0]]))
@@ -410,6 +415,28 @@ def test_csr_of_a_sub_network_equals_eliminated_zeros():
     assert got.nnz == want.nnz
     for a, b in ((got.indptr, want.indptr), (got.indices, want.indices), (got.data, want.data)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_tie_set_caches_its_keys_and_filtered_patterns_and_add_keeps_them_true():
+    # the step reuses one CSR structure for the triads (pattern(entries)) and the keys of
+    # a tie set built by add(): they must equal what a fresh tie set computes
+    rng = np.random.default_rng(8)
+    t = Ties.from_pairs(90, rng.integers(0, 90, 700), rng.integers(0, 90, 700), rng.random(700))
+    t.csr()  # structure cached
+    mask = rng.random(t.m) < 0.6
+    kept = t.keep(mask)
+    fresh = Ties(kept.n, kept.src.copy(), kept.dst.copy(), kept.weight.copy())
+    for a, b in zip(t.pattern(mask), fresh.pattern(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    a, b = rng.integers(0, 90, (2, 50))
+    grown = kept.add(a, b, 0.3)
+    again = Ties.from_pairs(90, np.concatenate([kept.src, a]), np.concatenate([kept.dst, b]),
+                            np.concatenate([kept.weight, np.full(50, 0.3)]))
+    np.testing.assert_array_equal(grown.keys(), again.keys())
+    np.testing.assert_array_equal(grown.src, again.src)
+    np.testing.assert_array_equal(grown.dst, again.dst)
+    np.testing.assert_array_equal(grown.weight, again.weight)
+    assert not grown.keys().flags.writeable
 
 
 def test_turnover_gives_seats_fresh_ids_and_leave_removes_the_agent(tiny):

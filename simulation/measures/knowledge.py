@@ -15,6 +15,7 @@ with :func:`numpy.bincount` and never loop over nodes in Python.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = [
     "accuracy",
@@ -130,6 +131,33 @@ def _group_sums(values, group, n_groups, weights=None):
     return out
 
 
+def _sorted_means(values, rows, g, n_groups, weights):
+    """:func:`mean_by_group` of ``values[rows]`` whose labels ``g`` are sorted.
+
+    The selected rows of each group are then one row of a (G, N) CSR matrix ``M`` holding
+    the weights (ones without weights), and ``M @ values`` adds, per group, the same
+    products in the same (row) order as the bincounts do — bit for bit — in one pass over
+    the values instead of one per column.  Agents are numbered group by group, so the
+    model's per-group metrics take this path.
+    """
+    n = values.shape[0]
+    indptr = np.searchsorted(g, np.arange(n_groups + 1)).astype(np.int64)
+    if weights is None:
+        data = np.ones(rows.size)
+        totals = np.diff(indptr).astype(float)
+    else:
+        data = np.asarray(weights, dtype=float)[rows]
+    M = sp.csr_array((data, rows, indptr), shape=(n_groups, n))
+    M.has_canonical_format = True
+    if weights is not None:
+        totals = M @ np.ones(n)
+    sums = M @ values
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums / (totals if sums.ndim == 1 else totals[:, None])
+    out[totals <= 0] = np.nan
+    return out
+
+
 def mean_by_group(values, group, n_groups, mask=None, weights=None):
     r"""Weighted mean of values (or of distribution rows) per group.
 
@@ -169,7 +197,10 @@ def mean_by_group(values, group, n_groups, mask=None, weights=None):
     group, keep = _group_index(group, n_groups, mask)
     if values.shape[0] != group.shape[0]:
         raise ValueError("values and group must have the same length")
-    g = group[keep]
+    rows = np.flatnonzero(keep)
+    g = group[rows]
+    if g.size > 64 and bool((g[1:] >= g[:-1]).all()):
+        return _sorted_means(values, rows, g, n_groups, weights)
     if weights is None:  # unit weights: counts, and sums of the values themselves (v·1 = v)
         w = None
         totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
