@@ -16,6 +16,7 @@ from typing import Any
 
 import mesa
 import numpy as np
+import scipy.sparse as sp
 
 from . import exchange as ex
 from . import leadership, needs
@@ -597,10 +598,13 @@ class CommissioningModel(mesa.Model):
         for kind, serves in ((PROVIDER, p.provider_serves), (LOCAL_AUTHORITY, p.la_serves)):
             staff = p.kind == kind
             if staff.any():
-                sv = serves[p.org[staff]].astype(float)
-                tot = sv.sum(axis=1, keepdims=True)
+                # per organisation, as a sparse product: a dense one would go to a
+                # multi-threaded BLAS whose spinning threads cost more than the product
+                sv = sp.csr_array(serves.astype(float))
+                tot = sv.sum(axis=1)[:, None]
                 mean_alloc = (sv @ self.group_alloc) / np.where(tot > 0, tot, 1.0)
-                seen[staff] = np.where(tot > 0, mean_alloc, 1.0 / self.n_services)
+                view = np.where(tot > 0, mean_alloc, 1.0 / self.n_services)
+                seen[staff] = view[p.org[staff]]
         return seen
 
     def feed_back_engagement(self) -> None:

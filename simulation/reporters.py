@@ -229,8 +229,9 @@ def system_objective(model: CommissioningModel) -> np.ndarray:
     p = model.pop
     la = _org_objectives(model, LOCAL_AUTHORITY, p.la_serves.shape[0])
     pr = _org_objectives(model, PROVIDER, p.provider_serves.shape[0])
-    return M.system_objective(la, pr, model.national, p.la_serves.T.astype(float),
-                              p.provider_serves.T.astype(float))
+    # sparse weights: a dense product would go to a multi-threaded BLAS (see _group_capacity)
+    return M.system_objective(la, pr, model.national, sp.csr_array(p.la_serves.T.astype(float)),
+                              sp.csr_array(p.provider_serves.T.astype(float)))
 
 
 def coherence_external(model: CommissioningModel) -> np.ndarray:
@@ -285,7 +286,9 @@ def _group_capacity(model: CommissioningModel) -> np.ndarray:
         return np.full((model.n_groups, model.n_services), 1.0 / model.n_services)
     pop = serves * p.group_population[:, None]
     share = pop / np.maximum(pop.sum(axis=0, keepdims=True), 1.0)
-    cap = (share * p.provider_size[None, :]) @ model.capacity
+    # a sparse product: dense (G, providers) @ (providers, K) goes to OpenBLAS, whose worker
+    # threads then spin on the other core (CPU time doubled, a sweep's other worker slowed)
+    cap = sp.csr_array(share * p.provider_size[None, :]) @ model.capacity
     empty = cap.sum(axis=1) <= 0
     cap[empty] = 1.0 / model.n_services
     return cap
