@@ -394,9 +394,12 @@ def degroot_step(x, W, rate=None):
     n = A.shape[0]
     x = _state(x, n)
     r = _per_agent(1.0 if rate is None else rate, n, "rate")
-    if A.nnz and not np.isfinite(_row_sums(A)[0]).all():  # NaN and negatives were rejected
+    # one sparse product gives W x and the row sums (the ones column), checked after it
+    with np.errstate(invalid="ignore", over="ignore"):  # an infinite weight: refused below
+        (out,), sums = _degroot_core(A, [x[:, None] if x.ndim == 1 else x], [r])
+    if A.nnz and not np.isfinite(sums).all():  # NaN and negatives were rejected
         raise ValueError("W must have finite, non-negative weights (found an infinite weight)")
-    return _degroot_step(x, A, r)
+    return out[:, 0] if x.ndim == 1 else out
 
 
 def _degroot_step(x, W, rate=None):
@@ -436,6 +439,11 @@ def _degroot_steps(A, states, rates):
     exactly as ``A @ ones`` does, and ``r·[has]`` reproduces the ``where`` of
     :func:`_degroot_update` exactly (``1 - r·1 = 1 - r``, ``1 - r·0 = 1``, ``0 / 1 = 0``).
     """
+    return _degroot_core(A, states, rates)[0]
+
+
+def _degroot_core(A, states, rates):
+    """:func:`_degroot_steps` and the row sums of ``A`` (from the same product)."""
     n = A.shape[0]
     widths = [x.shape[1] for x in states]
     stacked = np.empty((n, sum(widths) + 1))
@@ -454,7 +462,7 @@ def _degroot_steps(A, states, rates):
         new += (1.0 - r)[:, None] * x
         out.append(new)
         col += w
-    return out
+    return out, sums
 
 
 def degroot_step_loop(x, W, rate=None):
