@@ -249,7 +249,8 @@ class CommissioningModel(mesa.Model):
         return mean, sd
 
     def _draw_engagement(self, slots: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
-        base, sd = self._engagement_params(slots)
+        # a slot's type and group are fixed, so are its parameters (no loop over groups here)
+        base, sd = self.engagement_base[slots], self.engagement_sd[slots]
         mean = base if mean is None else mean
         sd = np.minimum(sd, 0.9 * np.sqrt(mean * (1.0 - mean)))  # a feasible Beta spread
         return draw_engagement(self.rng, mean, sd)

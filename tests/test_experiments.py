@@ -592,3 +592,32 @@ outcomes: [accuracy_board, coherence_internal, relevance_skill]
     frame = read_results(folder / "sweep")
     last = a[a["group"] == "overall"].iloc[-1]
     assert frame["accuracy_board"].iloc[0] == pytest.approx(last["accuracy_board"], abs=0, rel=0)
+
+
+def test_a_worker_validates_each_design_point_once_and_never_mixes_points():
+    # replicates of one point share one validated scenario (the per-run overhead of a sweep);
+    # another point, another base or a task without a base key gets its own
+    import yaml
+
+    from simulation.experiment import executors as X
+
+    base = {**yaml.safe_load(ONE_GROUP), "steps": 2}
+    outcomes = ({"name": "skill", "metric": "relevance_skill", "reduce": "final"},)
+
+    def task(values, key="0:abc"):
+        return X.RunTask(0, 0, 0, 1, base, values, outcomes, base_key=key)
+
+    X._SCENARIOS.clear()
+    a, _ = X._scenario_of(task({"exchange.rate": 0.3}))
+    b, _ = X._scenario_of(task({"exchange.rate": 0.3}))
+    c, _ = X._scenario_of(task({"exchange.rate": 0.4}))
+    d, _ = X._scenario_of(task({"exchange.rate": 0.3}, key="1:def"))
+    e, _ = X._scenario_of(task({"exchange.rate": 0.3}, key=""))
+    assert a is b and a.exchange.rate == 0.3
+    assert c is not a and c.exchange.rate == 0.4
+    assert d is not a and e is not a and len(X._SCENARIOS) == 3
+    for i in range(2 * X._SCENARIOS_KEPT):  # the cache stays bounded
+        X._scenario_of(task({"exchange.rate": i / 100}))
+    assert len(X._SCENARIOS) == X._SCENARIOS_KEPT
+    out = X.execute_run(task({"exchange.rate": 0.3}))
+    assert out["status"] == "ok", out["error"]

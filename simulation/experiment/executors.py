@@ -71,6 +71,33 @@ class RunTask:
     values: dict[str, Any]
     outcomes: tuple[dict[str, Any], ...]
     keep_timeseries: bool = False
+    base_key: str = ""  # identifies ``base`` (its case and hash): replicates share a scenario
+
+
+#: Validated scenarios of recent design points in this worker process, by (base_key, values):
+#: the replicates of one point validate their scenario once, not once per run.
+_SCENARIOS: dict[tuple[str, str], tuple[Any, dict[str, Any]]] = {}
+_SCENARIOS_KEPT = 16
+
+
+def _scenario_of(task: RunTask) -> tuple[Any, dict[str, Any]]:
+    """The validated scenario of a task's design point and its data (cached per worker)."""
+    from ..loader import set_path
+    from ..scenario import Scenario
+
+    key = (task.base_key, repr(sorted(task.values.items()))) if task.base_key else None
+    hit = _SCENARIOS.get(key) if key else None
+    if hit is not None:
+        return hit
+    data = copy.deepcopy(task.base)
+    for path, value in task.values.items():
+        set_path(data, path, value)
+    hit = (Scenario.model_validate(data), data)
+    if key:
+        if len(_SCENARIOS) >= _SCENARIOS_KEPT:
+            _SCENARIOS.pop(next(iter(_SCENARIOS)))  # the oldest
+        _SCENARIOS[key] = hit
+    return hit
 
 
 def _error_text(exc: BaseException) -> str:
@@ -96,9 +123,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         ``groups`` (group names + ``overall``), ``values`` (array groups × outcomes, or None)
         and ``timeseries`` (tidy frame if kept, else None).
     """
-    from ..loader import set_path
     from ..results import run_replicate
-    from ..scenario import Scenario
     from .outcomes import reduce_outcomes, shock_step
 
     t0 = time.perf_counter()
@@ -108,10 +133,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         "timeseries": None,
     }
     try:
-        data = copy.deepcopy(task.base)
-        for path, value in task.values.items():
-            set_path(data, path, value)
-        scenario = Scenario.model_validate(data)
+        scenario, data = _scenario_of(task)
         t1 = time.perf_counter()
         ts = run_replicate(scenario, task.seed, task.replicate)
         out["model_seconds"] = time.perf_counter() - t1

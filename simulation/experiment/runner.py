@@ -147,8 +147,11 @@ class _Plan:
 
     def task(self, run_id: int) -> RunTask:
         p, r = self.locate(run_id)
-        return RunTask(run_id, p, r, int(self.seeds[r, p]), self.exp.bases[self.design.case[p]],
-                       self.design.values(p), self.outcome_dicts, self.exp.spec.keep_timeseries)
+        case = self.design.case[p]
+        return RunTask(run_id, p, r, int(self.seeds[r, p]), self.exp.bases[case],
+                       self.design.values(p), self.outcome_dicts, self.exp.spec.keep_timeseries,
+                       base_key=(f"{case}:{self.exp.base_hashes[case]}"
+                                 if case < len(self.exp.base_hashes) else ""))
 
 
 def design_memory(points: int, parameters: int, runs: int) -> int:
