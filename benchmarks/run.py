@@ -48,10 +48,6 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-# as the commnet command does (simulation/cli.py), before numpy is imported: no transparent
-# huge pages for numpy arrays (the scenario subprocesses inherit it)
-os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
-
 import bench_exchange  # noqa: E402
 
 from simulation.loader import load_scenario  # noqa: E402

@@ -10,15 +10,13 @@ metrics collection unless ``--no-collect``), then prints one JSON line with the 
 ``benchmarks/run.py`` starts it with ``sys.executable``; it inherits the parent's CPU pinning.
 """
 
-import os
 import time
 
 T_START = time.perf_counter()
-# as the commnet command does (simulation/cli.py): no transparent huge pages for numpy arrays
-os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402

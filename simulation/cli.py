@@ -12,7 +12,6 @@ them, so nothing is lost at 80 columns (``tests/test_cli.py`` renders every help
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,14 +22,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
-
-# numpy asks the kernel for transparent huge pages on every large array; each first touch of
-# one then zeroes 2 MB in the kernel.  The step allocates its large temporaries afresh, and
-# above England's size that kernel time grew faster than the work (51 of 232 ms a step at 4x
-# England, 11 ms without; benchmarks/README.md).  The commnet process and its workers (they
-# inherit the environment) do without; set NUMPY_MADVISE_HUGEPAGE=1 to restore numpy's
-# default.  numpy reads it at import, which happens after this line (commands import it).
-os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 if TYPE_CHECKING:  # the loader (pydantic, numpy) is imported by the commands that use it
     from .loader import ScenarioError

@@ -25,19 +25,6 @@ def test_importing_the_cli_loads_no_heavy_module():
     assert "numpy" not in loaded and "pydantic" not in loaded
 
 
-def test_the_command_turns_numpy_huge_pages_off_unless_the_user_chose():
-    # numpy reads NUMPY_MADVISE_HUGEPAGE at import: the CLI sets its default before that
-    probe = ("import os, simulation.cli, numpy._core.multiarray as m; "
-             "print(os.environ['NUMPY_MADVISE_HUGEPAGE'], m._get_madvise_hugepage())")
-    env = {k: v for k, v in __import__("os").environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
-                         check=True, env=env).stdout.split()
-    assert out == ["0", "False"]
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
-                         check=True, env={**env, "NUMPY_MADVISE_HUGEPAGE": "1"}).stdout.split()
-    assert out[0] == "1"
-
-
 def test_importing_the_package_is_lazy_and_keeps_its_public_names():
     loaded = _modules_after("import simulation")
     assert not loaded & {*HEAVY, "numpy"}, sorted(loaded & {*HEAVY, "numpy"})
