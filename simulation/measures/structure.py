@@ -142,6 +142,12 @@ def _undirected_simple_graph(func):
 _DERIVED: dict = {"arrays": (), "where": (), "values": {}}  # derived from the last read-only matrix
 
 
+def _forget(where):
+    """Drop what was derived from the matrix at ``where`` (its data array was freed)."""
+    if _DERIVED["where"] == where:
+        _DERIVED.update(arrays=(), where=(), values={})
+
+
 def _owner(x):
     """The array that owns ``x``'s memory (``x`` itself, or the base of its views)."""
     while isinstance(x.base, np.ndarray):
@@ -170,6 +176,7 @@ def _derived(A, key, compute):
         _DERIVED["arrays"] = tuple(weakref.ref(o) for o in owners)
         _DERIVED["where"] = where
         _DERIVED["values"] = {}
+        weakref.finalize(owners[0], _forget, where)  # the matrix gone, so is what it gave
     values = _DERIVED["values"]
     if key not in values:
         out = compute()
@@ -182,13 +189,8 @@ def _derived(A, key, compute):
 def _edges(A, weighted=True):
     """Return ``(row, col, weight)`` of all ties (each undirected tie twice)."""
     A = _csr(A)
-
-    def compute():
-        row = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))
-        return row, A.indices.astype(np.int64), A.data.astype(float)
-
-    row, col, w = _derived(A, "edges", compute)
-    return row, col, (w if weighted else np.ones(row.size))
+    row = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr))
+    return row, A.indices.astype(np.int64), (A.data.astype(float) if weighted else np.ones(row.size))
 
 
 def _check_group(group, n, n_groups):
@@ -217,7 +219,9 @@ def _within(A, group, n_groups, weighted=True):
         row, col, w = _edges(A)
         gr = group[row]
         keep = np.flatnonzero((gr >= 0) & (gr == group[col]))
-        return row[keep], col[keep], w[keep], gr[keep], group.copy()
+        small = np.int32 if A.shape[0] < 2**31 - 1 else np.int64  # kept: half the bytes
+        return (row[keep].astype(small), col[keep].astype(small), w[keep],
+                gr[keep].astype(small), group.copy())
 
     key = ("within", n_groups, hash(group.tobytes()))
     out = _derived(A, key, compute)
