@@ -90,31 +90,44 @@ def pool_loop(members: sp.csr_array, weights: np.ndarray, x: np.ndarray) -> tupl
 
 
 def meet(
-    x: np.ndarray, members: sp.csr_array, weights: np.ndarray, pooling_weight: float
-) -> tuple[np.ndarray, np.ndarray]:
+    x: np.ndarray | tuple[np.ndarray, ...], members: sp.csr_array, weights: np.ndarray,
+    pooling_weight: float
+) -> tuple[np.ndarray | tuple[np.ndarray, ...], np.ndarray]:
     """Pool views and move attendees toward their unit's pooled view.
 
     Agents with zero weight (absent) are unchanged; an agent attending several units (a
     provider clinician on two boards) moves toward the mean of their pooled views.
+
+    ``x`` may be a tuple of ``(N, K_i)`` arrays (beliefs and objectives): they are pooled
+    together, as their column stack would be, and a tuple of new arrays is returned, with the
+    same bits as splitting the result for the stack (no stack, no split copies).
     """
+    parts = x if isinstance(x, tuple) else (x,)
     pooled, total = pool(members, weights, x)
     rows, cols, _ = _pairs(members)
     att = (weights[cols] > 0) & (total[rows] > 0)
     rows, cols = rows[att], cols[att]
-    n = x.shape[0]
+    n = parts[0].shape[0]
     count = np.bincount(cols, minlength=n)
-    out = x.copy()
-    if count.max(initial=0) <= 1:  # each attendee in one unit (localities): target = its pool
-        out[cols] = (1.0 - pooling_weight) * x[cols] + pooling_weight * pooled[rows]
-        return out, pooled
-    # per attendee, the sum of its units' pools: a sparse product over (attendee, unit) entries
-    # kept in entry order (stable COO -> CSR), so the same additions as a bincount per column
-    hit = np.flatnonzero(count > 0)
-    at = np.searchsorted(hit, cols)
-    T = sp.coo_array((np.ones(cols.size), (at, rows)), shape=(hit.size, pooled.shape[0])).tocsr()
-    target = (T @ pooled) / count[hit, None]
-    out[hit] = (1.0 - pooling_weight) * x[hit] + pooling_weight * target
-    return out, pooled
+    outs, col = [], 0
+    single = count.max(initial=0) <= 1  # each attendee in one unit (localities): its pool
+    if not single:
+        # per attendee, the sum of its units' pools: a sparse product over (attendee, unit)
+        # entries kept in entry order (stable COO -> CSR), the additions of a bincount per column
+        hit = np.flatnonzero(count > 0)
+        at = np.searchsorted(hit, cols)
+        T = sp.coo_array((np.ones(cols.size), (at, rows)), shape=(hit.size, pooled.shape[0])).tocsr()
+        target = (T @ pooled) / count[hit, None]
+    for part in parts:
+        k = part.shape[1]
+        out = part.copy()
+        if single:
+            out[cols] = (1.0 - pooling_weight) * part[cols] + pooling_weight * pooled[rows, col:col + k]
+        else:
+            out[hit] = (1.0 - pooling_weight) * part[hit] + pooling_weight * target[:, col:col + k]
+        outs.append(out)
+        col += k
+    return (tuple(outs) if isinstance(x, tuple) else outs[0]), pooled
 
 
 def meet_loop(

@@ -519,11 +519,10 @@ class CommissioningModel(mesa.Model):
         present_board[area[here]] = True
         met_board = attend & self.front_line & (area >= 0) & present_board[np.maximum(area, 0)]
         self.last_contact[met_board] = self.month
-        both = np.hstack([self.belief, self.objective])  # one pass pools beliefs and objectives
-        both, pooled = meet(both, self.area_members, self.engagement * attend,
-                            loc.pooling_weight)
-        self.belief = np.ascontiguousarray(both[:, :k])
-        self.objective = np.ascontiguousarray(both[:, k:])
+        # beliefs and objectives pooled in one pass (as their column stack, not stacked)
+        (self.belief, self.objective), pooled = meet(
+            (self.belief, self.objective), self.area_members, self.engagement * attend,
+            loc.pooling_weight)
         met = np.isfinite(pooled).all(axis=1)
         self.locality_view[met] = pooled[met, :k]
         self.locality_objective[met] = pooled[met, k:]
@@ -534,10 +533,9 @@ class CommissioningModel(mesa.Model):
         attends decides from what its present members know."""
         k = self.n_services
         self.last_contact[self.on_board & self.active] = self.month
-        both, pooled = meet(np.hstack([self.belief, self.objective]), self.board,
-                            self.engagement * self.active, self.spec.decisions.pooling_weight)
-        self.belief = np.ascontiguousarray(both[:, :k])
-        self.objective = np.ascontiguousarray(both[:, k:])
+        (self.belief, self.objective), pooled = meet(
+            (self.belief, self.objective), self.board, self.engagement * self.active,
+            self.spec.decisions.pooling_weight)
         self._refresh_board_view()
         met = np.isfinite(pooled).all(axis=1)
         self.meeting_view = np.where(met[:, None], pooled[:, :k], self.board_view)

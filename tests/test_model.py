@@ -78,6 +78,13 @@ def test_meet_matches_loop_reference_with_overlapping_units():
     b, pb = meet_loop(x, members, w, 0.4)
     np.testing.assert_allclose(a, b, atol=1e-14)
     np.testing.assert_allclose(pa, pb, atol=1e-14)
+    # two states met together: the bits of meeting their column stack, split
+    y = dist(rng, 25, 3)
+    (c, d), pc = meet((x, y), members, w, 0.4)
+    both, pboth = meet(np.hstack([x, y]), members, w, 0.4)
+    assert np.array_equal(c, both[:, :5]) and np.array_equal(d, both[:, 5:])
+    assert np.array_equal(pc, pboth, equal_nan=True)
+    assert c.flags.c_contiguous and d.flags.c_contiguous
 
 
 def test_meet_moves_attendees_only():
