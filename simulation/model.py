@@ -659,15 +659,16 @@ class CommissioningModel(mesa.Model):
         self.engagement[slots] = self._newcomer_engagement(slots)
         self.adopted[slots] = False
         self.last_contact[slots] = NEVER
-        leaving = np.zeros(self.n_agents, bool)
-        leaving[slots] = True
-        hit = leaving[self.ties.src] | leaving[self.ties.dst]
         if drop_ties:
+            leaving = np.zeros(self.n_agents, bool)
+            leaving[slots] = True
+            hit = leaving[self.ties.src] | leaving[self.ties.dst]
             self.ties = self.ties.keep(~hit)
             self.used = self.used[~hit] if self.used.size == hit.size else np.zeros(self.ties.m, bool)
-        else:
-            self.ties.weight[hit] = np.minimum(self.ties.weight[hit],
-                                               self.spec.turnover.newcomer_tie_weight)
+        else:  # the leavers' ties, from their rows of the tie structure (not a pass over all)
+            hit = self.ties.incident(slots)
+            w = self.ties.weight
+            w[hit] = np.minimum(w[hit], self.spec.turnover.newcomer_tie_weight)
 
     # ------------------------------------------------------------------ 7. ties
     def update_ties(self) -> None:

@@ -444,6 +444,11 @@ def test_tie_set_caches_its_keys_and_filtered_patterns_and_add_keeps_them_true()
     np.testing.assert_array_equal(grown.dst, again.dst)
     np.testing.assert_array_equal(grown.weight, again.weight)
     assert not grown.keys().flags.writeable
+    # the ties of some agents, from their CSR rows = a pass over all ties
+    who = np.array([3, 17, 17, 40, 89])
+    mask = np.isin(grown.src, who) | np.isin(grown.dst, who)
+    assert sorted(set(grown.incident(who).tolist())) == np.flatnonzero(mask).tolist()
+    assert grown.incident(np.array([], np.int64)).size == 0
 
 
 def test_turnover_gives_seats_fresh_ids_and_leave_removes_the_agent(tiny):
