@@ -916,11 +916,15 @@ def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
     pos[order] = np.arange(order.size)
     # the block-diagonal matrix of within-group ties, rows and columns in group order; rows
     # keep their ascending columns (positions increase with the node index inside a group)
-    row = np.repeat(np.arange(n), np.diff(A.indptr))
-    col = A.indices
-    same = (group[row] >= 0) & (group[row] == group[col])
-    r, c = pos[row[same]], pos[col[same]]
+    small = np.int32 if n < 2**31 - 1 else np.int64  # the temporaries at half the bytes
+    row = np.repeat(np.arange(n, dtype=small), np.diff(A.indptr))
+    gr = group[row]
+    same = np.flatnonzero((gr >= 0) & (gr == group[A.indices]))
+    del gr
+    r, c = pos[row[same]].astype(small), pos[A.indices[same]].astype(small)
+    del row, same
     B = sp.csr_array((np.ones(r.size), (r, c)), shape=(order.size, order.size))
+    del r, c
     plan = []  # per group: local sources and the index's scale
     for g in range(n_groups):
         ng = int(size[g])
