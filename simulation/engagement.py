@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._numeric import row_sums
+
 __all__ = [
     "beta_parameters",
     "climate",
@@ -48,7 +50,9 @@ __all__ = [
 
 def reflection(allocation: np.ndarray, objective: np.ndarray) -> np.ndarray:
     """:math:`1 - \\mathrm{TV}` between the allocation each agent sees and its priorities."""
-    return 1.0 - 0.5 * np.abs(allocation - objective).sum(axis=1)
+    d = np.subtract(allocation, objective)
+    np.abs(d, out=d)
+    return 1.0 - 0.5 * row_sums(d)
 
 
 def update_engagement(

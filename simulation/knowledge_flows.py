@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import exchange as ex
+from ._numeric import row_sums
 
 __all__ = [
     "activity_view",
@@ -75,7 +76,7 @@ def noisy_observation(truth: np.ndarray, sd: np.ndarray, eps: np.ndarray) -> np.
     obs = np.multiply(sd[:, None], eps)
     np.exp(obs, out=obs)
     obs *= truth
-    obs /= obs.sum(axis=1, keepdims=True)
+    obs /= row_sums(obs)[:, None]  # = obs.sum(axis=1, keepdims=True), bit for bit
     return obs
 
 

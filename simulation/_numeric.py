@@ -1,0 +1,43 @@
+"""Numerical helpers shared by the model's kernels and the metrics (no model imports)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["row_sums"]
+
+
+def row_sums(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=1)`` of a 2-D float64 array, bit for bit, about 3x faster for K = 8.
+
+    numpy adds the few elements of each row with its pairwise summation (for K ≥ 8: eight
+    running sums over the row's blocks of eight, combined as ``((r0+r1)+(r2+r3)) +
+    ((r4+r5)+(r6+r7))``, then the remaining elements in order; below 8 elements in order),
+    one short inner loop per row.  Here the same additions run column-wise over all rows at
+    once.  C-contiguous float64 arrays with 1 to 128 columns take this path; anything else
+    is ``x.sum(axis=1)`` itself.  The test suite checks the bits against numpy for K = 1..40.
+    """
+    k = x.shape[1]
+    if not (x.dtype == np.float64 and x.flags.c_contiguous and 1 <= k <= 128):
+        return x.sum(axis=1)
+    if k < 8:
+        out = x[:, 0] + 0.0  # numpy starts from 0.0
+        for j in range(1, k):
+            out += x[:, j]
+        return out
+    full = k - k % 8
+    if full == 8:
+        r = [x[:, j] for j in range(8)]
+    else:
+        r = [x[:, j] + x[:, 8 + j] for j in range(8)]
+        for i in range(16, full, 8):
+            for j in range(8):
+                r[j] += x[:, i + j]
+    out = r[0] + r[1]
+    out += r[2] + r[3]
+    rest = r[4] + r[5]
+    rest += r[6] + r[7]
+    out += rest
+    for i in range(full, k):
+        out += x[:, i]
+    return out
