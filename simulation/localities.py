@@ -43,9 +43,9 @@ def pool(members: sp.csr_array, weights: np.ndarray,
          x: np.ndarray | tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
     """Weighted mean of ``x`` rows over each unit's members.
 
-    ``x`` may be a tuple of ``(N, K_i)`` arrays, pooled as one ``(N, Σ K_i)`` array: only the
-    members' rows are gathered (a board's few members, not all N agents), with the same
-    products added in the same order.
+    ``x`` may be a tuple of ``(N, K_i)`` arrays, pooled as their column stack would be (one
+    sparse product per array, the same products added in the same order), without stacking
+    them.
 
     Returns
     -------
@@ -60,12 +60,11 @@ def pool(members: sp.csr_array, weights: np.ndarray,
     total = np.bincount(rows, weights=w, minlength=n_units)
     # Σ_e w_e x[cols_e] per unit as one sparse product over the membership structure: the
     # same products added in the same (entry) order as a bincount per column, so the same bits
-    if isinstance(x, tuple):
-        rows_x = np.hstack([np.asarray(a, dtype=float)[cols] for a in x])
-        s = sp.csr_array((w, np.arange(cols.size), members.indptr),
-                         shape=(n_units, cols.size)) @ rows_x
+    M = sp.csr_array((w, cols, members.indptr), shape=members.shape)
+    if isinstance(x, tuple):  # a product per state (contiguous), stacked: units x K is small
+        s = np.hstack([M @ np.ascontiguousarray(a, dtype=float) for a in x])
     else:
-        s = sp.csr_array((w, cols, members.indptr), shape=members.shape) @ np.ascontiguousarray(x)
+        s = M @ np.ascontiguousarray(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = s / total[:, None]
     pooled[total <= 0] = np.nan

@@ -56,7 +56,7 @@ def test_pool_matches_loop_and_hand_case():
     b, tb = pool_loop(members, w, x)
     np.testing.assert_allclose(a, b, atol=1e-14)
     np.testing.assert_allclose(ta, tb)
-    # two states pooled together (members' rows gathered): the bits of the stacked array
+    # two states pooled together (one product each): the bits of the stacked array
     y = dist(rng, 30, 3)
     c, tc = pool(members, w, (x, y))
     d, _ = pool(members, w, np.hstack([x, y]))
