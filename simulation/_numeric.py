@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["row_sums"]
+__all__ = ["row_positions", "row_sums"]
 
 
 def row_sums(x: np.ndarray) -> np.ndarray:
@@ -41,3 +41,18 @@ def row_sums(x: np.ndarray) -> np.ndarray:
     for i in range(full, k):
         out += x[:, i]
     return out
+
+
+def row_positions(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions of the stored entries of CSR rows ``rows``, concatenated in row order.
+
+    Examples
+    --------
+    >>> row_positions(np.array([0, 2, 2, 5]), np.array([2, 0])).tolist()
+    [2, 3, 4, 0, 1]
+    """
+    rows = np.asarray(rows, np.int64)
+    start = indptr[rows].astype(np.int64)
+    length = indptr[rows + 1].astype(np.int64) - start
+    # entry p of the concatenation: its row's start + p - (entries of the earlier rows)
+    return np.repeat(start - (np.cumsum(length) - length), length) + np.arange(int(length.sum()))

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 
 from . import exchange as ex
 from . import leadership, needs
+from ._numeric import row_positions
 from .agents import AGENT_CLASSES, CommissioningAgent
 from .decisions import Budget, decide
 from .engagement import (
@@ -472,7 +473,7 @@ class CommissioningModel(mesa.Model):
             self.exchanges = np.diff(W.indptr).astype(np.int64)
             rows = self.board_slots[self.exchanges[self.board_slots] > 0]
             self.last_contact[rows] = self.month
-            self.last_contact[_row_entries(W, rows)] = self.month
+            self.last_contact[W.indices[row_positions(W.indptr, rows)]] = self.month
         else:  # zero-weight ties are used but carry no influence
             W = t.csr(d, entries=d != 0)
             self.exchanges = (np.bincount(t.src[used], minlength=self.n_agents)
@@ -721,18 +722,6 @@ class CommissioningModel(mesa.Model):
             g = last["groups"]
             self.funded[since][g] = shock_funded(self.group_alloc[g, svc], last["alloc"][g],
                                                  last["before"][g], last["target"][g])
-
-
-def _row_entries(A, rows: np.ndarray) -> np.ndarray:
-    """Column indices of the stored entries of CSR rows ``rows`` (concatenated)."""
-    start, stop = A.indptr[rows].astype(np.int64), A.indptr[rows + 1].astype(np.int64)
-    length = stop - start
-    total = int(length.sum())
-    if total == 0:
-        return np.empty(0, np.int64)
-    # position p of the concatenation: start of its row + p - (entries of earlier rows)
-    offset = np.repeat(start - (np.cumsum(length) - length), length)
-    return A.indices[offset + np.arange(total)]
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:

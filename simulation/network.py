@@ -38,6 +38,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import _sparsetools  # the COO->CSR counting sort (csr_structure)
 
+from ._numeric import row_positions
 from .population import (
     LOCAL_AUTHORITY,
     PROVIDER,
@@ -105,12 +106,7 @@ class Ties:
         """Indices of the ties of ``agents`` (a tie between two of them appears twice), read
         from their rows of the CSR structure: no pass over all ties."""
         indptr, _, tie = self._structure()
-        agents = np.asarray(agents, np.int64)
-        start, stop = indptr[agents].astype(np.int64), indptr[agents + 1].astype(np.int64)
-        length = stop - start
-        # entry p of the concatenation: its row's start + p - (entries of the earlier rows)
-        at = np.repeat(start - (np.cumsum(length) - length), length) + np.arange(int(length.sum()))
-        return tie[at].astype(np.int64)
+        return tie[row_positions(indptr, agents)].astype(np.int64)
 
     def pattern(self, entries: np.ndarray | None = None) -> CSRPattern:
         """``indptr`` and ``indices`` of :meth:`csr` (the neighbours of every agent in

@@ -30,6 +30,8 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
+from .._numeric import row_positions
+
 __all__ = [
     "betweenness",
     "betweenness_centralisation",
@@ -771,9 +773,8 @@ def tie_share_by_type(A, source_mask, kind, n_kinds, group, n_groups, weighted=F
         raise ValueError("kind values must be < n_kinds")
     # the rows of the source nodes only (few: board members), in CSR order
     src = np.flatnonzero(source_mask & (group >= 0))
-    start, length = A.indptr[src].astype(np.int64), np.diff(A.indptr)[src].astype(np.int64)
-    entry = np.repeat(start - (np.cumsum(length) - length), length) + np.arange(int(length.sum()))
-    row, col = np.repeat(src, length), A.indices[entry]
+    entry = row_positions(A.indptr, src)
+    row, col = np.repeat(src, np.diff(A.indptr)[src]), A.indices[entry]
     w = A.data[entry] if weighted else np.ones(entry.size)
     sel = kind[col] >= 0
     idx = group[row[sel]] * np.int64(n_kinds) + kind[col[sel]]
