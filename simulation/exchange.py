@@ -394,37 +394,25 @@ def degroot_step(x, W, rate=None):
     n = A.shape[0]
     x = _state(x, n)
     r = _per_agent(1.0 if rate is None else rate, n, "rate")
-    # one sparse product gives W x and the row sums (the ones column), checked after it
-    with np.errstate(invalid="ignore", over="ignore"):  # an infinite weight: refused below
-        (out,), sums = _degroot_core(A, [x[:, None] if x.ndim == 1 else x], [r])
-    if A.nnz and not np.isfinite(sums).all():  # NaN and negatives were rejected
-        raise ValueError("W must have finite, non-negative weights (found an infinite weight)")
-    return out[:, 0] if x.ndim == 1 else out
+    return _degroot_step(x, A, r)
 
 
 def _degroot_step(x, W, rate=None):
     """Unchecked kernel of :func:`degroot_step` for the model's per-step loop.
 
-    The caller guarantees what :func:`degroot_step` checks: finite non-negative weights, a
-    finite float state of matching shape and rates in [0, 1].  Same arithmetic and result.
+    The caller guarantees what :func:`degroot_step` checks: non-negative weights, a finite
+    float state of matching shape and rates in [0, 1].  Infinite weights are still refused
+    (from the row sums).  Same arithmetic and result (:func:`_degroot_core`).
     """
     A = _canonical(W)
     x = np.asarray(x, dtype=np.float64)
-    r = 1.0 if rate is None else np.asarray(rate, dtype=np.float64)
-    sums, has = _row_sums(A)
-    if not np.isfinite(sums).all():  # infinite weights (NaN and negatives were rejected)
-        raise ValueError("W must have finite, non-negative weights")
-    return _degroot_update(A @ x, x, r, sums, has)
-
-
-def _degroot_update(agg, x, r, sums, has):
-    """``(1 - r) x + (r / s) agg`` with ``r := 0`` for rows without neighbours, where ``agg``
-    is ``W @ x`` (overwritten: the result is computed in it, few passes over memory)."""
-    keep = np.where(has, 1.0 - r, 1.0)
-    gain = np.where(has, r / np.where(has, sums, 1.0), 0.0)
-    agg *= _column(gain, x)
-    agg += _column(keep, x) * x
-    return agg
+    n = A.shape[0]
+    r = np.ones(n) if rate is None else np.broadcast_to(np.asarray(rate, dtype=np.float64), (n,))
+    with np.errstate(invalid="ignore", over="ignore"):  # an infinite weight: refused below
+        (out,), sums = _degroot_core(A, [x[:, None] if x.ndim == 1 else x], [r])
+    if not np.isfinite(sums).all():  # NaN and negatives were rejected
+        raise ValueError("W must have finite, non-negative weights (found an infinite weight)")
+    return out[:, 0] if x.ndim == 1 else out
 
 
 def _degroot_steps(A, states, rates):
@@ -437,8 +425,8 @@ def _degroot_steps(A, states, rates):
     one product was twice as slow at England: the updates then read strided columns).  The
     result equals ``[degroot_step(x_i, A, r_i) for …]`` bit for bit: the sparse product
     accumulates each column in the same entry order, and ``r·[has]`` reproduces the
-    ``where`` of :func:`_degroot_update` exactly (``1 - r·1 = 1 - r``, ``1 - r·0 = 1``,
-    ``0 / 1 = 0``).
+    rows without neighbours exactly as ``where(has, 1 - r, 1)`` and ``where(has, r / s, 0)``
+    would (``1 - r·1 = 1 - r``, ``1 - r·0 = 1``, ``0 / 1 = 0``).
     """
     return _degroot_core(A, states, rates)[0]
 

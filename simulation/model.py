@@ -133,6 +133,14 @@ class CommissioningModel(mesa.Model):
         self.month = -s.burn_in
         self.turnover_sensitivity = s.turnover.engagement_sensitivity
         self.engagement_base, self.engagement_sd = self._engagement_params(np.arange(n))
+        # newcomers' local climate: one per (type, unit), key = type * n_units + unit; slots
+        # keep their type, area, group and organisation, so the keys are fixed
+        self.climate_keys = [
+            (np.where(unit >= 0, p.kind.astype(np.int64) * n_units + unit, -1),
+             len(STAKEHOLDER_TYPES) * max(n_units, 1))
+            for unit, n_units in ((p.area, p.n_areas), (p.group, p.n_groups),
+                                  (p.org, int(p.org.max()) + 1))
+        ]
 
         # ---- need
         baseline = _normalised(s.need.baseline, k)
@@ -260,21 +268,10 @@ class CommissioningModel(mesa.Model):
         """Newcomers' engagement: Beta around (1 − c) × type mean + c × the local climate (the
         mean engagement of present peers of the same type in the same area, else group, else
         organisation)."""
-        p = self.pop
         peers = self.present.copy()
         peers[slots] = False
         clim = np.full(slots.size, np.nan)
-        keys = self.__dict__.get("_climate_keys")
-        if keys is None:  # slots keep their type, area, group and organisation: keys are fixed
-            n_types = len(STAKEHOLDER_TYPES)
-            keys = self._climate_keys = [
-                # one climate per (type, unit): key = type * n_units + unit
-                (np.where(unit >= 0, p.kind.astype(np.int64) * n_units + unit, -1),
-                 n_types * max(n_units, 1))
-                for unit, n_units in ((p.area, p.n_areas), (p.group, p.n_groups),
-                                      (p.org, int(p.org.max()) + 1))
-            ]
-        for key, n_keys in keys:
+        for key, n_keys in self.climate_keys:
             c = climate(self.engagement, key, n_keys, peers)
             k = key[slots]
             fill = np.isnan(clim) & (k >= 0)

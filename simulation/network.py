@@ -113,14 +113,21 @@ class Ties:
         ascending order), without laying out any data.  With ``entries`` (a boolean mask
         over the ties), the pattern of those ties only: the same as
         ``self.keep(entries).pattern()``, filtered from this tie set's structure."""
-        indptr, indices, tie = self._structure()
+        indptr, indices, _ = self._structure()
         if entries is None:
             return CSRPattern(indptr, indices)
+        kept_indptr, at = self._kept(entries)
+        return CSRPattern(kept_indptr, indices.take(at))
+
+    def _kept(self, entries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Row pointers of the structure restricted to the ties in ``entries`` (a boolean
+        mask over the ties) and the positions of the entries kept, in entry order."""
+        indptr, _, tie = self._structure()
         keep = np.asarray(entries, bool)[tie]
         counts = np.empty(keep.size + 1, indptr.dtype)
         counts[0] = 0
         np.cumsum(keep, out=counts[1:])
-        return CSRPattern(counts[indptr], indices[keep])
+        return counts[indptr], np.flatnonzero(keep)  # take by position: faster than masks
 
     def _structure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR structure of the symmetric matrix, computed once per tie set: ``indptr``,
@@ -142,12 +149,8 @@ class Ties:
         d = self.weight if data is None else data
         indptr, indices, tie = self._structure()
         if entries is not None:
-            keep = np.asarray(entries, bool)[tie]
-            counts = np.empty(keep.size + 1, indptr.dtype)
-            counts[0] = 0
-            np.cumsum(keep, out=counts[1:])
-            at = np.flatnonzero(keep)  # then take: faster than two boolean compressions
-            m = sp.csr_array((d.take(tie.take(at)), indices.take(at), counts[indptr]),
+            kept_indptr, at = self._kept(entries)
+            m = sp.csr_array((d.take(tie.take(at)), indices.take(at), kept_indptr),
                              shape=(self.n, self.n))
         else:
             # copies of the structure: callers may modify the matrix in place (eliminate_zeros)

@@ -25,6 +25,7 @@ import scipy.sparse as sp
 from mesa import DataCollector
 
 from . import measures as M
+from ._numeric import row_positions
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -148,10 +149,8 @@ def _neighbours(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(position in ``nodes``, neighbour) pairs over the CSR rows of ``nodes``, for ties of
     weight ≥ ``min_weight``."""
-    deg = np.diff(A.indptr)[nodes]
-    pos = np.repeat(np.arange(nodes.size), deg)
-    starts = np.repeat(A.indptr[nodes], deg)
-    entry = starts + np.arange(pos.size) - np.repeat(np.cumsum(deg) - deg, deg)
+    pos = np.repeat(np.arange(nodes.size), np.diff(A.indptr)[nodes])
+    entry = row_positions(A.indptr, nodes)
     strong = A.data[entry] >= min_weight
     return pos[strong], A.indices[entry[strong]]
 
@@ -224,14 +223,35 @@ def _org_objectives(model: CommissioningModel, kind: int, n_orgs: int) -> np.nda
     return out
 
 
+def _serving(model: CommissioningModel) -> tuple[sp.csr_array, sp.csr_array, sp.csr_array]:
+    """Who serves each group, as sparse (G, organisations) matrices: local authorities and
+    providers (0/1), and the providers' capacity weights (size × the group's share of the
+    population the provider serves).
+
+    Sparse, because a dense (G, organisations) @ (organisations, K) product goes to OpenBLAS,
+    whose worker threads then spin on the other core (CPU time doubled, a sweep's other worker
+    slowed).  Built once and kept while who-serves-whom is unchanged (a provider's exit
+    changes it), not from the dense tables every step."""
+    p = model.pop
+    key = (p.la_serves.tobytes(), p.provider_serves.tobytes())
+    cached = model.__dict__.get("_serving")
+    if cached is None or cached[0] != key:
+        serves = p.provider_serves.T.astype(float)  # (G, n_providers)
+        pop = serves * p.group_population[:, None]
+        share = pop / np.maximum(pop.sum(axis=0, keepdims=True), 1.0)
+        cached = (key, (sp.csr_array(p.la_serves.T.astype(float)), sp.csr_array(serves),
+                        sp.csr_array(share * p.provider_size[None, :])))
+        model.__dict__["_serving"] = cached
+    return cached[1]
+
+
 def system_objective(model: CommissioningModel) -> np.ndarray:
     """The wider system's objective per group (LAs, providers, national priorities; 1/3 each)."""
     p = model.pop
     la = _org_objectives(model, LOCAL_AUTHORITY, p.la_serves.shape[0])
     pr = _org_objectives(model, PROVIDER, p.provider_serves.shape[0])
-    # sparse weights: a dense product would go to a multi-threaded BLAS (see _group_capacity)
-    return M.system_objective(la, pr, model.national, sp.csr_array(p.la_serves.T.astype(float)),
-                              sp.csr_array(p.provider_serves.T.astype(float)))
+    la_groups, provider_groups, _ = _serving(model)
+    return M.system_objective(la, pr, model.national, la_groups, provider_groups)
 
 
 def coherence_external(model: CommissioningModel) -> np.ndarray:
@@ -280,15 +300,9 @@ def _group_capacity(model: CommissioningModel) -> np.ndarray:
     """What the providers serving each group can deliver, (G, K): each provider's capacity
     profile weighted by its size (``providers[].size``) times the group's share of the
     population it serves."""
-    p = model.pop
-    serves = p.provider_serves.T.astype(float)  # (G, n_providers)
-    if not serves.size:
+    if not model.pop.provider_serves.size:
         return np.full((model.n_groups, model.n_services), 1.0 / model.n_services)
-    pop = serves * p.group_population[:, None]
-    share = pop / np.maximum(pop.sum(axis=0, keepdims=True), 1.0)
-    # a sparse product: dense (G, providers) @ (providers, K) goes to OpenBLAS, whose worker
-    # threads then spin on the other core (CPU time doubled, a sweep's other worker slowed)
-    cap = sp.csr_array(share * p.provider_size[None, :]) @ model.capacity
+    cap = _serving(model)[2] @ model.capacity
     empty = cap.sum(axis=1) <= 0
     cap[empty] = 1.0 / model.n_services
     return cap

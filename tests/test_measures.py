@@ -706,6 +706,11 @@ def test_measures_of_one_read_only_matrix_share_work_but_never_go_stale():
     B = frozen(graph([(3, 4)], 5))
     np.testing.assert_allclose(density_by_group(B, g2, 2), [0.0, 1 / 3])
     assert len(S._DERIVED["values"]) >= 1
+    # a verdict is the matrix's own: a read-only directed matrix is refused after a valid one
+    D = frozen(sp.csr_array(np.array([[0.0, 1.0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0],
+                                      [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]])))
+    with pytest.raises(ValueError, match="symmetric"):
+        density_by_group(D, g2, 2)
     C = sp.csr_array(graph([(0, 1), (3, 4)], 5))  # writeable: never remembered
     np.testing.assert_allclose(density_by_group(C, g2, 2), [1.0, 1 / 3])
     C.data[:] = 0.0

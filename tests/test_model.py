@@ -285,6 +285,23 @@ def test_provider_exit_dissolves_its_ties(tiny):
     assert not m.present[staff].any() and m.capacity[1].sum() == 0
 
 
+def test_who_serves_whom_is_rebuilt_after_a_provider_exit(tiny):
+    # the metrics keep sparse copies of who serves each group; an exit changes them, and the
+    # providers' relevance must then use the table as it is now, not as it was
+    from simulation import reporters as R
+
+    s = tiny.model_validate({**tiny.model_dump(), "events": [
+        {"type": "provider_exit", "step": 2, "provider": "MH"}]})
+    m = CommissioningModel(s, collect=False)
+    m.step()
+    before = R._serving(m)[1].toarray().copy()
+    m.step()
+    la, providers, weights = (x.toarray() for x in R._serving(m))
+    np.testing.assert_array_equal(providers, m.pop.provider_serves.T)
+    np.testing.assert_array_equal(la, m.pop.la_serves.T)
+    assert before[:, 1].any() and not providers[:, 1].any() and not weights[:, 1].any()
+
+
 def test_lever_switch_event(tiny):
     s = tiny.model_validate({**tiny.model_dump(), "events": [
         {"type": "lever", "step": 2, "lever": "knowledge_brokering", "enabled": True,
@@ -469,3 +486,24 @@ def test_turnover_gives_seats_fresh_ids_and_leave_removes_the_agent(tiny):
     new = old.leave()
     assert old not in m.agents and new in m.agents and len(m.agents) == m.n_agents
     assert old.unique_id == old_id and new.unique_id == m.occupant_id[0] != old_id
+
+
+@pytest.mark.parametrize("zero_weight", [False, True])
+def test_exchange_counts_and_board_contacts_match_the_used_ties(tiny, zero_weight):
+    # exchange counts and board contacts are read from the used ties' CSR rows when every
+    # tie has weight (and from all ties otherwise): both must be what the used ties say
+    m = CommissioningModel(tiny, collect=False)
+    m.step()
+    if zero_weight:
+        m.ties.weight[:5] = 0.0
+    m.draw_attendance()
+    m.exchange_knowledge()
+    t, used = m.ties, m.used
+    want = np.bincount(t.src[used], minlength=m.n_agents) + np.bincount(t.dst[used],
+                                                                       minlength=m.n_agents)
+    np.testing.assert_array_equal(m.exchanges, want)
+    talk = used & (m.on_board[t.src] | m.on_board[t.dst])
+    met = np.zeros(m.n_agents, bool)
+    met[t.src[talk]] = met[t.dst[talk]] = True
+    assert (m.last_contact[met] == m.month).all()
+    assert used.any() and met.any()

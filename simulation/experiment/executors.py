@@ -22,7 +22,6 @@ the design before anything is submitted.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import multiprocessing
 import os
@@ -82,17 +81,13 @@ _SCENARIOS_KEPT = 16
 
 def _scenario_of(task: RunTask) -> tuple[Any, dict[str, Any]]:
     """The validated scenario of a task's design point and its data (cached per worker)."""
-    from ..loader import set_path
-    from ..scenario import Scenario
+    from .spec import point_scenario
 
     key = (task.base_key, repr(sorted(task.values.items()))) if task.base_key else None
     hit = _SCENARIOS.get(key) if key else None
     if hit is not None:
         return hit
-    data = copy.deepcopy(task.base)
-    for path, value in task.values.items():
-        set_path(data, path, value)
-    hit = (Scenario.model_validate(data), data)
+    hit = point_scenario(task.base, task.values)
     if key:
         if len(_SCENARIOS) >= _SCENARIOS_KEPT:
             _SCENARIOS.pop(next(iter(_SCENARIOS)))  # the oldest

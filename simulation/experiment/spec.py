@@ -508,10 +508,17 @@ class Experiment:
 
     def scenario_for(self, case: int, values: dict[str, Any]) -> Scenario:
         """Build and validate the scenario of one design point (raises on invalid points)."""
-        data = copy.deepcopy(self.bases[case])
-        for path, value in values.items():
-            set_path(data, path, value)
-        return Scenario.model_validate(data)
+        return point_scenario(self.bases[case], values)[0]
+
+
+def point_scenario(base: dict[str, Any], values: dict[str, Any]) -> tuple[Scenario, dict[str, Any]]:
+    """The validated scenario of a design point, and its data: ``base`` (not modified) with
+    each dotted parameter path set to its value.  Raises pydantic's ``ValidationError`` for
+    an invalid point."""
+    data = copy.deepcopy(base)
+    for path, value in values.items():
+        set_path(data, path, value)
+    return Scenario.model_validate(data), data
 
 
 def _key_loc(loc: Sequence[Any]) -> str:

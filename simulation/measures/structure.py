@@ -104,25 +104,15 @@ def _check_graph(A, where):
     return A
 
 
-_LAST_CHECKED: list = []  # weak references to the arrays of the last matrix found valid
-
-
 def _checked_graph(A, where):
     """:func:`_csr` and :func:`_check_graph`, the verdict remembered for read-only arrays.
 
     A matrix whose three arrays are read-only (as the reporters' per-step adjacency) cannot
     change after the check, so the several measures computed on it in one step check it
-    once: the verdict is kept (as weak references) for the arrays it was made for.
+    once (:func:`_derived` keeps the verdict while the matrix lives).
     """
-    arrays = (A.data, A.indices, A.indptr) if isinstance(A, sp.csr_array | sp.csr_matrix) else ()
     A = _csr(A)
-    if arrays and len(_LAST_CHECKED) == 3 and all(
-        ref() is x for ref, x in zip(_LAST_CHECKED, arrays, strict=True)
-    ):
-        return A
-    _check_graph(A, where)
-    if arrays and not any(x.flags.writeable for x in arrays):
-        _LAST_CHECKED[:] = [weakref.ref(x) for x in arrays]
+    _derived(A, "checked", lambda: (_check_graph(A, where), ())[1])
     return A
 
 
