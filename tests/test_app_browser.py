@@ -204,11 +204,14 @@ def test_slider_reset_step_update_counter_and_charts(page, server, tmp_path):
         slider.press("ArrowLeft")
     pg.wait_for_function("() => document.querySelector('[aria-label=\"GP engagement\"]')"
                          ".getAttribute('aria-valuenow') === '0.2'", timeout=10_000)
+    # before Reset the page says the new value is not in use yet
+    pending = pg.locator(".commnet-pending")
+    pending.get_by_text("GP engagement 0.20", exact=False).wait_for(timeout=60_000)
     # Reset rebuilds the model (burn-in included): allow for a loaded machine.  Widget state
     # (the slider's value) and events (the click) travel separately, and a busy server can
     # take the click before the last value: the first Reset may rebuild from the previous
-    # value (shown as such in the status line), and a second Reset uses the new one.  The
-    # status must never claim a change that was not made.
+    # value, and then the page must still say the value is not applied (the status never
+    # claims a change that was not made); a second Reset uses it.
     changed = pg.get_by_text("changed from the file: GP engagement 0.2")
     for attempt in range(3):
         _click(pg, "Reset")
@@ -216,8 +219,10 @@ def test_slider_reset_step_update_counter_and_charts(page, server, tmp_path):
             changed.wait_for(timeout=60_000)
             break
         except Exception:  # playwright's TimeoutError: the click overtook the value
+            assert pending.is_visible(), "Reset used the old value and the page did not say so"
             if attempt == 2:
                 raise
+    pending.wait_for(state="detached", timeout=30_000)
     assert _month(pg) == 0
 
     seconds = []

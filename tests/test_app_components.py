@@ -258,6 +258,30 @@ def test_initial_settings_are_the_files_values(teaching):
     assert C.TeachingModel(**s).runs[0].overrides == []
 
 
+def test_settings_a_reset_has_not_applied_are_named(teaching):
+    """The app names every control whose value differs from what the running model was built
+    from (a slider moved after Reset, or whose value reached the server after the click)."""
+    pytest.importorskip("solara")
+    from simulation.app.app import initial_settings, unapplied
+
+    params = C.make_model_params(teaching, load_scenario(teaching))
+    s = initial_settings(params)
+    model = C.TeachingModel(**s)
+    assert unapplied(params, s, model.built_with) == []
+    moved = {**s, "engagement.gp.mean": 0.2, "seed": "5"}
+    assert unapplied(params, moved, model.built_with) == ["Seed (whole number) 5",
+                                                          "GP engagement 0.20"]
+    # Mesa's Reset keywords are not settings; the model built from the moved values has
+    # nothing left to apply
+    rebuilt = C.TeachingModel(**moved, scenario="mesa's", rng=None)
+    assert rebuilt.runs[0].changes == ["GP engagement 0.2"]
+    assert unapplied(params, moved, rebuilt.built_with) == []
+    gp = s["engagement.gp.mean"]
+    assert gp != 0.2
+    assert unapplied(params, s, rebuilt.built_with) == ["Seed (whole number) 11",
+                                                        f"GP engagement {gp:.2f}"]
+
+
 def test_every_comparison_builds(teaching):
     for name in C.COMPARISONS:
         m = C.TeachingModel(teaching, compare=name, **{"engagement.gp.mean": 0.45})

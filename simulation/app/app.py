@@ -41,8 +41,8 @@ from .scenarios import SCENARIO_ENV, default_scenario, list_scenarios
 from .style import figure_png
 from .teaching import TeachingModel
 
-__all__ = ["ChartsView", "NetworkView", "Page", "SettingsPanel", "StatusView", "chosen_path",
-           "initial_settings"]
+__all__ = ["ChartsView", "NetworkView", "Page", "PendingNotice", "SettingsPanel", "StatusView",
+           "chosen_path", "initial_settings", "unapplied"]
 
 TITLE = "commnet — commissioning networks"
 
@@ -94,6 +94,26 @@ def _shown(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     return str(value)
+
+
+def unapplied(params: dict[str, Any], settings: dict[str, Any],
+              built_with: dict[str, Any]) -> list[str]:
+    """The controls whose value differs from what the running model was built from, as
+    ``label value`` (e.g. ``GP engagement 0.20``), in control order.
+
+    A Reset builds from the controls' values as the server has them; under load the browser
+    may deliver a slider's last value after the click (widget state is held back while the
+    server is busy, events are not), so the app says what is still to apply instead of
+    letting the status line and the controls disagree silently.
+    """
+    out = []
+    for name, spec in params.items():
+        if not (isinstance(spec, dict) and "type" in spec):
+            continue
+        value = settings.get(name, spec.get("value"))
+        if name not in built_with or built_with[name] != value:
+            out.append(f"{spec.get('label', name)} {_shown(value)}")
+    return out
 
 
 @solara.component
@@ -207,6 +227,15 @@ def StatusView(model: TeachingModel):
             solara.Info(note, dense=True)
 
 
+@solara.component
+def PendingNotice(params: dict[str, Any], settings: solara.Reactive[dict], model: TeachingModel):
+    """Says which settings the running model does not use yet (until the next Reset)."""
+    pending = unapplied(params, settings.value, model.built_with)
+    if pending:
+        solara.Warning("Not applied yet — press Reset to use: " + ", ".join(pending),
+                       dense=True, classes=["commnet-pending"])
+
+
 def info_html() -> str:
     """The Info text as HTML, rendered here: Solara's Markdown component would fetch the KaTeX
     maths library, which the offline assets do not hold (two failed requests per page)."""
@@ -296,6 +325,7 @@ def Page():
     m = model.value
     with solara.Column(classes=["commnet-main"], style={"padding": "8px"}):
         StatusView(m)
+        PendingNotice(params, settings, m)
         if len(m.runs) > 1:
             with solara.Div(classes=["commnet-views", "commnet-pair"]):
                 NetworkView(m, width_in=8.0)

@@ -42,7 +42,8 @@ One step is one month. Every agent holds a *belief* about patient need over six 
 * Pick a **scenario** at the top of the left panel (files in `scenarios/`).
 * Move the **controls** (engagement per stakeholder type, localities, relationship mode, the
   three leadership levers, exchange rule, seed), then press **Reset**: settings take effect on
-  Reset. Controls left where they are keep the scenario file's values.
+  Reset. Until then a yellow line above the network names the settings not applied yet.
+  Controls left where they are keep the scenario file's values.
 * **Step** advances one month (or *Steps per update* months, under *Playback*); **▶** plays,
   **❚❚** pauses.
 * **Side by side** runs two copies of the scenario with one setting changed — same seed, same

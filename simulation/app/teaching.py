@@ -56,6 +56,11 @@ class TeachingModel(mesa.Model):
         self.last_step_seconds = 0.0
         # Mesa's ModelController Reset passes Mesa's own ``scenario`` (and possibly ``rng``): not ours
         settings = {k: v for k, v in settings.items() if k not in ("scenario", "rng")}
+        #: The keyword arguments this model was built from (what the app compares the controls
+        #: with, to say which settings a Reset has not applied yet).
+        self.built_with: dict[str, Any] = {"scenario_path": scenario_path, "seed": seed,
+                                           "compare": compare, "max_nodes": max_nodes,
+                                           **settings}
         try:
             self._build(seed, compare, max_nodes, settings)
         except ScenarioError as exc:
