@@ -961,32 +961,37 @@ def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
 
 def _brandes_batch(A, src, cols, b):
     """Summed dependencies of the sources ``src`` (node ``src[i]`` is the source of column
-    ``cols[i]``) on binary ``A``: the level-by-level Brandes search of :func:`betweenness`."""
+    ``cols[i]``) on binary ``A``: the level-by-level Brandes search of :func:`betweenness`.
+
+    The search keeps one boolean mask per level (the nodes first reached at that depth) and
+    the mask of nodes not reached yet, instead of a distance array compared again at every
+    level: the same products and the same sums."""
     n = A.shape[0]
     sigma = np.zeros((n, b))
     sigma[src, cols] = 1.0
-    dist = np.full((n, b), -1, np.int32)
-    dist[src, cols] = 0
+    unseen = np.ones((n, b), bool)
+    unseen[src, cols] = False
+    levels = [~unseen]  # levels[d]: first reached at depth d
     frontier = sigma.copy()
-    depth = 0
     while True:
         nxt = A @ frontier
-        nxt *= dist < 0  # only nodes not reached yet
+        nxt *= unseen  # only nodes not reached yet
         reached = nxt > 0
         if not reached.any():
             break
-        depth += 1
-        dist[reached] = depth
+        levels.append(reached)
+        np.logical_and(unseen, ~reached, out=unseen)
         sigma += nxt  # zero outside the newly reached nodes
         frontier = nxt
+    depth = len(levels) - 1
     delta = np.zeros((n, b))
     safe_sigma = np.where(sigma > 0, sigma, 1.0)
     for d in range(depth, 0, -1):
         coef = (1.0 + delta) / safe_sigma
-        coef *= dist == d
+        coef *= levels[d]
         contrib = A @ coef
         contrib *= sigma
-        contrib *= dist == d - 1
+        contrib *= levels[d - 1]
         delta += contrib
     delta[src, cols] = 0.0
     return delta.sum(axis=1)
