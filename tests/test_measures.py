@@ -607,6 +607,25 @@ def test_per_group_measures_match_networkx_subgraph_loop(seed):
         assert -1 <= ei[k] <= 1 and -0.5 <= mod[k] < 1 and 0 <= cent[k] <= 1
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_oriented_triangle_count_equals_the_two_path_count(seed):
+    """Per-node triangles from the degree-ordered orientation = row sums of (B B) ∘ B and
+    networkx's triangle counts, on graphs with hubs, isolated nodes and equal degrees."""
+    from simulation.measures.structure import _triangles
+
+    rng = np.random.default_rng(seed)
+    g = nx.powerlaw_cluster_graph(120, 3, 0.6, seed=seed)  # hubs and many triangles
+    g.add_nodes_from(range(120, 125))  # isolated nodes
+    g = nx.disjoint_union(g, nx.complete_graph(6))  # equal degrees: ties broken by index
+    nodes = rng.permutation(g.number_of_nodes())  # the index order must not matter
+    B = sp.csr_array(nx.to_scipy_sparse_array(g, nodelist=nodes.tolist(), dtype=float))
+    got = _triangles(B)
+    np.testing.assert_array_equal(got, np.asarray((B @ B).multiply(B).sum(axis=1)).ravel())
+    tri = nx.triangles(g)
+    np.testing.assert_array_equal(got, [2 * tri[int(v)] for v in nodes])
+    assert _triangles(sp.csr_array((4, 4))).tolist() == [0.0] * 4
+
+
 def test_per_group_measures_small_and_empty_groups():
     # group 0: triangle; group 1: two isolated nodes; group 2: empty
     A = graph([(0, 1), (1, 2), (0, 2), (2, 3)], 5)

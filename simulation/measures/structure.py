@@ -275,20 +275,49 @@ def _unique_inverse(x):
     return s[new], inverse
 
 
-def _triangles(B, rows_per_block=8192):
-    """Per node ``2 * triangles``: row sums of ``(B @ B) * B`` for binary `B`.
+def _triangles(B):
+    r"""Per node ``2 * triangles`` of the binary symmetric `B` (no self-loops): the row sums of
+    :math:`(B B) \circ B`, counted on the degree-ordered orientation.
 
-    Computed on blocks of ``rows_per_block`` rows (``B[rows] @ B``), so the temporary holds
-    one block's two-step paths instead of the whole ``B @ B`` (about 70 MB at England);
-    the counts are integers, so the result does not depend on the blocking.
+    Each tie is kept once, pointing from the endpoint of lower degree to the higher (ties
+    broken by index): the upper-triangular :math:`U` of the nodes in that order.  A triangle
+    :math:`a \to b \to c`, :math:`a \to c` is then counted exactly once, from its lowest
+    node :math:`a`, its highest :math:`c` and its middle :math:`b`:
+
+    .. math::
+
+        t = \operatorname{rowsum}(P) + \operatorname{colsum}(P)
+            + \operatorname{rowsum}\big((U^\top U) \circ U\big), \qquad P = (U U) \circ U,
+
+    since :math:`(UU)_{ac}` counts the middles :math:`b` of :math:`a \to c` and
+    :math:`(U^\top U)_{bc}` the :math:`a` pointing to both :math:`b` and :math:`c`.  Both
+    products only walk out-neighbours, which the orientation keeps short (hubs point to few
+    nodes), so they touch ~4× fewer two-paths than :math:`B B` at England and need no
+    blocking.  The counts are integers: equal to the row sums of :math:`(B B) \circ B`
+    exactly (the tests compare them).
+
+    References
+    ----------
+    .. [1] N. Chiba and T. Nishizeki, "Arboricity and subgraph listing algorithms", SIAM J.
+       Comput. 14(1), 210-223, 1985.
+    .. [2] M. Latapy, "Main-memory triangle computations for very large (sparse (power-law))
+       graphs", Theor. Comput. Sci. 407, 458-473, 2008.
     """
     B = sp.csr_array(B)
     n = B.shape[0]
-    out = np.empty(n)
-    for lo in range(0, n, rows_per_block):
-        Bc = B[lo:lo + rows_per_block]
-        out[lo:lo + Bc.shape[0]] = np.asarray((Bc @ B).multiply(Bc).sum(axis=1), dtype=float).ravel()
-    return out
+    d = np.diff(B.indptr)
+    rank = np.empty(n, np.int64)
+    rank[np.lexsort((np.arange(n), d))] = np.arange(n)
+    row = np.repeat(np.arange(n), d)
+    up = rank[row] < rank[B.indices]
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(row[up], minlength=n), out=indptr[1:])
+    U = sp.csr_array((np.ones(int(up.sum())), B.indices[up], indptr), shape=(n, n))
+    P = (U @ U).multiply(U)
+    Q = (U.T.tocsr() @ U).multiply(U)
+    t = (np.asarray(P.sum(axis=1)).ravel() + np.asarray(P.sum(axis=0)).ravel()
+         + np.asarray(Q.sum(axis=1)).ravel())
+    return 2.0 * t
 
 
 # ----------------------------------------------------------------------------
@@ -432,8 +461,8 @@ def clustering_by_group(A, group, n_groups):
     where :math:`t_i` is the number of triangles through :math:`i` and
     :math:`d_i` its degree inside the group; nodes with :math:`d_i < 2` count
     as 0, as in :func:`networkx.average_clustering`.  Triangles come from the
-    diagonal of :math:`B^3`, computed as the row sums of
-    :math:`(B B) \circ B`.
+    diagonal of :math:`B^3`, the row sums of :math:`(B B) \circ B`, counted on the
+    degree-ordered orientation of the ties (``_triangles``).
 
     References
     ----------
