@@ -866,3 +866,43 @@ def test_row_sums_are_numpys_row_sums_bit_for_bit():
     ints = rng.integers(0, 9, (7, 8))
     for x in (wide, strided, ints, np.zeros((0, 8))):  # the fallbacks
         assert np.array_equal(row_sums(x), x.sum(axis=1))
+
+
+def test_csr_product_is_scipys_product_bit_for_bit():
+    from simulation._numeric import csr_product
+
+    rng = np.random.default_rng(5)
+    A = sp.random_array((40, 60), density=0.2, rng=rng, format="csr")
+    A.data *= 10.0 ** rng.uniform(-6, 6, A.nnz)
+    for idx in (np.int32, np.int64):
+        ip, ind = A.indptr.astype(idx), A.indices.astype(idx)
+        for x in (rng.standard_normal(60), rng.standard_normal((60, 8)),
+                  rng.standard_normal((60, 16))[:, ::2]):  # a strided matrix is copied
+            assert (csr_product(ip, ind, A.data, x, 40) == A @ x).all()
+            assert csr_product(ip, ind, A.data, x, 40).tobytes() == (A @ x).tobytes()
+    empty = np.zeros(4, np.int64)  # three empty rows
+    assert csr_product(empty, np.zeros(0, np.int64), np.zeros(0), np.ones(5), 3).tolist() == [0.0] * 3
+
+
+def test_sorted_group_means_equal_the_bincount_sums_bit_for_bit():
+    # agents are numbered group by group, so the metrics take mean_by_group's sorted-labels
+    # path; per group it must add the same terms in the same order as a bincount does
+    rng = np.random.default_rng(8)
+    n, G = 500, 7
+    group = np.sort(rng.integers(-1, G, n))
+    mask = rng.random(n) < 0.8
+    w = rng.random(n) * 10.0 ** rng.uniform(-3, 3, n)
+    x1 = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 5, n)
+    x2 = rng.dirichlet(np.ones(8), n)
+    keep = (group >= 0) & mask
+    g = group[keep]
+    for weights in (None, w):
+        wk = np.ones(keep.sum()) if weights is None else w[keep]
+        tot = np.bincount(g, weights=None if weights is None else wk, minlength=G).astype(float)
+        for x in (x1, x2):
+            cols = [x[keep]] if x.ndim == 1 else [x[keep, k] for k in range(x.shape[1])]
+            sums = [np.bincount(g, weights=c if weights is None else c * wk, minlength=G) for c in cols]
+            want = (sums[0] if x.ndim == 1 else np.stack(sums, axis=1)) / (
+                tot if x.ndim == 1 else tot[:, None])
+            got = mean_by_group(x, group, G, mask=mask, weights=weights)
+            assert got.tobytes() == want.tobytes()

@@ -15,9 +15,8 @@ with :func:`numpy.bincount` and never loop over nodes in Python.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from .._numeric import row_sums
+from .._numeric import csr_product, row_sums
 
 __all__ = [
     "accuracy",
@@ -146,16 +145,14 @@ def _sorted_means(values, rows, g, n_groups, weights):
     """
     n = values.shape[0]
     indptr = np.searchsorted(g, np.arange(n_groups + 1)).astype(np.int64)
+    rows = np.asarray(rows, np.int64)
     if weights is None:
         data = np.ones(rows.size)
         totals = np.diff(indptr).astype(float)
     else:
         data = np.asarray(weights, dtype=float)[rows]
-    M = sp.csr_array((data, rows, indptr), shape=(n_groups, n))
-    M.has_canonical_format = True
-    if weights is not None:
-        totals = M @ np.ones(n)
-    sums = M @ values
+        totals = csr_product(indptr, rows, data, np.ones(n), n_groups)
+    sums = csr_product(indptr, rows, data, values, n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = sums / (totals if sums.ndim == 1 else totals[:, None])
     out[totals <= 0] = np.nan
