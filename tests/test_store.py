@@ -310,6 +310,29 @@ def stored(exp, tmp_path):
     return out
 
 
+def test_every_stored_column_carries_its_description(stored):
+    """Each Parquet file of a resumed sweep documents its columns: outcome and time-series
+    metrics the registry's unit, range and definition, parameters and bookkeeping columns
+    a definition."""
+    import pyarrow.parquet as pq
+
+    from simulation.reporters import field_metadata
+
+    files = {t: sorted((stored / t).rglob("*.parquet")) for t in ("runs", "outcomes")}
+    assert all(files.values())
+    for table, paths in files.items():
+        for f in paths:
+            schema = pq.read_schema(f)
+            for field in schema:
+                meta = field.metadata or {}
+                assert meta.get(b"definition"), (f, field.name)
+                if field_metadata(field.name) is not None:
+                    assert meta == field_metadata(field.name), (f, field.name)
+            assert b"design parameter" in schema.field("engagement.gp.mean").metadata[b"definition"]
+    outcome = pq.read_schema(files["outcomes"][0]).field("accuracy_board").metadata
+    assert outcome[b"unit"] and outcome[b"range"] and outcome[b"direction"]
+
+
 def damage(path, how):
     data = bytearray(path.read_bytes())
     if how == "truncate":

@@ -52,7 +52,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..loader import ScenarioError
-from ..reporters import METRICS
+from ..reporters import METRICS, field_metadata
 from ..results import _atomic_write
 
 __all__ = ["LOCK_NAME", "TABLES", "ResultsStore", "WriterLock", "arrow_type", "make_schemas",
@@ -203,21 +203,56 @@ def to_arrow_value(value: Any, typ: pa.DataType) -> Any:
     return bool(value)
 
 
+#: Descriptions of the store's key and bookkeeping columns (Parquet field metadata
+#: ``definition``); metric and outcome columns carry the metric registry's entry instead.
+COLUMN_DESCRIPTIONS = {
+    "run_id": "run number in the sweep (unique; rows of one run share it across the tables)",
+    "point": "design point (row of design.parquet) the run belongs to",
+    "replicate": "replicate index at the design point",
+    "case": "named case of the experiment file",
+    "seed": "the run's seed (every random draw of the run derives from it)",
+    "status": "ok, or failed (the message is in error)",
+    "error": "why the run failed (empty when status is ok)",
+    "duration": "wall seconds of the run in its worker (scenario, model and outcome reduction)",
+    "model_seconds": "wall seconds of the model run itself (build, burn-in, steps, metrics)",
+    "worker": "process (host:pid) that ran it",
+    "session": "sweep session (resumed sweeps add sessions) that wrote the row",
+    "finished": "time the run finished (UTC)",
+    "group": "commissioning group name, or 'overall' (population-weighted over groups)",
+    "step": "month after the burn-in (0 = first recorded month)",
+}
+
+
+def _field(name: str, typ: pa.DataType, parameter: bool = False) -> pa.Field:
+    """A field with its description: the metric registry's entry (``title``, ``unit``,
+    ``range``, ``direction``, ``definition``; :func:`simulation.reporters.field_metadata`)
+    for a metric or outcome column, a ``definition`` for the rest."""
+    meta = None if parameter else field_metadata(name)
+    if meta is None:
+        text = (f"design parameter: the scenario field {name} (--set {name}=…)" if parameter
+                else COLUMN_DESCRIPTIONS.get(name))
+        meta = {b"definition": text.encode()} if text else None
+    return pa.field(name, typ, metadata=meta)
+
+
 def make_schemas(param_types: dict[str, pa.DataType], outcome_columns: Sequence[str],
                  cases: bool) -> dict[str, pa.Schema]:
-    """Arrow schemas of the run, outcome and time-series tables."""
-    head = [("run_id", pa.int64()), ("point", pa.int64()), ("replicate", pa.int64())]
+    """Arrow schemas of the run, outcome and time-series tables; every field carries its
+    description as field metadata (what ``pq.read_schema(file).field(name).metadata``
+    shows), so a results folder documents its own columns."""
+    head = [_field("run_id", pa.int64()), _field("point", pa.int64()),
+            _field("replicate", pa.int64())]
     if cases:
-        head.append(("case", pa.string()))
-    params = list(param_types.items())
-    runs = pa.schema([*head, *params, ("seed", pa.int64()), ("status", pa.string()),
-                      ("error", pa.string()), ("duration", pa.float64()),
-                      ("model_seconds", pa.float64()), ("worker", pa.string()),
-                      ("session", pa.int64()), ("finished", pa.timestamp("ms", tz="UTC"))])
-    outcomes = pa.schema([*head, *params, ("group", pa.string()),
-                          *[(c, pa.float64()) for c in outcome_columns]])
-    timeseries = pa.schema([*head[:3], ("group", pa.string()), ("step", pa.int32()),
-                            *[(m, pa.float64()) for m in METRICS]])
+        head.append(_field("case", pa.string()))
+    params = [_field(k, t, parameter=True) for k, t in param_types.items()]
+    runs = pa.schema([*head, *params, *[_field(n, t) for n, t in (
+        ("seed", pa.int64()), ("status", pa.string()), ("error", pa.string()),
+        ("duration", pa.float64()), ("model_seconds", pa.float64()), ("worker", pa.string()),
+        ("session", pa.int64()), ("finished", pa.timestamp("ms", tz="UTC")))]])
+    outcomes = pa.schema([*head, *params, _field("group", pa.string()),
+                          *[_field(c, pa.float64()) for c in outcome_columns]])
+    timeseries = pa.schema([*head[:3], _field("group", pa.string()), _field("step", pa.int32()),
+                            *[_field(m, pa.float64()) for m in METRICS]])
     return {"runs": runs, "outcomes": outcomes, "timeseries": timeseries}
 
 
