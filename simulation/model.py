@@ -12,6 +12,7 @@ reference in the tests.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import mesa
@@ -89,6 +90,11 @@ class CommissioningModel(mesa.Model):
     collect : bool
         Collect metrics with the DataCollector every step (default).  Benchmarks switch it off
         to time the dynamics alone.
+    metrics : iterable of str, optional
+        Collect only these metrics (names of :data:`~simulation.reporters.METRICS`); default
+        all.  The metrics only read the model's state (their caches aside), so the dynamics
+        and every collected value are the same whichever are collected (a test compares them
+        bit for bit); sweeps, the pattern suite and calibration collect only what they reduce.
 
     Notes
     -----
@@ -98,7 +104,8 @@ class CommissioningModel(mesa.Model):
     burn-in it equals Mesa's ``self.steps``.
     """
 
-    def __init__(self, scenario: Scenario, seed: int | None = SCENARIO_SEED, *, collect: bool = True):
+    def __init__(self, scenario: Scenario, seed: int | None = SCENARIO_SEED, *, collect: bool = True,
+                 metrics: Iterable[str] | None = None):
         if seed is None:  # Mesa's convention: None draws a fresh seed (63 bits, recorded)
             seed = int(np.random.SeedSequence().entropy % 2**63)
         self.seed_value = self.seed = int(scenario.seed if seed is SCENARIO_SEED else seed)
@@ -203,7 +210,7 @@ class CommissioningModel(mesa.Model):
         if collect:
             from .reporters import make_datacollector  # local: reporters import the model type
 
-            self.datacollector = make_datacollector()
+            self.datacollector = make_datacollector(metrics)
             self.datacollector.collect(self)
 
     # ================================================================== helpers

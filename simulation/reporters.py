@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -899,6 +899,22 @@ def metric_reference() -> str:
     return "\n".join(lines)
 
 
-def make_datacollector() -> DataCollector:
-    """A DataCollector with every metric of the registry as a named model reporter."""
-    return DataCollector(model_reporters={name: m.reporter for name, m in METRICS.items()})
+def make_datacollector(metrics: Iterable[str] | None = None) -> DataCollector:
+    """A DataCollector with every metric of the registry (or only ``metrics``, in registry
+    order) as a named model reporter.
+
+    Raises
+    ------
+    KeyError
+        For a name that is not a metric (the message lists the known ones).
+    """
+    if metrics is None:
+        names = list(METRICS)
+    else:
+        wanted = set(metrics)
+        unknown = sorted(wanted - METRICS.keys())
+        if unknown:
+            raise KeyError(f"unknown metric(s) {', '.join(map(repr, unknown))}; metrics: "
+                           + ", ".join(METRICS))
+        names = [m for m in METRICS if m in wanted]
+    return DataCollector(model_reporters={name: METRICS[name].reporter for name in names})

@@ -22,7 +22,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -89,7 +89,7 @@ def tidy(model: CommissioningModel, replicate: int = 0) -> pd.DataFrame:
 
     Columns: scenario (name), scenario_hash (:func:`simulation.scenario.scenario_hash`, so
     runs concatenated from several folders keep their identity), replicate, step, group, then
-    one column per metric of :data:`~simulation.reporters.METRICS`.
+    one column per collected metric, in :data:`~simulation.reporters.METRICS` order.
     """
     data = model.datacollector.model_vars
     names = [g.name for g in model.spec.groups] + ["overall"]
@@ -103,7 +103,8 @@ def tidy(model: CommissioningModel, replicate: int = 0) -> pd.DataFrame:
         "group": pd.Categorical(np.tile(names, steps), categories=names),
     }
     for metric in METRICS:
-        cols[metric] = np.asarray(np.stack(data[metric]), float).ravel()
+        if metric in data:  # the model may collect a subset (CommissioningModel's ``metrics``)
+            cols[metric] = np.asarray(np.stack(data[metric]), float).ravel()
     return pd.DataFrame(cols)
 
 
@@ -184,9 +185,10 @@ def export_graphml(model: CommissioningModel, path: str | os.PathLike[str]) -> P
 
 
 def run_replicate(scenario: Scenario, seed: int, replicate: int = 0,
-                  steps: int | None = None) -> pd.DataFrame:
-    """Run one replicate and return its tidy time series."""
-    model = CommissioningModel(scenario, seed=seed)
+                  steps: int | None = None, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+    """Run one replicate and return its tidy time series (of every metric, or of
+    ``metrics`` only: the same values, at the cost of those alone)."""
+    model = CommissioningModel(scenario, seed=seed, metrics=metrics)
     for _ in range(scenario.steps if steps is None else steps):
         model.step()
     return tidy(model, replicate)

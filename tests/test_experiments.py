@@ -256,10 +256,10 @@ def test_failing_runs_are_isolated_and_recorded(folder, monkeypatch):
 
     real = results.run_replicate
 
-    def flaky(scenario, seed, replicate=0, steps=None):
+    def flaky(scenario, seed, replicate=0, steps=None, metrics=None):
         if not scenario.localities.enabled:
             raise RuntimeError("boom in the model")
-        return real(scenario, seed, replicate, steps)
+        return real(scenario, seed, replicate, steps, metrics)
 
     monkeypatch.setattr(results, "run_replicate", flaky)
     df = run_experiment(write(folder, "g.yaml", GRID), executor="serial", quiet=True)

@@ -507,3 +507,32 @@ def test_exchange_counts_and_board_contacts_match_the_used_ties(tiny, zero_weigh
     met[t.src[talk]] = met[t.dst[talk]] = True
     assert (m.last_contact[met] == m.month).all()
     assert used.any() and met.any()
+
+
+@pytest.mark.parametrize("path,steps", [("mental_health_surge.yaml", 26),
+                                        ("networked_leadership.yaml", 13)])
+def test_collecting_a_subset_of_metrics_changes_nothing_else(path, steps):
+    """Metrics only read the state: a model collecting a few of them (including periodic
+    ones and the shock metrics) has bitwise the same values of those and the same dynamics
+    as one collecting all."""
+    from simulation.reporters import METRICS
+
+    s = load_scenario(SCENARIOS / path, ["metrics.costly_every=4", "metrics.structure_every=2"])
+    subset = ["relevance_skill", "reach", "betweenness_centralisation", "tie_persistence",
+              "shock_funded_6m", "shock_detection_time", "coherence_internal"]
+    assert set(subset) <= set(METRICS)
+    full, part = CommissioningModel(s), CommissioningModel(s, metrics=subset)
+    for _ in range(steps):
+        full.step()
+        part.step()
+    assert list(part.datacollector.model_vars) == [m for m in METRICS if m in subset]
+    for m in subset:
+        a = np.stack(full.datacollector.model_vars[m])
+        b = np.stack(part.datacollector.model_vars[m])
+        assert a.tobytes() == b.tobytes(), m
+    for attr in ("belief", "objective", "engagement", "last_contact", "exchanges"):
+        assert getattr(full, attr).tobytes() == getattr(part, attr).tobytes(), attr
+    assert full.ties.keys().tobytes() == part.ties.keys().tobytes()
+    assert full.ties.weight.tobytes() == part.ties.weight.tobytes()
+    with pytest.raises(KeyError, match=r"unknown metric.*'relevance'"):
+        CommissioningModel(s, metrics=["relevance"])

@@ -320,7 +320,7 @@ def test_every_stored_column_carries_its_description(stored):
 
     files = {t: sorted((stored / t).rglob("*.parquet")) for t in ("runs", "outcomes")}
     assert all(files.values())
-    for table, paths in files.items():
+    for paths in files.values():
         for f in paths:
             schema = pq.read_schema(f)
             for field in schema:

@@ -192,8 +192,9 @@ class SurveyModel:
         names = [g.name for g in scenario.groups] + ["overall"]
         sums = {t.name: 0.0 for t in self.spec.targets}
         seeds = self.seeds(params, salt)
+        metrics = {t.metric for t in self.spec.targets}
         for seed in seeds:
-            model = CommissioningModel(scenario, seed=seed)
+            model = CommissioningModel(scenario, seed=seed, metrics=metrics)
             for _ in range(scenario.steps):
                 model.step()
             data = model.datacollector.model_vars

@@ -129,12 +129,14 @@ def execute_run(task: RunTask) -> dict[str, Any]:
     }
     try:
         scenario, data = _scenario_of(task)
+        needed = {o["metric"] for o in task.outcomes}
         t1 = time.perf_counter()
-        ts = run_replicate(scenario, task.seed, task.replicate)
+        # only the outcomes' metrics, unless the time series of every metric is kept
+        ts = run_replicate(scenario, task.seed, task.replicate,
+                           metrics=None if task.keep_timeseries else needed)
         out["model_seconds"] = time.perf_counter() - t1
         groups = list(ts["group"].cat.categories)
         rows = len(ts) // len(groups)
-        needed = {o["metric"] for o in task.outcomes}
         series = {m: ts[m].to_numpy(float).reshape(rows, len(groups)) for m in needed}
         out["groups"] = groups
         out["values"] = reduce_outcomes(series, task.outcomes, shock_step(data))

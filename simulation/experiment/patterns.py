@@ -229,7 +229,7 @@ def _reduce(series: dict[str, list[float]], horizon: int,
 def run_arm(scenario: Scenario, seed: int, wanted: frozenset[tuple[str, Window]]
             ) -> dict[tuple[str, Window], float]:
     """Run one replicate of an arm and reduce the overall row of its metrics."""
-    model = CommissioningModel(scenario, seed=seed)
+    model = CommissioningModel(scenario, seed=seed, metrics={m for m, _ in wanted})
     for _ in range(scenario.steps):
         model.step()
     data = model.datacollector.model_vars
