@@ -264,10 +264,15 @@ def open_executor(kind: str | Executor = "local", workers: int | None = None,
         raise RuntimeError("the dask executor needs `pip install dask[distributed]`") from exc
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                               processes=processes, host="127.0.0.1", protocol="tcp",
-                               dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        import dask
+
+        # no statistical profiler in our own workers: it samples every 10 ms in a thread of
+        # the worker, competing for the GIL with the run (the workers inherit this setting)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+                                   processes=processes, host="127.0.0.1", protocol="tcp",
+                                   dashboard_address=None,
+                                   silence_logs=logging.ERROR)
         client = Client(cluster)
         where = f"Dask LocalCluster on 127.0.0.1 ({len(cluster.workers)} workers)"
     else:
