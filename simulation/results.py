@@ -118,6 +118,16 @@ COLUMN_DESCRIPTIONS = {
 }
 
 
+def column_metadata(name: str, description: str | None = None) -> dict[bytes, bytes] | None:
+    """Parquet field metadata of a column: the metric registry's entry for a metric column
+    (:func:`simulation.reporters.field_metadata`), else ``definition`` = ``description``
+    (None when there is neither)."""
+    meta = field_metadata(name)
+    if meta is None and description:
+        meta = {b"definition": description.encode()}
+    return meta
+
+
 def to_arrow(frame: pd.DataFrame) -> pa.Table:
     """A results frame as an Arrow table whose fields carry their description: metric columns
     the registry's title, unit, range, direction and definition
@@ -125,9 +135,7 @@ def to_arrow(frame: pd.DataFrame) -> pa.Table:
     table = pa.Table.from_pandas(frame, preserve_index=False)
     fields = []
     for f in table.schema:
-        meta = field_metadata(f.name)
-        if meta is None and f.name in COLUMN_DESCRIPTIONS:
-            meta = {b"definition": COLUMN_DESCRIPTIONS[f.name].encode()}
+        meta = column_metadata(f.name, COLUMN_DESCRIPTIONS.get(f.name))
         fields.append(f.with_metadata(meta) if meta else f)
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 

@@ -52,8 +52,9 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..loader import ScenarioError
-from ..reporters import METRICS, field_metadata
-from ..results import _atomic_write
+from ..reporters import METRICS
+from ..results import COLUMN_DESCRIPTIONS as RUN_COLUMNS
+from ..results import _atomic_write, column_metadata
 
 __all__ = ["LOCK_NAME", "TABLES", "ResultsStore", "WriterLock", "arrow_type", "make_schemas",
            "os_error_message", "read_results"]
@@ -218,8 +219,8 @@ COLUMN_DESCRIPTIONS = {
     "worker": "process (host:pid) that ran it",
     "session": "sweep session (resumed sweeps add sessions) that wrote the row",
     "finished": "time the run finished (UTC)",
-    "group": "commissioning group name, or 'overall' (population-weighted over groups)",
-    "step": "month after the burn-in (0 = first recorded month)",
+    "group": RUN_COLUMNS["group"],
+    "step": RUN_COLUMNS["step"],
 }
 
 
@@ -227,11 +228,11 @@ def _field(name: str, typ: pa.DataType, parameter: bool = False) -> pa.Field:
     """A field with its description: the metric registry's entry (``title``, ``unit``,
     ``range``, ``direction``, ``definition``; :func:`simulation.reporters.field_metadata`)
     for a metric or outcome column, a ``definition`` for the rest."""
-    meta = None if parameter else field_metadata(name)
-    if meta is None:
-        text = (f"design parameter: the scenario field {name} (--set {name}=…)" if parameter
-                else COLUMN_DESCRIPTIONS.get(name))
-        meta = {b"definition": text.encode()} if text else None
+    if parameter:
+        meta = {b"definition": f"design parameter: the scenario field {name} (--set {name}=…)"
+                .encode()}
+    else:
+        meta = column_metadata(name, COLUMN_DESCRIPTIONS.get(name))
     return pa.field(name, typ, metadata=meta)
 
 
