@@ -372,7 +372,10 @@ class CommissioningModel(mesa.Model):
             elif isinstance(ev, BrokerLoss):
                 self.replace(self._brokers(ev, groups), drop_ties=True)
             elif ev.type == "rewire":
-                a, b, old = rewire_pairs(self.ties.src, self.ties.dst, self.rng)
+                a, b, old = rewire_pairs(
+                    self.ties.src, self.ties.dst, self.rng,
+                    group=None if ev.preserve == "none" else self.pop.group,
+                    locality=self.pop.area if ev.preserve == "locality" else None)
                 self.ties = Ties.from_pairs(self.n_agents, a, b, self.ties.weight[old])
                 self.used = np.zeros(self.ties.m, bool)
             elif ev.type == "turnover_feedback":

@@ -591,10 +591,17 @@ class BrokerLoss(_EventBase):
 
 
 class Rewire(_EventBase):
-    """Degree-preserving rewiring of the whole tie network (random stub matching with the
-    weights carried along; self-pairs and duplicates dropped)."""
+    """Degree-preserving rewiring of the tie network (random stub matching with the weights
+    carried along; self-pairs and duplicates dropped; :func:`simulation.tie_dynamics.rewire_pairs`).
+
+    ``preserve``: ``group`` (default) matches the stubs of ties inside a group only within that
+    group and keeps cross-group ties (and ties of provider and local-authority staff, who have
+    no group) as they are; ``locality`` also matches ties inside a locality within it;
+    ``none`` matches stubs across the whole model (mixes groups: the "contamination" row)."""
 
     type: Literal["rewire"]
+    preserve: Literal["group", "locality", "none"] = Field(
+        "group", description="structure kept by the rewiring: group, locality or none")
 
 
 class TurnoverFeedback(_EventBase):

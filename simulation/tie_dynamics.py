@@ -24,6 +24,8 @@ __all__ = [
     "accept_by_capacity",
     "close_triads",
     "rewire_pairs",
+    "rewire_pairs_loop",
+    "tie_blocks",
     "update_weights",
     "update_weights_loop",
 ]
@@ -92,18 +94,102 @@ def accept_by_capacity(
 
 
 def rewire_pairs(
-    src: np.ndarray, dst: np.ndarray, rng: np.random.Generator
+    src: np.ndarray, dst: np.ndarray, rng: np.random.Generator,
+    group: np.ndarray | None = None, locality: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Degree-preserving rewiring by random stub matching (configuration model).
 
-    Every tie contributes its two ends as stubs; the stubs are shuffled and paired, tie *e*
-    becoming the pair of stubs ``2e`` and ``2e + 1`` of the shuffled list.  Returns the new
-    ``(a, b)`` and the index of the old tie whose weight each new tie carries.  The caller
-    drops self-pairs and duplicates (a small share on sparse graphs), so degrees are preserved
-    exactly except at those ties (Newman 2010, ch. 13).
+    Every tie contributes its two ends as stubs; the stubs are shuffled and paired.  Returns
+    the new ``(a, b)`` and the index of the old tie whose weight each new tie carries.  The
+    caller drops self-pairs and duplicates (a small share on sparse graphs), so degrees are
+    preserved exactly except at those ties (Newman 2010, ch. 13).
+
+    Without ``group`` (mode *none*): the stubs of all ties are matched across the whole model,
+    tie *e* becoming the pair of stubs ``2e`` and ``2e + 1`` of the shuffled list.
+
+    With ``group`` (per agent, -1 = no group; mode *group*): the stubs of the ties whose two
+    ends are in the same group ``g >= 0`` are matched only among themselves, so every such tie
+    is replaced by a tie inside ``g``; every other tie (two groups, or an end with no group:
+    provider and local-authority staff) is kept as it is.  Each agent keeps its degree, its
+    within-group degree and its cross-group ties.
+
+    With ``locality`` too (per agent, -1 = none; mode *locality*): the stubs of ties whose two
+    ends are in the same locality are matched within that locality; the remaining ties inside
+    a group (across its localities, or with an end outside any locality) are matched among
+    themselves within the group; cross-group ties are kept.  Each agent keeps its degree, its
+    within-locality degree and its within-group degree.
+
+    See :func:`rewire_pairs_loop` for the plain-loop reference of the blocked modes: both
+    draw one uniform per stub and sort each block's stubs by it.
     """
-    stubs = np.concatenate([src, dst])
-    perm = rng.permutation(stubs.size)
-    shuffled = stubs[perm]
-    a, b = shuffled[0::2], shuffled[1::2]
-    return a, b, np.arange(src.size)
+    if group is None:
+        stubs = np.concatenate([src, dst])
+        perm = rng.permutation(stubs.size)
+        shuffled = stubs[perm]
+        a, b = shuffled[0::2], shuffled[1::2]
+        return a, b, np.arange(src.size)
+    block = tie_blocks(src, dst, group, locality)
+    inb = np.flatnonzero(block >= 0)
+    ties = inb[np.argsort(block[inb], kind="stable")]  # rewired ties, grouped by block
+    stubs = np.concatenate([src[ties], dst[ties]])
+    stub_block = np.concatenate([block[ties], block[ties]])
+    u = rng.random(stubs.size)
+    shuffled = stubs[np.lexsort((u, stub_block))]  # a uniform order inside each block
+    fixed = np.flatnonzero(block < 0)
+    a = np.concatenate([shuffled[0::2], src[fixed]])
+    b = np.concatenate([shuffled[1::2], dst[fixed]])
+    return a, b, np.concatenate([ties, fixed])
+
+
+def tie_blocks(src: np.ndarray, dst: np.ndarray, group: np.ndarray,
+               locality: np.ndarray | None = None) -> np.ndarray:
+    """Block of each tie for :func:`rewire_pairs`: -1 = kept as it is (ends in different
+    groups or an end without a group); ``group`` index for a tie inside a group; with
+    ``locality``, ``n_groups + locality`` for a tie inside a locality (localities are numbered
+    across the model)."""
+    gs, gd = group[src], group[dst]
+    block = np.where((gs == gd) & (gs >= 0), gs, -1).astype(np.int64)
+    if locality is not None:
+        ls, ld = locality[src], locality[dst]
+        inside = (ls == ld) & (ls >= 0) & (block >= 0)
+        n_groups = int(group.max()) + 1 if group.size else 0
+        block[inside] = n_groups + ls[inside]
+    return block
+
+
+def rewire_pairs_loop(
+    src: np.ndarray, dst: np.ndarray, u: np.ndarray, group: np.ndarray,
+    locality: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Plain-loop reference of the blocked modes of :func:`rewire_pairs`, given the uniform
+    draws ``u`` it makes (one per stub of a rewired tie: the source ends of the rewired ties
+    in block order, then their destination ends)."""
+    n_groups = max(int(g) for g in group) + 1 if len(group) else 0
+    blocks: dict[int, list[int]] = {}
+    fixed = []
+    for e in range(len(src)):
+        i, j = int(src[e]), int(dst[e])
+        if group[i] == group[j] and group[i] >= 0:
+            key = int(group[i])
+            if locality is not None and locality[i] == locality[j] and locality[i] >= 0:
+                key = n_groups + int(locality[i])
+            blocks.setdefault(key, []).append(e)
+        else:
+            fixed.append(e)
+    ties = [e for key in sorted(blocks) for e in blocks[key]]
+    t = len(ties)
+    a, b = [], []
+    for key in sorted(blocks):
+        stubs = []  # (draw, agent) of the block's stubs
+        for k, e in enumerate(ties):
+            if e in blocks[key]:
+                stubs.append((u[k], int(src[e])))
+                stubs.append((u[t + k], int(dst[e])))
+        stubs.sort(key=lambda s: s[0])
+        for p in range(0, len(stubs), 2):
+            a.append(stubs[p][1])
+            b.append(stubs[p + 1][1])
+    for e in fixed:
+        a.append(int(src[e]))
+        b.append(int(dst[e]))
+    return np.array(a, np.int64), np.array(b, np.int64), np.array(ties + fixed, np.int64)

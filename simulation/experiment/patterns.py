@@ -193,11 +193,25 @@ PATTERNS: tuple[Pattern, ...] = (
             Arm(), Arm(overrides=("events=[{type: broker_loss, step: 1, top_betweenness: 3}]",)),
             (Check("relevance_skill", -1), Check("misallocated_per_head", +1),
              Check("accuracy_board", -1)), kind="ablation"),
-    Pattern("A4", "degree-preserving rewiring of the network (month 1)",
-            Arm(), Arm(overrides=("events=[{type: rewire, step: 1}]",)),
+    Pattern("A4", "degree- and group-preserving rewiring of the network (month 1)",
+            Arm(), Arm(overrides=("events=[{type: rewire, step: 1, preserve: group}]",)),
             (Check("relevance_skill", -1), Check("misallocated_per_head", +1),
              Check("accuracy_board", -1)), kind="ablation",
-            notes="same tie count and degrees, random structure: tests structure, not tie count"),
+            notes="ties inside each group rematched within it (degrees and group membership "
+                  "kept; cross-group and provider/local-authority ties kept): tests the "
+                  "structure within groups, not tie count or mixing between groups"),
+    Pattern("A4-locality", "degree-, group- and locality-preserving rewiring (month 1)",
+            Arm(), Arm(overrides=("events=[{type: rewire, step: 1, preserve: locality}]",)),
+            (Check("relevance_skill", -1), Check("misallocated_per_head", +1),
+             Check("accuracy_board", -1)), kind="ablation",
+            notes="ties inside a locality rematched within it, the other within-group ties "
+                  "within the group: tests structure beyond locality membership"),
+    Pattern("contamination", "whole-model rewiring: ties mixed across groups (month 1)",
+            Arm(), Arm(overrides=("events=[{type: rewire, step: 1, preserve: none}]",)),
+            (Check("relevance_skill", -1), Check("misallocated_per_head", +1),
+             Check("accuracy_board", -1)), kind="ablation",
+            notes="the old A4: stubs matched across the whole model, so most ties join "
+                  "members of different groups, whose beliefs describe another population"),
 )
 
 
