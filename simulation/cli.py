@@ -550,10 +550,26 @@ def compare(
     raise typer.Exit(code)
 
 
-@command("commnet patterns --replicates 30 --workers 2 --robustness 40")
+def _check_replicates(value: str) -> str:
+    if value.strip().lower() == "auto":
+        return "auto"
+    if not value.strip().isdigit() or int(value) < 2:
+        raise typer.BadParameter(f"{value!r} is neither 'auto' nor a count ≥ 2")
+    return value.strip()
+
+
+@command("commnet patterns --replicates 30 --roots 3 --workers 2 --robustness 40")
 def patterns(
-    replicates: Annotated[int, typer.Option(
-        min=2, metavar="N", help="paired replicates per arm")] = 30,
+    replicates: Annotated[str, typer.Option(
+        metavar="N|auto", callback=_check_replicates,
+        help="paired replicates per arm and root seed, or auto: add pairs in batches until "
+             "every judged row is decided (or --max-replicates)")] = "30",
+    roots: Annotated[str | None, typer.Option(
+        metavar="K|SEEDS",
+        help="root seeds pooled: a count K (--seed and K−1 spawned from it) or a list "
+             "2013,9173 (default: --seed alone)")] = None,
+    max_replicates: Annotated[int, typer.Option(
+        min=2, metavar="N", help="with --replicates auto: most pairs per row, all roots")] = 300,
     robustness: Annotated[int, typer.Option(
         min=0, metavar="K",
         help="Latin-hypercube points over the uncertain parameters (0 = none)")] = 0,
@@ -574,15 +590,18 @@ def patterns(
 ) -> None:
     """Run the brief's six patterns and the ablations as paired comparisons.
 
-    Common random numbers: every arm has the same replicate seeds.  Writes a table,
-    patterns.csv and patterns.png; --robustness K adds the share of a Latin hypercube over
-    the uncertain parameters in which each pattern holds.
+    Common random numbers: every arm has the same replicate seeds, pooled over the root
+    seeds.  Each judged row gets a verdict (holds, reversed, no effect within the metric's
+    margin, inconclusive) and its minimum detectable effect.  Writes a table, patterns.csv
+    and patterns.png; --robustness K adds the share of a Latin hypercube over the uncertain
+    parameters in which each pattern holds.
     """
     from .experiment.patterns import patterns_command
 
     with scenario_errors():
         code = patterns_command(replicates, robustness, robustness_replicates, workers, seed,
-                                scale, steps, out, only or [], quiet, console, err)
+                                scale, steps, out, only or [], quiet, console, err,
+                                roots=roots, max_replicates=max_replicates)
     raise typer.Exit(code)
 
 

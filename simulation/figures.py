@@ -195,27 +195,46 @@ def plot_network(
     return fig
 
 
+#: Colour and marker fill of each verdict of ``commnet patterns``.
+VERDICT_STYLE = {"holds": ("C2", True), "reversed": ("C3", True), "no effect": ("C0", False),
+                 "inconclusive": ("C1", False), "reported": ("0.5", True)}
+
+
 def plot_patterns(table: pd.DataFrame, title: str = "", *,
                   path: str | os.PathLike[str] | None = None, dpi: int = 120) -> Figure:
     """Forest plot of ``commnet patterns``: one panel per metric, each check's paired
-    difference (treatment − control) with its 95% interval; filled = holds, open = does not,
-    grey = reported only.  Differences are in the metric's own units, named on each panel's
+    difference (treatment − control) with its 95% interval, coloured by verdict (green
+    holds, red reversed, blue open no effect, orange open inconclusive, grey reported only),
+    the verdict and n written in the row's label, and the metric's practical margin shaded (± margin,
+    when the table has one).  Tables without a ``verdict`` column (older patterns.csv) are
+    coloured by ``holds``.  Differences are in the metric's own units, named on each panel's
     x axis from the registry (skill units for ``relevance_skill``, £ per head per year for
     ``misallocated_per_head``).  Saved to ``path`` if given."""
     _check_path_keyword(title, "title")
     metrics = list(dict.fromkeys(table["metric"]))
     fig = Figure(figsize=(3.0 * len(metrics), 0.32 * len(table) + 1.9))
     axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True)
-    labels = [f"{r.pattern}: {r.metric}" for r in table.itertuples()]
+    has_verdict = "verdict" in table.columns
+    labels = [f"{r.pattern}: {r.metric}"
+              + (f" — {r.verdict}, n={r.n}" if has_verdict and r.verdict != "reported" else "")
+              for r in table.itertuples()]
     y = np.arange(len(table))[::-1]
     for ax, metric in zip(axes.flat, metrics, strict=True):
+        margin = np.nan
         for yi, r in zip(y, table.itertuples(), strict=True):
             if r.metric != metric:
                 continue
-            colour = "0.5" if r.holds is None else ("C2" if r.holds else "C3")
+            if has_verdict:
+                colour, filled = VERDICT_STYLE.get(r.verdict, ("0.5", True))
+                margin = getattr(r, "margin", np.nan)
+            else:
+                colour = "0.5" if r.holds is None else ("C2" if r.holds else "C3")
+                filled = bool(r.holds) if r.holds is not None else True
             ax.plot([r.ci_low, r.ci_high], [yi, yi], color=colour, lw=2)
-            ax.plot([r.difference], [yi], "o", color=colour,
-                    mfc=colour if r.holds else "white", ms=6)
+            ax.plot([r.difference], [yi], "o", color=colour, mfc=colour if filled else "white",
+                    ms=6)
+        if np.isfinite(margin):
+            ax.axvspan(-margin, margin, color="C0", alpha=0.08, lw=0)
         ax.axvline(0.0, color="k", lw=0.8)
         info = metric_info(metric) if metric in METRICS else None
         ax.set_title(info.title if info else metric.replace("_", " "), fontsize=9)
@@ -224,7 +243,7 @@ def plot_patterns(table: pd.DataFrame, title: str = "", *,
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3, axis="x")
     axes[0, 0].set_yticks(y, labels, fontsize=7)
-    fig.suptitle(title or "patterns: treatment − control, paired 95% CI (green = holds)",
+    fig.suptitle(title or "patterns: treatment − control, paired 95% CI, coloured by verdict",
                  fontsize=10)
     fig.tight_layout()
     if path is not None:

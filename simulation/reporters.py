@@ -31,8 +31,8 @@ from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
 
-__all__ = ["KEY_METRICS", "METRICS", "MetricInfo", "field_metadata", "label", "make_datacollector",
-           "metric_bounds", "metric_info", "metric_reference"]
+__all__ = ["KEY_METRICS", "MARGINS", "METRICS", "MetricInfo", "field_metadata", "label",
+           "make_datacollector", "metric_bounds", "metric_info", "metric_reference"]
 
 #: The metrics shown by default in figures, summaries and experiment outcomes.
 KEY_METRICS = (
@@ -570,6 +570,10 @@ class MetricInfo(NamedTuple):
         The metric's range (``-inf``/``inf`` when unbounded); intervals are clipped to it.
     direction : str
         Which way is good: ``higher``, ``lower`` or ``none`` (descriptive measures).
+    margin : float
+        Practical-equivalence margin in the metric's units: differences within ± margin are
+        too small to matter for policy (``commnet patterns``' *no effect* verdict); NaN when
+        none is stated.  Policy judgements, each with its basis in :data:`MARGINS`.
     """
 
     reporter: Callable[[CommissioningModel], np.ndarray]
@@ -581,6 +585,7 @@ class MetricInfo(NamedTuple):
     lower: float
     upper: float
     direction: str
+    margin: float = float("nan")
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -780,13 +785,42 @@ _FAMILIES = (
 )
 
 
+#: name → (practical margin, its basis): the smallest difference that matters for policy, used
+#: by the equivalence ("no effect") verdict of ``commnet patterns``.  These are policy
+#: judgements stated before any result, not estimates; they were never chosen to make a
+#: verdict come out one way.  The £ scale is the £1,150 per head budget of 2013/14.
+MARGINS: dict[str, tuple[float, str]] = {
+    "relevance_skill": (0.03, "3% of the no-knowledge to perfect-knowledge range (issue 18)"),
+    "misallocated_per_head": (5.0, "£5 per head per year, under 0.5% of the budget (issue 18)"),
+    "accuracy_board": (0.005, "0.5% of need mass misread: ≈ £5 of the £1,150 per head"),
+    "accuracy_localities": (0.005, "as accuracy_board"),
+    "accuracy_all": (0.005, "as accuracy_board"),
+    "board_uncertainty": (0.005, "the same total-variation scale as accuracy_board"),
+    "coherence_internal": (0.01, "one percentage point of priority weight (no £ equivalent)"),
+    "coherence_external": (0.01, "one percentage point of priority weight (no £ equivalent)"),
+    "tie_persistence": (0.01, "one tie in a hundred kept or lost over the stability window"),
+    "retention": (0.02, "two posts in a hundred held by someone else over the window"),
+    "turnover": (0.002, "two leavers per thousand members a month (≈ 2.4% of posts a year)"),
+    "leader_dependence": (0.01, "one percentage point of within-group tie strength"),
+    "engagement_gp": (0.02, "a twelfth of one step of a 5-point survey scale (0.25)"),
+    "reflected_formal": (0.05, "five GPs in a hundred"),
+    "reflected_other": (0.05, "five GPs in a hundred"),
+    "reflection_formal": (0.01, "one percentage point of allocation (total-variation scale)"),
+    "reflection_other": (0.01, "one percentage point of allocation (total-variation scale)"),
+    "shock_detection_time": (1.0, "one month, the model's time step"),
+    "shock_funded_6m": (0.1, "a tenth of the shock's extra need funded"),
+    "shock_funded_12m": (0.1, "a tenth of the shock's extra need funded"),
+}
+
+
 def _registry() -> dict[str, MetricInfo]:
     out = {}
     for family, fs in _FAMILIES:
         for f in fs:
             title, unit, (lo, hi), direction, definition = _DESCRIPTIONS[f.__name__]
             out[f.__name__] = MetricInfo(f, family, f.__name__, title, definition, unit,
-                                         float(lo), float(hi), direction)
+                                         float(lo), float(hi), direction,
+                                         MARGINS.get(f.__name__, (float("nan"), ""))[0])
     missing = set(_DESCRIPTIONS) - set(out)
     if missing:  # pragma: no cover - caught by the tests at import
         raise RuntimeError(f"metric descriptions without a reporter: {sorted(missing)}")

@@ -1,4 +1,4 @@
-"""The brief's patterns and the ablations, as paired comparisons with confidence intervals.
+"""The brief's patterns and the ablations, as paired comparisons with verdicts that have power.
 
 One registry (:data:`PATTERNS`) feeds ``commnet patterns``, its ``patterns.csv`` and figure,
 and ``tests/test_patterns.py``.  Each pattern compares a *treatment* arm with a *control* arm
@@ -6,10 +6,30 @@ and ``tests/test_patterns.py``.  Each pattern compares a *treatment* arm with a 
 numbers: replicate *i* of every arm has the same seed, so arms differ only by what they
 change), or, for pattern 5, two metrics within one arm.  Every check is a metric reduced over
 a window of months (:class:`Window`) on the ``overall`` row; the difference treatment −
-control (or metric − versus) is averaged over replicates with its paired 95% t-interval, and a
-check *holds* when that interval lies entirely on the expected side of 0.  Checks with no
-expected direction are reported, not judged (e.g. the skill difference of a pattern whose
-claim is about coherence).
+control (or metric − versus) is averaged over the pairs with its paired 95% t-interval.
+
+Replicates are pooled over several *root seeds* (``roots``): each root spawns its own
+replicate seeds (:func:`simulation.results.replicate_seeds`) and the pairs of all roots form
+one sample, so a verdict does not rest on one root's draws.
+
+Each judged check gets one of four verdicts (:func:`verdict`):
+
+* **holds** — the 95% interval lies entirely on the expected side of 0;
+* **reversed** — it lies entirely on the other side;
+* **no effect** — equivalence by two one-sided tests (TOST, Schuirmann 1987) at 5%: the 90%
+  interval lies inside ± the metric's practical margin (:data:`simulation.reporters.MARGINS`,
+  stated policy judgements); metrics without a margin never get this verdict;
+* **inconclusive** — none of these.
+
+Beside each row: the minimum detectable effect of the paired design at its n, 80% power and
+two-sided α = 0.05, ``MDE = (t_{0.975, n−1} + t_{0.80, n−1}) · sd / √n`` (:func:`mde`).  An
+inconclusive row whose MDE exceeds its margin needs more pairs, not a different model.
+
+With ``replicates="auto"`` (:func:`run_until_decided`) pairs are added in batches (fresh
+seeds spawned deterministically from each root: the first n seeds of a root never change)
+until every judged row is decided or a cap is reached.  Looking repeatedly inflates the error
+rates of the final tests somewhat (no alpha spending); a decided verdict can be confirmed at
+fixed n with other roots.  Checks with no expected direction are reported, not judged.
 
 ``--robustness K`` draws a Latin hypercube (scipy.stats.qmc, seeded) of K points over the
 parameters the provenance registry marks uncertain (each within its documented plausible
@@ -36,15 +56,20 @@ from .compare import mean_ci
 
 __all__ = [
     "PATTERNS",
+    "VERDICTS",
     "Arm",
     "Check",
     "Pattern",
     "Window",
+    "mde",
     "pattern_table",
     "patterns_command",
     "robustness_points",
     "robustness_table",
+    "root_seeds",
     "run_patterns",
+    "run_until_decided",
+    "verdict",
 ]
 
 BASE = "east_of_england_2013.yaml"
@@ -253,9 +278,40 @@ def run_arm(scenario: Scenario, seed: int, wanted: frozenset[tuple[str, Window]]
 
 @dataclass
 class PatternRun:
-    """Per (arm, replicate) reductions of one set of runs."""
+    """Per (arm, replicate) reductions of one set of runs, the seed of each replicate and the
+    root seeds they were spawned from.  Arms are paired by seed (common random numbers)."""
 
     values: dict[Arm, list[dict[tuple[str, Window], float]]] = field(default_factory=dict)
+    seeds: dict[Arm, list[int]] = field(default_factory=dict)
+    roots: tuple[int, ...] = ()
+
+    def extend(self, other: PatternRun) -> None:
+        """Add another run's replicates (e.g. a further batch with fresh seeds)."""
+        for arm, vals in other.values.items():
+            self.values.setdefault(arm, []).extend(vals)
+            self.seeds.setdefault(arm, []).extend(other.seeds.get(arm, []))
+        self.roots = tuple(dict.fromkeys([*self.roots, *other.roots]))
+
+
+#: How ``--roots K`` spawns K − 1 further roots from ``--seed`` (a tag, so these roots are not
+#: the replicate seeds of the same root).
+ROOTS_TAG = 0x726F6F74
+
+
+def root_seeds(seed: int, k: int) -> list[int]:
+    """``k`` root seeds: ``seed`` itself, then ``k − 1`` 32-bit roots drawn from
+    ``numpy.random.SeedSequence([ROOTS_TAG, seed])`` (deterministic, distinct from ``seed``'s
+    replicate seeds)."""
+    if k < 1:
+        raise ValueError(f"need at least one root, got {k}")
+    more = np.random.SeedSequence([ROOTS_TAG, seed]).generate_state(k - 1, np.uint32)
+    return [int(seed), *(int(x) for x in more)]
+
+
+def pooled_seeds(roots: Sequence[int], replicates: int, start: int = 0) -> list[int]:
+    """Replicate seeds ``start .. start + replicates − 1`` of each root, root by root.  A
+    root's first n seeds never change as more are drawn (SeedSequence spawning)."""
+    return [s for r in roots for s in replicate_seeds(r, start + replicates)[start:]]
 
 
 def _scenario(arm: Arm, extra: Sequence[str], directory: Path) -> Scenario:
@@ -289,19 +345,23 @@ def run_patterns(
     *,
     replicates: int = 30,
     seed: int = 2013,
+    roots: Sequence[int] | None = None,
+    start: int = 0,
     extra: Sequence[str] = (),
     points: Sequence[Sequence[str]] = ((),),
     workers: int = 1,
     directory: Path = SCENARIO_DIR,
     progress: Callable[[], None] | None = None,
 ) -> list[PatternRun]:
-    """Run every arm the patterns need, ``replicates`` times with common seeds, once per
+    """Run every arm the patterns need, ``replicates`` times per root seed (``roots``, default
+    ``[seed]``; replicates ``start ..`` of each root's seeds) with common seeds, once per
     point of ``points`` (each a list of ``--set`` overrides applied to every arm after
     ``extra``; overrides of a parameter that some arm changes — the patterns' contrasts — are
     dropped, so every arm pair keeps its designed difference).  Returns one
     :class:`PatternRun` per point."""
     need = _needed(patterns)
-    seeds = replicate_seeds(seed, replicates)
+    roots = tuple(roots) if roots else (seed,)
+    seeds = pooled_seeds(roots, replicates, start)
     base = _flat(_scenario(Arm(), extra, directory).model_dump(mode="json"))
     changed = {arm: _changed(base, _flat(_scenario(arm, extra, directory).model_dump(mode="json")))
                for arm in need}
@@ -313,10 +373,49 @@ def run_patterns(
         for arm, wanted in need.items():
             sc = _scenario(arm, [*extra, *kept], directory)
             jobs.extend(((pi, arm, r), sc, s, frozenset(wanted)) for r, s in enumerate(seeds))
-    results = [PatternRun({arm: [None] * replicates for arm in need}) for _ in points]
+    results = [PatternRun({arm: [None] * len(seeds) for arm in need},
+                          {arm: list(seeds) for arm in need}, roots) for _ in points]
     for (pi, arm, r), values in _execute(jobs, workers, progress):
         results[pi].values[arm][r] = values
     return results
+
+
+def run_until_decided(
+    patterns: Sequence[Pattern] = PATTERNS,
+    *,
+    roots: Sequence[int] = (2013,),
+    first: int = 10,
+    batch: int = 10,
+    cap: int = 300,
+    extra: Sequence[str] = (),
+    workers: int = 1,
+    directory: Path = SCENARIO_DIR,
+    progress: Callable[[int], None] | None = None,
+) -> PatternRun:
+    """``--replicates auto``: ``first`` pairs per root, then ``batch`` more per root (the next
+    seeds of each root) for the patterns with an inconclusive judged row, until none is left
+    or a row would exceed ``cap`` pairs (pooled over the roots).  ``progress(n_jobs)`` is
+    called before each batch with its number of runs, and with 0 after each run."""
+    roots = tuple(roots)
+    per_root = max(1, min(first, cap // len(roots)))
+    tick = (lambda: progress(0)) if progress else None
+    if progress:
+        progress(len(_needed(patterns)) * per_root * len(roots))
+    run = run_patterns(patterns, replicates=per_root, roots=roots, extra=extra, workers=workers,
+                       directory=directory, progress=tick)[0]
+    while True:
+        table = pattern_table(run, patterns)
+        open_keys = set(table.pattern[table.verdict == "inconclusive"])
+        add = min(batch, cap // len(roots) - per_root)
+        if not open_keys or add <= 0:
+            return run
+        chosen = [p for p in patterns if p.key in open_keys]
+        if progress:
+            progress(len(_needed(chosen)) * add * len(roots))
+        run.extend(run_patterns(chosen, replicates=add, start=per_root, roots=roots,
+                                extra=extra, workers=workers, directory=directory,
+                                progress=tick)[0])
+        per_root += add
 
 
 def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -338,49 +437,125 @@ def _touches(path: str, changed: set[str]) -> bool:
     return any(c == path or c.startswith(path + ".") or path.startswith(c + ".") for c in changed)
 
 
+def _pairs(run: PatternRun, p: Pattern) -> tuple[list[dict], list[dict]]:
+    """The (treatment, control) reductions of the seeds both arms ran, in the treatment's
+    order (arms are paired by seed)."""
+    treat, ctrl = run.values[p.treatment], run.values[p.control]
+    ts, cs = run.seeds.get(p.treatment), run.seeds.get(p.control)
+    if ts is None or cs is None:
+        return list(treat), list(ctrl)
+    where = {s: i for i, s in enumerate(cs)}
+    both = [(i, where[s]) for i, s in enumerate(ts) if s in where]
+    return [treat[i] for i, _ in both], [ctrl[j] for _, j in both]
+
+
 def _differences(run: PatternRun, p: Pattern, c: Check) -> np.ndarray:
-    treat = run.values[p.treatment]
+    treat, ctrl = _pairs(run, p)
     if c.versus:
-        return np.array([v[(c.metric, c.window)] - v[(c.versus, c.window)] for v in treat])
-    ctrl = run.values[p.control]
+        return np.array([v[(c.metric, c.window)] - v[(c.versus, c.window)]
+                         for v in run.values[p.treatment]])
     return np.array([t[(c.metric, c.window)] - k[(c.metric, c.window)]
                      for t, k in zip(treat, ctrl, strict=True)])
 
 
-def _holds(direction: int | None, lo: float, hi: float) -> bool | None:
+VERDICTS = ("holds", "reversed", "no effect", "inconclusive")
+ALPHA = 0.05
+POWER = 0.80
+
+
+def mde(sd: float, n: int, alpha: float = ALPHA, power: float = POWER) -> float:
+    """Minimum detectable effect of a paired design with ``n`` pairs whose differences have
+    standard deviation ``sd``: ``(t_{1−α/2, n−1} + t_{power, n−1}) · sd / √n`` (two-sided test
+    at level α; NaN below two pairs).
+
+    Examples
+    --------
+    >>> round(mde(1.0, 30), 3)
+    0.532
+    """
+    from scipy import stats
+
+    if n < 2 or not math.isfinite(sd):
+        return math.nan
+    return float((stats.t.ppf(1 - alpha / 2, n - 1) + stats.t.ppf(power, n - 1))
+                 * sd / math.sqrt(n))
+
+
+def verdict(d: Sequence[float] | np.ndarray, direction: int | None, margin: float = math.nan,
+            alpha: float = ALPHA) -> dict[str, Any]:
+    """Judge paired differences ``d`` (NaN ignored) against an expected ``direction``.
+
+    Returns the mean ``difference``, ``sd``, the (1 − α) interval ``ci_low``/``ci_high``, the
+    (1 − 2α) TOST interval ``tost_low``/``tost_high``, ``n``, ``mde``, ``margin``,
+    ``within_margin`` (TOST equivalence: the (1 − 2α) interval inside ± margin) and
+    ``verdict``: *holds* (the (1 − α) interval on the expected side of 0), *reversed* (on
+    the other side), *no effect* (within margin, neither of those), *inconclusive*, or
+    *reported* when ``direction`` is None.  A significant effect smaller than the margin is
+    *holds* or *reversed* with ``within_margin`` true.
+    """
+    mean, sd, lo, hi, n = mean_ci(d, 1 - alpha)
+    _, _, tlo, thi, _ = mean_ci(d, 1 - 2 * alpha)
+    finite = math.isfinite(lo) and math.isfinite(hi)
+    within = bool(finite and math.isfinite(margin) and -margin < tlo and thi < margin)
     if direction is None:
-        return None
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return False
-    return lo > 0 if direction > 0 else hi < 0
+        word = "reported"
+    elif not finite:
+        word = "inconclusive"
+    elif (lo > 0) if direction > 0 else (hi < 0):
+        word = "holds"
+    elif (hi < 0) if direction > 0 else (lo > 0):
+        word = "reversed"
+    elif within:
+        word = "no effect"
+    else:
+        word = "inconclusive"
+    return {"difference": mean, "sd": sd, "ci_low": lo, "ci_high": hi, "tost_low": tlo,
+            "tost_high": thi, "n": n, "mde": mde(sd, n, alpha), "margin": margin,
+            "within_margin": within, "verdict": word}
+
+
+def _margin(metric: str) -> float:
+    from ..reporters import METRICS
+
+    info = METRICS.get(metric)
+    return float(info.margin) if info is not None else math.nan
 
 
 def pattern_table(run: PatternRun, patterns: Sequence[Pattern] = PATTERNS) -> pd.DataFrame:
-    """One row per pattern check: difference, paired 95% CI, replicates, expected side, holds.
+    """One row per pattern check: difference, paired 95% CI, verdict and power.
 
     Columns: pattern, kind, title, arm, metric, window, control_mean, treatment_mean,
-    difference, ci_low, ci_high, n, expected, holds.
+    difference, sd, ci_low, ci_high, tost_low, tost_high, n, roots (the root seeds, ``;``
+    separated), mde, margin, within_margin, expected, verdict, holds (verdict == holds; None
+    for reported rows).  See :func:`verdict`.
     """
     rows = []
+    roots = ";".join(str(r) for r in run.roots)
     for p in patterns:
+        treat_runs, ctrl_runs = _pairs(run, p)
         for c in p.checks:
             d = _differences(run, p, c)
-            mean, _, lo, hi, n = mean_ci(d)
-            treat = np.array([v[(c.metric, c.window)] for v in run.values[p.treatment]])
+            v = verdict(d, c.direction, _margin(c.metric))
             if c.versus:
-                ctrl = np.array([v[(c.versus, c.window)] for v in run.values[p.treatment]])
+                treat = np.array([x[(c.metric, c.window)] for x in run.values[p.treatment]])
+                ctrl = np.array([x[(c.versus, c.window)] for x in run.values[p.treatment]])
                 arm = f"{p.treatment.label()}: {c.metric} vs {c.versus}"
             else:
-                ctrl = np.array([v[(c.metric, c.window)] for v in run.values[p.control]])
+                treat = np.array([x[(c.metric, c.window)] for x in treat_runs])
+                ctrl = np.array([x[(c.metric, c.window)] for x in ctrl_runs])
                 arm = f"{p.treatment.label()} vs {p.control.label()}"
             rows.append({
                 "pattern": p.key, "kind": p.kind, "title": p.title, "arm": arm,
                 "metric": c.metric, "window": c.window.label(),
                 "control_mean": float(np.nanmean(ctrl)) if np.isfinite(ctrl).any() else math.nan,
                 "treatment_mean": float(np.nanmean(treat)) if np.isfinite(treat).any() else math.nan,
-                "difference": mean, "ci_low": lo, "ci_high": hi, "n": n,
+                **{k: v[k] for k in ("difference", "sd", "ci_low", "ci_high", "tost_low",
+                                     "tost_high", "n")},
+                "roots": roots, "mde": v["mde"], "margin": v["margin"],
+                "within_margin": v["within_margin"],
                 "expected": {1: "> 0", -1: "< 0", None: "reported"}[c.direction],
-                "holds": _holds(c.direction, lo, hi),
+                "verdict": v["verdict"],
+                "holds": None if c.direction is None else v["verdict"] == "holds",
             })
     return pd.DataFrame(rows)
 
@@ -429,11 +604,40 @@ def robustness_table(runs: Sequence[PatternRun], patterns: Sequence[Pattern] = P
     ])
 
 
-def patterns_command(replicates: int, robustness: int, robustness_replicates: int,
+def parse_roots(text: str | None, seed: int) -> list[int]:
+    """``--roots``: a comma-separated list of root seeds (``2013,9173``), or a count K (one
+    number without a comma: ``--seed`` and K − 1 roots spawned from it, :func:`root_seeds`);
+    None: ``[seed]``."""
+    if text is None or not str(text).strip():
+        return [seed]
+    parts = [x.strip() for x in str(text).split(",") if x.strip()]
+    try:
+        values = [int(x) for x in parts]
+    except ValueError:
+        raise ValueError(f"--roots {text!r}: a count K or comma-separated integer seeds") from None
+    if len(parts) == 1 and "," not in str(text):
+        if not 1 <= values[0] <= 1000:
+            raise ValueError(f"--roots {text!r}: a count must be 1 to 1000 (for one root seed, "
+                             "write it with a trailing comma: 9173,)")
+        return root_seeds(seed, values[0])
+    if any(not 0 <= v < 2**63 for v in values) or len(set(values)) != len(values):
+        raise ValueError(f"--roots {text!r}: distinct seeds in 0 … 2^63−1")
+    return values
+
+
+AUTO_FIRST = 10  # --replicates auto: pairs per root in the first batch ...
+AUTO_BATCH = 10  # ... and added per root in each further batch
+
+
+def patterns_command(replicates: int | str, robustness: int, robustness_replicates: int,
                      workers: int | None, seed: int, scale: float, steps: int | None,
-                     out: Path, only: Sequence[str], quiet: bool, console: Any, err: Any) -> int:
+                     out: Path, only: Sequence[str], quiet: bool, console: Any, err: Any,
+                     roots: str | None = None, max_replicates: int = 300) -> int:
     """``commnet patterns``: run, print the table, write patterns.csv (and robustness.csv,
-    robustness_points.csv), patterns.png and a manifest; return the exit status."""
+    robustness_points.csv), patterns.png and a manifest; return the exit status.
+
+    ``replicates``: pairs per root seed, or ``"auto"`` (:func:`run_until_decided`, at most
+    ``max_replicates`` pairs per row pooled over the roots)."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -447,15 +651,34 @@ def patterns_command(replicates: int, robustness: int, robustness_replicates: in
     if not chosen:
         raise ScenarioError([("--only", ", ".join(only), "no such pattern; known: "
                               + ", ".join(p.key for p in PATTERNS))])
+    try:
+        root_list = parse_roots(roots, seed)
+    except ValueError as exc:
+        raise ScenarioError([("--roots", str(roots), str(exc))]) from None
+    auto = str(replicates).strip().lower() == "auto"
     extra = [f"scale={scale}"] + ([f"steps={steps}"] if steps else [])
     workers = workers or 1
     out.mkdir(parents=True, exist_ok=True)
     n_arms = len(_needed(chosen))
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), console=err, disable=quiet, transient=True) as bar:
-        task = bar.add_task("patterns", total=n_arms * replicates)
-        run = run_patterns(chosen, replicates=replicates, seed=seed, extra=extra,
-                           workers=workers, progress=lambda: bar.advance(task))[0]
+        if auto:
+            task = bar.add_task("patterns (auto)", total=0)
+
+            def progress(jobs: int) -> None:
+                if jobs:
+                    bar.update(task, total=(bar.tasks[task].total or 0) + jobs)
+                else:
+                    bar.advance(task)
+
+            run = run_until_decided(chosen, roots=root_list, first=AUTO_FIRST, batch=AUTO_BATCH,
+                                    cap=max_replicates, extra=extra, workers=workers,
+                                    progress=progress)
+        else:
+            replicates = int(replicates)
+            task = bar.add_task("patterns", total=n_arms * replicates * len(root_list))
+            run = run_patterns(chosen, replicates=replicates, roots=root_list, extra=extra,
+                               workers=workers, progress=lambda: bar.advance(task))[0]
         table = pattern_table(run, chosen)
         table.to_csv(out / "patterns.csv", index=False)
         rob = None
@@ -467,28 +690,39 @@ def patterns_command(replicates: int, robustness: int, robustness_replicates: in
                                 points=points, workers=workers, progress=lambda: bar.advance(task))
             rob = robustness_table(runs, chosen)
             rob.to_csv(out / "robustness.csv", index=False)
+    per_root = max(len(v) for v in run.seeds.values()) // len(root_list)  # most pairs per root
+    n_text = (f"{int(table.n.min())}–{int(table.n.max())}" if table.n.min() != table.n.max()
+              else f"{int(table.n.max())}")
     plot_patterns(table, path=out / "patterns.png",
-                  title=f"patterns: treatment − control, paired 95% CI, {replicates} replicates "
-                        f"(green = holds)")
-    manifest = {"command": "commnet patterns", "replicates": replicates, "seed": seed,
-                "scale": scale, "steps": steps, "robustness": robustness,
+                  title=f"patterns: treatment − control, paired 95% CI, {n_text} pairs over "
+                        f"{len(root_list)} root seed(s)")
+    manifest = {"command": "commnet patterns", "replicates": "auto" if auto else replicates,
+                "max_replicates": max_replicates if auto else None, "seed": seed,
+                "roots": root_list, "scale": scale, "steps": steps, "robustness": robustness,
                 "robustness_replicates": robustness_replicates,
-                "replicate_seeds": replicate_seeds(seed, replicates),
+                "replicate_seeds": {str(r): replicate_seeds(r, per_root) for r in root_list},
+                "pairs_per_row": {f"{r.pattern}: {r.metric}": int(r.n) for r in table.itertuples()},
+                "verdict_rule": "holds/reversed: 95% paired t-interval on one side of 0; no effect: "
+                                "TOST 90% interval inside ± margin; else inconclusive",
                 "arms": [a.label() for a in _needed(chosen)], "versions": package_versions()}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     if not quiet:
-        t = Table(title=f"patterns ({replicates} paired replicates; difference = treatment − "
-                        "control, 95% CI)")
-        for col in ("pattern", "metric", "window", "difference", "95% CI", "expected", "holds"):
-            t.add_column(col, justify="right" if col in ("difference", "95% CI") else "left")
+        t = Table(title=f"patterns ({n_text} pairs, roots {', '.join(map(str, root_list))}; "
+                        "difference = treatment − control, 95% CI; MDE at 80% power)")
+        for col in ("pattern", "metric", "window", "difference", "95% CI", "n", "MDE", "margin",
+                    "expected", "verdict"):
+            t.add_column(col, justify="right" if col in ("difference", "95% CI", "n", "MDE",
+                                                          "margin") else "left")
         for r in table.itertuples():
-            ci = f"{r.ci_low:.4g} – {r.ci_high:.4g}" if math.isfinite(r.ci_low) else ""
-            held = {True: "yes", False: "no", None: ""}[r.holds]
+            ci = f"{r.ci_low:.3g} – {r.ci_high:.3g}" if math.isfinite(r.ci_low) else ""
+            word = "" if r.verdict == "reported" else r.verdict
             if rob is not None and r.holds is not None:
                 hit = rob[(rob.pattern == r.pattern) & (rob.metric == r.metric)]
                 if len(hit):
-                    held += f" ({hit.share_holds.iloc[0]:.0%} of hypercube)"
-            t.add_row(r.pattern, r.metric, r.window, f"{r.difference:.4g}", ci, r.expected, held)
+                    word += f" (holds in {hit.share_holds.iloc[0]:.0%} of hypercube)"
+            margin = f"±{r.margin:.3g}" if math.isfinite(r.margin) else ""
+            t.add_row(r.pattern, r.metric, r.window, f"{r.difference:.3g}", ci, str(r.n),
+                      f"{r.mde:.3g}" if math.isfinite(r.mde) else "", margin, r.expected, word)
         console.print(t)
         console.print(f"results in [bold]{out}[/] (patterns.csv, patterns.png"
                       f"{', robustness.csv' if rob is not None else ''}, manifest.json)")
