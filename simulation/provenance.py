@@ -129,8 +129,10 @@ REGISTRY: dict[str, Entry] = {
     "description": _structural("free text"),
     "seed": _structural("root random seed; results are reported over replicates spawned from it"),
     "steps": _structural("run length: 60 months = April 2013 to March 2018"),
-    "burn_in": _assumed("CCGs ran in shadow form in 2012-13 before taking budgets in April 2013; "
-                        "spin-up before measurement", integer=True),
+    "burn_in": _assumed("spin-up before measurement from a start where nobody knows local "
+                        "need: 120 months, the shortest whole number of years after which the "
+                        "slow variables drift < 0.005 a year over the next 5 and 20 years "
+                        "(benchmarks/steady_state.py; ODD 9)", integer=True),
     "scale": _structural("computational shortcut: shrinks populations and practice counts"),
     "services": _structural("K = 6 service areas (calibration.md 'Service areas')"),
     "national_priorities": _assumed("default uniform; scenarios use an assumed reading of the "
@@ -276,6 +278,20 @@ REGISTRY: dict[str, Entry] = {
     "exchange.pairs_per_agent": _assumed("Deffuant rule only: encounters per month; no data"),
     "exchange.objective_rate": _assumed("how fast priorities follow neighbours'; no data",
                                         0.05, 0.4),
+    "exchange.source_relevance": _assumed(
+        "what is heard about a population the hearer does not serve counts for less; no data "
+        "on how much: a judgement that it counts for a fifth of the same trust inside the group",
+        0.0, 0.5),
+    "knowledge_routes.observation": _structural("switch: the own-observation route (commnet "
+                                                "routes)"),
+    "knowledge_routes.activity_data": _structural("switch: the activity-data route (commnet "
+                                                  "routes)"),
+    "knowledge_routes.informal_ties": _structural("switch: beliefs travel over informal ties "
+                                                  "(commnet routes)"),
+    "knowledge_routes.locality_meetings": _structural("switch: locality meetings pool beliefs "
+                                                      "(commnet routes)"),
+    "knowledge_routes.board_gps": _structural("switch: GP board members' beliefs enter the "
+                                              "board's view (commnet routes)"),
     "relationships.mode": _structural("scenario switch: transactional vs networked (the study's "
                                       "recommendation)"),
     # ---------------------------------------------------------------- network, ties
@@ -335,6 +351,10 @@ REGISTRY: dict[str, Entry] = {
     "decisions.informed_window": _assumed("recall period of 'I am informed about what the "
                                           "CCG is trying to achieve' (to be fitted, issue 9)",
                                           integer=True, target=GP_SURVEY_2015),
+    "decisions.min_span": _assumed(
+        "a policy judgement, not a quantity with a true value: below 1% of the budget the "
+        "difference knowledge can make is too small for a commissioner to act on, and the skill "
+        "ratio is dominated by noise (issue 18)"),
     "decisions.reflect_threshold": _assumed("assumed (to be fitted, issue 9): when a GP "
                                             "counts decisions as reflecting its views",
                                             0.85, 0.99, target=GP_SURVEY_2015),

@@ -330,19 +330,42 @@ def relevance_ceiling(model: CommissioningModel) -> np.ndarray:
 
 def relevance_skill(model: CommissioningModel) -> np.ndarray:
     """(R − R_floor)/(R_ceiling − R_floor) per group (:func:`simulation.measures.relevance_skill`);
-    overall from the population-weighted relevances.  0 = no better than no local knowledge,
-    1 = as good as perfect knowledge; NaN while the floor and ceiling coincide (< 0.001 apart)."""
+    overall from the population-weighted relevances (the ratio of the mean gain over the mean
+    span).  0 = no better than no local knowledge, 1 = as good as perfect knowledge; NaN (not
+    interpretable) where the span is below ``decisions.min_span`` of the budget."""
     r, lo, hi = (relevance_patient(model), relevance_floor(model), relevance_ceiling(model))
-    return M.relevance_skill(r, lo, hi)
+    return M.relevance_skill(r, lo, hi, min_range=model.spec.decisions.min_span)
+
+
+def decision_span_per_head(model: CommissioningModel) -> np.ndarray:
+    """£ per head per year between the no-knowledge floor and the perfect-knowledge ceiling:
+    budget per head × (R_ceiling − R_floor), the most that knowledge could change (the
+    denominator of decision skill, in pounds)."""
+    per_head = model.spec.decisions.budget_per_head
+    return per_head * (relevance_ceiling(model) - relevance_floor(model))
+
+
+def _misallocated(model: CommissioningModel, area_alloc: np.ndarray) -> np.ndarray:
+    mis = M.misallocated_per_head(area_alloc, model.area_need,
+                                  model.spec.decisions.budget_per_head)
+    return _overall(model, M.mean_by_group(mis, model.pop.area_group, model.n_groups,
+                                           weights=model.area_population))
 
 
 def misallocated_per_head(model: CommissioningModel) -> np.ndarray:
     """£ per head per year allocated away from need: budget per head × TV(allocation, need),
     per area (what is spent in an area against that area's need), population-weighted."""
-    mis = M.misallocated_per_head(model.area_alloc, model.area_need,
-                                  model.spec.decisions.budget_per_head)
-    return _overall(model, M.mean_by_group(mis, model.pop.area_group, model.n_groups,
-                                           weights=model.area_population))
+    return _misallocated(model, model.area_alloc)
+
+
+def misallocated_floor_per_head(model: CommissioningModel) -> np.ndarray:
+    """The same for the decisions fed no local knowledge (the floor's allocation)."""
+    return _misallocated(model, model.floor_budget.area)
+
+
+def misallocated_ceiling_per_head(model: CommissioningModel) -> np.ndarray:
+    """The same for the decisions fed true need (the ceiling's allocation)."""
+    return _misallocated(model, model.ceiling_budget.area)
 
 
 def shock_funded_6m(model: CommissioningModel) -> np.ndarray:
@@ -682,7 +705,22 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
                         (-INF, INF), "higher",
                         "(R − R_floor)/(R_ceiling − R_floor), R = patient relevance: the same "
                         "decision rule scored against itself fed no local knowledge (0) and fed "
-                        "true need (1); NaN while floor and ceiling are < 0.001 apart."),
+                        "true need (1); NaN (not interpretable) where the span between floor "
+                        "and ceiling is below decisions.min_span of the budget (default 1%)."),
+    "decision_span_per_head": ("Decision span", "£ per head per year", (-INF, INF), "none",
+                               "Budget per head × (R_ceiling − R_floor): how much better the "
+                               "same decisions fed true need score than fed no local "
+                               "knowledge, in pounds; the denominator of decision skill."),
+    "misallocated_floor_per_head": ("Misallocated, no knowledge", "£ per head per year",
+                                    (0.0, INF), "none",
+                                    "Misallocated spend of the same decisions fed no local "
+                                    "knowledge (the national profile): the benchmark of skill "
+                                    "0."),
+    "misallocated_ceiling_per_head": ("Misallocated, perfect knowledge", "£ per head per year",
+                                      (0.0, INF), "none",
+                                      "Misallocated spend of the same decisions fed true need: "
+                                      "the benchmark of skill 1 (what incremental budgeting and "
+                                      "priorities leave even with perfect knowledge)."),
     "relevance_patient": ("Patient relevance", "", SHARE, "higher",
                           "1 − TV(group allocation across services, group need)."),
     "relevance_floor": ("Relevance floor", "", SHARE, "none",
@@ -774,7 +812,8 @@ _FAMILIES = (
     ("stability", (tie_persistence, retention, turnover, decision_volatility,
                    leader_dependence)),
     ("relevance", (relevance_skill, relevance_patient, relevance_floor, relevance_ceiling,
-                   misallocated_per_head, shock_funded_6m, shock_funded_12m,
+                   decision_span_per_head, misallocated_per_head, misallocated_floor_per_head,
+                   misallocated_ceiling_per_head, shock_funded_6m, shock_funded_12m,
                    relevance_provider, relevance_localities, wasted_spend)),
     ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
                    modularity_localities, ei_index, board_ties_provider, board_ties_patient,

@@ -353,6 +353,37 @@ class ExchangeSpec(Strict):
     objective_rate: Fraction = Field(
         0.2, description="how fast objectives follow neighbours' objectives (times engagement)"
     )
+    source_relevance: Fraction = Field(
+        0.2,
+        description="weight of what an agent hears over a tie whose two ends serve no common "
+        "commissioning group (a GP of one group from a GP of another, a provider from a "
+        "council that shares none of its groups): what is said about a population the "
+        "hearer does not serve counts for this much of its trust (1 = as much as a tie inside "
+        "the group)",
+    )
+
+
+class KnowledgeRoutesSpec(Strict):
+    """The routes by which knowledge of need reaches a board (:mod:`simulation.knowledge_flows`).
+
+    Each switch applies for the whole run, burn-in included, and acts on beliefs about need
+    only (priorities still travel): ``commnet routes`` switches them in every combination to
+    apportion decision skill among them (a Shapley decomposition).
+    """
+
+    observation: bool = Field(
+        True, description="practice-based agents (GPs, practice managers, patient "
+        "representatives) observe their practice's need")
+    activity_data: bool = Field(
+        True, description="agents without a practice (group-level managers and officers, "
+        "lay members, provider and council staff) observe lagged activity data of their scope")
+    informal_ties: bool = Field(
+        True, description="beliefs about need are exchanged over informal ties")
+    locality_meetings: bool = Field(
+        True, description="locality meetings pool what attendees believe about need and "
+        "give the locality a view of need for its devolved budget")
+    board_gps: bool = Field(
+        True, description="GP board members' beliefs about need enter the board's pooled view")
 
 
 class RelationshipMode(StrEnum):
@@ -426,6 +457,13 @@ class DecisionSpec(Strict):
         0.01,
         description="incremental budgeting: the largest share of the budget (total-variation "
         "distance) one decision can move between services",
+    )
+    min_span: Fraction = Field(
+        0.01,
+        description="smallest floor-to-ceiling span of decision relevance (a share of the "
+        "budget: 0.01 = 1%) at which decision skill is interpreted; below it knowledge cannot "
+        "make a difference a commissioner would notice and the skill is reported as not "
+        "interpretable (NaN)",
     )
     reflect_threshold: Fraction = Field(
         0.950,
@@ -629,10 +667,11 @@ class Scenario(Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     steps: Annotated[int, Field(ge=1, le=100_000)] = 60
     burn_in: Annotated[int, Field(ge=0, le=600)] = Field(
-        24,
-        description="months simulated before month 0 (the shadow period): every process "
-        "runs but budgets stay at the inherited allocation, no events fire and nothing is "
-        "recorded",
+        120,
+        description="months simulated before month 0: every process runs (decisions "
+        "included) from a start where nobody knows local need, no events fire and nothing is "
+        "recorded; 120 months let the slow variables (engagement by type, density, tie "
+        "persistence, skill) settle to drift < 0.005 a year (benchmarks/steady_state.py)",
     )
     scale: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1.0, description="multiplies populations and practice counts (for quick runs)"
@@ -659,6 +698,7 @@ class Scenario(Strict):
     observation: ObservationSpec = ObservationSpec()
     objectives: ObjectiveSpec = ObjectiveSpec()
     exchange: ExchangeSpec = ExchangeSpec()
+    knowledge_routes: KnowledgeRoutesSpec = KnowledgeRoutesSpec()
     relationships: RelationshipSpec = RelationshipSpec()
     network: NetworkSpec = NetworkSpec()
     localities: LocalitiesSpec = LocalitiesSpec()
