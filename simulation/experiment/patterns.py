@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 
 from ..loader import load_scenario
-from ..model import CommissioningModel
+from ..model import BurnInCache, CommissioningModel
 from ..results import replicate_seeds
 from ..scenario import Scenario
 from .compare import mean_ci
@@ -265,10 +265,11 @@ def _reduce(series: dict[str, list[float]], horizon: int,
     return out
 
 
-def run_arm(scenario: Scenario, seed: int, wanted: frozenset[tuple[str, Window]]
-            ) -> dict[tuple[str, Window], float]:
+def run_arm(scenario: Scenario, seed: int, wanted: frozenset[tuple[str, Window]],
+            burn_in_cache: BurnInCache | None = None) -> dict[tuple[str, Window], float]:
     """Run one replicate of an arm and reduce the overall row of its metrics."""
-    model = CommissioningModel(scenario, seed=seed, metrics={m for m, _ in wanted})
+    model = CommissioningModel(scenario, seed=seed, metrics={m for m, _ in wanted},
+                               burn_in_cache=burn_in_cache)
     for _ in range(scenario.steps):
         model.step()
     data = model.datacollector.model_vars
@@ -318,25 +319,40 @@ def _scenario(arm: Arm, extra: Sequence[str], directory: Path) -> Scenario:
     return load_scenario(directory / arm.scenario, [*arm.overrides, *extra])
 
 
+def run_seed(arms: Sequence[tuple[Any, Scenario, frozenset]], seed: int
+             ) -> list[tuple[Any, dict]]:
+    """Run several arms with one replicate seed, sharing the burn-in between the arms whose
+    scenarios differ only from month 0 on (:class:`simulation.model.BurnInCache`: bitwise
+    the results of separate runs)."""
+    cache = BurnInCache(max_items=max(1, len(arms)))
+    return [(key, run_arm(sc, seed, wanted, cache)) for key, sc, wanted in arms]
+
+
 def _execute(jobs: list[tuple[Any, Scenario, int, frozenset]], workers: int,
              progress: Callable[[], None] | None) -> list[tuple[Any, dict]]:
+    """Run the jobs ``(key, scenario, seed, wanted)``, one task per seed (all its arms, one
+    burn-in per distinct burn-in scenario); ``progress()`` after each arm."""
     from .executors import open_executor
 
-    if workers <= 1:
-        out = []
-        for key, sc, seed, wanted in jobs:
-            out.append((key, run_arm(sc, seed, wanted)))
+    by_seed: dict[int, list[tuple[Any, Scenario, frozenset]]] = {}
+    for key, sc, seed, wanted in jobs:
+        by_seed.setdefault(seed, []).append((key, sc, wanted))
+    out: list[tuple[Any, dict]] = []
+
+    def collect(done: list[tuple[Any, dict]]) -> None:
+        out.extend(done)
+        for _ in done:
             if progress:
                 progress()
+
+    if workers <= 1:
+        for seed, arms in by_seed.items():
+            collect(run_seed(arms, seed))
         return out
     with open_executor("local", workers) as handle:
-        futures = [(key, handle.executor.submit(run_arm, sc, seed, wanted))
-                   for key, sc, seed, wanted in jobs]
-        out = []
-        for key, fut in futures:
-            out.append((key, fut.result()))
-            if progress:
-                progress()
+        futures = [handle.executor.submit(run_seed, arms, seed) for seed, arms in by_seed.items()]
+        for fut in futures:
+            collect(fut.result())
         return out
 
 
