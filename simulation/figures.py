@@ -34,8 +34,8 @@ from .population import Population
 from .reporters import KEY_METRICS, METRICS, metric_info
 from .scenario import STAKEHOLDER_TYPES
 
-__all__ = ["TYPE_COLOURS", "plot_network", "plot_patterns", "plot_trajectories", "save",
-           "structural_layout"]
+__all__ = ["TYPE_COLOURS", "VERDICT_STYLE", "plot_network", "plot_patterns", "plot_routes",
+           "plot_trajectories", "save", "structural_layout"]
 
 TYPE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
@@ -245,6 +245,45 @@ def plot_patterns(table: pd.DataFrame, title: str = "", *,
     axes[0, 0].set_yticks(y, labels, fontsize=7)
     fig.suptitle(title or "patterns: treatment − control, paired 95% CI, coloured by verdict",
                  fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        save(fig, path, dpi)
+    return fig
+
+
+def plot_routes(table: pd.DataFrame, coalitions: pd.DataFrame, title: str = "", *,
+                path: str | os.PathLike[str] | None = None, dpi: int = 120) -> Figure:
+    """Bar chart of ``commnet routes``: one panel per metric, each knowledge route's Shapley
+    share with its 95% interval, and the total they add up to (all routes on − all off, with
+    its interval) as a shaded band.  Saved to ``path`` if given."""
+    _check_path_keyword(title, "title")
+    metrics = list(dict.fromkeys(table["metric"]))
+    fig = Figure(figsize=(4.2 * len(metrics), 3.6))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
+    for ax, metric in zip(axes.flat, metrics, strict=True):
+        t = table[table.metric == metric]
+        x = np.arange(len(t))
+        err = np.vstack([t.share - t.ci_low, t.ci_high - t.share]).clip(min=0)
+        ax.bar(x, t.share, color="C0", alpha=0.8)
+        ax.errorbar(x, t.share, yerr=np.nan_to_num(err), fmt="none", ecolor="k", capsize=3,
+                    lw=1)
+        ax.axhline(0.0, color="k", lw=0.8)
+        total = coalitions[(coalitions.metric == metric)
+                           & (coalitions.coalition == "all − none")]
+        if len(total):
+            r = total.iloc[0]
+            ax.axhspan(r.ci_low, r.ci_high, color="C1", alpha=0.15, lw=0)
+            ax.axhline(r.value, color="C1", lw=1, ls="--",
+                       label=f"all − none = {r.value:.3g} (sum of shares)")
+            ax.legend(fontsize=7, loc="best")
+        ax.set_xticks(x, [s.replace("_", "\n") for s in t.route], fontsize=7)
+        info = metric_info(metric) if metric in METRICS else None
+        ax.set_title(info.title if info else metric.replace("_", " "), fontsize=9)
+        if info is not None:
+            ax.set_ylabel(f"Shapley share ({info.axis_label()})", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title or "knowledge routes: Shapley shares, 95% CI", fontsize=10)
     fig.tight_layout()
     if path is not None:
         save(fig, path, dpi)

@@ -62,8 +62,8 @@ def test_unknown_package_attribute_is_an_attribute_error():
 
 # ------------------------------------------------------------------ help at 80 columns
 
-COMMANDS = ["run", "validate", "describe", "sweep", "compare", "patterns", "calibrate",
-            "sensitivity", "init", "app"]
+COMMANDS = ["run", "validate", "describe", "sweep", "compare", "patterns", "routes",
+            "calibrate", "sensitivity", "init", "app"]
 TYPE_TAG = r"<(bool|int|float|str|path|list\[\w+\]|int range|float range|choice)>"
 
 

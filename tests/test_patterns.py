@@ -145,10 +145,55 @@ REPLICATES = 4  # per root: 8 pairs
 EXTRA = ("scale=0.5", "steps=48")
 
 #: Rows decided at 8 half-scale pairs over the two roots, with their verdict: asserted.
-DECIDED: dict[tuple[str, str], str] = {}
+DECIDED: dict[tuple[str, str], str] = {
+    ("1", "board_uncertainty"): "no effect",
+    ("2", "relevance_skill"): "holds",
+    ("2", "misallocated_per_head"): "holds",
+    ("2-shock", "shock_funded_12m"): "reversed",
+    ("4", "tie_persistence"): "holds",
+    ("4", "coherence_internal"): "holds",
+    ("4", "leader_dependence"): "holds",
+    ("5", "reflected_formal"): "holds",
+    ("5", "reflection_formal"): "holds",
+    ("6", "turnover"): "holds",
+    ("6", "retention"): "holds",
+    ("6", "accuracy_all"): "holds",
+    ("6", "engagement_gp"): "reversed",
+    ("A2", "relevance_skill"): "holds",
+    ("A3", "relevance_skill"): "holds",
+    ("A3", "misallocated_per_head"): "no effect",
+    ("A3", "accuracy_board"): "holds",
+    ("A4", "misallocated_per_head"): "holds",
+    ("A4", "accuracy_board"): "reversed",
+    ("A4-locality", "misallocated_per_head"): "no effect",
+    ("A4-locality", "accuracy_board"): "no effect",
+    ("contamination", "relevance_skill"): "holds",
+    ("contamination", "misallocated_per_head"): "holds",
+    ("contamination", "accuracy_board"): "holds",
+}
 
 #: Rows inconclusive at that n (the MDE column says how large an effect they could show).
-UNDECIDED: set[tuple[str, str]] = set()
+UNDECIDED: set[tuple[str, str]] = {
+    ("1", "relevance_skill"),
+    ("1", "misallocated_per_head"),
+    ("1", "accuracy_board"),
+    ("2-knowledge", "relevance_skill"),
+    ("2-knowledge", "misallocated_per_head"),
+    ("2-shock", "shock_detection_time"),
+    ("2-shock", "shock_funded_6m"),
+    ("3", "coherence_external"),
+    ("6", "relevance_skill"),
+    ("A1", "relevance_skill"),
+    ("A1", "misallocated_per_head"),
+    ("A1", "accuracy_board"),
+    ("A2", "misallocated_per_head"),
+    ("A2", "accuracy_board"),
+    ("A1-no-localities", "relevance_skill"),
+    ("A1-no-localities", "misallocated_per_head"),
+    ("A1-no-localities", "accuracy_board"),
+    ("A4", "relevance_skill"),
+    ("A4-locality", "relevance_skill"),
+}
 
 
 @cache
