@@ -558,7 +558,7 @@ def _check_replicates(value: str) -> str:
     return value.strip()
 
 
-@command("commnet patterns --replicates 30 --roots 3 --workers 2 --robustness 40")
+@command("commnet patterns --replicates auto --roots 3 --workers 2")
 def patterns(
     replicates: Annotated[str, typer.Option(
         metavar="N|auto", callback=_check_replicates,
@@ -605,7 +605,7 @@ def patterns(
     raise typer.Exit(code)
 
 
-@command("commnet routes scenarios/east_of_england_2013.yaml --replicates 10 --workers 2")
+@command("commnet routes scenarios/east_of_england_2013.yaml --workers 2")
 def routes(
     scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file")],
     replicates: Annotated[int, typer.Option(
