@@ -264,3 +264,32 @@ def test_auto_replicates_add_batches_until_decided_or_capped():
         assert n_noisy == 8  # stopped at the cap
     fixed = run_patterns([same], replicates=2, roots=(1, 2), extra=extra)[0]
     assert fixed.seeds[same.control] == run.seeds[same.control][:4]
+
+
+@pytest.mark.slow
+def test_patterns_command_pools_roots_and_writes_verdicts(tmp_path):
+    """``commnet patterns --roots 2013,9173``: the CSV's verdict columns, the manifest's
+    roots and seeds, and the figure, at a tiny size."""
+    import json
+
+    import pandas as pd
+    from typer.testing import CliRunner
+
+    from simulation.cli import app
+
+    out = tmp_path / "p"
+    res = CliRunner().invoke(app, ["patterns", "--only", "A4-locality", "--replicates", "2",
+                                   "--roots", "2013,9173", "--scale", "0.1", "--steps", "37",
+                                   "--out", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    t = pd.read_csv(out / "patterns.csv")
+    for col in ("verdict", "mde", "margin", "roots", "n", "ci_low", "ci_high"):
+        assert col in t.columns
+    assert (t.n == 4).all() and (t.roots == "2013;9173").all()
+    assert set(t.verdict) <= {"holds", "reversed", "no effect", "inconclusive"}
+    assert t.set_index("metric").margin["misallocated_per_head"] == 5.0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["roots"] == [2013, 9173] and len(m["replicate_seeds"]["9173"]) == 2
+    assert (out / "patterns.png").stat().st_size > 0
+    bad = CliRunner().invoke(app, ["patterns", "--replicates", "some", "--out", str(out)])
+    assert bad.exit_code == 2
