@@ -592,8 +592,11 @@ class CommissioningModel(mesa.Model):
         act = self.active
         self.used = used = act[t.src] & act[t.dst]
         d = t.weight * used  # influence_weights(t.src, t.dst, t.weight, act)
-        if e.source_relevance != 1.0:
-            d *= self.tie_relevance()
+        trust = None
+        if e.source_relevance != 1.0:  # scoped knowledge: discounted ties, full trust kept
+            n = self.n_agents
+            trust = np.bincount(t.src, d, n) + np.bincount(t.dst, d, n)
+            d = d * self.tie_relevance()
         if t.m and t.weight.min() > 0:
             # every used tie is an entry of W: W's rows are the ties each agent used, and
             # the board members' rows are who talked with the board
@@ -612,9 +615,10 @@ class CommissioningModel(mesa.Model):
         rate = e.rate * self.engagement * act
         obj_rate = e.objective_rate * self.engagement * act
         if not self.spec.knowledge_routes.informal_ties:  # beliefs stay; priorities travel
-            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate])
+            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate], trust)
         elif e.rule == "degroot":
-            self.belief, obj = ex._degroot_steps(W, [self.belief, self.objective], [rate, obj_rate])
+            self.belief, obj = ex._degroot_steps(W, [self.belief, self.objective], [rate, obj_rate],
+                                                 trust)
         else:
             pairs = None
             if e.rule == "deffuant" and t.m:
@@ -626,7 +630,7 @@ class CommissioningModel(mesa.Model):
                 stubbornness=e.stubbornness, threshold=e.threshold, mu=e.mu, pairs=pairs,
                 active=act,
             )
-            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate])
+            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate], trust)
         pull = self.spec.objectives.belief_pull * self.engagement[:, None] * act[:, None]
         self.objective = (1.0 - pull) * obj + pull * self.belief
 

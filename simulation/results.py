@@ -36,7 +36,7 @@ import pyarrow.parquet as pq
 from .model import CommissioningModel
 from .reporters import METRICS, field_metadata, metric_bounds
 from .scenario import Scenario, scenario_hash
-from .statistics import mean_interval
+from .statistics import Interval, mean_interval, ratio_interval
 
 __all__ = [
     "RunResult",
@@ -215,6 +215,22 @@ def summarise(ts: pd.DataFrame, window: int = 12) -> pd.DataFrame:
     return out[keys + [c for c in out.columns if c not in keys]]
 
 
+_SKILL_PARTS = {"relevance_patient", "relevance_floor", "relevance_ceiling"}
+
+
+def pooled_skill(rows: pd.DataFrame, scenario: Scenario, conf: float = 0.95, suffix: str = ""
+                 ) -> Interval:
+    """Decision skill across replicates: the ratio of the mean gain (R − R_floor) over the
+    mean span (R_ceiling − R_floor) of ``rows`` (one per replicate; columns
+    ``relevance_patient``, ``relevance_floor``, ``relevance_ceiling`` + ``suffix``), with a
+    bootstrap interval (:func:`simulation.statistics.ratio_interval`); not interpretable when
+    the mean span is below ``decisions.min_span``."""
+    r, lo, hi = (rows[f"{c}{suffix}"].to_numpy(float)
+                 for c in ("relevance_patient", "relevance_floor", "relevance_ceiling"))
+    return ratio_interval(r - lo, hi - lo, conf, min_den=scenario.decisions.min_span,
+                          seed=int(scenario.seed))
+
+
 @dataclass
 class RunResult:
     """Results of :func:`run_scenario`."""
@@ -234,7 +250,10 @@ class RunResult:
         overall = self.summary[self.summary["group"] == "overall"]
         rows = []
         for m in metrics or list(METRICS):
-            iv = mean_interval(overall[m].to_numpy(float), conf, metric_bounds(m))
+            if m == "relevance_skill" and _SKILL_PARTS <= set(overall.columns):
+                iv = pooled_skill(overall, self.scenario, conf)
+            else:
+                iv = mean_interval(overall[m].to_numpy(float), conf, metric_bounds(m))
             rows.append({"metric": m, "mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high,
                          "n": iv.n, "note": iv.note})
         return pd.DataFrame(rows)
