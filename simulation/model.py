@@ -41,6 +41,7 @@ from .knowledge_flows import (
     influence_weights,
     noisy_observation,
     observation_noise,
+    serving_bits,
     serving_matrix,
     take_up,
     tie_relevance,
@@ -223,6 +224,7 @@ class CommissioningModel(mesa.Model):
         self.serving = serving_matrix(
             p.group, np.vstack([p.provider_serves, p.la_serves]),
             np.where(p.kind == LOCAL_AUTHORITY, p.org + len(p.provider_serves), p.org), g_count)
+        self.serving_bits = serving_bits(self.serving)
         self.board_gp = self.on_board & (p.role == R_GP)
         self._relevance: tuple[Ties | None, np.ndarray] = (None, np.empty(0))
 
@@ -574,8 +576,7 @@ class CommissioningModel(mesa.Model):
         ties, rel = self._relevance
         if ties is not self.ties:
             t = self.ties
-            rel = tie_relevance(t.src, t.dst, self.pop.group, self.serving,
-                                self.spec.exchange.source_relevance)
+            rel = tie_relevance(t.src, t.dst, self.serving_bits, self.spec.exchange.source_relevance)
             self._relevance = (t, rel)
         return rel
 

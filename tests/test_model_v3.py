@@ -6,7 +6,12 @@ import pytest
 import scipy.sparse as sp
 
 from simulation import exchange as ex
-from simulation.knowledge_flows import serving_matrix, tie_relevance, tie_relevance_loop
+from simulation.knowledge_flows import (
+    serving_bits,
+    serving_matrix,
+    tie_relevance,
+    tie_relevance_loop,
+)
 from simulation.measures import relevance_skill
 from simulation.model import BurnInCache, CommissioningModel
 from simulation.network import Ties
@@ -58,7 +63,7 @@ def test_tie_relevance_matches_its_loop_on_a_model(tiny):
     t = Ties.from_pairs(m.n_agents, np.r_[m.ties.src, rng.integers(0, m.n_agents, 300)],
                         np.r_[m.ties.dst, rng.integers(0, m.n_agents, 300)], 0.5)
     served = [set(np.flatnonzero(m.serving[[i]].toarray().ravel())) for i in range(m.n_agents)]
-    got = tie_relevance(t.src, t.dst, m.pop.group, m.serving, 0.3)
+    got = tie_relevance(t.src, t.dst, serving_bits(m.serving), 0.3)
     np.testing.assert_array_equal(got, tie_relevance_loop(t.src, t.dst, served, 0.3))
     assert (got < 1).any() and (got == 1).any()  # the tiny network has both kinds
 
@@ -71,8 +76,21 @@ def test_serving_matrix_hand_case():
     S = serving_matrix(group, serves, org, 2).toarray()
     np.testing.assert_array_equal(S, [[1, 0], [0, 1], [1, 1], [0, 1], [0, 0]])
     src, dst = np.array([0, 0, 0, 1, 2, 0]), np.array([1, 2, 3, 3, 3, 4])
-    rel = tie_relevance(src, dst, group, sp.csr_array(S), 0.25)
+    rel = tie_relevance(src, dst, serving_bits(sp.csr_array(S)), 0.25)
     np.testing.assert_array_equal(rel, [0.25, 1.0, 0.25, 1.0, 1.0, 0.25])
+
+
+def test_serving_bits_beyond_64_groups():
+    """England has 211 groups: several words per agent."""
+    n, g = 40, 150
+    rng = np.random.default_rng(3)
+    S = sp.csr_array((rng.random((n, g)) < 0.02).astype(float))
+    bits = serving_bits(S)
+    assert bits.shape == (n, 3)
+    src, dst = rng.integers(0, n, 500), rng.integers(0, n, 500)
+    served = [set(np.flatnonzero(S[[i]].toarray().ravel())) for i in range(n)]
+    np.testing.assert_array_equal(tie_relevance(src, dst, bits, 0.1),
+                                  tie_relevance_loop(src, dst, served, 0.1))
 
 
 def test_discounted_tie_moves_its_agent_by_the_discount_hand_case():
