@@ -33,7 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .model import CommissioningModel
+from .model import BurnInCache, CommissioningModel
 from .reporters import METRICS, field_metadata, metric_bounds
 from .scenario import Scenario, scenario_hash
 from .statistics import Interval, mean_interval, ratio_interval
@@ -193,10 +193,12 @@ def export_graphml(model: CommissioningModel, path: str | os.PathLike[str]) -> P
 
 
 def run_replicate(scenario: Scenario, seed: int, replicate: int = 0,
-                  steps: int | None = None, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+                  steps: int | None = None, metrics: Iterable[str] | None = None,
+                  burn_in_cache: BurnInCache | None = None) -> pd.DataFrame:
     """Run one replicate and return its tidy time series (of every metric, or of
-    ``metrics`` only: the same values, at the cost of those alone)."""
-    model = CommissioningModel(scenario, seed=seed, metrics=metrics)
+    ``metrics`` only: the same values, at the cost of those alone); ``burn_in_cache`` shares
+    burned-in states (:class:`simulation.model.BurnInCache`)."""
+    model = CommissioningModel(scenario, seed=seed, metrics=metrics, burn_in_cache=burn_in_cache)
     for _ in range(scenario.steps if steps is None else steps):
         model.step()
     return tidy(model, replicate)
