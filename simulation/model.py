@@ -239,6 +239,7 @@ class CommissioningModel(mesa.Model):
         self.used = np.zeros(self.ties.m, bool)
         self.exchanges = np.zeros(n, np.int64)
         self.reflect = np.full(n, np.nan)
+        self.moved_toward = np.zeros(n, bool)
         self.left_this_step = np.zeros(n, bool)
         self.last_contact = np.full(n, NEVER)  # month of the last contact with a board member
 
@@ -712,6 +713,7 @@ class CommissioningModel(mesa.Model):
               "share": share, "area_group": p.area_group, "area_population": self.area_population}
         local_obj = self.locality_objective if loc else None
         self.previous_alloc = self.group_alloc.copy()
+        self._seen_before = self.allocation_seen()  # what each agent saw before this decision
         obj = self.meeting_objective
         self.budget = decide(self.budget, self.meeting_view, obj,
                              self.locality_view if loc else None, local_obj, **kw)
@@ -758,6 +760,8 @@ class CommissioningModel(mesa.Model):
         """Engagement follows whether decisions reflect the agent's priorities."""
         d = self.spec.engagement_dynamics
         self.reflect = reflection(self.allocation_seen(), self.objective)
+        # did the decision move what the agent sees toward its priorities? (survey_acted_on)
+        self.moved_toward = self.reflect > reflection(self._seen_before, self.objective)
         self.engagement = update_engagement(self.engagement, self.reflect, d.learning_rate,
                                             d.expectation, self.present)
 

@@ -246,3 +246,40 @@ def test_burn_in_cache_keys_ignore_only_what_happens_after_month_zero(tiny):
     assert k(tiny, 1) == k(_with(tiny, steps=99, name="other"), 1)
     assert k(tiny, 1) != k(tiny, 2)
     assert k(tiny, 1) != k(_with(tiny, exchange={"rate": 0.1}), 1)
+
+
+# ------------------------------------------------------------------ the surveys' questions
+def test_survey_shares_hand_case(tiny):
+    """Engagement set by class: formal GPs 0.8, other GPs 0.5, stakeholders 0.1 except the
+    council's staff 0.9.  Group A's stakeholders are the acute trust's and the council's staff
+    (both serve A and B) and A's patient representatives; group B's also the MH trust's."""
+    from simulation.population import LOCAL_AUTHORITY, PROVIDER, R_PPG
+    from simulation.reporters import METRICS
+
+    m = CommissioningModel(_with(tiny, burn_in=0), seed=2, collect=False)
+    p = m.pop
+    gp = p.role == R_GP
+    stake = np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG)
+    m.engagement[:] = 0.0
+    m.engagement[gp & m.formal_role] = 0.8
+    m.engagement[gp & ~m.formal_role] = 0.5
+    m.engagement[stake] = 0.1
+    council = p.kind == LOCAL_AUTHORITY
+    m.engagement[council] = 0.9
+
+    def val(name):
+        return np.asarray(METRICS[name].reporter(m), float)
+
+    np.testing.assert_allclose(val("survey_engaged_high_formal")[:2], [1.0, 1.0])
+    np.testing.assert_allclose(val("survey_engaged_high_other")[:2], [0.0, 0.0])
+    np.testing.assert_allclose(val("survey_engaged_some_other")[:2], [1.0, 1.0])
+    acute = (p.kind == PROVIDER) & (p.org == 0)
+    mh = (p.kind == PROVIDER) & (p.org == 1)
+    ppg = p.role == R_PPG
+    n_la, n_acute, n_mh = council.sum(), acute.sum(), mh.sum()
+    n_ppg = [int((ppg & (p.group == g)).sum()) for g in (0, 1)]
+    expect = [n_la / (n_la + n_acute + n_ppg[0]), n_la / (n_la + n_acute + n_mh + n_ppg[1])]
+    np.testing.assert_allclose(val("survey_engaged_high_stakeholder")[:2], expect)
+    # overall: population-weighted over the groups
+    w = p.group_population / p.group_population.sum()
+    assert val("survey_engaged_high_stakeholder")[2] == pytest.approx(float(np.dot(w, expect)))
