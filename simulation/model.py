@@ -225,6 +225,8 @@ class CommissioningModel(mesa.Model):
             p.group, np.vstack([p.provider_serves, p.la_serves]),
             np.where(p.kind == LOCAL_AUTHORITY, p.org + len(p.provider_serves), p.org), g_count)
         self.serving_bits = serving_bits(self.serving)
+        coo = self.serving.tocoo()  # (agent, group) pairs, for per-body shares of respondents
+        self.serving_pairs = (coo.row.astype(np.int64), coo.col.astype(np.int64))
         self.board_gp = self.on_board & (p.role == R_GP)
         self._relevance: tuple[Ties | None, np.ndarray] = (None, np.empty(0))
 

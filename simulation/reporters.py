@@ -580,10 +580,11 @@ def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
     answers about every body that commissions for it (its group; for provider and council
     staff, each group their organisation serves), so S^T (agree & r) / S^T r with S the
     agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`)."""
-    r = (_respondents(model, cls) & known).astype(float)
-    S = model.serving
-    den = S.T @ r
-    num = S.T @ (r * agree)
+    r = _respondents(model, cls) & known
+    rows, cols = model.serving_pairs
+    g = model.n_groups
+    den = np.bincount(cols, weights=r[rows], minlength=g)
+    num = np.bincount(cols, weights=(r & agree)[rows], minlength=g)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     return _overall(model, share)
