@@ -373,7 +373,9 @@ def _print_summary(result) -> None:
     table.add_column("metric", overflow="fold")
     table.add_column("mean", justify="right", no_wrap=True)
     table.add_column("95% CI", justify="right", overflow="fold")
-    shown = ("relevance_skill", "misallocated_per_head", "accuracy_board", "board_uncertainty",
+    shown = ("relevance_skill", "decision_span_per_head", "misallocated_per_head",
+             "misallocated_floor_per_head", "misallocated_ceiling_per_head", "accuracy_board",
+             "board_uncertainty",
              "reach", "coherence_internal",
              "coherence_external", "tie_persistence", "retention", "relevance_patient",
              "relevance_provider", "relevance_localities", "wasted_spend", "engagement_gp",

@@ -47,6 +47,7 @@ __all__ = [
     "observation_noise",
     "observe",
     "observe_loop",
+    "serving_bits",
     "serving_matrix",
     "take_up",
     "tie_relevance",
@@ -213,31 +214,40 @@ def serving_matrix(group: np.ndarray, org_serves: np.ndarray | None, org: np.nda
     return sp.csr_array((np.ones(r.size), (r, c)), shape=(n, n_groups))
 
 
-def tie_relevance(src: np.ndarray, dst: np.ndarray, group: np.ndarray, serving: sp.csr_array,
+def serving_bits(serving: sp.csr_array) -> np.ndarray:
+    """:func:`serving_matrix` packed as bit sets: ``(N, ceil(G/64))`` uint64 words, bit *g*
+    of agent *i* set when *i* serves group *g* (one AND per tie and word tests overlap)."""
+    n, g = serving.shape
+    words = max(1, -(-g // 64))
+    bits = np.zeros((n, words), np.uint64)
+    coo = sp.coo_array(serving)
+    rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    np.bitwise_or.at(bits, (rows, cols // 64), np.left_shift(np.uint64(1), (cols % 64).astype(np.uint64)))
+    return bits
+
+
+def tie_relevance(src: np.ndarray, dst: np.ndarray, bits: np.ndarray,
                   relevance: float) -> np.ndarray:
     r"""Source relevance of each tie: 1 where its ends serve a common group, else ``relevance``.
 
     .. math:: \rho_{ij} = 1 \text{ if } S_i \cap S_j \neq \emptyset, \;
         \rho \text{ otherwise}
 
-    with :math:`S_i` the groups agent *i* serves (:func:`serving_matrix`).  A tie between two
+    with :math:`S_i` the groups agent *i* serves (:func:`serving_matrix`, packed by
+    :func:`serving_bits` as ``bits``).  A tie between two
     agents of the same group is relevant whatever the groups of others; so the exchange
     kernels weight tie *ij* by :math:`w_{ij}\rho_{ij}`, and an agent whose only tie runs to
     another group's agent moves toward that agent's belief at :math:`\rho` times the rate it
     would inside its own group.  Ties between two agents with a group compare the groups;
     ties with provider or council staff compare the sets of groups served.
     """
-    out = np.ones(src.size)
     if relevance == 1.0 or src.size == 0:
-        return out
-    gs, gd = group[src], group[dst]
-    both = (gs >= 0) & (gd >= 0)
-    out[both & (gs != gd)] = relevance
-    rest = np.flatnonzero(~both)
-    if rest.size:
-        common = (serving[src[rest]] * serving[dst[rest]]).sum(axis=1)
-        out[rest[np.asarray(common).ravel() <= 0]] = relevance
-    return out
+        return np.ones(src.size)
+    if bits.shape[1] == 1:
+        common = (bits[src, 0] & bits[dst, 0]) != 0
+    else:
+        common = ((bits[src] & bits[dst]) != 0).any(axis=1)
+    return np.where(common, 1.0, relevance)
 
 
 def tie_relevance_loop(src: np.ndarray, dst: np.ndarray, served: list[set[int]],

@@ -41,6 +41,7 @@ from .knowledge_flows import (
     influence_weights,
     noisy_observation,
     observation_noise,
+    serving_bits,
     serving_matrix,
     take_up,
     tie_relevance,
@@ -223,6 +224,9 @@ class CommissioningModel(mesa.Model):
         self.serving = serving_matrix(
             p.group, np.vstack([p.provider_serves, p.la_serves]),
             np.where(p.kind == LOCAL_AUTHORITY, p.org + len(p.provider_serves), p.org), g_count)
+        self.serving_bits = serving_bits(self.serving)
+        coo = self.serving.tocoo()  # (agent, group) pairs, for per-body shares of respondents
+        self.serving_pairs = (coo.row.astype(np.int64), coo.col.astype(np.int64))
         self.board_gp = self.on_board & (p.role == R_GP)
         self._relevance: tuple[Ties | None, np.ndarray] = (None, np.empty(0))
 
@@ -237,6 +241,7 @@ class CommissioningModel(mesa.Model):
         self.used = np.zeros(self.ties.m, bool)
         self.exchanges = np.zeros(n, np.int64)
         self.reflect = np.full(n, np.nan)
+        self.moved_toward = np.zeros(n, bool)
         self.left_this_step = np.zeros(n, bool)
         self.last_contact = np.full(n, NEVER)  # month of the last contact with a board member
 
@@ -577,8 +582,7 @@ class CommissioningModel(mesa.Model):
         ties, rel = self._relevance
         if ties is not self.ties:
             t = self.ties
-            rel = tie_relevance(t.src, t.dst, self.pop.group, self.serving,
-                                self.spec.exchange.source_relevance)
+            rel = tie_relevance(t.src, t.dst, self.serving_bits, self.spec.exchange.source_relevance)
             self._relevance = (t, rel)
         return rel
 
@@ -595,8 +599,11 @@ class CommissioningModel(mesa.Model):
         act = self.active
         self.used = used = act[t.src] & act[t.dst]
         d = t.weight * used  # influence_weights(t.src, t.dst, t.weight, act)
-        if e.source_relevance != 1.0:
-            d *= self.tie_relevance()
+        trust = None
+        if e.source_relevance != 1.0:  # scoped knowledge: discounted ties, full trust kept
+            n = self.n_agents
+            trust = np.bincount(t.src, d, n) + np.bincount(t.dst, d, n)
+            d = d * self.tie_relevance()
         if t.m and t.weight.min() > 0:
             # every used tie is an entry of W: W's rows are the ties each agent used, and
             # the board members' rows are who talked with the board
@@ -615,9 +622,10 @@ class CommissioningModel(mesa.Model):
         rate = e.rate * self.engagement * act
         obj_rate = e.objective_rate * self.engagement * act
         if not self.spec.knowledge_routes.informal_ties:  # beliefs stay; priorities travel
-            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate])
+            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate], trust)
         elif e.rule == "degroot":
-            self.belief, obj = ex._degroot_steps(W, [self.belief, self.objective], [rate, obj_rate])
+            self.belief, obj = ex._degroot_steps(W, [self.belief, self.objective], [rate, obj_rate],
+                                                 trust)
         else:
             pairs = None
             if e.rule == "deffuant" and t.m:
@@ -629,7 +637,7 @@ class CommissioningModel(mesa.Model):
                 stubbornness=e.stubbornness, threshold=e.threshold, mu=e.mu, pairs=pairs,
                 active=act,
             )
-            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate])
+            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate], trust)
         pull = self.spec.objectives.belief_pull * self.engagement[:, None] * act[:, None]
         self.objective = (1.0 - pull) * obj + pull * self.belief
 
@@ -710,6 +718,7 @@ class CommissioningModel(mesa.Model):
               "share": share, "area_group": p.area_group, "area_population": self.area_population}
         local_obj = self.locality_objective if loc else None
         self.previous_alloc = self.group_alloc.copy()
+        self._seen_before = self.allocation_seen()  # what each agent saw before this decision
         obj = self.meeting_objective
         self.budget = decide(self.budget, self.meeting_view, obj,
                              self.locality_view if loc else None, local_obj, **kw)
@@ -756,6 +765,8 @@ class CommissioningModel(mesa.Model):
         """Engagement follows whether decisions reflect the agent's priorities."""
         d = self.spec.engagement_dynamics
         self.reflect = reflection(self.allocation_seen(), self.objective)
+        # did the decision move what the agent sees toward its priorities? (survey_acted_on)
+        self.moved_toward = self.reflect > reflection(self._seen_before, self.objective)
         self.engagement = update_engagement(self.engagement, self.reflect, d.learning_rate,
                                             d.expectation, self.present)
 

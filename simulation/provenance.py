@@ -351,6 +351,12 @@ REGISTRY: dict[str, Entry] = {
     "decisions.informed_window": _assumed("recall period of 'I am informed about what the "
                                           "CCG is trying to achieve' (to be fitted, issue 9)",
                                           integer=True, target=GP_SURVEY_2015),
+    "survey_questions.engaged_high": _assumed(
+        "how a survey's 'highly engaged' reads engagement (the chance of taking part in a "
+        "month): taking part in most months; a reading, not a fit", 0.6, 0.9),
+    "survey_questions.engaged_some": _assumed(
+        "how 'at least somewhat engaged' reads engagement: taking part in at least one month "
+        "in four; a reading, not a fit", 0.1, 0.4),
     "decisions.min_span": _assumed(
         "a policy judgement, not a quantity with a true value: below 1% of the budget the "
         "difference knowledge can make is too small for a commissioner to act on, and the skill "

@@ -26,7 +26,7 @@ from mesa import DataCollector
 
 from . import measures as M
 from ._numeric import row_positions
-from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
+from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
@@ -563,6 +563,89 @@ def influence_other(model: CommissioningModel) -> np.ndarray:
     return _gp_share(model, model.engagement >= model.spec.decisions.influence_threshold, False)
 
 
+# ------------------------------------------------------------------ the surveys' questions
+def _respondents(model: CommissioningModel, cls: str) -> np.ndarray:
+    """Present respondents of one class: ``formal`` (GPs with a formal role: board member,
+    locality lead), ``other`` (GPs without one), ``stakeholder`` (provider and council staff,
+    patient representatives)."""
+    p = model.pop
+    if cls == "stakeholder":
+        return model.present & (np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG))
+    return model.present & (p.role == R_GP) & (model.formal_role == (cls == "formal"))
+
+
+def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
+                  known: np.ndarray | bool = True) -> np.ndarray:
+    """Share agreeing among a class's respondents, per commissioning body: a respondent
+    answers about every body that commissions for it (its group; for provider and council
+    staff, each group their organisation serves), so S^T (agree & r) / S^T r with S the
+    agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`)."""
+    r = _respondents(model, cls) & known
+    rows, cols = model.serving_pairs
+    g = model.n_groups
+    den = np.bincount(cols, weights=r[rows], minlength=g)
+    num = np.bincount(cols, weights=(r & agree)[rows], minlength=g)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return _overall(model, share)
+
+
+def _engaged(model: CommissioningModel, level: str) -> np.ndarray:
+    q = model.spec.survey_questions
+    return model.engagement >= (q.engaged_high if level == "high" else q.engaged_some)
+
+
+def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np.ndarray]:
+    def reporter(model: CommissioningModel) -> np.ndarray:
+        if question == "engaged_high":
+            return _survey_share(model, _engaged(model, "high"), cls)
+        if question == "engaged_some":
+            return _survey_share(model, _engaged(model, "some"), cls)
+        if question == "influence":
+            return _survey_share(model, model.engagement >= model.spec.decisions.influence_threshold,
+                                 cls)
+        if question == "reflected":
+            return _survey_share(model, model.reflect >= model.spec.decisions.reflect_threshold,
+                                 cls, known=np.isfinite(model.reflect))
+        if question == "informed":
+            return _survey_share(model, _informed(model), cls)
+        # acted_on: in contact with the body within the window, and its latest decision moved
+        # what the respondent sees toward the respondent's priorities
+        return _survey_share(model, _informed(model) & model.moved_toward, cls,
+                             known=np.isfinite(model.reflect))
+
+    reporter.__name__ = f"survey_{question}_{cls}"
+    reporter.__doc__ = f"Share of {_CLASS_WORDS[cls]} agreeing: {SURVEY_QUESTIONS[question][0]}"
+    return reporter
+
+
+#: The surveys' statements (wording) and how the model reads each one.
+SURVEY_QUESTIONS = {
+    "engaged_high": ("'I am highly engaged with the commissioning body' (CCG / ICB place)",
+                     "engagement ≥ survey_questions.engaged_high (takes part in most months)"),
+    "engaged_some": ("'I am at least somewhat engaged with the commissioning body'",
+                     "engagement ≥ survey_questions.engaged_some (takes part in at least one "
+                     "month in four)"),
+    "influence": ("'I can influence the work of the CCG if I choose to'",
+                  "engagement ≥ decisions.influence_threshold"),
+    "reflected": ("'Decisions made by the CCG reflect my views'",
+                  "1 − TV(allocation seen, own priorities) ≥ decisions.reflect_threshold at "
+                  "the latest decision"),
+    "informed": ("'I am informed about what the CCG is trying to achieve'",
+                 "in contact with a member of the body (a tie used, a meeting attended "
+                 "together) within decisions.informed_window months"),
+    "acted_on": ("'My views are acted on'",
+                 "informed (as above) and the latest decision moved the allocation the "
+                 "respondent sees toward its priorities"),
+}
+_CLASS_WORDS = {"formal": "GPs with a formal role (board member, locality lead)",
+                "other": "GPs without a formal role",
+                "stakeholder": "other stakeholders (provider and council staff, patient "
+                               "representatives)"}
+_SURVEY_REPORTERS = tuple(_survey_metric(q, c) for q in SURVEY_QUESTIONS
+                          for c in ("formal", "other", "stakeholder"))
+
+
 def pathway_adoption(model: CommissioningModel) -> np.ndarray:
     """Share of the group's agents who have adopted the new clinical pathway."""
     return _overall(model, M.mean_by_group(model.adopted.astype(float), model.pop.group,
@@ -800,6 +883,13 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
                          "decisions.influence_threshold."),
     "influence_other": ("Can influence, no formal role", "share of GPs", SHARE, "higher",
                         "The same share among GPs without a formal role."),
+    **{f"survey_{q}_{c}": (f"Survey: {q.replace('_', ' ')} ({c})", "share of respondents",
+                           SHARE, "higher",
+                           f"{_CLASS_WORDS[c][0].upper()}{_CLASS_WORDS[c][1:]} agreeing with "
+                           f"{words}: {reading}. A respondent answers about every body that "
+                           "commissions for it.")
+       for q, (words, reading) in SURVEY_QUESTIONS.items()
+       for c in ("formal", "other", "stakeholder")},
     "pathway_adoption": ("Pathway adoption", "share of members", SHARE, "higher",
                          "Share of the group's members who have adopted the new clinical "
                          "pathway."),
@@ -820,7 +910,7 @@ _FAMILIES = (
                    board_ties_local_authority)),
     ("engagement", (engagement_gp, engagement_all, reflected_formal, reflected_other,
                     reflection_formal, reflection_other, informed_formal, informed_other,
-                    influence_formal, influence_other, pathway_adoption)),
+                    influence_formal, influence_other, pathway_adoption, *_SURVEY_REPORTERS)),
 )
 
 

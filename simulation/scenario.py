@@ -483,6 +483,22 @@ class DecisionSpec(Strict):
     )
 
 
+class SurveyQuestionsSpec(Strict):
+    """How the surveys' engagement questions read the model (the ``survey_*`` metrics).
+
+    Engagement is the probability of taking part in a month's commissioning work, so a
+    respondent who takes part in most months (``engaged_high``) counts as highly engaged with
+    its commissioning body and one who takes part in at least one month in four
+    (``engaged_some``) as at least somewhat engaged.
+    """
+
+    engaged_high: Fraction = Field(
+        0.75, description="engagement at or above which a respondent is 'highly engaged'")
+    engaged_some: Fraction = Field(
+        0.25, description="engagement at or above which a respondent is 'at least somewhat "
+        "engaged'")
+
+
 class EngagementDynamicsSpec(Strict):
     """Virtuous and vicious cycles of engagement (Miller et al. 2016)."""
 
@@ -704,6 +720,7 @@ class Scenario(Strict):
     localities: LocalitiesSpec = LocalitiesSpec()
     decisions: DecisionSpec = DecisionSpec()
     engagement_dynamics: EngagementDynamicsSpec = EngagementDynamicsSpec()
+    survey_questions: SurveyQuestionsSpec = SurveyQuestionsSpec()
     turnover: TurnoverSpec = TurnoverSpec()
     ties: TieSpec = TieSpec()
     leadership: LeadershipSpec = LeadershipSpec()
