@@ -18,25 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .registers import explicit_layout
-from .scenario import STAKEHOLDER_TYPES, Scenario
+from .kinds import ROLES, STAKEHOLDER_TYPES
+from .scenario import GroupSpec, Scenario
 
 __all__ = ["GP", "LOCAL_AUTHORITY", "MANAGER", "PATIENT", "PROVIDER", "Population", "build_population"]
 
 GP, MANAGER, PROVIDER, PATIENT, LOCAL_AUTHORITY = range(5)
 
-#: Role codes (``Population.role``).
-ROLES = (
-    "gp",
-    "practice_manager",
-    "commissioning_manager",
-    "officer",
-    "nurse",
-    "patient_rep",
-    "lay_member",
-    "provider_staff",
-    "local_authority_staff",
-)
 R_GP, R_PM, R_CM, R_OFFICER, R_NURSE, R_PPG, R_LAY, R_PROV, R_LA = range(len(ROLES))
 
 #: Default provider capacity profile by provider kind over the default six services (urgent and
@@ -162,7 +150,7 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     A group with explicit practices (``practices.explicit``, from a register) keeps them all,
     with their list sizes times ``scale`` (rounded, at least 100) and their GPs where given.
     If they carry locality labels, its areas are the distinct labels in list order and
-    ``localities.count`` is ignored (:func:`simulation.registers.explicit_layout`).
+    ``localities.count`` is ignored (:func:`explicit_layout`).
     """
     s = scenario
     kind: list[np.ndarray] = []
@@ -425,3 +413,44 @@ def _serving(staff_by_org: list[np.ndarray], serves: np.ndarray, g: int) -> np.n
     orgs = np.flatnonzero(serves[:, g]) if serves.size else []
     parts = [staff_by_org[o] for o in orgs]
     return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
+# Explicit practices (read from a register by simulation.registers at load time).
+
+
+def explicit_layout(group: GroupSpec, scale: float, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """List sizes, area (0-based, within the group) and GPs of a group's explicit practices.
+
+    List sizes are the given ones times ``scale`` (rounded, at least 100; every practice is
+    kept).  With locality labels, the areas are the distinct labels in list order and
+    ``localities.count`` is ignored; without, the practices are shuffled into
+    ``min(localities.count, practices)`` areas as for generated groups (drawing from ``rng``).
+    GPs are the given ones, else ``gps_per_practice`` × list size / mean list size (≥ 1).
+
+    Returns
+    -------
+    (sizes int64 (P,), areas int32 (P,), number of areas, gps int (P,))
+    """
+    import numpy as np
+
+    ex = group.practices.explicit
+    sizes = np.array([p.list_size for p in ex], np.int64)
+    if scale != 1.0:
+        sizes = np.maximum(100, np.rint(sizes * scale)).astype(np.int64)
+    n = sizes.size
+    if ex[0].locality is not None:
+        labels = [p.locality for p in ex]
+        index = {label: k for k, label in enumerate(dict.fromkeys(labels))}
+        areas = np.array([index[label] for label in labels], np.int32)
+        n_areas = len(index)
+    else:
+        n_areas = min(group.localities.count, n)
+        areas = np.empty(n, np.int32)
+        for ai, chunk in enumerate(np.array_split(rng.permutation(n), n_areas)):
+            areas[chunk] = ai
+    gps = np.maximum(1, np.rint(group.practices.gps_per_practice * sizes / sizes.mean())).astype(int)
+    for k, p in enumerate(ex):
+        if p.gps is not None:
+            gps[k] = p.gps
+    return sizes, areas, n_areas, gps
