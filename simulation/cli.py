@@ -162,13 +162,32 @@ def fail(exc: ScenarioError) -> None:
 
 @contextmanager
 def scenario_errors() -> Iterator[None]:
-    """Turn a :class:`~simulation.loader.ScenarioError` raised inside into :func:`fail`."""
+    """Turn a :class:`~simulation.loader.ScenarioError` raised inside into :func:`fail`, and
+    print the :class:`~simulation.errors.RegisterWarning` s issued inside as ``warning: ...``
+    on stderr (other warnings are shown as usual)."""
+    import warnings
+
+    from rich.markup import escape
+
+    from .errors import RegisterWarning
     from .loader import ScenarioError
 
-    try:
-        yield
-    except ScenarioError as exc:
-        fail(exc)
+    def show(caught: list[warnings.WarningMessage]) -> None:
+        for w in caught:
+            if issubclass(w.category, RegisterWarning):
+                err.print(f"[bold yellow]warning[/]: {escape(str(w.message))}", highlight=False,
+                          soft_wrap=True)
+            else:
+                warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RegisterWarning)
+        try:
+            yield
+        except ScenarioError as exc:
+            show(caught)
+            fail(exc)
+    show(caught)
 
 
 def _load(path: Path, overrides: list[str] | None):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic import ValidationError
 
-__all__ = ["RegisterWarning", "ScenarioError", "validation_problems"]
+__all__ = ["RegisterWarning", "ScenarioError", "validation_problems", "warn"]
 
 _MISSING = object()
 
@@ -58,6 +58,13 @@ class RegisterWarning(UserWarning):
     """A register (or covariate file) that can be used but deserves a look: practices below
     the minimum list size, localities sized from population.  Raised with
     :func:`warnings.warn`; ``commnet`` prints it as ``warning: ...`` on stderr."""
+
+
+def warn(message: str) -> None:
+    """Issue a :class:`RegisterWarning` (shown by ``commnet`` as ``warning: message``)."""
+    import warnings
+
+    warnings.warn(RegisterWarning(message), stacklevel=3)
 
 
 def _format_loc(loc: Sequence[Any]) -> str:

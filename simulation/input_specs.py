@@ -21,6 +21,8 @@ from .schema import Strict
 __all__ = [
     "FILE_FIELDS",
     "MAX_LIST_SIZE",
+    "CovariateSpec",
+    "DeprivationSpec",
     "ExplicitPractice",
     "RegisterSpec",
     "SurveySpec",
@@ -33,8 +35,81 @@ __all__ = [
 #: Largest list size accepted for one practice (the largest English lists are about 100,000).
 MAX_LIST_SIZE = 1_000_000
 
+#: Default minimum list size of a register practice (RegisterSpec.min_list_size): the smallest
+#: functioning practices in England have about 1,000 patients (calibration.md: a national
+#: snapshot of list sizes ranged 1,002-84,724); NHS Digital's files also hold practices with a
+#: handful of patients (dormant, closing or merging).
+MIN_LIST_SIZE = 1_000
+#: Default people per locality when a register gives no localities (calibration.md: one
+#: locality per 40k-100k people; 70,000 is the middle, as england_2013.yaml assumes).
+PEOPLE_PER_LOCALITY = 70_000
+
 #: Which file fields each survey format uses.
 FILE_FIELDS = {"csv": ("nodes", "edges"), "graphml": ("file",), "ego": ("table",)}
+
+
+class CovariateSpec(Strict):
+    """A practice covariate file joined on the practice code (:mod:`simulation.covariates`)."""
+
+    file: str = Field(
+        min_length=1,
+        description="the CSV (or .csv.gz), relative to the scenario file that names it",
+    )
+    format: Literal["fingertips", "plain"] = Field(
+        "fingertips",
+        description="fingertips: an OHID Fingertips download (Area Code = practice code, "
+        "Value; rows of other indicators, areas and breakdowns are ignored); plain: columns "
+        "practice, imd",
+    )
+    indicator: str = Field(
+        "93553",
+        description="fingertips: the Indicator ID taken (93553 = deprivation score, IMD 2019, "
+        "of the practice population)",
+    )
+    time_period: str | None = Field(
+        None, description="fingertips: the Time period taken when the file has several")
+    missing: Literal["error", "median"] = Field(
+        "error",
+        description="a selected practice without a value: error (listing them), or median (the "
+        "list-size-weighted median of the others, with a warning)",
+    )
+
+
+#: Default need ratios, most- to least-deprived fifth of practices, over the default services
+#: (DeprivationSpec.ratios).  ASSUMED values whose directions and rough sizes come from
+#: published evidence (docs/ODD.md "Need and deprivation"; provenance need.deprivation.ratios):
+#: emergency admissions and mental illness rise steeply with deprivation, planned care hardly.
+DEPRIVATION_RATIOS = {
+    "urgent_emergency": 1.6,
+    "planned_care": 1.0,
+    "mental_health": 1.8,
+    "long_term_community": 1.2,
+    "maternity_children": 1.3,
+    "prevention_primary": 1.15,
+}
+
+
+class DeprivationSpec(Strict):
+    """How a practice's deprivation shifts its need profile (practices with an ``imd`` only).
+
+    .. math:: n'_{pk} \\propto n_{pk}\\, r_k^{(d_p - d_0)/\\Delta}
+
+    with :math:`r_k` the ratio of per-head need for service *k* between the most and least
+    deprived fifths of practices, :math:`\\Delta` the difference of their mean IMD scores and
+    :math:`d_0` the national mean score (so a practice of average deprivation keeps its
+    profile).  Only ratios *between* services change a profile (it is renormalised).
+    """
+
+    ratios: dict[str, Annotated[float, Field(gt=0.0, le=10.0)]] = Field(
+        default_factory=lambda: dict(DEPRIVATION_RATIOS),
+        description="per service: need per head in the most deprived fifth of practices over "
+        "the least deprived fifth (1 = no gradient; services not named: 1)",
+    )
+    reference_imd: Annotated[float, Field(ge=0.0, le=100.0)] = Field(
+        21.7, description="IMD score of a practice of average deprivation (no shift)")
+    imd_span: Annotated[float, Field(gt=0.0, le=100.0)] = Field(
+        30.0, description="IMD score difference between the mean practices of the most and "
+        "least deprived fifths, over which the ratios apply")
 
 
 class ExplicitPractice(Strict):
@@ -54,6 +129,13 @@ class ExplicitPractice(Strict):
         description="GPs at the practice, 1 to 200; default gps_per_practice × list size / "
         "the group's mean list size (at least 1)",
     )
+    pcn: str | None = Field(None, description="primary care network code (from the map file)")
+    sub_icb: str | None = Field(
+        None, description="sub-ICB location (or CCG) code (from the map file)")
+    icb: str | None = Field(None, description="integrated care board code (from the map file)")
+    imd: Annotated[float, Field(ge=0.0, le=100.0)] | None = Field(
+        None, description="deprivation score of the practice population (IMD 2019 score, "
+        "from practices_from.covariates); shifts its need profile (need.deprivation)")
 
 
 class RegisterSpec(Strict):
@@ -98,6 +180,35 @@ class RegisterSpec(Strict):
         "code",
         description="group names: the code, or the map's SUB_ICB_LOCATION_NAME / CCG_NAME; "
         "providers[].serves and local_authorities[].serves must use them",
+    )
+    min_list_size: Annotated[int, Field(ge=1, le=20_000)] = Field(
+        MIN_LIST_SIZE,
+        description="practices with fewer registered patients are reported by name with a "
+        "warning (dormant, closing or merging practices; functioning English practices have "
+        "lists of about 1,000 or more)",
+    )
+    small_practices: Literal["keep", "exclude", "merge"] = Field(
+        "keep",
+        description="what happens to practices below min_list_size: keep (as they are, with "
+        "the warning); exclude (dropped, their patients shared pro rata among the other "
+        "practices of their locality, else of their group); merge (joined to the largest "
+        "practice of their locality, else of their group).  Group totals never change",
+    )
+    people_per_locality: Annotated[int, Field(ge=10_000, le=500_000)] = Field(
+        PEOPLE_PER_LOCALITY,
+        description="without PCNs or a locality column (locality: rules), each group gets "
+        "round(population / people_per_locality) localities (1 to 50, at most one per "
+        "practice) unless its groups entry sets localities.count",
+    )
+    sized_groups: list[str] | None = Field(
+        None,
+        description="filled in by the loader: the groups whose number of localities was sized "
+        "from their population (people_per_locality); describe says so",
+    )
+    covariates: CovariateSpec | None = Field(
+        None,
+        description="practice covariates (deprivation) joined on the practice code; "
+        "need.deprivation turns them into need (simulation.covariates)",
     )
 
     @field_validator("groups", mode="before")

@@ -25,6 +25,9 @@ __all__ = ["GP", "LOCAL_AUTHORITY", "MANAGER", "PATIENT", "PROVIDER", "Populatio
 
 GP, MANAGER, PROVIDER, PATIENT, LOCAL_AUTHORITY = range(5)
 
+#: Register labels kept per practice (``Population.practice_labels``).
+PRACTICE_LABELS = ("code", "pcn", "sub_icb", "icb")
+
 R_GP, R_PM, R_CM, R_OFFICER, R_NURSE, R_PPG, R_LAY, R_PROV, R_LA = range(len(ROLES))
 
 #: Default provider capacity profile by provider kind over the default six services (urgent and
@@ -65,6 +68,11 @@ class Population:
     scope : csr (N, P)  row-stochastic weights of the practices whose need each agent observes
     board : csr (G, N)  0/1 board membership (a provider or LA agent may sit on several)
     locality_lead : bool (N,)
+    practice_labels : dict of str to object array (P,)
+        Register labels of every practice, ``""`` where unknown (generated practices):
+        ``code``, ``pcn``, ``sub_icb``, ``icb`` (from the map file; for the ICB levels).
+    practice_imd : float (P,)
+        Deprivation score of each practice (``practices_from.covariates``), NaN without.
     """
 
     scenario: Scenario
@@ -86,6 +94,8 @@ class Population:
     la_serves: np.ndarray  # bool (n_LA, G)
     provider_capacity: np.ndarray  # (n_providers, K) distributions
     provider_size: np.ndarray  # (n_providers,) relative contract size
+    practice_labels: dict[str, np.ndarray] | None = None
+    practice_imd: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -163,6 +173,8 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     p_size: list[np.ndarray] = []
     a_group: list[int] = []
     g_pop = np.zeros(len(s.groups), dtype=np.int64)
+    labels: dict[str, list[str]] = {k: [] for k in PRACTICE_LABELS}
+    imd: list[float] = []
 
     def add(n: int, k: int, r: int, g: int, a: np.ndarray | int, p: np.ndarray | int) -> None:
         kind.append(np.full(n, k, np.int8))
@@ -176,6 +188,9 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
         if gs.practices.explicit is not None:  # a register's practices (simulation.registers)
             sizes, areas_local, n_areas, gps = explicit_layout(gs, s.scale, rng)
             n_prac = int(sizes.size)
+            for key, values in labels.items():
+                values.extend(getattr(p, key) or "" for p in gs.practices.explicit)
+            imd.extend(np.nan if p.imd is None else p.imd for p in gs.practices.explicit)
         else:
             pop = max(1000, round(gs.population * s.scale))
             n_prac = max(1, round(gs.practices.count * s.scale))
@@ -186,6 +201,9 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
             for ai, chunk in enumerate(np.array_split(order, n_areas)):
                 areas_local[chunk] = ai
             gps = np.maximum(1, np.rint(gs.practices.gps_per_practice * sizes / sizes.mean())).astype(int)
+            for values in labels.values():
+                values.extend([""] * n_prac)
+            imd.extend([np.nan] * n_prac)
         g_pop[gi] = sizes.sum()
         area0 = len(a_group)
         a_group.extend([gi] * n_areas)
@@ -269,6 +287,8 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
         provider_capacity=provider_capacity,
         provider_size=np.array([KIND_SIZE[p.kind] if p.size is None else p.size
                                 for p in s.providers], float),
+        practice_labels={k: np.array(v, dtype=object) for k, v in labels.items()},
+        practice_imd=np.array(imd, float),
     )
 
 

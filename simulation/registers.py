@@ -75,10 +75,8 @@ least 100).  Unlike generated groups, the number of practices and agents does no
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,7 +84,20 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from .errors import ScenarioError, _origin, validation_problems
+from .covariates import read_covariates
+from .csvfiles import (
+    MAX_BYTES,
+    MAX_REPORTED,
+    _error,
+    _listing,
+    _norm,
+    _raise,
+    _read_table,
+    _shown,
+    _Table,
+    check_file,
+)
+from .errors import ScenarioError, _origin, validation_problems, warn
 from .input_specs import (
     MAX_LIST_SIZE,
     ExplicitPractice,
@@ -104,10 +115,12 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "MAX_BYTES",
     "MAX_LIST_SIZE",
+    "MAX_REPORTED",
     "ExplicitPractice",
     "PracticeMap",
     "Register",
     "RegisterSpec",
+    "check_file",
     "check_group",
     "check_rules",
     "expand_registers",
@@ -118,13 +131,11 @@ __all__ = [
     "rules_input",
 ]
 
-#: Largest register file read (bytes).
-MAX_BYTES = 200 * 2**20
+#: People per locality documented in calibration.md (one locality per 40k-100k people).
+LOCALITY_PEOPLE = (40_000, 100_000)
 #: Bounds of a group, as in GroupSpec.population and PracticeRules.count.
 GROUP_POPULATION = (1_000, 3_000_000)
 GROUP_PRACTICES = 2_000
-#: Problems reported at most per file (the rest are counted).
-MAX_REPORTED = 20
 
 _SUB_ICB, _CCG = "SUB_ICB_LOCATION_CODE", "CCG_CODE"
 _NAME_OF = {_SUB_ICB: "SUB_ICB_LOCATION_NAME", _CCG: "CCG_NAME"}
@@ -193,6 +204,8 @@ class MapEntry:
     pcn_name: str = ""
     group: str | None = None
     group_name: str | None = None
+    name: str = ""
+    icb: str = ""
 
 
 @dataclass
@@ -203,142 +216,6 @@ class PracticeMap:
     entries: dict[str, MapEntry]
     group_column: str | None
     name_column: str | None
-
-
-def _error(path: Path | str, where: str, message: str) -> ScenarioError:
-    return ScenarioError([(_shown(path), where, message)])
-
-
-def _raise(path: Path, problems: list[tuple[str, str]]) -> None:
-    if not problems:
-        return
-    shown = [(_shown(path), w, m) for w, m in problems[:MAX_REPORTED]]
-    if len(problems) > MAX_REPORTED:
-        shown.append((_shown(path), "", f"... and {len(problems) - MAX_REPORTED} more problems"))
-    raise ScenarioError(shown)
-
-
-def _shown(path: Path | str) -> str:
-    return os.path.normpath(str(path))
-
-
-def _norm(name: str) -> str:
-    return name.strip().upper()
-
-
-def _listing(names: list[str], limit: int = 30) -> str:
-    shown = ", ".join(names[:limit]) or "(none)"
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-@dataclass
-class _Table:
-    path: Path
-    names: list[str]  # header as spelled (stripped)
-    index: dict[str, int]  # normalised name -> position
-    data: Any  # pandas DataFrame of str, columns by position
-    lines: np.ndarray  # line number of each data row
-
-    def has(self, name: str) -> bool:
-        return _norm(name) in self.index
-
-    def name(self, name: str) -> str:
-        return self.names[self.index[_norm(name)]]
-
-    def values(self, name: str) -> np.ndarray:
-        col = self.data.iloc[:, self.index[_norm(name)]]
-        return col.str.strip().to_numpy(dtype=object)
-
-    def require(self, required: list[str], alternatives: tuple[str, ...] = (),
-                hint: str = "") -> None:
-        missing = [c for c in required if not self.has(c)]
-        if alternatives and not any(self.has(c) for c in alternatives):
-            missing.append(" or ".join(alternatives))
-        if missing:
-            need = ", ".join([*required, *([" or ".join(alternatives)] if alternatives else [])])
-            raise _error(self.path, "row 1 (header)",
-                         f"missing required column(s) {', '.join(missing)}; required: {need}; "
-                         f"the file has: {_listing(self.names)}{hint}")
-
-
-_COMMENT = re.compile(r"(?m)^[ \t]*#.*$")
-_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-
-
-def check_file(path: Path) -> None:
-    """Refuse a path that is missing, not a regular file or larger than :data:`MAX_BYTES`."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise _error(path, "", f"file not found (looked in {path.resolve()})") from None
-    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
-        raise _error(path, "", f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise _error(path, "", "not a regular file (a directory or device?); name a CSV file")
-    size = info.st_size
-    if size > MAX_BYTES:
-        raise _error(path, "", f"file too large: {size / 2**20:.0f} MB; register files up to "
-                               f"{MAX_BYTES // 2**20} MB are read (the practice totals file is "
-                               "about 1 MB: use gp-reg-pat-prac-all.csv, not an age breakdown)")
-
-
-def _read_table(path: Path, *, comments: bool) -> _Table:
-    """Read a CSV as strings with its header; rows that are empty are dropped."""
-    import numpy as np
-    import pandas as pd
-
-    check_file(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _error(path, "", f"cannot read file: {exc.strerror or exc}") from None
-    if raw.startswith(b"PK\x03\x04"):
-        raise _error(path, "", "is a zip archive: unzip it and name the CSV file inside")
-    if b"\x00" in raw[:65536]:
-        raise _error(path, "", "is a binary file, not CSV text (an Excel workbook? save it as "
-                               "CSV)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    if comments:
-        text = _COMMENT.sub("", text)  # keeps the line count
-    body = text.lstrip(" \t\r\n")
-    offset = text[: len(text) - len(body)].count("\n")
-    if not body:
-        raise _error(path, "", "the file is empty: it needs a header row and practice rows")
-    if not comments and body.startswith("#"):
-        raise _error(path, f"row {offset + 1}", "starts with a comment line, which NHS Digital "
-                                                "files do not have; for a plain file set "
-                                                "practices_from.format: plain")
-    try:
-        df = pd.read_csv(io.StringIO(body), header=None, dtype=str, keep_default_na=False,
-                         skip_blank_lines=False, index_col=False)
-    except pd.errors.ParserError as exc:
-        m = _RAGGED.search(str(exc))
-        if m:
-            raise _error(path, f"row {int(m[2]) + offset}",
-                         f"{m[3]} values but the header has {m[1]} columns (quote a value that "
-                         "contains a comma)") from None
-        raise _error(path, "", f"not a readable CSV file: {exc}") from None
-    except (pd.errors.EmptyDataError, ValueError) as exc:
-        raise _error(path, "", f"not a readable CSV file: {exc}") from None
-    df = df.fillna("")
-    names = [str(x).strip() for x in df.iloc[0].tolist()]
-    index: dict[str, int] = {}
-    for pos, name in enumerate(names):
-        if not name:
-            continue
-        key = _norm(name)
-        if key in index:
-            raise _error(path, "row 1 (header)",
-                         f"column {name!r} appears twice (columns {index[key] + 1} and "
-                         f"{pos + 1}); columns are matched by name, ignoring case")
-        index[key] = pos
-    data = df.iloc[1:]
-    lines = np.arange(2, len(df) + 1) + offset
-    blank = (data.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
-    return _Table(path, names, index, data[~blank], lines[~blank])
 
 
 def _whole(raw: str, what: str, lo: int, hi: int) -> tuple[int | None, str | None]:
@@ -544,6 +421,8 @@ def read_practice_map(path: str | os.PathLike[str], group_column: str | None = N
     pcn_name = t.values("PCN_NAME") if t.has("PCN_NAME") else None
     grp = t.values(gcol) if gcol else None
     names = t.values(ncol) if ncol else None
+    pname = t.values("PRACTICE_NAME") if t.has("PRACTICE_NAME") else None
+    icb = t.values("ICB_CODE") if t.has("ICB_CODE") else None
     entries: dict[str, MapEntry] = {}
     problems: list[tuple[str, str]] = []
     col = t.name("PRACTICE_CODE")
@@ -558,7 +437,9 @@ def read_practice_map(path: str | os.PathLike[str], group_column: str | None = N
         else:
             entries[code] = MapEntry(pcn[i], line, "" if pcn_name is None else pcn_name[i],
                                      None if grp is None else grp[i],
-                                     None if names is None else names[i])
+                                     None if names is None else names[i],
+                                     "" if pname is None else pname[i],
+                                     "" if icb is None else icb[i])
     _raise(t.path, problems)
     return PracticeMap(t.path, entries, t.name(gcol) if gcol else None,
                        t.name(ncol) if ncol else None)
@@ -678,7 +559,15 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                            "value '': empty locality; every practice needs one when localities "
                            "come from the locality column (or use locality: rules)")
                           for r in empty])
+    cov = None
+    if spec.covariates is not None:
+        cov_path = _resolve(spec.covariates.file,
+                            _origin(["practices_from", "covariates", "file"], sources))
+        cov = read_covariates(cov_path, spec.covariates,
+                              {r.code: (r.list_size, r.row) for rows in reg.practices.values()
+                               for r in rows}, reg.path)
     made: dict[str, dict[str, Any]] = {}
+    small: list[str] = []
     for code in reg.groups:
         rows = reg.practices[code]
         explicit = []
@@ -690,6 +579,12 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                 item["locality"] = r.locality
             if r.gps is not None:
                 item["gps"] = r.gps
+            e = pmap.entries.get(r.code) if pmap is not None else None
+            if e is not None:
+                item.update({k: v for k, v in (("pcn", e.pcn), ("sub_icb", e.group),
+                                               ("icb", e.icb)) if v})
+            if cov is not None:
+                item["imd"] = cov.imd[r.code]
             explicit.append(item)
         total = sum(r.list_size for r in rows)
         lo, hi = GROUP_POPULATION
@@ -699,8 +594,27 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                          f"patients; a group needs {lo:,} to {hi:,} patients in at most "
                          f"{GROUP_PRACTICES:,} practices")
         name = code if spec.group_names == "code" else _group_name(code, rows, pmap)
+        rows_of = {r.code: r for r in rows}
+        tiny = [x for x in explicit if x["list_size"] < spec.min_list_size]
+        for x in tiny:
+            e = pmap.entries.get(x["code"]) if pmap is not None else None
+            label = f"{x['code']} {e.name}" if e is not None and e.name else x["code"]
+            small.append(f"{label} ({x['list_size']:,} patients, group {name}, row "
+                         f"{rows_of[x['code']].row})")
+        if tiny and spec.small_practices != "keep":
+            explicit = _fold_small(explicit, spec.min_list_size, spec.small_practices)
         made[name] = {"name": name, "population": total,
-                      "practices": {"count": len(rows), "explicit": explicit}}
+                      "practices": {"count": len(explicit), "explicit": explicit}}
+    if small:
+        action = {"keep": "kept as they are (set practices_from.small_practices: exclude or "
+                          "merge to fold them into their locality)",
+                  "exclude": "excluded; their patients are shared pro rata among the other "
+                             "practices of their locality (group totals unchanged)",
+                  "merge": "merged into the largest practice of their locality (group totals "
+                           "unchanged)"}[spec.small_practices]
+        warn(f"{_shown(reg.path)}: {len(small)} practice(s) below the minimum list size "
+             f"{spec.min_list_size:,} (practices_from.min_list_size; dormant, closing or "
+             f"merging practices), {action}: {_listing(small, 20)}")
     user = data.get("groups") or []
     by_index: dict[int, Any] = {}
     if isinstance(user, dict) and all(str(k).isdigit() for k in user):
@@ -710,17 +624,22 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                               "must be a list of groups (entries named like a register group "
                               "are merged over it)")])
     groups, merged = [], set()
+    counted: set[str] = set()  # register groups whose entry sets localities.count
     for i, entry in enumerate(user):
         name = entry.get("name") if isinstance(entry, dict) else None
         if isinstance(name, str) and name in made:
             _check_override(entry, i, name, reg, sources)
             groups.append(merge_mappings(made[name], entry))
             merged.add(name)
-        elif isinstance(entry, dict) and "practices" not in entry and "population" not in entry:
+            if _sets_count(entry):
+                counted.add(name)
+        elif isinstance(entry, dict) and "population" not in entry and not (
+                isinstance(entry.get("practices"), dict) and "explicit" in entry["practices"]):
             raise ScenarioError([(_origin(["groups", i, "name"], sources), f"groups[{i}].name",
-                                  f"{name!r} is not a group of the register {_shown(reg.path)} "
-                                  f"({_listing(list(made))}) and has no population or practices "
-                                  "of its own")])
+                                  f"{name!r} is not a group of the register {_shown(reg.path)}; "
+                                  f"its groups are: {_listing(list(made))} (an entry named like "
+                                  "one of them is merged over it; a group of your own needs a "
+                                  "population and practices)")])
         else:
             groups.append(entry)
     groups += [g for n, g in made.items() if n not in merged]
@@ -732,12 +651,86 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                                   f"groups.{len(groups) - 1}")])
         _check_override(entry, i, groups[i]["name"], reg, sources)
         groups[i] = merge_mappings(groups[i], entry)
+        if _sets_count(entry):
+            counted.add(groups[i]["name"])
+    sized: list[str] = []
+    if mode == "rules":
+        per = spec.people_per_locality
+        for g in groups:
+            if g.get("name") not in made:
+                continue
+            n_prac, total = g["practices"]["count"], g["population"]
+            if g["name"] in counted:
+                count = (g.get("localities") or {}).get("count")
+                if isinstance(count, int) and count > 0 and not (
+                        LOCALITY_PEOPLE[0] <= total / count <= LOCALITY_PEOPLE[1]):
+                    warn(f"group {g['name']}: localities.count {count} gives {total / count:,.0f} "
+                         f"people per locality, outside the documented "
+                         f"{LOCALITY_PEOPLE[0]:,}-{LOCALITY_PEOPLE[1]:,} (calibration.md)")
+                continue
+            count = max(1, min(50, n_prac, round(total / per)))
+            g["localities"] = merge_mappings(g.get("localities") or {}, {"count": count})
+            sized.append(g["name"])
     out = dict(data)
     out["practices_from"] = spec.model_copy(update={
         "groups": list(reg.groups), "group_column": reg.group_column, "locality": mode,
+        "sized_groups": sized or None,
     }).model_dump(mode="json")
     out["groups"] = groups
     return out
+
+
+def _sets_count(entry: Any) -> bool:
+    loc = entry.get("localities") if isinstance(entry, dict) else None
+    return isinstance(loc, dict) and "count" in loc
+
+
+def _fold_small(explicit: list[dict[str, Any]], minimum: int, how: str) -> list[dict[str, Any]]:
+    """Fold the practices below ``minimum`` into their locality (else their group).
+
+    ``merge``: each joins the largest practice of its locality (its patients and GPs added,
+    the deprivation score list-size weighted).  ``exclude``: each is dropped and its patients
+    are shared among the locality's other practices in proportion to their lists (largest
+    remainders, so totals are exact).  A locality of small practices only keeps its largest.
+    The locality is ``locality`` if the practices carry one, else ``pcn``, else the group.
+    """
+    def key(x: dict[str, Any]) -> Any:
+        return x.get("locality") or x.get("pcn")
+
+    out = [dict(x) for x in explicit]
+    units: dict[Any, list[int]] = {}
+    for i, x in enumerate(out):
+        units.setdefault(key(x), []).append(i)
+    drop: set[int] = set()
+    for members in units.values():
+        tiny = [i for i in members if out[i]["list_size"] < minimum]
+        rest = [i for i in members if i not in tiny]
+        if not rest:  # only small practices here: keep the largest, fold the others into it
+            big = max(tiny, key=lambda i: out[i]["list_size"])
+            tiny, rest = [i for i in tiny if i != big], [big]
+        if not tiny:
+            continue
+        if how == "merge":
+            for i in tiny:
+                j = max(rest, key=lambda r: out[r]["list_size"])
+                a, b = out[j], out[i]
+                if "imd" in a and "imd" in b:
+                    a["imd"] = round((a["imd"] * a["list_size"] + b["imd"] * b["list_size"])
+                                     / (a["list_size"] + b["list_size"]), 3)
+                if "gps" in a and "gps" in b:
+                    a["gps"] = min(200, a["gps"] + b["gps"])
+                a["list_size"] += b["list_size"]
+        else:
+            extra = sum(out[i]["list_size"] for i in tiny)
+            w = [out[r]["list_size"] for r in rest]
+            share = [extra * x / sum(w) for x in w]
+            add = [int(x) for x in share]
+            for k in sorted(range(len(rest)), key=lambda k: add[k] - share[k])[:extra - sum(add)]:
+                add[k] += 1
+            for r, n in zip(rest, add, strict=True):
+                out[r]["list_size"] += n
+        drop.update(tiny)
+    return [x for i, x in enumerate(out) if i not in drop]
 
 
 def _check_override(entry: dict[str, Any], i: int, name: str, reg: Register,

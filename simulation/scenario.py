@@ -26,7 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from . import input_specs
 from .generate import GenerateSpec
-from .input_specs import ExplicitPractice, RegisterSpec, SurveySpec
+from .input_specs import DeprivationSpec, ExplicitPractice, RegisterSpec, SurveySpec
 from .kinds import STAKEHOLDER_TYPES
 from .schema import Strict
 
@@ -271,6 +271,9 @@ class NeedSpec(Strict):
     locality_concentration: PositiveFloat = 60.0
     practice_concentration: PositiveFloat = 150.0
     drift_sd: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    deprivation: DeprivationSpec = Field(
+        DeprivationSpec(), description="need shifted by practice deprivation (practices with "
+        "an imd, from practices_from.covariates; simulation.needs.deprivation_shift)")
 
 
 class ObservationSpec(Strict):
