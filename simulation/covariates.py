@@ -29,16 +29,18 @@ lists them, unless ``missing: median`` fills in the list-size-weighted median of
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .csvfiles import _error, _listing, _raise, _read_table, _shown
-from .errors import warn
-from .input_specs import CovariateSpec
+from .errors import ScenarioError, warn
+from .input_specs import DEPRIVATION_RATIOS, CovariateSpec
 
-__all__ = ["Covariates", "read_covariates"]
+__all__ = ["Covariates", "check_deprivation", "read_covariates"]
 
 #: Allowed range of a deprivation score (IMD 2019 scores run from 0 to about 93 by LSOA).
 IMD_RANGE = (0.0, 100.0)
@@ -179,3 +181,18 @@ def read_covariates(path: Path, spec: CovariateSpec, practices: dict[str, tuple[
              f"and were given the list-size-weighted median {median:.1f} "
              f"(covariates.missing: median): {_listing(missing, 20)}")
     return Covariates(t.path, {c: scores[c] for c in practices}, filled)
+
+
+def check_deprivation(scenario: Any, origin: Callable[[list[Any]], str]) -> None:
+    """``need.deprivation.ratios`` must name services of the scenario (checked whatever the
+    register, so a typo is caught before covariates are added)."""
+    ratios = scenario.need.deprivation.ratios
+    default = set(DEPRIVATION_RATIOS)
+    unknown = [k for k in ratios if k not in scenario.services]
+    if unknown and set(ratios) == default:
+        return  # the default ratios with services of the scenario's own: unused names are fine
+    if unknown:
+        raise ScenarioError([(origin(["need", "deprivation", "ratios"]),
+                              "need.deprivation.ratios",
+                              f"{_listing(unknown)} not among the scenario's services "
+                              f"({_listing(list(scenario.services))})")])

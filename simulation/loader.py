@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import memory, registers, survey_match, surveyed
+from . import covariates, memory, registers, survey_match, surveyed
 from .errors import (
     RegisterWarning,
     ScenarioError,
@@ -419,6 +419,7 @@ def load_scenario(
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(validation_problems(exc, data, sources)) from None
+    covariates.check_deprivation(scenario, lambda loc: _origin(loc, sources))
     if check_memory:
         need = estimate_memory(scenario)
         have = available_memory()

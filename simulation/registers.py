@@ -599,7 +599,8 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
         for x in tiny:
             e = pmap.entries.get(x["code"]) if pmap is not None else None
             label = f"{x['code']} {e.name}" if e is not None and e.name else x["code"]
-            small.append(f"{label} ({x['list_size']:,} patients, group {name}, row "
+            small.append(f"{label} ({x['list_size']:,} patient{'s' * (x['list_size'] != 1)}, "
+                         f"group {name}, row "
                          f"{rows_of[x['code']].row})")
         if tiny and spec.small_practices != "keep":
             explicit = _fold_small(explicit, spec.min_list_size, spec.small_practices)
