@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .csvfiles import _error, _listing, _raise, _read_table, _shown
 from .errors import ScenarioError, warn
 from .input_specs import DEPRIVATION_RATIOS, CovariateSpec
@@ -96,6 +94,8 @@ def read_covariates(path: Path, spec: CovariateSpec, practices: dict[str, tuple[
         For a bad file, a duplicated practice, a bad value or (``missing: error``) a
         selected practice without a score.
     """
+    import numpy as np
+
     fingertips = spec.format == "fingertips"
     t = _read_table(Path(path), comments=not fingertips)
     if fingertips:

@@ -68,6 +68,12 @@ class CovariateSpec(Strict):
     )
     time_period: str | None = Field(
         None, description="fingertips: the Time period taken when the file has several")
+
+    @field_validator("indicator", "time_period", mode="before")
+    @classmethod
+    def _number_as_text(cls, v: Any) -> Any:
+        # YAML reads `indicator: 93553` and `time_period: 2019` as integers
+        return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
     missing: Literal["error", "median"] = Field(
         "error",
         description="a selected practice without a value: error (listing them), or median (the "

@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import covariates, memory, registers, survey_match, surveyed
+from . import covariates, memory, registers, surveyed
 from .errors import (
     RegisterWarning,
     ScenarioError,
@@ -436,7 +436,11 @@ def load_scenario(
                     )
                 ]
             )
-    return survey_match.check_scenario(scenario, lambda loc: _origin(loc, sources))
+    if scenario.network.survey is None:
+        return scenario
+    from .survey_match import check_scenario  # numpy and the population: only with a survey
+
+    return check_scenario(scenario, lambda loc: _origin(loc, sources))
 
 
 def estimate_memory(scenario: Scenario) -> int:
