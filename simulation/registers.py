@@ -48,8 +48,10 @@ Reading rules
   not checked, so a national map can go with a totals file cut down to a few groups.  When
   localities are PCNs, a selected practice missing from the map, or one with an empty
   ``PCN_CODE``, is an error.
-* The file must be a regular file smaller than 200 MB, and must not be a zip archive.  It is
-  decoded as UTF-8 (with or without a byte-order mark), falling back to Latin-1.
+* The file must be a regular file smaller than 200 MB, and must not be a zip archive; a
+  gzip file (``.csv.gz``) is decompressed first (at most 200 MB of content).  It is decoded as
+  UTF-8 (with or without a byte-order mark), falling back to Latin-1
+  (:mod:`simulation.csvfiles`).
 
 Groups
 ------
@@ -60,11 +62,29 @@ over the register's group.  It may set ``commissioning_managers``, ``engagement`
 ``localities`` and ``practices.gps_per_practice``, but not ``population`` or the practice
 list.  Such entries keep their position; register groups without an entry follow, in the
 order of ``practices_from.groups``.  ``--set groups.N...`` addresses the N-th group when
-``groups:`` is absent or lists every register group.
+``groups:`` is absent or lists every register group.  An entry naming a group the register
+lacks, without a population of its own, is an error that lists the register's groups.
+
+Small practices: practices with fewer than ``min_list_size`` patients (default 1,000) are
+listed by code, name (from the map), size, group and row in a
+:class:`~simulation.errors.RegisterWarning`.  ``small_practices``: ``keep`` (default) leaves
+them; ``merge`` joins each to the largest practice of its locality (the locality label, else
+the map's PCN, else the group), adding its patients (and GPs when both are given) and
+list-size weighting its deprivation score; ``exclude`` drops it and shares its patients
+among the locality's other practices in proportion to their lists (largest remainders).  A
+locality of small practices only keeps its largest.  Group totals never change.
+
+Map levels: with a map, each practice records its PCN, sub-ICB location (or CCG) and ICB
+(``explicit[].pcn``, ``sub_icb``, ``icb``).  Covariates (``covariates``,
+:mod:`simulation.covariates`) add each practice's deprivation score (``explicit[].imd``).
 
 Localities (``locality``): ``pcn`` makes each PCN of the map a locality; ``column`` uses the
 plain file's ``locality`` column; ``rules`` shuffles the practices into
-``groups[].localities.count`` localities, as for generated groups.  The default is ``pcn`` if
+``groups[].localities.count`` localities, as for generated groups, where the count is
+round(population / ``people_per_locality``) (1 to 50, at most one per practice) unless the
+group's entry sets it; the resolved scenario lists the groups sized so in
+``practices_from.sized_groups``, and a count set by the scenario that gives fewer than 40,000
+or more than 100,000 people per locality is warned about.  The default is ``pcn`` if
 a map is given, else ``column`` if a plain file has a locality column, else ``rules``.  With
 ``pcn`` or ``column``, the localities are the distinct labels in file order, and
 ``localities.count`` is ignored.
