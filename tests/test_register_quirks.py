@@ -257,3 +257,14 @@ def test_the_synthetic_national_register_loads_with_englands_shape():
     assert len(set(pop.practice_labels["icb"])) == 42
     assert len(set(pop.practice_labels["pcn"])) == pop.n_areas == 1222
     assert 2 <= np.nanmin(pop.practice_imd) and np.nanmax(pop.practice_imd) <= 70
+
+
+def test_the_cli_reports_a_bad_covariate_file_with_exit_2_and_no_traceback(tmp_path):
+    p = with_imd(tmp_path, IMD.replace("A3,14", "A3,n/a"))
+    r = CliRunner().invoke(app, ["validate", str(p)])
+    assert r.exit_code == 2, r.output
+    assert "imd.csv: row 4 / column imd: value 'n/a': not a number" in r.output
+    assert "Traceback" not in r.output
+    r = CliRunner().invoke(app, ["validate", str(with_imd(tmp_path))])
+    assert r.exit_code == 0, r.output
+    assert "warning: " in r.output and "A2 (3 patients, group Z31, row 3)" in r.output
