@@ -39,6 +39,10 @@ their digest (so the scenario hash changes when the data do) and tries the match
 population drawn with the scenario seed, so ``commnet validate`` reports bad data and
 surveys the scenario cannot hold.  The model's 24-month ``burn_in`` then evolves the
 surveyed ties like any others before month 0.
+
+This module reads and checks (a file reader of the input layer: it imports only the errors,
+the shared types and the schema); the matching and the tie replacement live in
+:mod:`simulation.survey_match`, above the population builder.
 """
 
 from __future__ import annotations
