@@ -268,3 +268,24 @@ def test_the_cli_reports_a_bad_covariate_file_with_exit_2_and_no_traceback(tmp_p
     r = CliRunner().invoke(app, ["validate", str(with_imd(tmp_path))])
     assert r.exit_code == 0, r.output
     assert "warning: " in r.output and "A2 (3 patients, group Z31, row 3)" in r.output
+
+
+def test_folding_small_practices_never_loses_a_patient_or_a_locality():
+    import random
+
+    from simulation.registers import _fold_small
+
+    r = random.Random(0)
+    for _ in range(500):
+        labelled = r.random() < 0.5
+        ex = [{"code": f"P{i}", "list_size": r.choice([1, 2, 5, 300, 999, 1000, 5000, 20000]),
+               **({"locality": r.choice("ab")} if labelled else {})}
+              for i in range(r.randint(1, 12))]
+        for how in ("merge", "exclude"):
+            out = _fold_small(ex, 1000, how)
+            assert sum(x["list_size"] for x in out) == sum(x["list_size"] for x in ex)
+            assert {x.get("locality") for x in out} == {x.get("locality") for x in ex}
+            kept_small = [x for x in out if x["list_size"] < 1000]
+            # a small practice survives only as the largest of a locality of small ones
+            for x in kept_small:
+                assert all(y["list_size"] < 1000 for y in ex if y.get("locality") == x.get("locality"))
