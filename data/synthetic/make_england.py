@@ -47,6 +47,10 @@ PCN_TARGET = (34_000, 58_000)  # PCNs reach at least this many patients (most 30
 #: dormant, closing or merging practices (sizes as seen in real files)
 TINY = [1, 2, 3, 4, 4, 11, 37, 150, 288, 420, 515, 640, 780, 860, 905]
 PUBLICATION, EXTRACT = "GP_PRAC_PAT_LIST", "01APR2024"
+#: practice names: SYNTHETIC <place> <kind>, from the practice number (no random draws)
+PLACES = ("OAK LANE", "MILL ROAD", "CHURCH STREET", "PARK VIEW", "HIGH STREET", "STATION ROAD",
+          "BRIDGE END", "WILLOW", "ASH GROVE", "MARKET SQUARE", "RIVERSIDE", "HILLTOP", "ELM TREE")
+KINDS = ("SURGERY", "MEDICAL CENTRE", "HEALTH CENTRE", "MEDICAL PRACTICE", "FAMILY PRACTICE")
 
 
 def _gz(path: Path, rows: list[list[object]]) -> None:
@@ -118,18 +122,20 @@ def write(practices: list[dict[str, object]]) -> None:
                 "SUB_ICB_LOCATION_NAME", "ICB_CODE", "ICB_NAME"]]
     imd = [["Indicator ID", "Indicator Name", "Area Code", "Area Type", "Sex", "Age",
             "Category Type", "Time period", "Value"]]
-    name = "Deprivation score (IMD 2019)"
-    imd.append(["93553", name, "E92000001", "England", "Persons", "All ages", "", "2019",
+    indicator = "Deprivation score (IMD 2019)"
+    imd.append(["93553", indicator, "E92000001", "England", "Persons", "All ages", "", "2019",
                 "21.7"])
     for p in practices:
         code, sub = p["code"], p["sub"]
         post = f"ZZ99 {int(code[2:]) % 10}{'ABDEFGHJLN'[int(code[2:]) % 10]}Z"
         ons = f"E38999{int(sub[2:]):03d}"
         totals.append([PUBLICATION, EXTRACT, "GP", sub, ons, code, post, "ALL", "ALL", p["size"]])
-        mapping.append([PUBLICATION, EXTRACT, code, f"SYNTHETIC PRACTICE {code}", post, p["pcn"],
+        n = int(code[2:])
+        name = f"SYNTHETIC {PLACES[n % len(PLACES)]} {KINDS[n // len(PLACES) % len(KINDS)]}"
+        mapping.append([PUBLICATION, EXTRACT, code, name, post, p["pcn"],
                         f"SYNTHETIC PCN {p['pcn']}", sub, f"NHS SYNTHETIC SUB-ICB {sub}",
                         p["icb"], f"NHS SYNTHETIC ICB {p['icb']}"])
-        imd.append(["93553", name, code, "GPs", "Persons", "All ages", "", "2019",
+        imd.append(["93553", indicator, code, "GPs", "Persons", "All ages", "", "2019",
                     f"{p['imd']:.1f}"])
     _gz(OUT / "gp-reg-pat-prac-all.csv.gz", totals)
     _gz(OUT / "gp-reg-pat-prac-map.csv.gz", mapping)
