@@ -290,14 +290,16 @@ REGISTRY: dict[str, Entry] = {
         "Lancet 2012, against older populations in less deprived areas), maternity_children "
         "1.3 (1.0-1.6; younger populations, higher birth rates), prevention_primary 1.15 "
         "(1.0-1.4; GP consultation rates somewhat higher)"),
+    # need.deprivation acts only with practice covariates (a switched-off feature otherwise),
+    # so its ranges are stated here but not given to the robustness designs
     "need.deprivation.reference_imd": _assumed("about the mean IMD 2019 score of England's "
                                                "areas (MHCLG, English Indices of Deprivation "
-                                               "2019), so average practices keep their profile",
-                                               15.0, 28.0),
+                                               "2019), so average practices keep their "
+                                               "profile; plausible 15-28"),
     "need.deprivation.imd_span": _assumed("score gap between the mean practices of the least "
                                           "and most deprived fifths; roughly 25-35 points for "
-                                          "practice IMD 2019 scores (check with commnet "
-                                          "describe on a covariate file)", 20.0, 40.0),
+                                          "practice IMD 2019 scores, plausible 20-40 (check "
+                                          "with commnet describe on a covariate file)"),
     # ---------------------------------------------------------------- observation
     "observation.noise": _assumed("error of a GP's view of its practice's need; no data", 0.1, 1.0),
     "observation.noise_engagement_factor": _assumed("engaged agents observe more carefully; "
