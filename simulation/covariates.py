@@ -13,17 +13,17 @@ Formats
     and ``Value``.  When present, ``Indicator ID`` selects ``covariates.indicator`` (default
     93553), ``Category Type`` keeps the rows without a breakdown (empty), and ``Time period``
     selects ``covariates.time_period`` if given.  Rows of other areas (England, ICBs, PCNs)
-    are ignored by the join; an empty ``Value`` (suppressed) counts as missing.
+    are ignored (not joined, not checked); an empty ``Value`` (suppressed) counts as missing.
 ``plain``
     A CSV with columns ``practice, imd``; lines starting with ``#`` are comments.
 
 Reading rules are those of the registers (:mod:`simulation.csvfiles`): columns by name,
 rows numbered as lines of the file, every problem names the file, the row and/or column, the
-value and what is allowed (exit status 2).  A practice code appearing twice among the rows
-taken is refused; a score must be a number from 0 to 100 (IMD 2019 scores of practice
-populations lie within about 2-70).  A selected practice without a score is an error that
-lists them, unless ``missing: median`` fills in the list-size-weighted median of the others
-(with a warning naming them).
+value and what is allowed (exit status 2).  A register practice appearing twice among the
+rows taken (a plain file: any code twice) is refused; a score must be a number from 0 to 100
+(IMD 2019 scores of practice populations lie within about 2-70).  A selected practice
+without a score is an error that lists them, unless ``missing: median`` fills in the
+list-size-weighted median of the others (with a warning naming them).
 """
 
 from __future__ import annotations
@@ -136,9 +136,11 @@ def read_covariates(path: Path, spec: CovariateSpec, practices: dict[str, tuple[
     scores: dict[str, float] = {}
     for i in np.flatnonzero(keep):
         c, line = codes[i], int(t.lines[i])
-        if not c:
+        if not c and not fingertips:
             problems.append((f"row {line} / column {cname}", "value '': empty practice code"))
             continue
+        if fingertips and c not in practices:
+            continue  # England, ICBs, PCNs, other practices: not joined, not checked
         if c in first:
             hint = (" (several time periods? set covariates.time_period)"
                     if fingertips and spec.time_period is None and t.has("Time period") else "")
@@ -148,7 +150,7 @@ def read_covariates(path: Path, spec: CovariateSpec, practices: dict[str, tuple[
             continue
         first[c] = line
         if c not in practices or not values[i]:
-            continue  # other areas are ignored; an empty value is missing
+            continue  # other practices are ignored; an empty value is missing
         v, msg = _number(values[i])
         if msg:
             problems.append((f"row {line} / column {vname}", msg))

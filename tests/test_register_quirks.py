@@ -177,13 +177,20 @@ FINGERTIPS = ('Indicator ID,Area Code,Area Type,Category Type,Time period,Value\
                         [("A1", 10), ("A2", 12), ("A3", 14), ("A4", 45), ("A5", 40), ("A6", 30),
                          ("B1", 20), ("B2", 5)])
               + "93553,A1,GPs,Ethnic groups,2019,99\n"  # a breakdown row: ignored
-              + "90453,A1,GPs,,2019,77\n")  # another indicator: ignored
+              + "90453,A1,GPs,,2019,77\n"  # another indicator: ignored
+              + "93553,E38000001,Sub-ICB,,2019,25\n93553,E38000001,CCGs,,2019,x\n")  # not joined
 
 
 def test_fingertips_download_keeps_the_indicator_and_no_breakdown(tmp_path):
     with pytest.warns(RegisterWarning):
         s = load_scenario(with_imd(tmp_path, FINGERTIPS, fmt="fingertips"))
     assert s.groups[1].practices.explicit[0].imd == 20
+    with pytest.raises(ScenarioError, match=r"row 15 / column Area Code: value 'B1': practice "
+                                            r"appears twice \(rows 9 and 15\).*set covariates.time_period"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegisterWarning)
+        load_scenario(with_imd(tmp_path, FINGERTIPS + "93553,B1,GPs,,2018,21\n",
+                               fmt="fingertips"))
     with pytest.raises(ScenarioError, match=r"no row of indicator '93' .*the file has: 90453, "
                                             r"93553"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RegisterWarning)
