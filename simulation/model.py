@@ -211,6 +211,11 @@ class CommissioningModel(mesa.Model):
             rng, baseline, p.area_group, p.practice_area,
             s.need.locality_concentration, s.need.practice_concentration,
         )
+        if p.practice_imd is not None and np.isfinite(p.practice_imd).any():  # need.deprivation
+            dep = s.need.deprivation
+            self.practice_need = needs.deprivation_shift(
+                self.practice_need, p.practice_imd, [dep.ratios.get(x, 1.0) for x in s.services],
+                dep.reference_imd, dep.imd_span)
         self._refresh_truth()
         self.data_observer = p.practice < 0
         self.data_scope = p.scope[self.data_observer]  # fixed: sliced once, not every month
