@@ -118,6 +118,8 @@ class ClassroomModel(CommissioningModel):
         return self.__dict__.get("choices") or {}
 
     def draw_attendance(self) -> None:
+        """The model's draw, after the students' efforts set their engagement; a student
+        takes part iff their effort is above 0."""
         ch = self._choices()
         for slot, c in ch.items():
             if "effort" in c:
@@ -128,6 +130,8 @@ class ClassroomModel(CommissioningModel):
                 self.active[slot] = bool(c["effort"] > 0) and bool(self.present[slot])
 
     def exchange_knowledge(self) -> None:
+        """The model's exchange with the students' chosen ties made (if new) and at full
+        trust this month; records what each student heard."""
         ch = self._choices()
         picks = [(slot, peer) for slot, c in ch.items() for peer in c.get("ties", ())]
         boosted = saved = None
@@ -159,6 +163,7 @@ class ClassroomModel(CommissioningModel):
                 self.heard[int(slot)] = [(int(p), before[p].copy()) for p in peers]
 
     def locality_attendance(self, attend: np.ndarray) -> np.ndarray:
+        """The model's draw of attendees with the students' choices forced in or out."""
         ch = self._choices()
         forced = [(s, bool(c["attend_locality"])) for s, c in ch.items() if "attend_locality" in c]
         if forced:
@@ -169,6 +174,8 @@ class ClassroomModel(CommissioningModel):
         return attend
 
     def hold_board_meeting(self) -> None:
+        """The model's board meeting after the votes replaced the voters' priorities, with
+        the students' attendance choices (for the meeting only)."""
         ch = self._choices()
         for slot, c in ch.items():
             if "vote" in c and self.on_board[slot]:
@@ -210,7 +217,7 @@ class Seat:
         return self.name is not None and not self.left
 
 
-def _code(rng: secrets.SystemRandom | None = None) -> str:
+def _code() -> str:
     return "".join(secrets.choice(CODE_ALPHABET) for _ in range(6))
 
 
@@ -311,8 +318,6 @@ class Session:
             rank[int(p.practice[s])] = k + 1
             order.append((k, s))
         queues["gp"] = [s for _, s in sorted(order)]
-        for q in ("pm", "patient", "provider", "council"):
-            queues[q] = queues[q]
         pattern = ["gp", "gp", "pm", "patient", "gp", "provider", "gp", "council"]
         slots = [int(s) for s in formal_gp]
         while len(slots) < n and any(queues.values()):
@@ -411,6 +416,7 @@ class Session:
 
     @property
     def finished(self) -> bool:
+        """Whether every month of the lesson has been played."""
         return self.month >= self.months
 
     def entitled(self, slot: int) -> dict[str, bool]:
@@ -631,6 +637,7 @@ class Session:
 
     @staticmethod
     def locality_name(area: int) -> str:
+        """``locality A``, ``locality B``, ... for area 0, 1, ..."""
         return f"locality {chr(ord('A') + int(area) % 26)}" if area >= 0 else "no locality"
 
     def state(self, token: str | None = None) -> dict[str, Any]:
@@ -744,8 +751,6 @@ def _layout(p) -> dict[str, list[float]]:
         x[i], y[i] = 0.22 * np.cos(a), 0.22 * np.sin(a)
     out = np.flatnonzero(p.group < 0)
     for j, i in enumerate(out):
-        a = np.pi * (0.15 + 0.7 * j / max(out.size - 1, 1))
-        x[i], y[i] = 0.95 * np.cos(a + np.pi), 0.95 * np.sin(a + np.pi) * 0.3 + 0.0
         x[i], y[i] = -0.95 + 1.9 * j / max(out.size - 1, 1), 0.97
     return {"x": [round(float(v), 4) for v in x], "y": [round(float(v), 4) for v in y]}
 
