@@ -54,25 +54,25 @@ def behaviour(log: pd.DataFrame) -> tuple[dict[str, float], dict[str, Any]]:
     paths to values; ``summary`` has the counts and the rates without a parameter."""
     d = log[log["decided"].astype(bool)] if len(log) else log
     over: dict[str, float] = {}
-    summary: dict[str, Any] = {"decisions": int(len(d)), "students": int(d["name"].nunique())
+    summary: dict[str, Any] = {"decisions": len(d), "students": int(d["name"].nunique())
                                if len(d) else 0, "by_type": {}}
     for kind in STAKEHOLDER_TYPES:
         eff = d.loc[d["kind"] == kind, "effort"].dropna() if len(d) else pd.Series(dtype=float)
         if len(eff):
             m = float(np.clip(eff.mean(), LOW, 1 - LOW))
             over[f"engagement.{kind}.mean"] = round(m, 4)
-            summary["by_type"][kind] = {"decisions": int(len(eff)), "effort": round(m, 4)}
+            summary["by_type"][kind] = {"decisions": len(eff), "effort": round(m, 4)}
     if len(d):
         offered = d[d["entitled_locality"].astype(bool) & d["locality_meets"].astype(bool)]
         went = offered["attend_locality"].dropna().astype(bool)
         if len(went):
             over["localities.attendance"] = round(float(went.mean()), 4)
-            summary["locality_attendance"] = {"offered": int(len(went)),
+            summary["locality_attendance"] = {"offered": len(went),
                                               "rate": round(float(went.mean()), 4)}
         board = d[d["entitled_board"].astype(bool) & d["decision_month"].astype(bool)]
         bw = board["attend_board"].dropna().astype(bool)
         if len(bw):
-            summary["board_attendance"] = {"offered": int(len(bw)), "rate": round(float(bw.mean()), 4)}
+            summary["board_attendance"] = {"offered": len(bw), "rate": round(float(bw.mean()), 4)}
         summary["ties_per_decision"] = round(float(d["ties"].map(len).mean()), 3)
         summary["votes"] = int(d["vote"].map(len).gt(0).sum())
     return over, summary

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the pages' JavaScript and HTML keep their natural lines)
 """The game's pages: HTML, CSS and JavaScript as strings (served by :mod:`.server`; no file
 is read, nothing is fetched from elsewhere).  Every text that comes from a client (a
 student's name) is put in the page with ``textContent``, never as HTML."""

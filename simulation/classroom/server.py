@@ -22,6 +22,7 @@ Safety on a classroom network (tested in ``tests/test_classroom_server.py``):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import secrets
@@ -129,6 +130,7 @@ class Lesson:
 
     # ------------------------------------------------------------ control
     def status(self) -> dict[str, Any]:
+        """Phase, timer and seconds left, for the screens."""
         left = None
         if self.phase == "open" and self.deadline is not None:
             left = max(0.0, self.deadline - time.monotonic())
@@ -139,6 +141,7 @@ class Lesson:
                 "advanced_at": self.advanced_at}
 
     def open(self) -> None:
+        """Open the coming month for the students' decisions (the timer starts)."""
         if self.session.finished:
             raise SessionClosed("the lesson is over")
         self.phase = "open"
@@ -166,6 +169,7 @@ class Lesson:
             self._changed()
 
     def pause(self) -> None:
+        """Stop the clock and refuse decisions until :meth:`resume`."""
         if self.phase == "open":
             self.remaining = (None if self.deadline is None
                               else max(0.0, self.deadline - time.monotonic()))
@@ -173,6 +177,7 @@ class Lesson:
             self._changed()
 
     def resume(self) -> None:
+        """Reopen a paused month with the time it had left."""
         if self.phase == "paused":
             self.phase = "open"
             self.deadline = (None if self.remaining is None
@@ -181,6 +186,7 @@ class Lesson:
             self._changed()
 
     def set_timer(self, seconds: float) -> None:
+        """Auto-advance: close each open month after ``seconds`` (0 = off)."""
         self.timer = float(seconds)
         if self.phase == "open":
             self.deadline = time.monotonic() + self.timer if self.timer else None
@@ -251,7 +257,7 @@ class _Guard:
                     return
         try:
             await self.app(scope, receive, send_secure)
-        except Exception:  # noqa: BLE001 - the lesson must survive any request
+        except Exception:  # the lesson must survive any request
             if not started:
                 await _error(500, "internal error")(scope, receive, send_secure)
 
@@ -262,8 +268,10 @@ async def _body(request: Request) -> dict[str, Any]:
         raw += chunk
         if len(raw) > MAX_BODY:
             raise _BadRequest(413, "request too large")
+    if not raw.strip():
+        raise _BadRequest(400, "the body is a JSON object")
     try:
-        data = json.loads(raw or b"{}")
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise _BadRequest(400, "the body is not JSON") from None
     if not isinstance(data, dict):
@@ -442,6 +450,7 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
     async def not_allowed(request: Request, exc: Exception) -> Response:
         return _error(405, "method not allowed")
 
+    @contextlib.asynccontextmanager
     async def lifespan(app):
         task = asyncio.create_task(lesson.tick())
         try:
@@ -476,7 +485,7 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
 
 
 def lan_hosts() -> list[str]:
-    """This machine's name and non-loopback IPv4 addresses (read locally, no traffic)."""
+    """The machine's name and non-loopback IPv4 addresses (read locally, no traffic)."""
     names = [socket.gethostname()]
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)

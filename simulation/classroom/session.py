@@ -448,7 +448,7 @@ class Session:
         out = (nbrs | set(peers.tolist())) - {slot}
         return sorted(int(x) for x in out)
 
-    def submit(self, token: str, **choices: Any) -> dict[str, Any]:
+    def submit(self, token: str, /, **choices: Any) -> dict[str, Any]:
         """Record the seat's choices for the coming month (merged with any given before).
 
         ``effort`` (0..1), ``attend_locality`` / ``attend_board`` (bool, only if entitled),
