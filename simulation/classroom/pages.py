@@ -69,6 +69,7 @@ function el(tag, attrs, ...kids) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") e.className = v;
+    else if (k === "style") Object.assign(e.style, v);  // CSSOM: allowed by the page's CSP
     else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? "" : String(v));
   }
@@ -104,7 +105,7 @@ function bars(services, series) {
     series.forEach((s, j) => {
       const v = s.values ? s.values[i] : null;
       if (v === null || v === undefined) return;
-      track.append(el("div", {class: "bar s" + j, style: "width:" + Math.min(100, v * 250).toFixed(1) + "%",
+      track.append(el("div", {class: "bar s" + j, style: {width: Math.min(100, v * 250).toFixed(1) + "%"},
         title: s.label + ": " + pct(v)}));
     });
     box.append(el("div", {class: "svc"}, el("span", {}, name), track));
@@ -118,7 +119,7 @@ function lineChart(title, xs, lines, fmt) {
   let lo = Infinity, hi = -Infinity;
   for (const ln of lines) for (const v of ln.values) if (v !== null && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   if (!isFinite(lo)) { lo = 0; hi = 1; }
-  if (hi - lo < 1e-9) { hi = lo + 1; }
+  if (hi - lo < 1e-9) { const d = Math.max(Math.abs(lo) * 0.05, 0.01); lo -= d; hi += d; }
   const pad = (hi - lo) * 0.08; lo -= pad; hi += pad;
   const x0 = xs.length ? xs[0] : 0, x1 = xs.length > 1 ? xs[xs.length - 1] : x0 + 1;
   const X = x => L + (W - L - R) * (x - x0) / Math.max(1e-9, x1 - x0);
@@ -241,13 +242,15 @@ function render() {
       el("span", {class: "muted"}, "your engagement " + pct(s.engagement))),
     el("div", {class: "status", id: "status"}, phase),
     message ? el("div", {class: message.ok ? "status" : "status error", id: "sent"}, message.text) : null));
+  if (!s.finished) sections.push(decisionForm(s));
   sections.push(el("section", {}, el("h2", {}, "What you see"),
     el("p", {class: "muted"}, s.seat.kind === "gp" || s.seat.kind === "manager" || s.seat.kind === "patient"
       ? "Your practice's need as you have observed it (noisy: the less you engage, the noisier), your view after talking, and your priorities."
       : "Need as the activity data you see show it, your view after talking, and your priorities."),
     bars(s.services, [{label: "your observation", values: s.observation}, {label: "your view now", values: s.belief},
       {label: "your priorities", values: s.priorities}])));
-  const heard = s.heard.length ? el("ul", {}, s.heard.map(h => {
+  const more = s.heard.length > 6 ? el("p", {class: "muted"}, "… and " + (s.heard.length - 6) + " more.") : null;
+  const heard = s.heard.length ? el("ul", {}, s.heard.slice(0, 6).map(h => {
     const top = h.belief.indexOf(Math.max(...h.belief));
     return el("li", {}, h.label + ": most need in " + s.services[top] + " (" + pct(h.belief[top]) + ")");
   })) : el("p", {class: "muted"}, "Nobody you are tied to talked with you last month.");
@@ -256,7 +259,7 @@ function render() {
     bars(s.services, [{label: "locality view", values: s.locality_meeting.view}]));
   if (s.board_meeting) meet.push(el("h2", {}, "The board's view" + (s.board_meeting.attended === false ? " (you missed the last meeting)" : "")),
     bars(s.services, [{label: "board view", values: s.board_meeting.view}]));
-  sections.push(el("section", {}, el("h2", {}, "What your ties said last month"), heard, meet));
+  sections.push(el("section", {}, el("h2", {}, "What your ties said last month"), heard, more, meet));
   const d = s.decision;
   sections.push(el("section", {}, el("h2", {}, "The last decision"),
     d.reflected === null ? el("p", {class: "muted"}, "No decision yet.") :
@@ -264,7 +267,6 @@ function render() {
       ? "It reflected your priorities (" + pct(d.reflection) + " match)."
       : "It did not reflect your priorities (" + pct(d.reflection) + " match)."),
     bars(s.services, [{label: "money spent where you work", values: d.allocation}, {label: "your priorities", values: s.priorities}])));
-  if (!s.finished) sections.push(decisionForm(s));
   sections.push(el("section", {}, el("button", {class: "secondary", id: "leave", onclick: leave}, "Leave the game"),
     el("span", {class: "muted"}, " The model plays your seat while you are away.")));
   app.replaceChildren(...sections);
@@ -356,6 +358,7 @@ async function control(action, extra) {
   if (r.status !== 200) alert((r.data && r.data.error) || ("failed: " + r.status));
 }
 
+const COLOURS = {gp: "#0072B2", manager: "#E69F00", provider: "#D55E00", patient: "#009E73", local_authority: "#CC79A7"};
 function network(n) {
   const W = 520, Hh = 420;
   const X = x => W / 2 + x * W * 0.46, Y = y => Hh / 2 + y * Hh * 0.46;
@@ -365,7 +368,7 @@ function network(n) {
   for (const [a, b, w] of n.edges) g.append(svg("line", {x1: X(byId[a].x), y1: Y(byId[a].y), x2: X(byId[b].x), y2: Y(byId[b].y),
     "stroke-width": (0.3 + 1.6 * w).toFixed(2), "stroke-opacity": (0.15 + 0.45 * w).toFixed(2)}));
   for (const nd of n.nodes) g.append(svg("circle", {cx: X(nd.x), cy: Y(nd.y), r: nd.student ? 8 : (nd.board ? 6 : 4.5),
-    fill: `var(--${nd.kind})`, class: nd.student ? "student" : (nd.board ? "board" : "")},
+    fill: COLOURS[nd.kind] || "#888", class: nd.student ? "student" : (nd.board ? "board" : "")},
     svg("title", {}, nd.kind + (nd.board ? ", board" : "") + (nd.lead ? ", locality lead" : "") + (nd.student ? ", a student" : "") + ", engagement " + pct(nd.engagement))));
   return g;
 }
@@ -376,11 +379,11 @@ function render() {
   document.getElementById("hubsub").textContent = s.scenario + " · seed " + s.seed + " · " + s.students.length + " students · " + s.free_seats + " free seats";
   const phase = s.finished ? "The lesson is over" : s.phase === "open" ? "Month " + (s.month + 1) + " is open" + (left !== null ? " — closes in " + left + " s" : "")
     : s.phase === "paused" ? "Paused" : "Month " + (s.month + 1) + " not open yet";
-  const timer = el("input", {type: "number", id: "timer", min: 0, max: 3600, value: s.timer || 0, style: "width:6em"});
+  const timer = el("input", {type: "number", id: "timer", min: 0, max: 3600, value: s.timer || 0, style: {width: "6em"}});
   const join = el("section", {id: "join"}, el("h2", {}, "Join"),
     el("div", {class: "big", id: "joinurl"}, s.join_url || location.origin + "/"),
     el("div", {}, "code ", el("span", {class: "code", id: "code"}, s.code)),
-    s.qr ? el("div", {id: "qr", innerHTML: null}) : el("p", {class: "muted", id: "noqr"}, "No QR library is installed (segno or qrcode): show this address instead."));
+    s.qr ? el("div", {id: "qr"}) : el("p", {class: "muted", id: "noqr"}, "No QR library is installed (segno or qrcode): show this address instead."));
   if (s.qr) { const q = join.querySelector("#qr"); const doc = new DOMParser().parseFromString(s.qr, "image/svg+xml"); q.append(doc.documentElement); }
   const controls = el("section", {}, el("div", {class: "row"}, el("strong", {id: "month"}, "Month " + s.month + " of " + s.months),
       el("span", {id: "phase", class: "status"}, phase)),

@@ -285,6 +285,9 @@ class Session:
         self._layout: dict[str, Any] | None = None
         self._record()
         if self.folder is not None:
+            import pandas  # noqa: F401  imported now, not in the first month's write
+            import pyarrow.parquet  # noqa: F401
+
             self.folder.mkdir(parents=True, exist_ok=True)
             meta = {"scenario": scenario.name, "source": str(source.resolve()) if source else None,
                     "seed": self.seed, "seats": len(self.seats), "months": self.months,
