@@ -236,3 +236,17 @@ def test_student_and_hub_views(spec):
     assert len(net["nodes"]) == s.model.n_agents
     assert sum(n["student"] for n in net["nodes"]) == 1
     assert "Ada" not in str(net)  # the network names no student
+
+
+def test_a_dropped_student_takes_the_seat_back_from_a_silent_device(spec):
+    s = Session(spec, seed=2, seats=2)
+    a = s.join("Ada")
+    seat = s.seat(a)
+    s.submit(a, effort=0.4)
+    with pytest.raises(SeatTaken):
+        s.join("Ada")  # the first device is active
+    seat.last_seen -= s.rejoin_grace + 1  # it went silent (the phone lost its connection)
+    a2 = s.join("Ada")
+    assert s.seat(a2) is seat and s.state(a2)["choices"] == {"effort": 0.4}
+    with pytest.raises(PermissionError):
+        s.seat(a)  # the silent device's token no longer acts for the seat

@@ -85,7 +85,7 @@ class Lesson:
     decide), ``paused``; an optional auto-advance timer; change notification for long polls."""
 
     def __init__(self, session: Session, facilitator_key: str | None = None,
-                 idle_seconds: float = IDLE_SECONDS):
+                 idle_seconds: float = IDLE_SECONDS, poll_seconds: float = POLL_SECONDS):
         self.session = session
         self.key = facilitator_key or secrets.token_urlsafe(24)
         self.phase = "closed"
@@ -93,6 +93,7 @@ class Lesson:
         self.deadline: float | None = None  # monotonic time the open month closes
         self.remaining: float | None = None  # kept while paused
         self.idle_seconds = idle_seconds
+        self.poll_seconds = poll_seconds
         self.advanced_at: float | None = None  # wall time of the last month's end
         self.last_advance_seconds: float | None = None
         self.public_version = 0  # what students' screens show changed (month, phase, ...)
@@ -114,7 +115,7 @@ class Lesson:
             if ev is not None:
                 ev.set()
 
-    async def wait(self, seen: int, public: bool = False, timeout: float = POLL_SECONDS) -> None:
+    async def wait(self, seen: int, public: bool = False, timeout: float | None = None) -> None:
         """Return when the (public) version differs from ``seen`` or after ``timeout``."""
         name = "_public_event" if public else "_event"
         current = self.public_version if public else self.session.version
@@ -124,7 +125,7 @@ class Lesson:
             setattr(self, name, asyncio.Event())
         ev = getattr(self, name)
         try:
-            await asyncio.wait_for(ev.wait(), timeout)
+            await asyncio.wait_for(ev.wait(), self.poll_seconds if timeout is None else timeout)
         except TimeoutError:
             pass
 

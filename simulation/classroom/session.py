@@ -71,6 +71,9 @@ __all__ = ["CHOICES", "MAX_TIES", "ChoiceError", "ClassroomModel", "SeatTaken", 
 MAX_TIES = 3
 #: The choices a student can make (keyword arguments of :meth:`Session.submit`).
 CHOICES = ("effort", "attend_locality", "attend_board", "ties", "vote")
+#: A name whose seat's student sent nothing for this long (seconds) may take the seat back
+#: from another device (a dropped connection); a live screen asks at least every 20 s.
+REJOIN_GRACE = 25.0
 #: Display names are 1..MAX_NAME characters.
 MAX_NAME = 40
 #: Join codes: six characters without look-alikes (0/O, 1/I/L).
@@ -273,6 +276,7 @@ class Session:
             raise ValueError("months must be at least 1")
         self.code = (code or _code()).upper()
         self.lock = threading.RLock()
+        self.rejoin_grace = REJOIN_GRACE
         self.version = 0  # bumped by every change a screen shows
         self.seats = self._plan(int(seats))
         self._by_token: dict[str, Seat] = {}
@@ -341,11 +345,12 @@ class Session:
         return out
 
     def join(self, name: str, code: str | None = None) -> str:
-        """Take a seat (or, for a name that holds one whose student left, take it back).
+        """Take a seat, or take back the seat of this name (case-insensitive) when its
+        student left or was silent for :attr:`rejoin_grace` seconds (a dropped connection).
 
         Returns the seat's new token (any earlier token of the seat stops working).  With
         ``code`` (the server always passes it) the join code must match.  Raises
-        :class:`SessionFull`, :class:`SeatTaken` (the name's student is still connected),
+        :class:`SessionFull`, :class:`SeatTaken` (the name's student is still active),
         :class:`ChoiceError` (bad name) or :class:`PermissionError` (wrong code)."""
         if code is not None and not secrets.compare_digest(
                 str(code).strip().upper().encode(), self.code.encode()):
@@ -354,9 +359,10 @@ class Session:
         key = clean.casefold()
         with self.lock:
             seat = self._by_name.get(key)
-            if seat is not None and not seat.left:
-                raise SeatTaken(f"{clean!r} is playing: choose another name, or leave on the "
-                                "other device first")
+            if (seat is not None and not seat.left
+                    and time.monotonic() - seat.last_seen < self.rejoin_grace):
+                raise SeatTaken(f"{clean!r} is playing on another device: choose another "
+                                "name, leave there first, or wait half a minute")
             if seat is None:
                 free = [s for s in self.seats if s.name is None]
                 if not free:
