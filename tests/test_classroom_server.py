@@ -13,7 +13,7 @@ pytest.importorskip("httpx")
 import warnings
 
 with warnings.catch_warnings():  # Starlette 1.x prefers httpx2; httpx is what is installed
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from simulation.app.serve import allowed_hosts

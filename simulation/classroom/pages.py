@@ -57,6 +57,7 @@ svg text { font: 11px system-ui, sans-serif; fill:#333; }
 .chart path { fill:none; stroke-width:2.2; }
 .chart .axis { stroke:#bbb; stroke-width:1; }
 .net line { stroke:#9aa5b1; }
+#network { max-height: 62vh; display:block; margin:0 auto; }
 .net circle.student { stroke:#111; stroke-width:3; }
 .net circle.board { stroke:#12324f; stroke-width:1.5; }
 @media (max-width: 900px) { main.hub { grid-template-columns: 1fr; } }
@@ -115,7 +116,7 @@ function bars(services, series) {
   return el("div", {}, box, legend);
 }
 function lineChart(title, xs, lines, fmt) {
-  const W = 460, H = 170, L = 44, R = 8, T = 18, B = 22;
+  const W = 620, H = 150, L = 44, R = 8, T = 18, B = 22;
   let lo = Infinity, hi = -Infinity;
   for (const ln of lines) for (const v of ln.values) if (v !== null && isFinite(v)) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   if (!isFinite(lo)) { lo = 0; hi = 1; }

@@ -54,12 +54,17 @@ IDLE_SECONDS = 60.0
 @dataclass
 class RateLimits:
     """Token buckets: ``burst`` requests at once, refilled at ``rate`` per second, per client
-    address (every request) and per seat token / facilitator (authenticated requests)."""
+    address (every request), per seat token / facilitator (authenticated requests) and per
+    address for joins."""
 
     address_burst: float = 240.0
     address_rate: float = 60.0
     client_burst: float = 30.0
     client_rate: float = 4.0
+    facilitator_burst: float = 120.0  # the hub wakes on every student's decision
+    facilitator_rate: float = 20.0
+    join_burst: float = 60.0  # joins per address (a class shares few addresses behind NAT)
+    join_rate: float = 2.0
 
 
 class _Buckets:
@@ -96,6 +101,7 @@ class Lesson:
         self.poll_seconds = poll_seconds
         self.advanced_at: float | None = None  # wall time of the last month's end
         self.last_advance_seconds: float | None = None
+        self._writer: asyncio.Task | None = None
         self.public_version = 0  # what students' screens show changed (month, phase, ...)
         self._event: asyncio.Event | None = None
         self._public_event: asyncio.Event | None = None
@@ -157,7 +163,7 @@ class Lesson:
         try:
             t0 = time.perf_counter()
             self.session.drop_idle(self.idle_seconds)
-            await run_in_threadpool(self.session.advance)
+            await run_in_threadpool(self.session.advance, False)
             self.last_advance_seconds = time.perf_counter() - t0
             self.advanced_at = time.time()
             self.phase = "closed"
@@ -168,6 +174,12 @@ class Lesson:
         finally:
             self._advancing = False
             self._changed()
+        # the log is written once the screens have their answers (off the critical path)
+        self._writer = asyncio.get_running_loop().create_task(self._write_later())
+
+    async def _write_later(self) -> None:
+        await asyncio.sleep(0.5)
+        await run_in_threadpool(self.session.write)
 
     def pause(self) -> None:
         """Stop the clock and refuse decisions until :meth:`resume`."""
@@ -309,6 +321,8 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
 
     limits = limits or RateLimits()
     by_client = _Buckets(limits.client_burst, limits.client_rate)
+    by_join = _Buckets(limits.join_burst, limits.join_rate)
+    by_facilitator = _Buckets(limits.facilitator_burst, limits.facilitator_rate)
     session = lesson.session
 
     def limited(key: str) -> bool:
@@ -318,7 +332,7 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
         key = request.headers.get("x-facilitator-key", "")
         if not secrets.compare_digest(key.encode(), lesson.key.encode()):
             raise _BadRequest(403, "facilitator key required")
-        if limited("facilitator"):
+        if not by_facilitator.take("facilitator"):
             raise _BadRequest(429, "too many requests: slow down")
 
     def student(request: Request) -> str:
@@ -357,7 +371,7 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
     async def join(request: Request) -> Response:
         data = await _body(request)
         client = (request.client.host if request.client else "?")
-        if limited("join:" + client):
+        if not by_join.take(client):
             raise _BadRequest(429, "too many requests: slow down")
         code, name = data.get("code"), data.get("name")
         if not isinstance(code, str) or len(code) > 16:
@@ -403,6 +417,8 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
         seen = _version(request)
         if seen is not None:
             await lesson.wait(seen)
+            if lesson.session.version != seen:
+                await asyncio.sleep(0.15)  # a burst of decisions is one update of the hub
         state = session.state()
         state.update(lesson.status())
         state["version"] = session.version

@@ -302,8 +302,10 @@ class Session:
 
     # ------------------------------------------------------------------ seats
     def _plan(self, n: int) -> list[Seat]:
-        """The seats in the order students take them: locality leads and board GPs first,
-        then a mix (GP, GP, practice manager, patient, GP, provider, GP, council officer)."""
+        """The seats in the order students take them, so that any class gets a mix: formal-role
+        GPs (locality leads first, then board GPs) interleaved with GPs (one per practice
+        before a second), practice managers, patient representatives, provider staff and
+        council officers."""
         m, p = self.model, self.model.pop
         role = p.role
         formal_gp = np.flatnonzero((role == R_GP) & m.formal_role)
@@ -325,8 +327,10 @@ class Session:
             rank[int(p.practice[s])] = k + 1
             order.append((k, s))
         queues["gp"] = [s for _, s in sorted(order)]
-        pattern = ["gp", "gp", "pm", "patient", "gp", "provider", "gp", "council"]
-        slots = [int(s) for s in formal_gp]
+        queues["formal"] = [int(s) for s in formal_gp]
+        pattern = ["formal", "gp", "pm", "formal", "patient", "gp", "formal", "provider", "gp",
+                   "council"]
+        slots: list[int] = []
         while len(slots) < n and any(queues.values()):
             for q in pattern:
                 if queues[q] and len(slots) < n:
@@ -528,10 +532,11 @@ class Session:
             raise ChoiceError(f"a vote is a list of service names or {k} weights")
         return w / w.sum()
 
-    def advance(self) -> dict[str, Any]:
+    def advance(self, write: bool = True) -> dict[str, Any]:
         """Play one month: the playing students' choices enter the model's phases, every
         other seat acts as its model agent; the reference run advances too.  Returns the
-        facilitator's view."""
+        facilitator's view.  With ``write=False`` the log is not written (the server writes
+        it with :meth:`write` after the screens have the new month)."""
         with self.lock:
             if self.finished:
                 raise SessionClosed("the lesson is over")
@@ -578,7 +583,8 @@ class Session:
                     s.choices, s.choices_month = {}, None
             self._record()
             self.version += 1
-            self._write()
+            if write:
+                self.write()
             return self.state()
 
     def reveal(self, on: bool = True) -> None:
@@ -618,21 +624,31 @@ class Session:
                                and row["decided"])),
         })
 
-    def _write(self) -> None:
+    def write(self) -> None:
+        """Write ``decisions.parquet`` and ``history.parquet`` to the session folder (if any)."""
         if self.folder is None:
             return
         import pandas as pd
 
+        with self.lock:
+            log, history = list(self.log), list(self.history)
+
         tmp = self.folder / "decisions.parquet.tmp"
-        pd.DataFrame(self.log).to_parquet(tmp, index=False)
+        pd.DataFrame(log).to_parquet(tmp, index=False)
         tmp.replace(self.folder / "decisions.parquet")
         tmp = self.folder / "history.parquet.tmp"
-        pd.DataFrame(self.history).to_parquet(tmp, index=False)
+        pd.DataFrame(history).to_parquet(tmp, index=False)
         tmp.replace(self.folder / "history.parquet")
 
     # ------------------------------------------------------------------ views
     def label(self, slot: int) -> str:
         """A readable name of an agent: role, practice and locality (no student names)."""
+        labels = self.__dict__.get("_labels")
+        if labels is None:  # a slot keeps its role, practice and organisation
+            labels = self._labels = [self._label(i) for i in range(self.model.n_agents)]
+        return labels[slot]
+
+    def _label(self, slot: int) -> str:
         p = self.model.pop
         r = int(p.role[slot])
         role = ROLE_LABELS.get(r, ROLES[r].replace("_", " "))
