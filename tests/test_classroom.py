@@ -250,3 +250,52 @@ def test_a_dropped_student_takes_the_seat_back_from_a_silent_device(spec):
     assert s.seat(a2) is seat and s.state(a2)["choices"] == {"effort": 0.4}
     with pytest.raises(PermissionError):
         s.seat(a)  # the silent device's token no longer acts for the seat
+
+
+def test_behaviour_is_the_class_rates():
+    from simulation.classroom.debrief import behaviour
+
+    rows = []
+    for month, (e_gp, e_pm, loc) in enumerate([(0.2, 0.9, True), (0.4, 0.7, False)], 1):
+        for kind, eff in (("gp", e_gp), ("manager", e_pm)):
+            rows.append({"month": month, "name": kind, "kind": kind, "decided": True,
+                         "effort": eff, "attend_locality": loc, "attend_board": None,
+                         "entitled_locality": True, "locality_meets": True,
+                         "entitled_board": False, "decision_month": False, "ties": [1],
+                         "vote": []})
+    rows.append({**rows[0], "decided": False, "effort": float("nan")})  # the model played
+    over, summary = behaviour(pd.DataFrame(rows))
+    assert over == {"engagement.gp.mean": 0.3, "engagement.manager.mean": 0.8,
+                    "localities.attendance": 0.5}
+    assert summary["decisions"] == 4 and summary["ties_per_decision"] == 1
+
+
+def test_debrief_writes_scenario_and_report(tmp_path):
+    from simulation.classroom.debrief import debrief
+
+    s = Session(TEACHING, seed=4, seats=4, folder=tmp_path, months=3)
+    toks = [s.join(n) for n in ("Ada", "Bob", "Cy")]
+    for _ in range(3):
+        for t in toks:
+            s.submit(t, effort=0.1)
+        s.advance()
+    res = debrief(tmp_path, replicates=2, steps=4, executor="serial")
+    assert res.overrides["engagement.gp.mean"] == 0.1
+    spec = load_scenario(res.scenario)
+    assert spec.engagement.gp.mean == 0.1
+    text = res.report.read_text()
+    assert "if everyone behaved as this class did" in text and "Decision skill" in text
+    assert (tmp_path / "debrief" / "compare" / "compare.csv").exists()
+
+
+def test_debrief_refuses_a_folder_without_decisions(tmp_path):
+    from simulation.classroom.debrief import debrief
+    from simulation.loader import ScenarioError
+
+    with pytest.raises(ScenarioError):
+        debrief(tmp_path)
+    s = Session(TEACHING, seed=4, seats=2, folder=tmp_path, months=1)
+    s.join("Ada")
+    s.advance()  # nobody decided
+    with pytest.raises(ScenarioError):
+        debrief(tmp_path)
