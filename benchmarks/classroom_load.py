@@ -107,6 +107,7 @@ async def run(args) -> dict:
             result["rss_before_mb"] = rss_mb(proc.pid)
             seen: dict[int, dict[int, float]] = {}  # month -> student -> time seen
             stop = asyncio.Event()
+            refused: dict[int, int] = {}  # status -> count of refused requests
 
             async def student(i: int, client) -> float:
                 t0 = time.perf_counter()
@@ -124,6 +125,7 @@ async def run(args) -> dict:
                         q = "" if v is None else f"?v={v}"
                         r = await client.get(base + "/api/me" + q, headers=h)
                         if r.status_code != 200:
+                            refused[r.status_code] = refused.get(r.status_code, 0) + 1
                             await asyncio.sleep(0.2)
                             continue
                         st = r.json()
@@ -159,7 +161,12 @@ async def run(args) -> dict:
                 hv = None
                 while time.monotonic() < deadline:  # every student decided (long polls)
                     q = "" if hv is None else f"?v={hv}"
-                    hub = (await fac.get(base + "/api/hub" + q, headers=hub_headers)).json()
+                    r = await fac.get(base + "/api/hub" + q, headers=hub_headers)
+                    if r.status_code != 200:
+                        refused[r.status_code] = refused.get(r.status_code, 0) + 1
+                        await asyncio.sleep(0.2)
+                        continue
+                    hub = r.json()
                     hv = hub["version"]
                     if sum(s["decided"] for s in hub["students"]) == args.students:
                         break
@@ -187,6 +194,7 @@ async def run(args) -> dict:
                                          "max": max(latencies), "all": latencies},
             "memory_per_student_mb": (result["rss_after_mb"] - result["rss_before_mb"])
             / args.students,
+            "refused": refused,
             "target_met": max(latencies) <= 1.0,
         })
         return result
@@ -217,6 +225,7 @@ def main() -> int:
           f"max {lat['max'] * 1000:.0f} ms (target ≤ 1000 ms: {'met' if res['target_met'] else 'NOT met'})")
     print(f"server RSS: {res['rss_before_mb']:.0f} MB before, {res['rss_joined_mb']:.0f} MB joined, "
           f"{res['rss_after_mb']:.0f} MB after; {res['memory_per_student_mb'] * 1024:.0f} kB per student")
+    print(f"refused requests: {res['refused'] or 'none'}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=2))
