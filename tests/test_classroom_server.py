@@ -189,3 +189,28 @@ def test_lesson_end_and_auto_timer(client):
     assert lesson.session.finished
     assert client.post("/api/hub/control", json={"action": "close"}, headers=HUB).status_code == 409
     assert client.post("/api/hub/control", json={"action": "open"}, headers=HUB).status_code == 409
+
+
+def test_hosts_answered_are_the_printed_ones():
+    from simulation.classroom.server import plan_hosts
+
+    hosts, base, local = plan_hosts("127.0.0.1", PORT)
+    assert hosts == {f"127.0.0.1:{PORT}", f"localhost:{PORT}", f"[::1]:{PORT}"}
+    assert base == local == BASE
+    hosts, base, local = plan_hosts("0.0.0.0", PORT, names=["classroom-pc", "192.168.4.20"])
+    assert {f"classroom-pc:{PORT}", f"192.168.4.20:{PORT}", f"127.0.0.1:{PORT}"} <= hosts
+    assert not any(h.startswith(("0.0.0.0", "evil")) for h in hosts)
+    assert base == f"http://classroom-pc:{PORT}" and local == BASE
+
+
+def test_cli_refuses_bad_input():
+    from typer.testing import CliRunner
+
+    from simulation.cli import app
+
+    for argv in (["classroom", "no/such.yaml"], ["classroom", "debrief"],
+                 ["classroom", "debrief", "no/such/folder"],
+                 ["classroom", "scenarios/teaching.yaml", "extra"]):
+        res = CliRunner().invoke(app, argv)
+        assert res.exit_code == 2, (argv, res.output)
+        assert "Traceback" not in res.output

@@ -40,7 +40,7 @@ from starlette.routing import Route
 from . import pages
 from .session import ChoiceError, SeatTaken, Session, SessionClosed, SessionFull
 
-__all__ = ["Lesson", "RateLimits", "build_app", "lan_hosts", "serve"]
+__all__ = ["Lesson", "RateLimits", "build_app", "lan_hosts", "plan_hosts", "qr_svg", "serve"]
 
 #: Seconds a long poll waits for a change before answering anyway.
 POLL_SECONDS = 20.0
@@ -503,13 +503,15 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
 
 
 def lan_hosts() -> list[str]:
-    """The machine's name and non-loopback IPv4 addresses (read locally, no traffic)."""
-    names = [socket.gethostname()]
+    """The non-loopback IPv4 addresses of this machine, then its name (read locally, no traffic):
+    phones on the classroom network reach an address more surely than a name."""
+    names: list[str] = []
     try:
         infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
         names += sorted({i[4][0] for i in infos})
     except OSError:
         pass
+    names.append(socket.gethostname())
     return [n for n in dict.fromkeys(names) if n and not n.startswith("127.")]
 
 
@@ -534,28 +536,39 @@ def qr_svg(text: str) -> str | None:
         return None
 
 
+def plan_hosts(host: str, port: int, names: list[str] | None = None
+               ) -> tuple[frozenset[str], str, str]:
+    """``(allowed Host values, join base URL, facilitator base URL)`` for serving on
+    ``host``: loopback names always; with a wildcard ``host`` (0.0.0.0, ::) also this
+    machine's name and addresses (``names``, default :func:`lan_hosts`), which are printed."""
+    from ..app.serve import allowed_hosts
+
+    wide = host in ("0.0.0.0", "::", "[::]")
+    shown = (lan_hosts() if names is None else names) if wide else [host]
+    shown = shown or ["127.0.0.1"]
+    hosts = allowed_hosts(host, port, ",".join(shown))
+    name = shown[0] if ":" not in shown[0] else f"[{shown[0]}]"
+    local = "127.0.0.1" if wide or host == "127.0.0.1" else name
+    return hosts, f"http://{name}:{port}", f"http://{local}:{port}"
+
+
 def serve(session: Session, host: str = "127.0.0.1", port: int = 8770,
           echo=print) -> int:
     """Serve a lesson until interrupted; prints the facilitator URL, join URL and code."""
     import uvicorn
 
-    from ..app.serve import allowed_hosts
-
     lesson = Lesson(session)
     wide = host in ("0.0.0.0", "::", "[::]")
-    shown = lan_hosts() if wide else [host]
-    hosts = allowed_hosts(host, port, ",".join(shown))
-    base = f"http://{shown[0] if shown else '127.0.0.1'}:{port}"
+    hosts, base, local = plan_hosts(host, port)
     app = build_app(lesson, hosts)
     app.starlette.state.join_url = base + "/"
     app.starlette.state.qr = qr_svg(base + "/")
     echo(f"Lesson {session.spec.name!r}: {len(session.seats)} seats, {session.months} months, "
          f"session folder {session.folder}")
-    local = "127.0.0.1" if host in ("0.0.0.0", "127.0.0.1") else shown[0]
-    echo(f"Facilitator (keep this link private): http://{local}:{port}/hub#key={lesson.key}")
+    echo(f"Facilitator (keep this link private): {local}/hub#key={lesson.key}")
     echo(f"Students join at: {base}/   with the code: {session.code}")
     if wide:
-        echo("Also answering at: " + ", ".join(f"http://{h}:{port}/" for h in shown))
+        echo("Answering only at: " + ", ".join(sorted(hosts)))
     else:
         echo("Listening on this machine only; use --host 0.0.0.0 for the classroom network.")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
