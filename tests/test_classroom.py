@@ -299,3 +299,17 @@ def test_debrief_refuses_a_folder_without_decisions(tmp_path):
     s.advance()  # nobody decided
     with pytest.raises(ScenarioError):
         debrief(tmp_path)
+
+
+def test_an_undecided_student_still_hears_their_ties(spec):
+    s = Session(spec, seed=2, seats=4)
+    tok = s.join("Ada")
+    slot = s.seat(tok).slot
+    for _ in range(6):
+        s.advance()
+        if s.model.active[slot]:
+            break
+    assert s.model.active[slot]
+    heard = s.state(tok)["heard"]  # Ada decided nothing, yet sees who she talked with
+    assert heard and all(h["id"] in s.model.heard[slot][i][0:1] for i, h in enumerate(heard))
+    assert np.array_equal(s.model.belief, s.reference.belief)  # watching changes nothing

@@ -112,9 +112,10 @@ class ClassroomModel(CommissioningModel):
     """The model with the students' choices as inputs to its phases (module docstring).
 
     ``choices`` maps slot → choices for the month about to run (set by :class:`Session`
-    before each step, empty otherwise: then every phase is the model's own).  After each
-    month ``heard`` maps each chosen slot to the neighbours whose ties it used, with what
-    they believed, and ``attended`` to the meetings it attended.
+    before each step, empty otherwise: then every phase is the model's own).  ``watch``
+    lists the slots whose month is recorded (the students' seats): after each month
+    ``heard`` maps each to the neighbours whose ties it used, with what they believed before
+    the exchange; ``locality_attended`` and ``board_attended`` say who attended.
     """
 
     def _choices(self) -> dict[int, dict[str, Any]]:
@@ -151,15 +152,15 @@ class ClassroomModel(CommissioningModel):
             boosted = np.searchsorted(keys, want)
             saved = self.ties.weight[boosted].copy()
             self.ties.weight[boosted] = 1.0
-        before = self.belief.copy() if ch else None
+        watch = sorted(set(self.__dict__.get("watch") or ()) | set(ch))
+        before = self.belief.copy() if watch else None
         super().exchange_knowledge()
         if boosted is not None:
             self.ties.weight[boosted] = np.maximum(saved, 0.0)
         self.heard = {}
-        if ch:
+        if watch:
             t = self.ties
-            slots = np.fromiter(ch, np.int64)
-            for slot in slots:
+            for slot in watch:
                 idx = t.incident(np.array([slot]))
                 idx = idx[self.used[idx]]
                 peers = np.where(t.src[idx] == slot, t.dst[idx], t.src[idx])
@@ -545,6 +546,7 @@ class Session:
             playing = {s.slot: dict(s.choices) for s in self.seats
                        if s.playing() and s.choices_month == month and s.choices}
             self.model.choices = playing
+            self.model.watch = [s.slot for s in self.seats if s.name is not None]
             self.model.locality_attended = None
             self.model.board_attended = None
             try:
