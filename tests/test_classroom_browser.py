@@ -176,22 +176,27 @@ def test_a_lesson_with_three_students(lesson_server):
         expect(pg.locator("#who")).to_have_text(seat_of["Bob"])
         month_is(pg, 1)
 
-        # ---- month 2
+        # ---- month 2: Ada seeks a colleague's view (a tie) and sends
         hub.click("#open")
-        for _, pg in students.values():
+        for name, (_, pg) in students.items():
             expect(pg.locator("#send")).to_be_enabled()
+            if name == "Ada":
+                pg.locator("#ties input").first.check()
             pg.click("#send")
             expect(pg.locator("#sent")).to_contain_text("Decision sent")
         expect(hub.locator("#students h2")).to_contain_text("3 decided")
+        shots = _shots()
+        students["Ada"][1].screenshot(path=str(shots / "classroom_student.png"))
+        assert len(next(s for s in session.seats if s.name == "Ada").choices["ties"]) == 1
         hub.click("#close")
         for _, pg in students.values():
             month_is(pg, 2)
         month_is(hub, 2)
         expect(hub.locator("#network circle.student")).to_have_count(3)
-
-        shots = _shots()
+        hub.click("#reveal")  # the end of the lesson: true need on the projector
+        expect(hub.locator("#board h2")).to_contain_text("vs true need")
+        expect(hub.locator("#board .legend")).to_contain_text("true need")
         hub.screenshot(path=str(shots / "classroom_hub.png"), full_page=True)
-        students["Ada"][1].screenshot(path=str(shots / "classroom_student.png"))
         browser.close()
     _small(shots / "classroom_hub.png")
     _small(shots / "classroom_student.png")

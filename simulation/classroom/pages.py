@@ -253,7 +253,7 @@ function render() {
   const more = s.heard.length > 6 ? el("p", {class: "muted"}, "… and " + (s.heard.length - 6) + " more.") : null;
   const heard = s.heard.length ? el("ul", {}, s.heard.slice(0, 6).map(h => {
     const top = h.belief.indexOf(Math.max(...h.belief));
-    return el("li", {}, h.label + ": most need in " + s.services[top] + " (" + pct(h.belief[top]) + ")");
+    return el("li", {}, h.label + " #" + h.id + ": most need in " + s.services[top] + " (" + pct(h.belief[top]) + ")");
   })) : el("p", {class: "muted"}, "Nobody you are tied to talked with you last month.");
   const meet = [];
   if (s.locality_meeting) meet.push(el("h2", {}, "Your locality meeting said" + (s.locality_meeting.attended === false ? " (you were not there)" : "")),
@@ -291,7 +291,7 @@ function decisionForm(s) {
       const id = Number(ev.target.value);
       if (ev.target.checked) { if (draft.ties.length >= 3) { ev.target.checked = false; return; } draft.ties.push(id); }
       else draft.ties = draft.ties.filter(x => x !== id);
-    }}), " " + c.label)));
+    }}), " " + c.label + " #" + c.id + (c.tied ? "" : " (new contact)"))));
   parts.push(el("label", {}, "Whose view will you seek or share? (up to 3)"), ties);
   if (e.vote && e.decision_month) {
     parts.push(el("label", {}, "Your vote: which services should get more?"),

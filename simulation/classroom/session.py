@@ -709,10 +709,18 @@ class Session:
                          "reflected": None if seen["reflection"] is None
                          else bool(seen["reflection"] >= threshold),
                          "decisions_made": int(m.decisions_made)},
-            "candidates": [{"id": q, "label": self.label(q)} for q in self.candidates(slot)],
+            "candidates": self._candidate_list(slot),
             "choices": dict(seat.choices) if seat.choices_month == self.month else {},
             "decided_months": sum(1 for row in mine if row["decided"]),
         }
+
+    def _candidate_list(self, slot: int) -> list[dict[str, Any]]:
+        """The seat's possible ties, current ties first (``tied``), with their labels."""
+        t = self.model.ties
+        idx = t.incident(np.array([slot]))
+        tied = set(np.where(t.src[idx] == slot, t.dst[idx], t.src[idx]).tolist())
+        out = [{"id": q, "label": self.label(q), "tied": q in tied} for q in self.candidates(slot)]
+        return sorted(out, key=lambda c: (not c["tied"], c["id"]))
 
     def _hub(self) -> dict[str, Any]:
         m = self.model
