@@ -236,6 +236,13 @@ def test_student_and_hub_views(spec):
     assert len(net["nodes"]) == s.model.n_agents
     assert sum(n["student"] for n in net["nodes"]) == 1
     assert "Ada" not in str(net)  # the network names no student
+    import json
+
+    for view in (s.state(), s.state(a), net):  # strict JSON: no NaN reaches a screen
+        json.dumps(view, allow_nan=False)
+    from simulation.classroom.session import _num
+
+    assert _num(float("nan")) is None and _num(np.float64(0.5)) == 0.5
 
 
 def test_a_dropped_student_takes_the_seat_back_from_a_silent_device(spec):

@@ -234,6 +234,12 @@ def _norm_name(name: Any) -> str:
     return clean
 
 
+def _num(x: Any) -> float | None:
+    """A finite float, or None (JSON has no NaN: a skill is NaN while floor and ceiling meet)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
 def _floats(v: np.ndarray) -> list[float]:
     return [round(float(x), 5) if np.isfinite(x) else None for x in np.ravel(v)]
 
@@ -614,13 +620,14 @@ class Session:
         student[[s.slot for s in self.seats if s.name is not None]] = True
         self.history.append({
             "month": self.month,
-            "skill": float(relevance_skill(m)[-1]), "skill_reference": float(relevance_skill(r)[-1]),
-            "misallocated": float(misallocated_per_head(m)[-1]),
-            "misallocated_reference": float(misallocated_per_head(r)[-1]),
-            "engagement": float(m.engagement[m.present].mean()),
-            "engagement_reference": float(r.engagement[r.present].mean()),
-            "engagement_gp": float(m.engagement[gp & m.present].mean()),
-            "engagement_students": float(m.engagement[student].mean()) if student.any() else None,
+            "skill": _num(relevance_skill(m)[-1]), "skill_reference": _num(relevance_skill(r)[-1]),
+            "misallocated": _num(misallocated_per_head(m)[-1]),
+            "misallocated_reference": _num(misallocated_per_head(r)[-1]),
+            "engagement": _num(m.engagement[m.present].mean()),
+            "engagement_reference": _num(r.engagement[r.present].mean()),
+            "engagement_gp": _num(m.engagement[gp & m.present].mean()) if (gp & m.present).any()
+            else None,
+            "engagement_students": _num(m.engagement[student].mean()) if student.any() else None,
             "students": int(sum(s.playing() for s in self.seats)),
             "decided": int(sum(1 for row in self.log if row["month"] == self.month
                                and row["decided"])),
