@@ -214,3 +214,20 @@ def test_cli_refuses_bad_input():
         res = CliRunner().invoke(app, argv)
         assert res.exit_code == 2, (argv, res.output)
         assert "Traceback" not in res.output
+
+
+def test_facilitator_frees_a_seat(client):
+    ada = _join(client, "Ada")
+    hub = client.get("/api/hub", headers=HUB).json()
+    seat = hub["students"][0]["seat"]
+    for bad in ({"action": "free", "seat": 999}, {"action": "free", "seat": "0"},
+                {"action": "free"}):
+        assert client.post("/api/hub/control", json=bad, headers=HUB).status_code == 400
+    assert client.post("/api/hub/control", json={"action": "free", "seat": seat},
+                       headers=ada).status_code == 403  # a student is not the facilitator
+    assert client.post("/api/hub/control", json={"action": "free", "seat": seat},
+                       headers=HUB).status_code == 200
+    assert client.get("/api/me", headers=ada).status_code == 403
+    assert client.get("/api/hub", headers=HUB).json()["students"] == []
+    eve = _join(client, "Eve")  # the freed seat is the first free one again
+    assert client.get("/api/me", headers=eve).json()["seat"]["index"] == seat

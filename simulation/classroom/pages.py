@@ -407,10 +407,12 @@ function render() {
     bars(s.services, [{label: "board's view", values: s.board.view}, {label: "allocation", values: s.board.allocation},
       {label: "true need", values: s.board.need}]));
   const rows = s.students.map(st => el("tr", {}, el("td", {}, st.name), el("td", {}, st.title),
-    el("td", {}, st.playing ? "playing" : "away (model plays)"), el("td", {}, st.decided ? "✓ decided" : "")));
+    el("td", {}, st.playing ? "playing" : "away (model plays)"), el("td", {}, st.decided ? "✓ decided" : ""),
+    el("td", {}, el("button", {class: "secondary", title: "free this seat: the model plays it and anyone may take it",
+      onclick: () => { if (confirm("Free " + st.name + "'s seat?")) control("free", {seat: st.seat}); }}, "free"))));
   const students = el("section", {id: "students"}, el("h2", {}, "Students (" + s.students.filter(x => x.playing).length + " playing, "
       + s.students.filter(x => x.decided).length + " decided)"),
-    el("table", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "seat"), el("th", {}, "status"), el("th", {}, "this month")), rows));
+    el("table", {}, el("tr", {}, el("th", {}, "name"), el("th", {}, "seat"), el("th", {}, "status"), el("th", {}, "this month"), el("th", {}, "")), rows));
   const netbox = el("section", {}, el("h2", {}, "The network (students' seats ringed; colours: GP, manager, provider, patient, council)"),
     net ? network(net) : el("p", {class: "muted"}, "loading…"));
   hub.replaceChildren(el("div", {}, join, controls, netbox), el("div", {}, board, charts, students));

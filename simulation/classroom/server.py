@@ -453,12 +453,15 @@ def build_app(lesson: Lesson, hosts: frozenset[str] | None = None,
                     or not math.isfinite(sec) or not 0 <= sec <= 3600:
                 raise _BadRequest(400, "seconds is a number from 0 (off) to 3600")
             lesson.set_timer(sec)
+        elif action == "free":
+            session.free(data.get("seat"))
+            lesson._changed()
         elif action in ("reveal", "hide"):
             session.reveal(action == "reveal")
             lesson._changed()
         else:
             raise _BadRequest(400, "action is one of open, close, pause, resume, timer, "
-                              "reveal, hide")
+                              "reveal, hide, free")
         return JSONResponse(lesson.status(), headers=_NO_STORE)
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -400,6 +400,24 @@ class Session:
             seat.left = True
             self.version += 1
 
+    def free(self, index: Any) -> None:
+        """The facilitator frees a seat (a wrong name, a student gone for good): its token
+        and name no longer hold it, the model plays it, and the next student to join may take
+        it.  Its logged decisions stay."""
+        if isinstance(index, bool) or not isinstance(index, int) \
+                or not 0 <= index < len(self.seats):
+            raise ChoiceError("no such seat")
+        with self.lock:
+            seat = self.seats[index]
+            if seat.name is None:
+                return
+            self._by_token.pop(seat.token or "", None)
+            self._by_name.pop(seat.name.casefold(), None)
+            seat.name = seat.token = None
+            seat.left = False
+            seat.choices, seat.choices_month = {}, None
+            self.version += 1
+
     def drop_idle(self, seconds: float) -> list[int]:
         """Seats whose student sent nothing for ``seconds`` return to the model (their token
         still works: the next request brings the student back); returns their indices."""
