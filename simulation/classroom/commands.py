@@ -25,6 +25,7 @@ def classroom_command(target: str, folder: str | None, seats: int, host: str, po
 
         result = debrief(Path(folder), replicates=replicates, workers=workers, quiet=False,
                          console=err)
+        console.print(result.report.read_text(), highlight=False, markup=False, soft_wrap=True)
         console.print(f"behaviour scenario: {result.scenario}", highlight=False)
         console.print(f"report: {result.report}", highlight=False)
         return 0
