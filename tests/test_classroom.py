@@ -320,3 +320,21 @@ def test_an_undecided_student_still_hears_their_ties(spec):
     heard = s.state(tok)["heard"]  # Ada decided nothing, yet sees who she talked with
     assert heard and all(h["id"] in s.model.heard[slot][i][0:1] for i, h in enumerate(heard))
     assert np.array_equal(s.model.belief, s.reference.belief)  # watching changes nothing
+
+
+@pytest.mark.slow
+def test_cli_debrief(tmp_path):
+    from typer.testing import CliRunner
+
+    from simulation.cli import app
+
+    s = Session(TEACHING, seed=4, seats=2, folder=tmp_path / "lesson", months=2)
+    tok = s.join("Ada")
+    for _ in range(2):
+        s.submit(tok, effort=0.9)
+        s.advance()
+    res = CliRunner().invoke(app, ["classroom", "debrief", str(tmp_path / "lesson"),
+                                   "--replicates", "2", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert "if everyone behaved as this class did" in res.output
+    assert (tmp_path / "lesson" / "debrief" / "class_behaviour.yaml").exists()
