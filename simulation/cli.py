@@ -843,6 +843,41 @@ def app_command(
     raise typer.Exit(code or 0)
 
 
+@command("commnet classroom scenarios/teaching.yaml --seats 30  |  commnet classroom debrief "
+         "results/classroom/SESSION")
+def classroom(
+    target: Annotated[str, typer.Argument(
+        metavar="SCENARIO|debrief", help="the lesson's scenario, or 'debrief'")],
+    folder: Annotated[str | None, typer.Argument(
+        metavar="FOLDER", help="with debrief: the session folder")] = None,
+    seats: Annotated[int, typer.Option(min=1, metavar="N", help="seats for students")] = 30,
+    host: Annotated[str, typer.Option(
+        metavar="HOST", help="address to listen on (0.0.0.0: the classroom network)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="port")] = 8770,
+    months: Annotated[int | None, typer.Option(
+        min=1, metavar="MONTHS", help="months in the lesson (default: the scenario's)")] = None,
+    seed: Annotated[int | None, typer.Option(
+        metavar="SEED", callback=_check_seed, help="seed (default: the scenario's)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="session folder (default results/classroom/<time>)")] = None,
+    replicates: Annotated[int, typer.Option(
+        min=2, metavar="N", help="with debrief: replicates per scenario")] = 10,
+    workers: Workers = None,
+) -> None:
+    """The commissioning game: every student takes a seat in one shared run.
+
+    Prints the facilitator's link (keep it private) and the join address and code for the
+    students.  'commnet classroom debrief FOLDER' turns a lesson's logged decisions into
+    behaviour parameters and compares them with the scenario (see docs/classroom.md).
+    """
+    from .classroom.commands import classroom_command
+
+    with scenario_errors():
+        code = classroom_command(target, folder, seats, host, port, months, seed, out,
+                                 replicates, workers, console, err)
+    raise typer.Exit(code)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -656,6 +656,7 @@ class CommissioningModel(mesa.Model):
         attend = self.active
         if loc.attendance < 1.0:
             attend = attend & (self.rng.random(self.n_agents) < loc.attendance)
+        attend = self.locality_attendance(attend)
         # attendees of a meeting with a board member present are in contact with the board
         area = self.pop.area
         present_board = np.zeros(self.pop.n_areas, bool)
@@ -676,6 +677,12 @@ class CommissioningModel(mesa.Model):
         met = np.isfinite(pooled).all(axis=1)
         self.locality_view[met] = pooled[met, :k]
         self.locality_objective[met] = pooled[met, k:]
+
+    def locality_attendance(self, attend: np.ndarray) -> np.ndarray:
+        """Who attends this month's locality meetings, given who the model drew (a hook: the
+        model's own rule returns ``attend`` unchanged; the classroom game overrides it with
+        the students' choices)."""
+        return attend
 
     def hold_board_meeting(self) -> None:
         """Attending board members pool their beliefs and priorities (engagement-weighted) and
