@@ -4,7 +4,7 @@ students playing two months, one of them dropping out and rejoining, with forged
 The lesson's server runs in this process (uvicorn in a thread, the same app ``commnet
 classroom`` serves) with short polls and a short rejoin grace, so the test waits on
 conditions, never on a clock.  Screenshots (the hub, a student's 390 × 844 phone view) go to
-``results/screenshots/classroom_*.png`` (``$COMMNET_SCREENSHOT_DIR=docs/screenshots`` refreshes the docs' copies).
+``results/screenshots/classroom_*.png`` (``$COMMNET_SCREENSHOT_DIR`` elsewhere, e.g. docs/screenshots).
 """
 
 from __future__ import annotations
