@@ -5,12 +5,16 @@ Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`, which runs
 ``solara run simulation.app.app`` also works, without that check (``COMMNET_APP_SCENARIO``
 names the scenario to open).
 
-Layout: the app bar has the title and an **Info** button (NetLogo-style Info tab in a dialog);
-the sidebar has the scenario picker, Mesa's Reset / ▶ / Step buttons, then the model's own
-controls (generated from the scenario schema, each with its value shown) and, collapsed at the
-bottom, Mesa's playback settings (play interval, render interval, threads).  The main area has
-a status card (month counter, what runs, notes, and any error message), the network view and
-the live charts — side by side, or stacked when two runs are compared on a narrow screen.
+Layout: the app bar has the title and an **Info** button (NetLogo-style Info tab in a dialog:
+Close at the top, Escape closes it); the sidebar has the scenario picker, Mesa's Reset / ▶ /
+Step buttons, then the model's own controls (generated from the scenario schema, each with its
+exact value shown) and, collapsed at the bottom, Mesa's playback settings (play interval, render
+interval, threads).  The main area is the **classroom view**: the month, then four large charts
+(decision skill, £ misallocated per head, board knowledge, GP engagement) drawn in the browser by
+ECharts, each with monitors of the runs' current values; a fresh page opens on a comparison
+(:data:`~.controls.CLASSROOM_COMPARE`), so one click on ▶ runs the lesson.  Below: the status
+(what runs, notes) and, on request, the network view and all seven charts (matplotlib PNGs,
+redrawn every step, so steps are slower while they are shown).
 
 State: the page holds the chosen scenario, the model and the settings (one dictionary, the
 keyword arguments of the next Reset).  Every control shows and edits that dictionary, so
@@ -34,6 +38,14 @@ from mesa.visualization.utils import update_counter
 from ..loader import ScenarioError, load_scenario
 from ..scenario import Scenario
 from .charts import ChartRenderer
+from .classroom import (
+    CHART_HEIGHT_PX,
+    CLASSROOM_PANELS,
+    RUN_COLOURS,
+    current_values,
+    format_value,
+    panel_option,
+)
 from .controls import make_model_params
 from .info import INFO_MARKDOWN
 from .network import COLOUR_MODES, network_figure
@@ -41,8 +53,8 @@ from .scenarios import SCENARIO_ENV, default_scenario, list_scenarios
 from .style import figure_png
 from .teaching import TeachingModel
 
-__all__ = ["ChartsView", "NetworkView", "Page", "PendingNotice", "SettingsPanel", "StatusView",
-           "chosen_path", "initial_settings", "unapplied"]
+__all__ = ["ChartsView", "ClassroomView", "NetworkView", "Page", "PendingNotice", "SettingsPanel",
+           "StatusView", "chosen_path", "initial_settings", "unapplied"]
 
 TITLE = "commnet — commissioning networks"
 
@@ -65,11 +77,33 @@ CSS = """
 .commnet-settings .v-input { margin-top: 0; padding-top: 2px; }
 .commnet-settings .v-messages { min-height: 0; }
 .commnet-info h2 { margin-top: 0.8em; }
+.commnet-info-head { position: sticky; top: 0; z-index: 2; background: white; }
+.commnet-topline { display: flex; align-items: baseline; gap: 24px; flex-wrap: wrap;
+                   margin-bottom: 6px; }
+.commnet-month { font-size: 26px; font-weight: 700; }
+.commnet-complete { font-size: 20px; font-weight: 600; color: #1b5e20; }
+.commnet-classroom { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+                     gap: 10px; }
+@media (max-width: 1000px) { .commnet-classroom { grid-template-columns: minmax(0, 1fr); } }
+.commnet-panel { background: white; border-radius: 6px; padding: 6px 12px 0 12px;
+                 box-shadow: 0 1px 3px rgba(0, 0, 0, 0.2); min-width: 0; }
+.commnet-panel-head { display: flex; align-items: baseline; justify-content: space-between;
+                      gap: 8px; flex-wrap: wrap; }
+.commnet-panel-title { font-size: 24px; font-weight: 700; line-height: 1.2; }
+.commnet-panel-unit { font-size: 18px; line-height: 1.25; color: #333; }
+.commnet-monitors { display: flex; gap: 18px; }
+.commnet-monitor { font-size: 30px; font-weight: 700; line-height: 1.1;
+                   font-variant-numeric: tabular-nums; white-space: nowrap; }
+.commnet-monitor-run { font-size: 18px; font-weight: 600; margin-right: 4px; }
+.commnet-more { font-size: 18px; margin-top: 8px; }
 """
 
 #: Per browser session (Solara scopes module-level reactive variables to the session).
 colour_mode = solara.reactive(COLOUR_MODES[0])
 show_info = solara.reactive(False)
+#: Whether the network view and the seven matplotlib charts are shown (they cost a PNG each
+#: per step, 0.1–0.3 s on the teaching scenario, so the classroom view starts without them).
+show_more = solara.reactive(False)
 
 
 def _load(path: str | None) -> tuple[Scenario | None, str | None]:
@@ -90,10 +124,22 @@ def initial_settings(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _shown(value: Any) -> str:
-    """A control's value as shown beside it."""
+    """A control's value as shown beside it: two decimals, or as many as it has (the file's
+    0.426 shows as 0.426, never rounded to a value it is not)."""
     if isinstance(value, float):
-        return f"{value:.2f}"
+        if abs(value - round(value, 2)) < 1e-9:
+            return f"{value:.2f}"
+        return f"{round(value, 6):g}"
     return str(value)
+
+
+def _differs(a: Any, b: Any) -> bool:
+    """Whether a control's value differs from the one the model was built with (numbers
+    within float noise are equal: a slider sends 0.30000000000000004 for 0.3)."""
+    if isinstance(a, float | int) and isinstance(b, float | int) and not (
+            isinstance(a, bool) or isinstance(b, bool)):
+        return abs(float(a) - float(b)) > 1e-9
+    return a != b
 
 
 def unapplied(params: dict[str, Any], settings: dict[str, Any],
@@ -111,7 +157,7 @@ def unapplied(params: dict[str, Any], settings: dict[str, Any],
         if not (isinstance(spec, dict) and "type" in spec):
             continue
         value = settings.get(name, spec.get("value"))
-        if name not in built_with or built_with[name] != value:
+        if name not in built_with or _differs(built_with[name], value):
             out.append(f"{spec.get('label', name)} {_shown(value)}")
     return out
 
@@ -132,7 +178,8 @@ def SettingInput(name: str, spec: dict[str, Any], settings: solara.Reactive[dict
             with solara.Div(style={"flex": "1 1 auto", "min-width": "0"}):
                 slider(label, value=value, on_value=set_value, min=spec["min"], max=spec["max"],
                        step=spec["step"], thumb_label=False)
-            solara.Text(_shown(value), classes=["commnet-control-value"])
+            solara.Text(_shown(value) if kind == "SliderFloat" else str(value),
+                        classes=["commnet-control-value"])
     elif kind == "Select":
         solara.Select(label, value=value, values=spec["values"], on_value=set_value,
                       classes=["commnet-control"])
@@ -195,20 +242,70 @@ def ChartsView(model: TeachingModel, ncols: int = 2):
             solara.Image(png, width="100%", classes=["commnet-charts-image"])
 
 
+def _monitor_html(panel, runs, values) -> str:
+    """A panel's monitors: each run's current value in its colour (A and B)."""
+    import html
+
+    parts = []
+    for r, (run, value) in enumerate(zip(runs, values, strict=True)):
+        tag = run.label.split(":")[0] if run.label else ""
+        name = f'<span class="commnet-monitor-run">{html.escape(tag)}</span>' if tag else ""
+        parts.append(f'<span class="commnet-monitor" style="color: {RUN_COLOURS[r]}" '
+                     f'title="{html.escape(run.label or panel.title)}">{name}'
+                     f'{html.escape(format_value(value, panel))}</span>')
+    return "".join(parts)
+
+
+@solara.component
+def ClassroomView(model: TeachingModel):
+    """The lesson's four charts with their monitors, drawn in the browser (ECharts): a step
+    sends each chart's new data, not an image."""
+    update_counter.get()
+    if not model.runs:
+        solara.Text("No charts: see the message above.")
+        return
+    with solara.Div(classes=["commnet-classroom"]):
+        for panel in CLASSROOM_PANELS:
+            values = current_values(model.runs, panel.metric)
+            with solara.Div(classes=["commnet-panel", f"commnet-panel-{panel.metric}"]):
+                with solara.Div(classes=["commnet-panel-head"]):
+                    solara.Text(panel.title, classes=["commnet-panel-title"])
+                    solara.HTML(tag="div", unsafe_innerHTML=_monitor_html(panel, model.runs,
+                                                                          values),
+                                classes=["commnet-monitors"])
+                solara.Text(panel.unit, classes=["commnet-panel-unit"])
+                solara.FigureEcharts(
+                    option=panel_option(model.runs, panel, model.months), responsive=True,
+                    attributes={"style": f"height: {CHART_HEIGHT_PX}px; width: 100%;",
+                                "class": "commnet-echart",
+                                "data-metric": panel.metric})
+
+
+@solara.component
+def TopLine(model: TeachingModel):
+    """The month counter (or the reason nothing runs) and, at the end, that the run is done."""
+    update_counter.get()
+    if model.error:
+        solara.Error(f"This scenario cannot be run:\n{model.error}",
+                     classes=["commnet-error"], style={"white-space": "pre-wrap"})
+        solara.Text("Fix the file, pick another scenario, or change the settings and press "
+                    "Reset.")
+        return
+    with solara.Div(classes=["commnet-topline"]):
+        solara.Text(f"Month {model.month} of {model.months}", classes=["commnet-month"])
+        if model.month >= model.months:
+            solara.Text("Run complete — press Reset to start again.",
+                        classes=["commnet-complete"])
+
+
 @solara.component
 def StatusView(model: TeachingModel):
-    """Month counter, what is running, notes and — for bad input — the message."""
+    """What is running and notes (the month and any error message are in :func:`TopLine`)."""
     update_counter.get()
     with solara.Column(classes=["commnet-status"], gap="2px"):
         if model.error:
-            solara.Error(f"This scenario cannot be run:\n{model.error}",
-                         classes=["commnet-error"], style={"white-space": "pre-wrap"})
-            solara.Text("Fix the file, pick another scenario, or change the settings and press "
-                        "Reset.")
             return
         spec = model.spec
-        solara.Text(f"Month {model.month} of {model.months}", classes=["commnet-month"],
-                    style={"font-size": "1.3em", "font-weight": "bold"})
         solara.Text(f"Scenario: {spec.name} ({Path(model.scenario_path).name}), seed "
                     f"{model.seed_value}")
         for run in model.runs:
@@ -221,8 +318,6 @@ def StatusView(model: TeachingModel):
                         classes=["commnet-run-status"])
         if model.month:
             solara.Text(f"Last step: {1000 * model.last_step_seconds:.0f} ms")
-        if model.month >= model.months:
-            solara.Info("Run complete. Press Reset to start again.", dense=True)
         for note in model.notes:
             solara.Info(note, dense=True)
 
@@ -250,9 +345,15 @@ def InfoDialog():
     html = solara.use_memo(info_html, [])
     with solara.v.Dialog(v_model=show_info.value, on_v_model=show_info.set, max_width=900,
                          scrollable=True):
-        with solara.Card("About this model", classes=["commnet-info"]):
-            solara.HTML(tag="div", unsafe_innerHTML=html)
-            solara.Button("Close", on_click=lambda: show_info.set(False), text=True)
+        with solara.v.Card(class_="commnet-info"):
+            with solara.v.CardTitle(class_="commnet-info-head"):
+                solara.Text("About this model")
+                solara.v.Spacer()
+                solara.Button("Close", on_click=lambda: show_info.set(False), text=True,
+                              classes=["commnet-info-close"])
+            solara.v.Divider()
+            with solara.v.CardText():
+                solara.HTML(tag="div", unsafe_innerHTML=html)
 
 
 def _choice_labels(paths: list[str]) -> dict[str, str]:
@@ -323,17 +424,23 @@ def Page():
             solara.Checkbox(label="Step in a background thread", value=use_threads)
     InfoDialog()
     m = model.value
-    with solara.Column(classes=["commnet-main"], style={"padding": "8px"}):
-        StatusView(m)
+    with solara.Column(classes=["commnet-main"], style={"padding": "8px"}, gap="6px"):
+        TopLine(m)
         PendingNotice(params, settings, m)
-        if len(m.runs) > 1:
-            with solara.Div(classes=["commnet-views", "commnet-pair"]):
-                NetworkView(m, width_in=8.0)
-                ChartsView(m, ncols=4)
-        else:
-            with solara.Div(classes=["commnet-views", "commnet-single"]):
-                NetworkView(m, width_in=4.9)
-                ChartsView(m, ncols=2)
+        ClassroomView(m)
+        StatusView(m)
+        with solara.Div(classes=["commnet-more"]):
+            solara.Switch(label="Show the network and all seven charts (each step is slower)",
+                          value=show_more)
+        if show_more.value:
+            if len(m.runs) > 1:
+                with solara.Div(classes=["commnet-views", "commnet-pair"]):
+                    NetworkView(m, width_in=8.0)
+                    ChartsView(m, ncols=4)
+            else:
+                with solara.Div(classes=["commnet-views", "commnet-single"]):
+                    NetworkView(m, width_in=4.9)
+                    ChartsView(m, ncols=2)
 
 
 def release_memory() -> None:
