@@ -31,7 +31,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import ipyvuetify
 import solara
+import traitlets
 from mesa.visualization.solara_viz import ModelController
 from mesa.visualization.utils import update_counter
 
@@ -81,6 +83,9 @@ CSS = """
 .commnet-topline { display: flex; align-items: baseline; gap: 24px; flex-wrap: wrap;
                    margin-bottom: 6px; }
 .commnet-month { font-size: 26px; font-weight: 700; }
+.commnet-legend { display: flex; gap: 28px; flex-wrap: wrap; font-size: 20px; }
+.commnet-legend-item { display: inline-flex; align-items: center; gap: 8px; }
+.commnet-legend-line { display: inline-block; width: 36px; height: 5px; border-radius: 2px; }
 .commnet-complete { font-size: 20px; font-weight: 600; color: #1b5e20; }
 .commnet-classroom { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
                      gap: 10px; }
@@ -256,6 +261,16 @@ def _monitor_html(panel, runs, values) -> str:
     return "".join(parts)
 
 
+def _legend_html(runs) -> str:
+    """The runs' legend: a thick line in each run's colour and the run's label."""
+    import html
+
+    return "".join(
+        f'<span class="commnet-legend-item"><span class="commnet-legend-line" '
+        f'style="background: {RUN_COLOURS[r]}"></span>{html.escape(run.label)}</span>'
+        for r, run in enumerate(runs[:2]))
+
+
 @solara.component
 def ClassroomView(model: TeachingModel):
     """The lesson's four charts with their monitors, drawn in the browser (ECharts): a step
@@ -293,6 +308,9 @@ def TopLine(model: TeachingModel):
         return
     with solara.Div(classes=["commnet-topline"]):
         solara.Text(f"Month {model.month} of {model.months}", classes=["commnet-month"])
+        if len(model.runs) > 1:
+            solara.HTML(tag="div", unsafe_innerHTML=_legend_html(model.runs),
+                        classes=["commnet-legend"])
         if model.month >= model.months:
             solara.Text("Run complete — press Reset to start again.",
                         classes=["commnet-complete"])
@@ -339,6 +357,34 @@ def info_html() -> str:
     return MarkdownIt("commonmark").render(INFO_MARKDOWN)
 
 
+class _EscapeWidget(ipyvuetify.VuetifyTemplate):
+    """Calls ``on_escape`` when Escape is pressed anywhere on the page (while shown)."""
+
+    template = traitlets.Unicode("""
+<template><span class="commnet-escape" style="display: none"></span></template>
+<script>
+module.exports = {
+  mounted() {
+    this.handler = (e) => { if (e.key === "Escape") { this.escape(); } };
+    document.addEventListener("keydown", this.handler, true);
+  },
+  beforeDestroy() { document.removeEventListener("keydown", this.handler, true); },
+};
+</script>
+""").tag(sync=True)
+    on_escape = traitlets.Callable(None, allow_none=True)
+
+    def vue_escape(self, data=None):
+        if self.on_escape is not None:
+            self.on_escape()
+
+
+@solara.component
+def EscapeKey(on_escape):
+    """Escape (pressed anywhere on the page) calls ``on_escape``, while this is rendered."""
+    return _EscapeWidget.element(on_escape=on_escape)
+
+
 @solara.component
 def InfoDialog():
     """The Info tab (what it is, how it works, how to use it, …) in a dialog."""
@@ -354,6 +400,8 @@ def InfoDialog():
             solara.v.Divider()
             with solara.v.CardText():
                 solara.HTML(tag="div", unsafe_innerHTML=html)
+    if show_info.value:  # Vuetify's own Escape handling needs the focus inside the dialog
+        EscapeKey(on_escape=lambda: show_info.set(False))
 
 
 def _choice_labels(paths: list[str]) -> dict[str, str]:
@@ -424,7 +472,7 @@ def Page():
             solara.Checkbox(label="Step in a background thread", value=use_threads)
     InfoDialog()
     m = model.value
-    with solara.Column(classes=["commnet-main"], style={"padding": "8px"}, gap="6px"):
+    with solara.Column(classes=["commnet-main"], style={"padding": "0 8px 8px 8px"}, gap="6px"):
         TopLine(m)
         PendingNotice(params, settings, m)
         ClassroomView(m)

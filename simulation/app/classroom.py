@@ -7,8 +7,8 @@ sends it to the browser, which draws it (``solara.FigureEcharts``), so a step se
 hundred numbers instead of a new PNG.  Nothing here imports Solara.
 
 Sizes are for a projector at 1280 × 800 read from the back of a room: every text ≥ 18 px
-(:data:`TEXT_PX`), lines :data:`LINE_PX` wide, one colour per run, the legend above the plot
-area (never on the data).
+(:data:`TEXT_PX`), lines :data:`LINE_PX` wide, one colour per run; the runs' legend is one
+line above the four charts (never on the data).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ LINE_PX = 4
 #: Run colours, A then B (Okabe–Ito blue and vermilion: distinct for colour-blind readers).
 RUN_COLOURS = ("#0072B2", "#D55E00")
 #: Height of one chart's drawing area (px); four fit on a 1280 × 800 screen in two rows.
-CHART_HEIGHT_PX = 250
+CHART_HEIGHT_PX = 232
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,13 @@ class ClassroomPanel:
 #: The lesson's four charts, in reading order (left to right, top to bottom).
 CLASSROOM_PANELS: tuple[ClassroomPanel, ...] = (
     ClassroomPanel("relevance_skill", "Decision skill",
-                   "0 = decides knowing nothing local, 1 = knowing true need", min_span=0.4),
-    ClassroomPanel("misallocated_per_head", "Money in the wrong place",
-                   "£ per head per year that would have to move to follow need", decimals=0,
-                   prefix="£", min_span=20.0),
+                   "0 = no local knowledge, 1 = true need", min_span=0.4),
+    ClassroomPanel("misallocated_per_head", "£ misallocated",
+                   "£ per head a year not following need", decimals=0, prefix="£",
+                   min_span=20.0),
     ClassroomPanel("accuracy_board", "Board knowledge",
-                   "accuracy of the board's view of need (1 = exact)", min_span=0.1,
-                   bounds=(0.0, 1.0)),
-    ClassroomPanel("engagement_gp", "GP engagement", "average of the GPs, 0–1",
+                   "board's view vs true need (1 = exact)", bounds=(0.0, 1.0)),
+    ClassroomPanel("engagement_gp", "GP engagement", "average over the GPs (0–1)",
                    bounds=(0.0, 1.0)),
 )
 
@@ -106,9 +105,10 @@ def _nice_step(span: float) -> float:
     return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
 
 
-def axis_limits(values: np.ndarray, panel: ClassroomPanel) -> tuple[float, float]:
-    """The y axis: the data so far, at least ``min_span`` tall, rounded out to round ticks and
-    kept inside ``bounds`` — so it changes only when a line is about to leave it."""
+def axis_limits(values: np.ndarray, panel: ClassroomPanel) -> tuple[float, float, float]:
+    """The y axis ``(low, high, tick step)``: the data so far, at least ``min_span`` tall,
+    rounded out to round ticks and kept inside ``bounds`` — so it changes only when a line is
+    about to leave it."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
         lo, hi = panel.bounds or (0.0, panel.min_span)
@@ -125,7 +125,7 @@ def axis_limits(values: np.ndarray, panel: ClassroomPanel) -> tuple[float, float
             lo, hi = b_lo, min(b_lo + max(hi - lo, panel.min_span), b_hi)
         if hi > b_hi:
             lo, hi = max(b_hi - max(hi - lo, panel.min_span), b_lo), b_hi
-    return round(lo, 10), round(hi, 10)
+    return round(lo, 10), round(hi, 10), step
 
 
 def _point(v: float, decimals: int) -> float | None:
@@ -134,7 +134,8 @@ def _point(v: float, decimals: int) -> float | None:
 
 def panel_option(runs: Sequence[Run], panel: ClassroomPanel, months: int) -> dict[str, Any]:
     """The ECharts option of one classroom chart: one thick line per run over the whole run's
-    months (lines grow across a fixed x axis), legend above the plot area."""
+    months (lines grow across a fixed x axis); no legend inside the chart (the page shows the
+    runs' colours above the charts)."""
     series = []
     everything = []
     for r, run in enumerate(runs[:2]):
@@ -149,22 +150,21 @@ def panel_option(runs: Sequence[Run], panel: ClassroomPanel, months: int) -> dic
             "itemStyle": {"color": colour},
             "emphasis": {"disabled": True},
         })
-    lo, hi = axis_limits(np.concatenate(everything) if everything else np.array([]), panel)
+    lo, hi, step = axis_limits(np.concatenate(everything) if everything else np.array([]),
+                               panel)
     text = {"fontSize": TEXT_PX, "color": "#222"}
     label = "{value}" if not panel.prefix else f"{panel.prefix}{{value}}"
     return {
         "animation": False,
         "textStyle": {"fontSize": TEXT_PX},
-        "legend": {"show": len(series) > 1, "top": 0, "left": "center", "type": "scroll",
-                   "itemWidth": 36, "itemHeight": 14, "textStyle": text,
-                   "data": [s["name"] for s in series]},
-        # the plot area starts below the legend: the legend never covers the data
-        "grid": {"left": 12, "right": 24, "top": 44 if len(series) > 1 else 16, "bottom": 40,
-                 "containLabel": True},
+        # the runs' legend is the page's (above the charts, with the month): never on the data
+        "legend": {"show": False},
+        "grid": {"left": 12, "right": 24, "top": 16, "bottom": 40, "containLabel": True},
         "xAxis": {"type": "value", "min": 0, "max": max(int(months), 1), "name": "month",
                   "nameLocation": "middle", "nameGap": 30, "nameTextStyle": text,
                   "axisLabel": text, "splitLine": {"show": False}},
-        "yAxis": {"type": "value", "min": lo, "max": hi, "axisLabel": {**text,
+        "yAxis": {"type": "value", "min": lo, "max": hi, "interval": step,
+                  "axisLabel": {**text,
                   "formatter": label}, "splitLine": {"lineStyle": {"color": "#ddd"}}},
         "series": series,
     }
