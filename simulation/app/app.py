@@ -1,4 +1,4 @@
-"""The teaching app's page: Mesa's model controller around :class:`~.teaching.TeachingModel`.
+"""The teaching app's page: a Reset / ▶ / Step controller around :class:`~.teaching.TeachingModel`.
 
 Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`, which runs
 :mod:`simulation.app.serve` — Solara's server behind the loopback ``Host``/``Origin`` check);
@@ -6,12 +6,13 @@ Serve it with ``commnet app`` (:func:`simulation.app.launch.launch`, which runs
 names the scenario to open).
 
 Layout: the app bar has the title and an **Info** button (NetLogo-style Info tab in a dialog:
-Close at the top, Escape closes it); the sidebar has the scenario picker, Mesa's Reset / ▶ /
-Step buttons, then the model's own controls (generated from the scenario schema, each with its
-exact value shown) and, collapsed at the bottom, Mesa's playback settings (play interval, render
-interval, threads).  The main area is the **classroom view**: the month, then four large charts
-(decision skill, £ misallocated per head, board knowledge, GP engagement) drawn in the browser by
-ECharts, each with monitors of the runs' current values; a fresh page opens on a comparison
+Close at the top, Escape closes it); the sidebar has the scenario picker, the Reset / ▶ / Step
+buttons (Mesa's, with their state read from the model), then the model's own controls
+(generated from the scenario schema, each with its exact value shown) and, collapsed at the
+bottom, the playback settings (play interval, steps per update).  The main area is the
+**classroom view**: the month and the runs' legend, then four large charts (decision skill, £
+misallocated per head, board knowledge, GP engagement) drawn in the browser by ECharts, each
+with monitors of the runs' current values; a fresh page opens on a comparison
 (:data:`~.controls.CLASSROOM_COMPARE`), so one click on ▶ runs the lesson.  Below: the status
 (what runs, notes) and, on request, the network view and all seven charts (matplotlib PNGs,
 redrawn every step, so steps are slower while they are shown).
@@ -19,7 +20,8 @@ redrawn every step, so steps are slower while they are shown).
 State: the page holds the chosen scenario, the model and the settings (one dictionary, the
 keyword arguments of the next Reset).  Every control shows and edits that dictionary, so
 picking another scenario resets the controls to that file's values and a later Reset builds
-the model from them.  Mesa's :func:`~mesa.visualization.solara_viz.ModelController` does the
+the model from them.  :func:`RunController` (Mesa's ``ModelController``, except that the
+buttons' state is read from the model, so they are ready after a scenario switch) does the
 stepping and Reset.
 """
 
@@ -28,14 +30,15 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
 import ipyvuetify
 import solara
 import traitlets
-from mesa.visualization.solara_viz import ModelController
-from mesa.visualization.utils import update_counter
+from mesa.visualization.utils import force_update, update_counter
 
 from ..loader import ScenarioError, load_scenario
 from ..scenario import Scenario
@@ -349,6 +352,58 @@ def PendingNotice(params: dict[str, Any], settings: solara.Reactive[dict], model
                        dense=True, classes=["commnet-pending"])
 
 
+@solara.component
+def RunController(model: solara.Reactive[TeachingModel], settings: solara.Reactive[dict],
+                  play_interval: solara.Reactive[int], render_interval: solara.Reactive[int]):
+    """Reset / ▶ / Step, as Mesa's ``ModelController`` (same buttons, same update counter),
+    except that whether the model can run is read from the model itself, not remembered: a
+    finished run leaves ▶ and Step disabled only until another model (Reset, or another
+    scenario) is shown."""
+    update_counter.get()
+    playing = solara.use_reactive(False)
+    error = solara.use_reactive(None)
+    current = model.value
+    can_run = bool(current.running)
+    solara.use_effect(lambda: playing.set(False), [id(current)])  # a new model starts paused
+
+    def do_step() -> None:
+        for _ in range(max(int(render_interval.value), 1)):
+            model.value.step()
+            if not model.value.running:
+                break
+        force_update()
+
+    def play() -> None:
+        try:
+            while playing.value and model.value.running:
+                time.sleep(play_interval.value / 1000)
+                if playing.value:
+                    do_step()
+        except Exception as exc:  # shown, never a dead page
+            error.set(f"error in step: {exc}")
+            traceback.print_exc()
+        finally:
+            if not model.value.running:
+                playing.set(False)
+
+    solara.lab.use_task(play, dependencies=[playing.value, id(current)], prefer_threaded=True)
+
+    def reset() -> None:
+        error.set(None)
+        playing.set(False)
+        model.set(TeachingModel(**settings.value))
+        force_update()
+
+    with solara.Row(justify="space-between"):
+        solara.Button(label="Reset", color="primary", on_click=reset)
+        solara.Button(label="❚❚" if playing.value else "▶", color="primary",
+                      on_click=lambda: playing.set(not playing.value), disabled=not can_run)
+        solara.Button(label="Step", color="primary", on_click=do_step,
+                      disabled=playing.value or not can_run)
+    if error.value:
+        solara.Error(error.value)
+
+
 def info_html() -> str:
     """The Info text as HTML, rendered here: Solara's Markdown component would fetch the KaTeX
     maths library, which the offline assets do not hold (two failed requests per page)."""
@@ -420,7 +475,7 @@ def chosen_path(choices: dict[str, str], value: object, current: str | None) -> 
 
 @solara.component
 def Page():
-    """The app: scenario picker, Mesa's controller, the model's controls and the main area."""
+    """The app: scenario picker, the run controller, the model's controls and the main area."""
     choices = solara.use_memo(
         lambda: _choice_labels(list_scenarios(extra=os.environ.get(SCENARIO_ENV))), [])
     first = solara.use_memo(lambda: default_scenario(list(choices.values())), [])
@@ -431,7 +486,6 @@ def Page():
     model = solara.use_reactive(solara.use_memo(lambda: TeachingModel(**settings.value), []))
     play_interval = solara.use_reactive(150)
     render_interval = solara.use_reactive(1)
-    use_threads = solara.use_reactive(False)
     label = next((k for k, v in choices.items() if v == path), path)
 
     def choose(value: object) -> None:
@@ -459,17 +513,14 @@ def Page():
             if load_error:
                 solara.Error("Scenario not loaded — see the message on the right.", dense=True)
         with solara.Card("Run", classes=["commnet-run"]):
-            ModelController(model, model_parameters=settings, play_interval=play_interval,
-                            render_interval=render_interval,
-                            use_threads=use_threads).key(f"controller-{path}")
+            RunController(model, settings, play_interval, render_interval)
             solara.Text("Settings take effect when you press Reset.",
                         style={"opacity": "0.7", "font-size": "0.85em"})
         with solara.Card("Settings", classes=["commnet-settings"]):
             SettingsPanel(params, settings)
-        with solara.Div(classes=["commnet-playback"]), solara.Details("Playback (Mesa)"):
+        with solara.Div(classes=["commnet-playback"]), solara.Details("Playback"):
             solara.SliderInt("Play interval (ms)", value=play_interval, min=1, max=500, step=10)
             solara.SliderInt("Steps per update", value=render_interval, min=1, max=100, step=1)
-            solara.Checkbox(label="Step in a background thread", value=use_threads)
     InfoDialog()
     m = model.value
     with solara.Column(classes=["commnet-main"], style={"padding": "0 8px 8px 8px"}, gap="6px"):
