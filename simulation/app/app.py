@@ -281,8 +281,10 @@ def ClassroomView(model: TeachingModel):
     update_counter.get()
     if not model.runs:
         solara.Text("No charts: see the message above.")
-        return
-    with solara.Div(classes=["commnet-classroom"]):
+    # the charts stay mounted (hidden) without runs: ECharts loads asynchronously, and a chart
+    # removed before it has loaded fails in the browser ("Initialize failed: invalid dom")
+    with solara.Div(classes=["commnet-classroom"],
+                    style={} if model.runs else {"display": "none"}):
         for panel in CLASSROOM_PANELS:
             values = current_values(model.runs, panel.metric)
             with solara.Div(classes=["commnet-panel", f"commnet-panel-{panel.metric}"]):
