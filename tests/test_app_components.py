@@ -287,6 +287,24 @@ def test_settings_a_reset_has_not_applied_are_named(teaching):
                                                         f"GP engagement {gp:g}"]  # exact
 
 
+def test_a_control_the_comparison_sets_is_not_pending(teaching):
+    """Under "GP engagement: high vs low" the GP slider's value is not used: moving it must not
+    ask for a Reset that would change nothing."""
+    pytest.importorskip("solara")
+    from simulation.app.app import initial_settings, unapplied
+
+    assert C.preset_paths(C.CLASSROOM_COMPARE) == {"engagement.gp.mean"}
+    assert C.preset_paths(C.COMPARE_OFF) == C.preset_paths(C.COMPARE_FILE) == set()
+    assert C.preset_paths("nonsense") == set() and C.preset_paths(None) == set()
+    params = C.make_model_params(teaching, load_scenario(teaching))
+    s = initial_settings(params)
+    model = C.TeachingModel(**s)
+    moved = {**s, "engagement.gp.mean": 0.3, "engagement.manager.mean": 0.2}
+    assert unapplied(params, moved, model.built_with) == ["Manager engagement 0.20"]
+    assert C.TeachingModel(**moved).runs[0].changes == ["GP engagement 0.8",
+                                                        "Manager engagement 0.2"]
+
+
 def test_sliders_land_on_the_files_value_exactly():
     """The file's 0.426 must not snap to 0.45 (a 0.05 step would, and an untouched page would
     then say a setting is not applied yet and run 0.45)."""

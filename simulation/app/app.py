@@ -51,7 +51,7 @@ from .classroom import (
     format_value,
     panel_option,
 )
-from .controls import make_model_params
+from .controls import make_model_params, preset_paths
 from .info import INFO_MARKDOWN
 from .network import COLOUR_MODES, network_figure
 from .scenarios import SCENARIO_ENV, default_scenario, list_scenarios
@@ -158,11 +158,14 @@ def unapplied(params: dict[str, Any], settings: dict[str, Any],
     A Reset builds from the controls' values as the server has them; under load the browser
     may deliver a slider's last value after the click (widget state is held back while the
     server is busy, events are not), so the app says what is still to apply instead of
-    letting the status line and the controls disagree silently.
+    letting the status line and the controls disagree silently.  A control the chosen
+    side-by-side preset sets (GP engagement under "GP engagement: high vs low") is not listed:
+    a Reset would not use its value either.
     """
     out = []
+    preset = preset_paths(settings.get("compare"))
     for name, spec in params.items():
-        if not (isinstance(spec, dict) and "type" in spec):
+        if not (isinstance(spec, dict) and "type" in spec) or name in preset:
             continue
         value = settings.get(name, spec.get("value"))
         if name not in built_with or _differs(built_with[name], value):
@@ -203,9 +206,15 @@ def SettingInput(name: str, spec: dict[str, Any], settings: solara.Reactive[dict
 @solara.component
 def SettingsPanel(params: dict[str, Any], settings: solara.Reactive[dict]):
     """The model's own controls, in :data:`~.controls.TEACHING_CONTROLS` order."""
+    preset = preset_paths(settings.value.get("compare"))
     for name, spec in params.items():
         if isinstance(spec, dict) and "type" in spec:
             SettingInput(name, spec, settings)
+            if name in preset:
+                solara.Text(f"set by Side by side: {settings.value['compare']}",
+                            classes=["commnet-preset-note"],
+                            style={"font-size": "0.8em", "opacity": "0.75",
+                                   "margin": "-6px 0 4px 0"})
 
 
 @solara.component
@@ -279,10 +288,9 @@ def ClassroomView(model: TeachingModel):
     """The lesson's four charts with their monitors, drawn in the browser (ECharts): a step
     sends each chart's new data, not an image."""
     update_counter.get()
-    if not model.runs:
-        solara.Text("No charts: see the message above.")
-    # the charts stay mounted (hidden) without runs: ECharts loads asynchronously, and a chart
-    # removed before it has loaded fails in the browser ("Initialize failed: invalid dom")
+    # the charts stay mounted (hidden) without runs, always first (so that the page's structure
+    # does not change): ECharts loads asynchronously, and a chart removed before it has loaded
+    # fails in the browser ("Initialize failed: invalid dom")
     with solara.Div(classes=["commnet-classroom"],
                     style={} if model.runs else {"display": "none"}):
         for panel in CLASSROOM_PANELS:
@@ -299,6 +307,8 @@ def ClassroomView(model: TeachingModel):
                     attributes={"style": f"height: {CHART_HEIGHT_PX}px; width: 100%;",
                                 "class": "commnet-echart",
                                 "data-metric": panel.metric})
+    if not model.runs:
+        solara.Text("No charts: see the message above.")
 
 
 @solara.component

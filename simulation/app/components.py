@@ -34,6 +34,7 @@ from .controls import (
     exact_step,
     make_model_params,
     parse_seed,
+    preset_paths,
     scenario_value,
     schema_field,
     settings_overrides,
@@ -69,6 +70,6 @@ __all__ = [
     "belief_accuracy", "chart_figure", "compute_layout", "control_options", "current_values",
     "default_scenario", "describe_changes", "draw_network", "exact_step", "figure_png",
     "format_value", "list_scenarios", "make_model_params", "metric_series", "network_figure",
-    "node_colours", "panel_option", "parse_seed", "sample_nodes", "scenario_dir", "scenario_value",
-    "schema_field", "select_edges", "settings_overrides",
+    "node_colours", "panel_option", "parse_seed", "preset_paths", "sample_nodes", "scenario_dir",
+    "scenario_value", "schema_field", "select_edges", "settings_overrides",
 ]

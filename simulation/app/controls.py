@@ -28,7 +28,8 @@ from .network import TYPE_LABELS
 __all__ = [
     "CLASSROOM_COMPARE", "COMPARE_FILE", "COMPARE_OFF", "COMPARISONS", "CONTROL_LABELS",
     "TEACHING_CONTROLS", "Control", "control_options", "describe_changes", "exact_step",
-    "make_model_params", "parse_seed", "scenario_value", "schema_field", "settings_overrides",
+    "make_model_params", "parse_seed", "preset_paths", "scenario_value", "schema_field",
+    "settings_overrides",
 ]
 
 
@@ -232,6 +233,15 @@ COMPARISONS: dict[str, tuple[str, tuple[tuple[str, Any], ...], str, tuple[tuple[
         "B: stability management off", (("leadership.stability_management.enabled", False),)),
     COMPARE_FILE: ("A: your settings", (), "B: scenario file", ()),
 }
+def preset_paths(compare: Any) -> frozenset[str]:
+    """The settings a side-by-side preset sets in both runs (so the control's own value is not
+    used while that preset is chosen): ``engagement.gp.mean`` for the GP engagement preset."""
+    preset = COMPARISONS.get(compare) if isinstance(compare, str) else None
+    if preset is None:
+        return frozenset()
+    return frozenset(p for p, _ in (*preset[1], *preset[3]))
+
+
 #: The comparison a fresh page opens on (the classroom view: one click on ▶ runs the lesson).
 CLASSROOM_COMPARE = "GP engagement: high (0.8) vs low (0.2)"
 
