@@ -39,6 +39,7 @@ import ipyvuetify
 import solara
 import traitlets
 from mesa.visualization.utils import force_update, update_counter
+from solara.components.echarts import EchartsWidget
 
 from ..loader import ScenarioError, load_scenario
 from ..scenario import Scenario
@@ -288,39 +289,44 @@ def ClassroomView(model: TeachingModel):
     """The lesson's four charts with their monitors, drawn in the browser (ECharts): a step
     sends each chart's new data, not an image."""
     update_counter.get()
-    # the charts stay mounted (hidden) without runs, always first (so that the page's structure
-    # does not change): ECharts loads asynchronously, and a chart removed before it has loaded
-    # fails in the browser ("Initialize failed: invalid dom")
-    with solara.Div(classes=["commnet-classroom"],
-                    style={} if model.runs else {"display": "none"}):
-        for panel in CLASSROOM_PANELS:
-            values = current_values(model.runs, panel.metric)
-            with solara.Div(classes=["commnet-panel", f"commnet-panel-{panel.metric}"]):
-                with solara.Div(classes=["commnet-panel-head"]):
-                    solara.Text(panel.title, classes=["commnet-panel-title"])
-                    solara.HTML(tag="div", unsafe_innerHTML=_monitor_html(panel, model.runs,
-                                                                          values),
-                                classes=["commnet-monitors"])
-                solara.Text(panel.unit, classes=["commnet-panel-unit"])
-                solara.FigureEcharts(
-                    option=panel_option(model.runs, panel, model.months), responsive=True,
-                    attributes={"style": f"height: {CHART_HEIGHT_PX}px; width: 100%;",
-                                "class": "commnet-echart",
-                                "data-metric": panel.metric})
-    if not model.runs:
-        solara.Text("No charts: see the message above.")
+    # The charts stay mounted (hidden) without runs, in a root of a fixed type: a component's
+    # root changes type when its number of children does, and the browser then mounts the
+    # charts again.  ECharts loads asynchronously, and a chart removed before it has loaded
+    # fails in the browser ("Initialize failed: invalid dom").
+    with solara.Column(gap="0", classes=["commnet-classroom-root"]):
+        with solara.Div(classes=["commnet-classroom"],
+                        style={} if model.runs else {"display": "none"}):
+            for panel in CLASSROOM_PANELS:
+                values = current_values(model.runs, panel.metric)
+                with solara.Div(classes=["commnet-panel", f"commnet-panel-{panel.metric}"]):
+                    with solara.Div(classes=["commnet-panel-head"]):
+                        solara.Text(panel.title, classes=["commnet-panel-title"])
+                        solara.HTML(tag="div", classes=["commnet-monitors"],
+                                    unsafe_innerHTML=_monitor_html(panel, model.runs, values))
+                    solara.Text(panel.unit, classes=["commnet-panel-unit"])
+                    _ChartWidget.element(  # solara.FigureEcharts, see _chart_template
+                        option=panel_option(model.runs, panel, model.months), responsive=True,
+                        attributes={"style": f"height: {CHART_HEIGHT_PX}px; width: 100%;",
+                                    "class": "commnet-echart", "data-metric": panel.metric})
+        if not model.runs:
+            solara.Text("No charts: see the message above.")
 
 
 @solara.component
 def TopLine(model: TeachingModel):
     """The month counter (or the reason nothing runs) and, at the end, that the run is done."""
     update_counter.get()
-    if model.error:
-        solara.Error(f"This scenario cannot be run:\n{model.error}",
-                     classes=["commnet-error"], style={"white-space": "pre-wrap"})
-        solara.Text("Fix the file, pick another scenario, or change the settings and press "
-                    "Reset.")
-        return
+    with solara.Column(gap="2px"):  # a root of a fixed type (see ClassroomView)
+        if model.error:
+            solara.Error(f"This scenario cannot be run:\n{model.error}",
+                         classes=["commnet-error"], style={"white-space": "pre-wrap"})
+            solara.Text("Fix the file, pick another scenario, or change the settings and "
+                        "press Reset.")
+        else:
+            _top_line(model)
+
+
+def _top_line(model: TeachingModel) -> None:
     with solara.Div(classes=["commnet-topline"]):
         solara.Text(f"Month {model.month} of {model.months}", classes=["commnet-month"])
         if len(model.runs) > 1:
@@ -422,6 +428,27 @@ def info_html() -> str:
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark").render(INFO_MARKDOWN)
+
+
+def _chart_template() -> str:
+    """Solara's ECharts template, with one change: new data that arrives while ECharts is still
+    loading is kept for the chart's creation instead of raising ``TypeError`` in the browser
+    (``this.chart`` is undefined until the library has loaded)."""
+    from solara.components import echarts
+
+    source = (Path(echarts.__file__).parent / "echarts.vue").read_text()
+    old = "this.chart.setOption(this.option, true);\n    },"
+    if source.count(old) != 1:  # another Solara version: its own template, unchanged
+        return source
+    return source.replace(old, "if (this.chart) { this.chart.setOption(this.option, true); }"
+                               "\n    },")
+
+
+class _ChartWidget(EchartsWidget):
+    """Solara's ECharts widget with :func:`_chart_template`."""
+
+    template_file = None
+    template = traitlets.Unicode(_chart_template()).tag(sync=True)
 
 
 class _EscapeWidget(ipyvuetify.VuetifyTemplate):
