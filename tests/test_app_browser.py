@@ -642,7 +642,7 @@ def test_classroom_view_at_1280x800(classroom_page, classroom_server, viewport, 
     _check_classroom_view(pg, viewport)
     # the monitors show the current values: high GP engagement above low
     gp_monitors = pg.locator(".commnet-panel-engagement_gp .commnet-monitor").all_inner_texts()
-    a, b = (float(t.split()[-1]) for t in gp_monitors)
+    a, b = (float(t.lstrip("AB").strip()) for t in gp_monitors)  # "A 0.82" / "B 0.22"
     assert a > b, gp_monitors
     _shot(pg, shots, "commnet-app-1280x800.png")
 
