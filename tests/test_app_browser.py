@@ -64,6 +64,14 @@ def _require_browser() -> None:
 
 
 REPO = Path(__file__).resolve().parents[1]
+#: The server process of each URL served (for its CPU time).
+_SERVER_PIDS: dict[str, int] = {}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used, from ``/proc`` (load-independent)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -80,6 +88,7 @@ def _serve(work: Path, scen: Path, first: Path):
         proc = subprocess.Popen(server_command(port), env=env, cwd=work, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
+    _SERVER_PIDS[url] = proc.pid
     try:
         if not wait_for_server(url, timeout=120, proc=proc):
             pytest.fail(f"app server did not start:\n{log.read_text()[-3000:]}")
@@ -634,9 +643,12 @@ def test_classroom_view_at_1280x800(classroom_page, classroom_server, viewport, 
 
     # Step: the charts get new data, drawn in the browser; the page measures the redraw
     _install_draw_probe(pg)
+    cpu0 = _cpu_seconds(_SERVER_PIDS[url])
     redraw = [_step_and_time_redraw(pg, n) for n in range(1, 7)]
+    cpu = (_cpu_seconds(_SERVER_PIDS[url]) - cpu0) / len(redraw)
     print(f"redraw after Step (click → all four charts drawn, measured in the page), ms: "
-          f"{[round(r) for r in redraw]}; median {sorted(redraw)[len(redraw) // 2]:.0f} ms "
+          f"{[round(r) for r in redraw]}; median {sorted(redraw)[len(redraw) // 2]:.0f} ms; "
+          f"server CPU {1000 * cpu:.0f} ms per step (two runs, model and page) "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     assert _month(pg) == 6
     _check_classroom_view(pg, viewport)
