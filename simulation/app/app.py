@@ -452,7 +452,7 @@ class _ChartWidget(EchartsWidget):
 
 
 class _EscapeWidget(ipyvuetify.VuetifyTemplate):
-    """Calls ``on_escape`` when Escape is pressed anywhere on the page (while shown)."""
+    """Calls ``on_escape`` when Escape is pressed anywhere on the page (while mounted)."""
 
     template = traitlets.Unicode("""
 <template><span class="commnet-escape" style="display: none"></span></template>
@@ -475,7 +475,7 @@ module.exports = {
 
 @solara.component
 def EscapeKey(on_escape):
-    """Escape (pressed anywhere on the page) calls ``on_escape``, while this is rendered."""
+    """Escape (pressed anywhere on the page) calls ``on_escape``, while this is mounted."""
     return _EscapeWidget.element(on_escape=on_escape)
 
 
@@ -491,11 +491,12 @@ def InfoDialog():
                 solara.v.Spacer()
                 solara.Button("Close", on_click=lambda: show_info.set(False), text=True,
                               classes=["commnet-info-close"])
+                # Vuetify's own Escape handling needs the focus inside the dialog; this
+                # listener (mounted with the dialog's content) does not
+                EscapeKey(on_escape=lambda: show_info.set(False))
             solara.v.Divider()
             with solara.v.CardText():
                 solara.HTML(tag="div", unsafe_innerHTML=html)
-    if show_info.value:  # Vuetify's own Escape handling needs the focus inside the dialog
-        EscapeKey(on_escape=lambda: show_info.set(False))
 
 
 def _choice_labels(paths: list[str]) -> dict[str, str]:
