@@ -599,7 +599,7 @@ def _check_classroom_view(pg, viewport: dict) -> None:
     legend = pg.locator(".commnet-legend").inner_text()
     assert "A: GP engagement 0.8" in legend and "B: GP engagement 0.2" in legend
     for css in (".commnet-monitor", ".commnet-legend", ".commnet-panel-title",
-                ".commnet-panel-unit", ".commnet-month"):
+                ".commnet-panel-unit", ".commnet-month", ".commnet-status", ".commnet-more"):
         assert _min_font_px(pg, css) >= 18, css
     assert pg.locator(".commnet-monitor").count() == 8  # A and B on each of four charts
     options = _chart_options(pg)

@@ -104,7 +104,9 @@ CSS = """
 .commnet-monitor { font-size: 30px; font-weight: 700; line-height: 1.1;
                    font-variant-numeric: tabular-nums; white-space: nowrap; }
 .commnet-monitor-run { font-size: 18px; font-weight: 600; margin-right: 4px; }
-.commnet-more { font-size: 18px; margin-top: 8px; }
+.commnet-more { margin-top: 8px; }
+.commnet-status, .commnet-status *, .commnet-pending, .commnet-pending *,
+.commnet-more label { font-size: 18px !important; line-height: 1.35; }
 """
 
 #: Per browser session (Solara scopes module-level reactive variables to the session).
