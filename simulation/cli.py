@@ -829,7 +829,9 @@ def app_command(
     scenario: Annotated[Path | None, typer.Argument(
         metavar="SCENARIO", help="scenario YAML (default: teaching)")] = None,
     port: Annotated[int, typer.Option(metavar="PORT", help="port of the local server")] = 8765,
-    host: Annotated[str, typer.Option(metavar="HOST", help="address to listen on")] = "127.0.0.1",
+    host: Annotated[str, typer.Option(metavar="HOST", help="address to listen on; 0.0.0.0 serves "
+                                      "a classroom network and prints the addresses students "
+                                      "type")] = "127.0.0.1",
     browser: Annotated[bool, typer.Option(help="open a browser window")] = True,
 ) -> None:
     """Open the teaching app (Solara, works offline) in the browser."""
