@@ -3,12 +3,13 @@
 Starts the app server as ``commnet app`` does (:mod:`simulation.app.launch`), on a free
 loopback port, then drives Debian's chromium (``/usr/bin/chromium``, Playwright's async API)
 with up to ``--concurrent`` sessions at a time, each in its own browser context (own cookie,
-so its own Solara session): open the page, wait for the first render (month counter, network
-and charts drawn), press Step ``--steps`` times, close the tab (as a pupil would: the page's
-unload beacon tells the server).  Every request to anywhere but the server is blocked and
+so its own Solara session): open the page, wait for the first render (month counter and the
+four classroom charts drawn), press Step ``--steps`` times, close the tab (as a pupil would:
+the page's unload beacon tells the server).  Every request to anywhere but the server is blocked and
 counted.  Measures:
 
-* first render per session (seconds from ``goto`` to the drawn page);
+* first render per session (seconds from ``goto`` to the drawn page: month counter and the
+  classroom view's four charts);
 * the server's resident memory (``VmRSS`` of its process) idle before any session, at the
   peak, and after the sessions closed (once Solara reports no open kernels, plus a settle);
 * the live kernels Solara reports (``/resourcez``) at the end;
@@ -103,10 +104,10 @@ async def one_session(browser, url: str, steps: int, timeout_ms: int, outside: l
     t0 = time.monotonic()
     await page.goto(url, timeout=timeout_ms)
     await page.locator(".commnet-month").first.wait_for(timeout=timeout_ms)
-    for css in (".commnet-network-image", ".commnet-charts-image"):
-        await page.wait_for_function(
-            "sel => { const i = document.querySelector(sel); return i && i.complete && "
-            "i.naturalWidth > 0; }", arg=css, timeout=timeout_ms)
+    # the classroom view's four charts, drawn in the browser (ECharts)
+    await page.wait_for_function(
+        "() => [...document.querySelectorAll('.commnet-echart')]"
+        ".filter(e => e.__vue__ && e.__vue__.chart).length === 4", timeout=timeout_ms)
     first = time.monotonic() - t0
     t1 = time.monotonic()
     for n in range(1, steps + 1):

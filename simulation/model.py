@@ -211,6 +211,11 @@ class CommissioningModel(mesa.Model):
             rng, baseline, p.area_group, p.practice_area,
             s.need.locality_concentration, s.need.practice_concentration,
         )
+        if p.practice_imd is not None and np.isfinite(p.practice_imd).any():  # need.deprivation
+            dep = s.need.deprivation
+            self.practice_need = needs.deprivation_shift(
+                self.practice_need, p.practice_imd, [dep.ratios.get(x, 1.0) for x in s.services],
+                dep.reference_imd, dep.imd_span)
         self._refresh_truth()
         self.data_observer = p.practice < 0
         self.data_scope = p.scope[self.data_observer]  # fixed: sliced once, not every month
@@ -654,6 +659,7 @@ class CommissioningModel(mesa.Model):
         attend = self.active
         if loc.attendance < 1.0:
             attend = attend & (self.rng.random(self.n_agents) < loc.attendance)
+        attend = self.locality_attendance(attend)
         # attendees of a meeting with a board member present are in contact with the board
         area = self.pop.area
         present_board = np.zeros(self.pop.n_areas, bool)
@@ -674,6 +680,12 @@ class CommissioningModel(mesa.Model):
         met = np.isfinite(pooled).all(axis=1)
         self.locality_view[met] = pooled[met, :k]
         self.locality_objective[met] = pooled[met, k:]
+
+    def locality_attendance(self, attend: np.ndarray) -> np.ndarray:
+        """Who attends this month's locality meetings, given who the model drew (a hook: the
+        model's own rule returns ``attend`` unchanged; the classroom game overrides it with
+        the students' choices)."""
+        return attend
 
     def hold_board_meeting(self) -> None:
         """Attending board members pool their beliefs and priorities (engagement-weighted) and

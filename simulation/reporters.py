@@ -368,6 +368,58 @@ def misallocated_ceiling_per_head(model: CommissioningModel) -> np.ndarray:
     return _misallocated(model, model.ceiling_budget.area)
 
 
+def _misallocated_in_quintile(model: CommissioningModel, q: int) -> np.ndarray:
+    """£ per head per year allocated away from need for the patients of the practices in
+    deprivation fifth ``q`` (0 = least deprived): budget per head × TV(allocation of their
+    locality, their practice's need), list-size weighted, per group and overall; NaN without
+    practice deprivation scores (practices_from.covariates) or practices in that fifth."""
+    pop = model.pop
+    cached = getattr(model, "_imd_quintile", None)
+    if cached is None:
+        from .needs import imd_quintiles
+
+        imd = pop.practice_imd if pop.practice_imd is not None else np.full(pop.n_practices, np.nan)
+        cached = model._imd_quintile = imd_quintiles(imd, pop.list_size)
+    out = np.full(model.n_groups + 1, np.nan)
+    rows = np.flatnonzero(cached == q)
+    if rows.size == 0:
+        return out
+    mis = M.misallocated_per_head(model.area_alloc[pop.practice_area[rows]],
+                                  model.practice_need[rows], model.spec.decisions.budget_per_head)
+    w = pop.list_size[rows].astype(float)
+    g = pop.practice_group[rows]
+    tot = np.bincount(g, weights=w, minlength=model.n_groups)
+    val = np.bincount(g, weights=w * mis, minlength=model.n_groups)
+    out[:-1] = np.where(tot > 0, val / np.where(tot > 0, tot, 1.0), np.nan)
+    out[-1] = float(np.sum(w * mis) / w.sum())
+    return out
+
+
+def misallocated_per_head_imd_q1(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the least deprived fifth of patients (by practice IMD)."""
+    return _misallocated_in_quintile(model, 0)
+
+
+def misallocated_per_head_imd_q2(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the second least deprived fifth (by practice IMD)."""
+    return _misallocated_in_quintile(model, 1)
+
+
+def misallocated_per_head_imd_q3(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the middle fifth of patients (by practice IMD)."""
+    return _misallocated_in_quintile(model, 2)
+
+
+def misallocated_per_head_imd_q4(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the second most deprived fifth (by practice IMD)."""
+    return _misallocated_in_quintile(model, 3)
+
+
+def misallocated_per_head_imd_q5(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the most deprived fifth of patients (by practice IMD)."""
+    return _misallocated_in_quintile(model, 4)
+
+
 def shock_funded_6m(model: CommissioningModel) -> np.ndarray:
     """Share of the latest need shock's extra need (group share of the shocked service) that
     the group's allocation covers 6 months after it (NaN before; carried forward after)."""
@@ -816,6 +868,41 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
                               "Budget per head × TV(locality allocation, locality need), "
                               "population-weighted: money that would have to move between "
                               "services for spending to follow need."),
+    "misallocated_per_head_imd_q1": ("Misallocated spend, IMD fifth 1", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the least deprived fifth of patients "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q2": ("Misallocated spend, IMD fifth 2", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the second least deprived fifth "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q3": ("Misallocated spend, IMD fifth 3", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the middle fifth "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q4": ("Misallocated spend, IMD fifth 4", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the second most deprived fifth "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q5": ("Misallocated spend, IMD fifth 5", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the most deprived fifth of patients "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
     "shock_funded_6m": ("Shock funded at 6 months", "share of the extra need", (-INF, INF),
                         "higher",
                         "Rise in the group's allocation share of the shocked service over the "
@@ -903,7 +990,10 @@ _FAMILIES = (
                    leader_dependence)),
     ("relevance", (relevance_skill, relevance_patient, relevance_floor, relevance_ceiling,
                    decision_span_per_head, misallocated_per_head, misallocated_floor_per_head,
-                   misallocated_ceiling_per_head, shock_funded_6m, shock_funded_12m,
+                   misallocated_ceiling_per_head, misallocated_per_head_imd_q1,
+                   misallocated_per_head_imd_q2, misallocated_per_head_imd_q3,
+                   misallocated_per_head_imd_q4, misallocated_per_head_imd_q5,
+                   shock_funded_6m, shock_funded_12m,
                    relevance_provider, relevance_localities, wasted_spend)),
     ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
                    modularity_localities, ei_index, board_ties_provider, board_ties_patient,

@@ -24,11 +24,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from . import registers
+from . import input_specs
 from .generate import GenerateSpec
-from .registers import ExplicitPractice, RegisterSpec
+from .input_specs import DeprivationSpec, ExplicitPractice, RegisterSpec, SurveySpec
+from .kinds import STAKEHOLDER_TYPES
 from .schema import Strict
-from .surveyed import SurveySpec
 
 __all__ = [
     "DEFAULT_SERVICES",
@@ -53,8 +53,6 @@ DEFAULT_SERVICES = (
     "prevention_primary",
 )
 
-#: Stakeholder types, in the order used for the model's integer ``kind`` array.
-STAKEHOLDER_TYPES = ("gp", "manager", "provider", "patient", "local_authority")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -183,11 +181,11 @@ class PracticeRules(Strict):
     @model_validator(mode="before")
     @classmethod
     def _explicit_input(cls, data: Any) -> Any:
-        return registers.rules_input(data)
+        return input_specs.rules_input(data)
 
     @model_validator(mode="after")
     def _explicit_consistent(self) -> PracticeRules:
-        registers.check_rules(self)
+        input_specs.check_rules(self)
         return self
 
 
@@ -206,11 +204,11 @@ class GroupSpec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _explicit_population(cls, data: Any) -> Any:
-        return registers.group_input(data)
+        return input_specs.group_input(data)
 
     @model_validator(mode="after")
     def _explicit_consistent(self) -> GroupSpec:
-        registers.check_group(self)
+        input_specs.check_group(self)
         return self
 
     @model_validator(mode="after")
@@ -273,6 +271,9 @@ class NeedSpec(Strict):
     locality_concentration: PositiveFloat = 60.0
     practice_concentration: PositiveFloat = 150.0
     drift_sd: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    deprivation: DeprivationSpec = Field(
+        DeprivationSpec(), description="need shifted by practice deprivation (practices with "
+        "an imd, from practices_from.covariates; simulation.needs.deprivation_shift)")
 
 
 class ObservationSpec(Strict):

@@ -72,7 +72,8 @@ def large(tmp_path: Path) -> str:
 def defaults(path: str) -> dict:
     """The start values of every user input, as SolaraViz passes them on Reset."""
     params = C.make_model_params(path, load_scenario(path))
-    return {k: (v["value"] if isinstance(v, dict) else v) for k, v in params.items()}
+    out = {k: (v["value"] if isinstance(v, dict) else v) for k, v in params.items()}
+    return {**out, "compare": C.COMPARE_OFF}  # one run (the page opens on a comparison)
 
 
 # ----------------------------------------------------------------------------- controls
@@ -95,7 +96,9 @@ def test_controls_are_generated_from_the_schema(teaching):
         assert params[f"leadership.{lever}.enabled"]["type"] == "Checkbox"
         assert params[f"leadership.{lever}.intensity"]["type"] == "SliderFloat"
     assert params["seed"] == {"type": "InputText", "label": "Seed (whole number)", "value": "11"}
-    assert params["compare"]["value"] == C.COMPARE_OFF
+    # a fresh page opens on the classroom comparison: one click on ▶ runs the lesson
+    assert params["compare"]["value"] == C.CLASSROOM_COMPARE
+    assert C.COMPARISONS[C.CLASSROOM_COMPARE] is not None
     # no valid scenario: only the fixed path, the comparison and the seed
     assert set(C.make_model_params(teaching, None)) == {"scenario_path", "compare", "seed"}
 
@@ -253,9 +256,11 @@ def test_initial_settings_are_the_files_values(teaching):
 
     params = C.make_model_params(teaching, load_scenario(teaching))
     s = initial_settings(params)
-    assert s["scenario_path"] == teaching and s["compare"] == C.COMPARE_OFF
+    assert s["scenario_path"] == teaching and s["compare"] == C.CLASSROOM_COMPARE
     assert s["engagement.gp.mean"] == load_scenario(teaching).engagement.gp.mean
-    assert C.TeachingModel(**s).runs[0].overrides == []
+    assert C.TeachingModel(**{**s, "compare": C.COMPARE_OFF}).runs[0].overrides == []
+    a, b = C.TeachingModel(**s).runs
+    assert a.changes == ["GP engagement 0.8"] and b.changes == ["GP engagement 0.2"]
 
 
 def test_settings_a_reset_has_not_applied_are_named(teaching):
@@ -265,7 +270,7 @@ def test_settings_a_reset_has_not_applied_are_named(teaching):
     from simulation.app.app import initial_settings, unapplied
 
     params = C.make_model_params(teaching, load_scenario(teaching))
-    s = initial_settings(params)
+    s = {**initial_settings(params), "compare": C.COMPARE_OFF}  # one run: the slider counts
     model = C.TeachingModel(**s)
     assert unapplied(params, s, model.built_with) == []
     moved = {**s, "engagement.gp.mean": 0.2, "seed": "5"}
@@ -279,7 +284,55 @@ def test_settings_a_reset_has_not_applied_are_named(teaching):
     gp = s["engagement.gp.mean"]
     assert gp != 0.2
     assert unapplied(params, s, rebuilt.built_with) == ["Seed (whole number) 11",
-                                                        f"GP engagement {gp:.2f}"]
+                                                        f"GP engagement {gp:g}"]  # exact
+
+
+def test_a_control_the_comparison_sets_is_not_pending(teaching):
+    """Under "GP engagement: high vs low" the GP slider's value is not used: moving it must not
+    ask for a Reset that would change nothing."""
+    pytest.importorskip("solara")
+    from simulation.app.app import initial_settings, unapplied
+
+    assert C.preset_paths(C.CLASSROOM_COMPARE) == {"engagement.gp.mean"}
+    assert C.preset_paths(C.COMPARE_OFF) == C.preset_paths(C.COMPARE_FILE) == set()
+    assert C.preset_paths("nonsense") == set() and C.preset_paths(None) == set()
+    params = C.make_model_params(teaching, load_scenario(teaching))
+    s = initial_settings(params)
+    model = C.TeachingModel(**s)
+    moved = {**s, "engagement.gp.mean": 0.3, "engagement.manager.mean": 0.2}
+    assert unapplied(params, moved, model.built_with) == ["Manager engagement 0.20"]
+    assert C.TeachingModel(**moved).runs[0].changes == ["GP engagement 0.8",
+                                                        "Manager engagement 0.2"]
+
+
+def test_sliders_land_on_the_files_value_exactly():
+    """The file's 0.426 must not snap to 0.45 (a 0.05 step would, and an untouched page would
+    then say a setting is not applied yet and run 0.45)."""
+    pytest.importorskip("solara")
+    from simulation.app.app import _shown, initial_settings, unapplied
+
+    assert C.exact_step(0.6, 0.0, 0.05) == 0.05  # on the grid: the control's own step
+    assert C.exact_step(0.426, 0.0, 0.05) == pytest.approx(0.001)
+    assert C.exact_step(0.45, 0.0, 0.1) == pytest.approx(0.01)
+    assert C.exact_step(0.5, 0.0, 0.1) == 0.1
+    path = str(REPO / "scenarios" / "teaching.yaml")
+    scenario = load_scenario(path)
+    params = C.make_model_params(path, scenario)
+    for name, spec in params.items():
+        if isinstance(spec, dict) and spec.get("type") == "SliderFloat":
+            k = (spec["value"] - spec["min"]) / spec["step"]
+            assert k == pytest.approx(round(k), abs=1e-6), (name, spec)
+    gp = params["engagement.gp.mean"]
+    assert gp["value"] == scenario.engagement.gp.mean
+    assert _shown(gp["value"]) == f"{scenario.engagement.gp.mean:g}"  # e.g. 0.426, not 0.43
+    assert _shown(0.2) == "0.20" and _shown(0.30000000000000004) == "0.30"
+    # a fresh page has nothing pending, also when the slider sends its value back with
+    # float noise
+    s = initial_settings(params)
+    model = C.TeachingModel(**s)
+    assert unapplied(params, s, model.built_with) == []
+    noisy = {**s, "engagement.gp.mean": s["engagement.gp.mean"] + 1e-12}
+    assert unapplied(params, noisy, model.built_with) == []
 
 
 def test_every_comparison_builds(teaching):
@@ -416,6 +469,71 @@ def test_network_figure_says_what_large_scenarios_leave_out(teaching, large):
     assert len(fig.axes) >= 2
 
 
+def test_classroom_charts_are_big_thick_and_name_the_lesson(teaching):
+    from simulation.app import classroom as K
+
+    metrics = [p.metric for p in K.CLASSROOM_PANELS]
+    assert metrics[0] == "relevance_skill"  # the lesson's effect is in decision skill
+    assert {"misallocated_per_head", "accuracy_board", "engagement_gp"} <= set(metrics)
+    assert all(m in METRICS for m in metrics)
+    assert not any("relevance" in p.title.lower() for p in K.CLASSROOM_PANELS)
+    assert K.TEXT_PX >= 18 and K.LINE_PX >= 3 and K.RUN_COLOURS[0] != K.RUN_COLOURS[1]
+    m = C.TeachingModel(teaching, compare=C.CLASSROOM_COMPARE)
+    for panel in K.CLASSROOM_PANELS:
+        option = K.panel_option(m.runs, panel, m.months)
+        assert option["animation"] is False and option["legend"]["show"] is False
+        assert [s["name"] for s in option["series"]] == [r.label for r in m.runs]
+        assert {s["lineStyle"]["color"] for s in option["series"]} == set(K.RUN_COLOURS)
+        assert all(s["lineStyle"]["width"] >= 3 for s in option["series"])
+        for axis in (option["xAxis"], option["yAxis"]):
+            assert axis["axisLabel"]["fontSize"] >= 18
+        assert option["xAxis"]["nameTextStyle"]["fontSize"] >= 18
+        assert option["xAxis"]["max"] == m.months
+        assert all(len(s["data"]) == 1 for s in option["series"])
+    for _ in range(5):
+        m.step()
+    values = {}
+    for panel in K.CLASSROOM_PANELS:
+        option = K.panel_option(m.runs, panel, m.months)
+        lo, hi = option["yAxis"]["min"], option["yAxis"]["max"]
+        for series, run in zip(option["series"], m.runs, strict=True):
+            y = C.metric_series(run.model, panel.metric)
+            assert [p[0] for p in series["data"]] == list(range(6))
+            got = np.array([np.nan if p[1] is None else p[1] for p in series["data"]])
+            np.testing.assert_allclose(got, y, atol=10 ** -(panel.decimals + 3))
+            finite = y[np.isfinite(y)]
+            assert lo <= finite.min() and finite.max() <= hi
+        values[panel.metric] = K.current_values(m.runs, panel.metric)
+        assert values[panel.metric] == [float(C.metric_series(r.model, panel.metric)[-1])
+                                        for r in m.runs]
+    a, b = values["engagement_gp"]
+    assert a > b  # high vs low GP engagement
+
+
+def test_monitor_text_and_axis_limits():
+    from simulation.app import classroom as K
+
+    skill, money, board, gp = K.CLASSROOM_PANELS
+    assert K.format_value(0.6234, skill) == "0.62"
+    assert K.format_value(-0.05, skill) == "−0.05"
+    assert K.format_value(134.4, money) == "£134"
+    assert K.format_value(1234.0, money) == "£1,234"
+    assert K.format_value(float("nan"), skill) == "—"
+    # at least the minimum span, round ticks, inside the bounds
+    lo, hi, step = K.axis_limits(np.array([0.95, 0.951]), board)
+    assert lo <= 0.95 and hi >= 0.951 and hi - lo >= board.min_span - 1e-9
+    assert 0.0 <= lo and hi <= 1.0
+    assert abs(lo / step - round(lo / step)) < 1e-6
+    lo, hi, _ = K.axis_limits(np.array([0.2, 0.82, np.nan]), gp)
+    assert lo <= 0.2 and hi >= 0.82 and 0.0 <= lo and hi <= 1.0
+    lo, hi, _ = K.axis_limits(np.array([140.0, 156.0]), money)
+    assert lo <= 140 and hi >= 156
+    assert K.axis_limits(np.array([np.nan]), skill)[:2] == (0.0, skill.min_span)
+    # the axis does not move with every small change
+    assert K.axis_limits(np.array([0.61, 0.7]), skill) == K.axis_limits(np.array([0.6, 0.72]),
+                                                                        skill)
+
+
 def test_chart_panels_name_real_metrics():
     for _, metrics in C.CHART_PANELS:
         for name, _ in metrics:
@@ -543,6 +661,36 @@ def test_picker_accepts_only_listed_scenarios():
     for hostile in ("/etc/passwd", "../../secret.yaml", "/x/scenarios/teaching.yaml", None, 3):
         assert chosen_path(choices, hostile, "/x/scenarios/teaching.yaml") == \
             "/x/scenarios/teaching.yaml"
+
+
+def test_classroom_network_addresses_are_this_machines_and_only_those_are_allowed():
+    import ipaddress
+
+    from simulation.app.launch import address_lines
+    from simulation.app.serve import allowed_hosts, lan_addresses, served_addresses
+
+    found = lan_addresses()
+    for a in found:
+        ip = ipaddress.IPv4Address(a)
+        assert not (ip.is_loopback or ip.is_link_local or ip.is_unspecified)
+    assert found == sorted(set(found), key=ipaddress.IPv4Address)
+    assert served_addresses("0.0.0.0") == found
+    assert served_addresses("127.0.0.1") == [] and served_addresses("localhost") == []
+    assert served_addresses("10.1.2.3") == ["10.1.2.3"]
+    lan = ["10.0.0.7", "192.168.1.20"]
+    hosts = allowed_hosts("0.0.0.0", 8765, lan=lan)
+    assert hosts == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765", "10.0.0.7:8765",
+                     "192.168.1.20:8765"}
+    assert allowed_hosts("0.0.0.0", 8765) == allowed_hosts("0.0.0.0", 8765, lan=found)
+    assert "10.0.0.7:8765" not in allowed_hosts("127.0.0.1", 8765)  # loopback stays loopback
+    lines = address_lines("0.0.0.0", 8765, lan=lan)
+    assert lines[0].startswith("commnet app: http://127.0.0.1:8765/")
+    assert lines[1] == "students open: http://10.0.0.7:8765/   http://192.168.1.20:8765/"
+    assert "answers only requests addressed to" in lines[2]
+    assert all(h in lines[2] for h in hosts)
+    assert "students cannot reach" in address_lines("0.0.0.0", 8765, lan=[])[1]
+    assert address_lines("127.0.0.1", 8765) == [
+        "commnet app: http://127.0.0.1:8765/ on this machine  (Ctrl-C to stop)"]
 
 
 def test_loopback_guard_checks_host_and_origin():

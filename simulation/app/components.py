@@ -8,7 +8,8 @@ what the tests and older code import):
 * :mod:`.scenarios` — the files the picker lists and the one it opens first;
 * :mod:`.layout` — the fixed, seeded network layout;
 * :mod:`.network` — which agents and ties to draw, their colours, the network figure;
-* :mod:`.charts` — the live charts, redrawn cheaply every step;
+* :mod:`.charts` — the seven live charts (matplotlib), redrawn cheaply every step;
+* :mod:`.classroom` — the classroom view's four charts (ECharts options) and monitors;
 * :mod:`.style` — figure text sizes and PNG encoding;
 * :mod:`.teaching` — :class:`TeachingModel`, one scenario or two variants in lock-step, every
   bad input turned into a message;
@@ -18,7 +19,9 @@ what the tests and older code import):
 from __future__ import annotations
 
 from .charts import CHART_PANELS, CHART_ROW_IN, CHART_WIDTH_IN, ChartRenderer, chart_figure, metric_series
+from .classroom import CLASSROOM_PANELS, current_values, format_value, panel_option
 from .controls import (
+    CLASSROOM_COMPARE,
     COMPARE_FILE,
     COMPARE_OFF,
     COMPARISONS,
@@ -28,8 +31,10 @@ from .controls import (
     _bounds,
     control_options,
     describe_changes,
+    exact_step,
     make_model_params,
     parse_seed,
+    preset_paths,
     scenario_value,
     schema_field,
     settings_overrides,
@@ -58,12 +63,13 @@ from .teaching import TeachingModel
 
 __all__ = [
     "ACCURACY_RANGE", "CHART_FONT_PT", "CHART_PANELS", "CHART_ROW_IN", "CHART_WIDTH_IN",
-    "COLOUR_MODES", "COMPARE_FILE", "COMPARE_OFF", "COMPARISONS", "CONTROL_LABELS", "FIGURE_DPI",
-    "INFO_MARKDOWN", "MAX_EDGES", "MAX_NODES", "SCENARIO_DIR_ENV", "SCENARIO_ENV",
-    "TEACHING_CONTROLS", "TITLE_FONT_PT", "TYPE_COLOURS", "TYPE_LABELS", "ChartRenderer",
-    "Control", "DrawSample", "Run", "TeachingModel", "_bounds", "belief_accuracy",
-    "chart_figure", "compute_layout", "control_options", "default_scenario", "describe_changes",
-    "draw_network", "figure_png", "list_scenarios", "make_model_params", "metric_series",
-    "network_figure", "node_colours", "parse_seed", "sample_nodes", "scenario_dir",
+    "CLASSROOM_COMPARE", "CLASSROOM_PANELS", "COLOUR_MODES", "COMPARE_FILE", "COMPARE_OFF",
+    "COMPARISONS", "CONTROL_LABELS", "FIGURE_DPI", "INFO_MARKDOWN", "MAX_EDGES", "MAX_NODES",
+    "SCENARIO_DIR_ENV", "SCENARIO_ENV", "TEACHING_CONTROLS", "TITLE_FONT_PT", "TYPE_COLOURS",
+    "TYPE_LABELS", "ChartRenderer", "Control", "DrawSample", "Run", "TeachingModel", "_bounds",
+    "belief_accuracy", "chart_figure", "compute_layout", "control_options", "current_values",
+    "default_scenario", "describe_changes", "draw_network", "exact_step", "figure_png",
+    "format_value", "list_scenarios", "make_model_params", "metric_series", "network_figure",
+    "node_colours", "panel_option", "parse_seed", "preset_paths", "sample_nodes", "scenario_dir",
     "scenario_value", "schema_field", "select_edges", "settings_overrides",
 ]

@@ -26,9 +26,10 @@ from ..scenario import STAKEHOLDER_TYPES, Scenario
 from .network import TYPE_LABELS
 
 __all__ = [
-    "COMPARE_FILE", "COMPARE_OFF", "COMPARISONS", "CONTROL_LABELS", "TEACHING_CONTROLS",
-    "Control", "control_options", "describe_changes", "make_model_params", "parse_seed",
-    "scenario_value", "schema_field", "settings_overrides",
+    "CLASSROOM_COMPARE", "COMPARE_FILE", "COMPARE_OFF", "COMPARISONS", "CONTROL_LABELS",
+    "TEACHING_CONTROLS", "Control", "control_options", "describe_changes", "exact_step",
+    "make_model_params", "parse_seed", "preset_paths", "scenario_value", "schema_field",
+    "settings_overrides",
 ]
 
 
@@ -154,6 +155,24 @@ def scenario_value(scenario: Any, path: str) -> Any:
     return node.value if isinstance(node, Enum) else node
 
 
+def _decimals(x: float) -> int:
+    """Decimal places of ``x`` as written (``0.426`` → 3; at most 6)."""
+    text = f"{round(float(x), 6):.6f}".rstrip("0")
+    return len(text.partition(".")[2])
+
+
+def exact_step(value: float, lo: float, step: float) -> float:
+    """A slider step that lands on ``value`` exactly: ``step`` if ``value`` is on the grid
+    ``lo + k × step``, else the finest decimal ``value`` needs (``0.426`` with a 0.05 step
+    → 0.001), so the slider shows the file's value instead of snapping it to a neighbour
+    (which would also make an untouched page differ from the file)."""
+    k = (float(value) - float(lo)) / float(step)
+    if math.isclose(k, round(k), rel_tol=0, abs_tol=1e-6):
+        return float(step)
+    finer = 10.0 ** -max(_decimals(value), _decimals(lo), _decimals(step))
+    return min(float(step), finer)
+
+
 def control_options(control: Control, scenario: Scenario) -> dict[str, Any]:
     """Mesa-style ``model_params`` entry (the app's input for one control).
 
@@ -181,8 +200,9 @@ def control_options(control: Control, scenario: Scenario) -> dict[str, Any]:
     if annotation is float:
         lo = 0.0 if lo is None else float(lo)
         hi = float(min(hi if hi is not None else max(1.0, 2 * value), control.max_cap or math.inf))
+        step = exact_step(value, lo, float(control.step or (hi - lo) / 20))
         return {**out, "type": "SliderFloat", "value": float(value), "min": lo,
-                "max": max(hi, float(value)), "step": float(control.step or (hi - lo) / 20)}
+                "max": max(hi, float(value)), "step": step}
     raise ValueError(f"no input type for {control.path!r} ({annotation!r})")
 
 
@@ -213,19 +233,31 @@ COMPARISONS: dict[str, tuple[str, tuple[tuple[str, Any], ...], str, tuple[tuple[
         "B: stability management off", (("leadership.stability_management.enabled", False),)),
     COMPARE_FILE: ("A: your settings", (), "B: scenario file", ()),
 }
+def preset_paths(compare: Any) -> frozenset[str]:
+    """The settings a side-by-side preset sets in both runs (so the control's own value is not
+    used while that preset is chosen): ``engagement.gp.mean`` for the GP engagement preset."""
+    preset = COMPARISONS.get(compare) if isinstance(compare, str) else None
+    if preset is None:
+        return frozenset()
+    return frozenset(p for p, _ in (*preset[1], *preset[3]))
+
+
+#: The comparison a fresh page opens on (the classroom view: one click on ▶ runs the lesson).
+CLASSROOM_COMPARE = "GP engagement: high (0.8) vs low (0.2)"
 
 
 def make_model_params(scenario_path: str | None, scenario: Scenario | None) -> dict[str, Any]:
     """Mesa-style ``model_params`` for :class:`TeachingModel` on one scenario (what the page draws
     its controls from and Reset builds from).
 
-    ``scenario_path`` is fixed; the side-by-side choice, the seed (a text box, as Mesa
+    ``scenario_path`` is fixed; the side-by-side choice (starting on
+    :data:`CLASSROOM_COMPARE`), the seed (a text box, as Mesa
     offers it) and every :data:`TEACHING_CONTROLS` entry are user inputs.  Without a valid
     scenario only the fixed path, the comparison and the seed are offered.
     """
     params: dict[str, Any] = {
         "scenario_path": scenario_path,
-        "compare": {"type": "Select", "label": "Side by side", "value": COMPARE_OFF,
+        "compare": {"type": "Select", "label": "Side by side", "value": CLASSROOM_COMPARE,
                     "values": list(COMPARISONS)},
         "seed": {"type": "InputText", "label": "Seed (whole number)",
                  "value": str(scenario.seed if scenario is not None else 0)},

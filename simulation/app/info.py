@@ -39,25 +39,32 @@ One step is one month. Every agent holds a *belief* about patient need over six 
 
 ## How to use it
 
+* The page opens on a comparison, **GP engagement high (0.8) vs low (0.2)**: press **▶** to
+  run it. The four charts show **decision skill**, **£ misallocated** per head, **board
+  knowledge** and **GP engagement** for A (blue) and B (orange); the big numbers above each
+  chart are A's and B's values this month.
 * Pick a **scenario** at the top of the left panel (files in `scenarios/`).
 * Move the **controls** (engagement per stakeholder type, localities, relationship mode, the
   three leadership levers, exchange rule, seed), then press **Reset**: settings take effect on
-  Reset. Until then a yellow line above the network names the settings not applied yet.
+  Reset. Until then a yellow line above the charts names the settings not applied yet.
   Controls left where they are keep the scenario file's values.
 * **Step** advances one month (or *Steps per update* months, under *Playback*); **▶** plays,
   **❚❚** pauses.
 * **Side by side** runs two copies of the scenario with one setting changed — same seed, same
-  starting network — stepped together; A is drawn solid, B dashed.
-* The network view colours agents by **stakeholder type**, **locality** or **belief
-  accuracy**; squares are board members, triangles locality leads; thicker, darker lines are
-  stronger ties. The layout is fixed: nodes never move, ties come and go.
+  starting network — stepped together; A is drawn in blue, B in orange.
+* *Show the network and all seven charts* adds the network view and the other charts
+  (coherence, stability, relevance, knowledge flow). The network view colours agents by
+  **stakeholder type**, **locality** or **belief accuracy**; squares are board members,
+  triangles locality leads; thicker, darker lines are stronger ties. The layout is fixed:
+  nodes never move, ties come and go.
 
 ## Things to notice
 
 * How board accuracy and *reach* (practices whose knowledge gets within two ties of the board)
   follow GP engagement.
-* Whether decision relevance — how well the budget matches true need — tracks what the board
-  knows, with a lag of a quarter.
+* Whether decision skill — how much of the way from deciding with no local knowledge (0) to
+  deciding on true need (1) the board gets — tracks what the board knows, with a lag of a
+  quarter.
 * Ties thinning out where engagement is low, and engagement feeding back on itself (virtuous
   and vicious cycles).
 * The gap between external coherence (board vs providers, councils and national priorities) in
@@ -65,7 +72,8 @@ One step is one month. Every agent holds a *belief* about patient need over six 
 
 ## Things to try
 
-* Side by side, **GP engagement high vs low**: watch relevance and board accuracy part.
+* Side by side, **GP engagement high vs low**: watch decision skill and the £ misallocated
+  part.
 * Switch **localities off** (or compare on vs off): what happens to locality relevance?
 * Compare **transactional** and **networked** relationships and watch external coherence.
 * Turn on the three **leadership levers** one at a time: which helps stability, which coherence?

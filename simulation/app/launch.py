@@ -36,8 +36,10 @@ from pathlib import Path
 
 from ..loader import ScenarioError
 from .scenarios import SCENARIO_ENV
+from .serve import ALLOWED_HOSTS_ENV, allowed_hosts, served_addresses
 
-__all__ = ["app_environment", "free_port", "launch", "server_command", "wait_for_server"]
+__all__ = ["address_lines", "app_environment", "free_port", "launch", "server_command",
+           "wait_for_server"]
 
 #: The page module the server serves.
 APP_MODULE = "simulation.app.app"
@@ -107,6 +109,37 @@ def wait_for_server(url: str, timeout: float = 60.0, proc: subprocess.Popen | No
     return False
 
 
+def _url(name: str, port: int) -> str:
+    name = f"[{name}]" if ":" in name and not name.startswith("[") else name
+    return f"http://{name}:{int(port)}/"
+
+
+def address_lines(host: str, port: int, extra: str | None = None,
+                  lan: list[str] | None = None) -> list[str]:
+    """What ``commnet app`` prints once the server answers: the address to open on this
+    machine and, when it serves a network (``--host 0.0.0.0`` or a network address), the
+    addresses students type and which ``Host`` names the server answers (all others: 403).
+
+    ``lan`` (default: found by :func:`simulation.app.serve.served_addresses`) is for tests.
+    """
+    network = served_addresses(host) if lan is None else lan
+    local = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    if network and host not in ("0.0.0.0", "::", ""):
+        lines = [f"commnet app: {_url(local, port)}  (Ctrl-C to stop)"]
+    else:
+        lines = [f"commnet app: {_url(local, port)} on this machine  (Ctrl-C to stop)"]
+    if host in ("0.0.0.0", "::", "") or network:
+        if network:
+            lines.append("students open: " + "   ".join(_url(a, port) for a in network))
+        else:
+            lines.append("no network address found on this machine: students cannot reach "
+                         "it (is it connected?)")
+        names = sorted(allowed_hosts(host, port, extra, lan=network))
+        lines.append("the server answers only requests addressed to " + ", ".join(names)
+                     + f" (others get 403; add names in {ALLOWED_HOSTS_ENV})")
+    return lines
+
+
 def launch(scenario_path: str | None, port: int, host: str = "127.0.0.1",
            open_browser: bool = True) -> int:
     """Serve the teaching app until interrupted; returns the server's exit status.
@@ -119,7 +152,8 @@ def launch(scenario_path: str | None, port: int, host: str = "127.0.0.1",
     port : int
         TCP port.
     host : str
-        Interface to listen on (default loopback only).
+        Interface to listen on (default loopback only; ``0.0.0.0`` serves a classroom
+        network: the addresses students type are printed, :func:`address_lines`).
     open_browser : bool
         Open the page in the default browser once the server answers.
 
@@ -131,9 +165,7 @@ def launch(scenario_path: str | None, port: int, host: str = "127.0.0.1",
     if scenario_path and not Path(scenario_path).is_file():
         raise ScenarioError([(str(scenario_path), "", "file not found")])
     env = app_environment(scenario_path)
-    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host)
-    shown = f"[{shown}]" if ":" in shown and not shown.startswith("[") else shown
-    url = f"http://{shown}:{port}/"
+    url = _url({"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host), port)
     proc = subprocess.Popen(server_command(port, host), env=env)
     previous = None
     if threading.current_thread() is threading.main_thread():
@@ -141,7 +173,7 @@ def launch(scenario_path: str | None, port: int, host: str = "127.0.0.1",
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if wait_for_server(url, timeout=90, proc=proc):
-            print(f"commnet app: {url}  (Ctrl-C to stop)", flush=True)
+            print("\n".join(address_lines(host, port, env.get(ALLOWED_HOSTS_ENV))), flush=True)
             if open_browser:
                 webbrowser.open(url)
         return proc.wait()

@@ -6,7 +6,8 @@ does for this app (``SOLARA_APP`` names the page module; Solara's own log config
 in addition:
 
 * refuses, with 403, every HTTP request and websocket handshake whose ``Host`` is not the
-  address served (``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT``) or whose ``Origin``,
+  address served (``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT``; with ``--host
+  0.0.0.0``, also this machine's network addresses, :func:`lan_addresses`) or whose ``Origin``,
   when sent, is not ``http://`` one of those (:class:`LoopbackGuard`): a web page the teacher
   opens elsewhere cannot drive the app through DNS rebinding or a cross-site websocket;
 * silences Solara's start-up warning about ``samesite=none`` cookies, which concerns pages
@@ -17,11 +18,15 @@ in addition:
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
+import socket
+import struct
 import warnings
 from collections.abc import Sequence
 
-__all__ = ["APP_MODULE", "LoopbackGuard", "allowed_hosts", "build_app", "main"]
+__all__ = ["APP_MODULE", "LoopbackGuard", "allowed_hosts", "build_app", "lan_addresses", "main",
+           "served_addresses"]
 
 #: The page module Solara serves.
 APP_MODULE = "simulation.app.app"
@@ -29,13 +34,86 @@ APP_MODULE = "simulation.app.app"
 #: serving a classroom network with ``--host 0.0.0.0``.
 ALLOWED_HOSTS_ENV = "COMMNET_APP_ALLOWED_HOSTS"
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
+#: Addresses that mean "every interface".
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+_SIOCGIFADDR = 0x8915  # Linux: an interface's IPv4 address
 
 
-def allowed_hosts(host: str, port: int, extra: str | None = None) -> frozenset[str]:
+def _usable(address: str) -> bool:
+    """A non-loopback, non-link-local, specific IPv4 address."""
+    try:
+        ip = ipaddress.IPv4Address(address)
+    except ValueError:
+        return False
+    return not (ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast)
+
+
+def _interface_addresses() -> list[str]:
+    """IPv4 addresses of this machine's network interfaces (Linux; empty elsewhere): asked of
+    the kernel, one ``ioctl`` per interface — nothing is sent on the network."""
+    try:
+        import fcntl
+    except ImportError:  # not a Unix
+        return []
+    out = []
+    try:
+        interfaces = socket.if_nameindex()
+    except OSError:
+        return []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _, name in interfaces:
+            try:
+                reply = fcntl.ioctl(s.fileno(), _SIOCGIFADDR,
+                                    struct.pack("256s", name.encode()[:15]))
+            except OSError:  # no IPv4 address on this interface
+                continue
+            out.append(socket.inet_ntoa(reply[20:24]))
+    return out
+
+
+def lan_addresses() -> list[str]:
+    """The machine's non-loopback IPv4 addresses: what students type to reach an app served
+    with ``--host 0.0.0.0``.
+
+    Read from the network interfaces (Linux: asked of the kernel, no packet sent); elsewhere,
+    or if that finds none, from the machine's own name (``getaddrinfo(gethostname())``,
+    answered from ``/etc/hosts`` where the name is listed there).  Sorted, without duplicates.
+    """
+    found = [a for a in _interface_addresses() if _usable(a)]
+    if not found:
+        try:
+            infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+        except OSError:
+            infos = []
+        found = [info[4][0] for info in infos if _usable(info[4][0])]
+    return sorted(set(found), key=lambda a: ipaddress.IPv4Address(a))
+
+
+def served_addresses(host: str) -> list[str]:
+    """The non-loopback addresses at which a server listening on ``host`` is reached: this
+    machine's network addresses for a wildcard host, ``host`` itself for a specific
+    non-loopback one, none for loopback."""
+    if host in WILDCARD_HOSTS:
+        return lan_addresses()
+    try:
+        if ipaddress.ip_address(host.strip("[]")).is_loopback:
+            return []
+    except ValueError:
+        if host.lower() == "localhost":
+            return []
+    return [host]
+
+
+def allowed_hosts(host: str, port: int, extra: str | None = None,
+                  lan: Sequence[str] | None = None) -> frozenset[str]:
     """``Host`` header values the server answers: the loopback names and ``host`` itself, with
-    the port; plus ``extra`` (comma-separated, a missing port means ``port``)."""
+    the port; for a wildcard ``host`` (``0.0.0.0``) also ``lan`` (default
+    :func:`lan_addresses`: the addresses students type); plus ``extra`` (comma-separated, a
+    missing port means ``port``)."""
     name = f"[{host}]" if ":" in host and not host.startswith("[") else host
-    names = {*_LOOPBACK, name.lower()} - {"0.0.0.0", "[::]"}
+    names = {*_LOOPBACK, name.lower()} - {"0.0.0.0", "[::]", ""}
+    if host in WILDCARD_HOSTS:
+        names |= {a.lower() for a in (lan_addresses() if lan is None else lan)}
     out = {f"{n}:{int(port)}" for n in names}
     for item in (extra or "").split(","):
         item = item.strip().lower()
