@@ -738,10 +738,12 @@ def discover(
 def init(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="new project folder")],
 ) -> None:
-    """Start a project: copy the shipped scenarios, experiments, calibration and data into DIR.
+    """Start a project: copy the shipped scenarios, experiments, calibration, data, notebooks
+    and docs into DIR.
 
-    DIR may exist, but no file in it is replaced.  Then, inside DIR: commnet validate
-    scenarios/teaching.yaml, commnet run scenarios/teaching.yaml.
+    DIR may exist, but no file in it is replaced.  The docs that help texts and reports
+    point to (docs/parameters.md, docs/metrics.md, docs/ODD.md) are in DIR/docs.  Then,
+    inside DIR: commnet validate scenarios/teaching.yaml, commnet run scenarios/teaching.yaml.
     """
     from .project import init_project
 
@@ -754,6 +756,32 @@ def init(
                   highlight=False, soft_wrap=True)
 
 
+#: modules of the ``app`` extra the server imports (solara-server brings uvicorn/starlette)
+APP_MODULES = ("solara", "uvicorn", "starlette", "ipyvuetify", "ipyvue")
+
+
+def _missing_app_modules() -> list[str]:
+    """The modules of the ``app`` extra that cannot be imported (empty when installed).
+
+    The server runs in a child process, so without this check a missing module would end
+    there as a traceback; ``uvicorn`` and ``starlette`` are imported (cheap, and a module that
+    exists but fails to import counts as missing), the others only looked up.
+    """
+    import importlib
+    import importlib.util
+
+    missing = []
+    for name in APP_MODULES:
+        try:
+            if name in ("uvicorn", "starlette"):
+                importlib.import_module(name)
+            elif importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except ImportError:
+            missing.append(name)
+    return missing
+
+
 @command("commnet app scenarios/teaching.yaml --no-browser", name="app")
 def app_command(
     scenario: Annotated[Path | None, typer.Argument(
@@ -763,11 +791,15 @@ def app_command(
     browser: Annotated[bool, typer.Option(help="open a browser window")] = True,
 ) -> None:
     """Open the teaching app (Solara, works offline) in the browser."""
-    try:
-        from .app.launch import launch
-    except ImportError as exc:  # pragma: no cover - the app extra is part of dev
-        err.print(f"error: the teaching app needs the app extra: pip install -e '.[app]' ({exc})")
-        raise typer.Exit(2) from None
+    missing = _missing_app_modules()
+    if missing:
+        err.print(f"error: the teaching app needs the app extra, which is not installed "
+                  f"(no module {', '.join(missing)}): pip install 'commnet[app]' "
+                  "(in a source checkout: pip install -e '.[app]')",
+                  highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+    from .app.launch import launch
+
     with scenario_errors():
         code = launch(str(scenario) if scenario else None, port, host, open_browser=browser)
     raise typer.Exit(code or 0)
