@@ -3,12 +3,13 @@ example notebooks and documentation.
 
 A source checkout keeps them in the top-level folders ``scenarios/``, ``experiments/``,
 ``calibration/``, ``data/``, ``notebooks/`` and ``docs/``, the only copy in git.  A wheel
-carries them as package data under ``simulation/project/`` (``setup.py`` maps each folder to a sub-package and lists
-:func:`template_files` as its data), so an installed ``commnet`` -- ``pipx install`` of the
-wheel -- has them too, and ``commnet init DIR`` copies them into a new project folder with
-the same layout (the scenarios' ``../data/synthetic/...`` paths keep working there, the
-notebooks find ``../scenarios``, and the ``docs/parameters.md``, ``docs/metrics.md``,
-``docs/ODD.md`` and ``docs/experiments.md`` that help texts and reports point to are there).
+carries them as package data under ``simulation/project/`` (``setup.py`` maps each folder
+to a sub-package and lists :func:`template_files` as its data), so an installed
+``commnet`` -- ``pipx install`` of the wheel -- has them too, and ``commnet init DIR``
+copies them into a new project folder with the same layout (the scenarios'
+``../data/synthetic/...`` paths keep working there, the notebooks find ``../scenarios``,
+and the ``docs/parameters.md``, ``docs/metrics.md``, ``docs/ODD.md`` and
+``docs/experiments.md`` that help texts and reports point to are there).
 
 This module uses the standard library only: ``setup.py`` runs it with ``runpy`` at build
 time, before any dependency is installed.
