@@ -492,19 +492,25 @@ def sweep(
         "--overwrite", help="discard results already in OUT")] = False,
     max_runs: Annotated[int | None, typer.Option(
         min=1, metavar="N", help="stop after this many runs (resume later for the rest)")] = None,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=VALUE",
+        help="change the experiment's base scenario, e.g. engagement.gp.mean=0.3 (repeatable; "
+             "see docs/parameters.md)")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run an experiment's design (grid, cases, Latin hypercube, Sobol, Morris) into OUT.
 
     Results are stored as each run finishes; after a crash or Ctrl-C, --resume completes the
-    rest.  Exit status: 0 all runs ok, 1 some runs failed (recorded with their errors),
-    2 bad input, 130 interrupted.
+    rest (with the same --set).  --set changes the base scenario before the design's
+    parameters are applied, as `commnet run --set` does.  Exit status: 0 all runs ok, 1 some
+    runs failed (recorded with their errors), 2 bad input, 130 interrupted.
     """
     from .experiment.commands import sweep_command
 
     with scenario_errors():
         code = sweep_command(experiment, out, workers, executor, scheduler, resume,
-                             retry_failed, overwrite, max_runs, quiet, console, err)
+                             retry_failed, overwrite, max_runs, quiet, console, err,
+                             overrides or [])
     raise typer.Exit(code)
 
 

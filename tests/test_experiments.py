@@ -236,6 +236,42 @@ def test_cli_bad_experiment_exit_two(folder):
     assert not (folder / "o").exists()
 
 
+def test_a_scenario_file_given_as_an_experiment_is_named_as_such(folder):
+    """issue 21: `commnet sweep scenarios/teaching.yaml` answered "need: unknown field"."""
+    for scenario in (folder / "tiny.yaml", ROOT / "scenarios" / "teaching.yaml"):
+        with pytest.raises(ScenarioError, match="is a scenario file, not an experiment"):
+            load_experiment(scenario)
+        result = CliRunner().invoke(app, ["sweep", str(scenario), "--out", str(folder / "o")])
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert f"{scenario}: is a scenario file, not an experiment; run it with `commnet run " \
+               f"{scenario}`" in text, text
+        assert "unknown field" not in text and "Traceback" not in text
+    assert not (folder / "o").exists()
+
+
+def test_sweep_set_changes_the_base_scenario_and_is_recorded(folder):
+    path = write(folder, "g.yaml", GRID.replace("replicates: 2", "replicates: 1"))
+    exp = load_experiment(path, ["engagement.gp.sd=0.05", "need.drift_sd=0.0"])
+    assert exp.bases[0]["engagement"]["gp"]["sd"] == 0.05 and exp.bases[0]["need"]["drift_sd"] == 0
+    plain = load_experiment(path)
+    assert plain.bases[0]["engagement"]["gp"]["sd"] != 0.05
+    assert exp.base_hashes != plain.base_hashes  # so --resume with other --set is refused
+    with pytest.raises(ScenarioError, match=r"varies 'engagement\.gp\.mean'"):
+        load_experiment(path, ["engagement.gp.mean=0.5"])
+    with pytest.raises(ScenarioError, match=r"engagement\.gp\.sdd"):
+        load_experiment(path, ["engagement.gp.sdd=0.05"])
+    out = folder / "s"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--executor",
+                                      "serial", "--quiet", "--set", "engagement.gp.sd=0.05"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["overrides"] == ["engagement.gp.sd=0.05"]
+    again = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--executor",
+                                     "serial", "--quiet", "--resume"])
+    assert again.exit_code == 2 and "base scenario" in again.output, again.output
+
+
 # --------------------------------------------------------------------------- runs, store
 
 

@@ -46,8 +46,13 @@ def _status(report: Any, console: Any, err: Any, quiet: bool, rerun: str) -> int
 
 def sweep_command(experiment: Path, out: Path | None, workers: int | None, executor: str,
                   scheduler: str | None, resume: bool, retry_failed: bool, overwrite: bool,
-                  max_runs: int | None, quiet: bool, console: Any, err: Any) -> int:
-    """Run or resume an experiment file; print the summary; return the exit status."""
+                  max_runs: int | None, quiet: bool, console: Any, err: Any,
+                  overrides: Sequence[str] = ()) -> int:
+    """Run or resume an experiment file; print the summary; return the exit status.
+
+    ``overrides`` (``--set dotted.path=value``) change the experiment's base scenario(s)
+    before the design is applied; they are recorded in the manifest, and a ``--resume`` with
+    other overrides is refused (the base scenario hash differs)."""
     from .runner import sweep
     from .spec import load_experiment
 
@@ -55,7 +60,7 @@ def sweep_command(experiment: Path, out: Path | None, workers: int | None, execu
     if retry_failed and not resume:
         raise ScenarioError([("--retry-failed", "", "goes with --resume (it reruns the failed "
                               "runs of an existing results folder)")])
-    exp = load_experiment(experiment)
+    exp = load_experiment(experiment, overrides)
     out = out or Path("results") / exp.name
     if not quiet:
         console.print(f"[bold]{exp.name}[/]: {exp.spec.design.kind} design, "
@@ -65,6 +70,7 @@ def sweep_command(experiment: Path, out: Path | None, workers: int | None, execu
                    resume=resume, overwrite=overwrite, retry_failed=retry_failed,
                    max_runs=max_runs, quiet=quiet, console=err)
     rerun = f"commnet sweep {shlex.quote(str(experiment))} --out {shlex.quote(str(out))}"
+    rerun += "".join(f" --set {shlex.quote(o)}" for o in overrides)
     return _status(report, console, err, quiet, rerun)
 
 
