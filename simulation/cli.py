@@ -528,9 +528,10 @@ def compare(
     metric: Annotated[list[str] | None, typer.Option(
         metavar="METRIC",
         help="metric to show (repeatable; 'all' for every one); the CSV has all")] = None,
-    reduce: Annotated[Literal["final", "last12"], typer.Option(
-        metavar="final|last12",
-        help="final (last month) or last12 (mean of the last 12 months)")] = "final",
+    reduce: Annotated[Literal["last12", "final"], typer.Option(
+        metavar="last12|final",
+        help="last12: mean of the last 12 months (the default, as in commnet report); "
+             "final: the last month")] = "last12",
     out: Annotated[Path | None, typer.Option(
         metavar="DIR", help="results folder (default: results/compare/ and the names)")] = None,
     workers: Workers = None,
@@ -545,7 +546,10 @@ def compare(
 ) -> None:
     """Compare scenarios: mean and 95% CI of each metric, and the difference from the first.
 
-    The difference comes with its CI and Hedges' g (table, compare.csv, trajectories.png).
+    Each run is reduced to one number per metric by --reduce (default: mean of the last 12
+    months), named in the table, in compare.csv's reduction column and in the report.  The
+    difference comes with its CI and Hedges' g (table, compare.csv, trajectories.png);
+    fewer than 10 replicates, or intervals wider than the differences, draw a warning.
     """
     from .experiment.commands import compare_command
 

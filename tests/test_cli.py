@@ -120,7 +120,7 @@ def test_help_at_80_columns_cuts_no_word_and_shows_no_type_tags():
 def test_choices_are_listed_and_checked():
     text = _help("sweep")
     assert "local|dask|serial" in text
-    assert "final|last12" in _help("compare")
+    assert "last12|final" in _help("compare")
     proc = subprocess.run([sys.executable, "-m", "simulation.cli", "sweep",
                            "experiments/engagement_by_locality.yaml", "--executor", "mpi"],
                           capture_output=True, text=True, cwd=ROOT, check=False, env=_env())

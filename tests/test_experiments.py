@@ -509,12 +509,42 @@ def test_compare_end_to_end(folder):
     assert (folder / "cmp" / "compare.csv").exists() and result.figure.exists()
     csv = pd.read_csv(folder / "cmp" / "compare.csv")
     assert len(csv) == 3 * len(set(csv["metric"])) and {"ci_low", "hedges_g"} <= set(csv)
-    # the CLI prints the table and exits 0
+    # one reduction, named in the file (default: mean of the last 12 months, here all 6)
+    assert set(csv["reduction"]) == {"mean of all 6 months (runs shorter than 12 months)"}
+    assert result.reduce == "last12" and result.warnings  # 4 replicates: underpowered
+    # the CLI prints the table and exits 0; --reduce final is named as such
     res = CliRunner().invoke(app, ["compare", *map(str, paths[:2]), "--replicates", "2",
                                    "--steps", "3", "--out", str(folder / "c2"), "--executor",
-                                   "serial", "--quiet", "--metric", "engagement_gp"])
+                                   "serial", "--quiet", "--metric", "engagement_gp",
+                                   "--reduce", "final"])
     assert res.exit_code == 0, res.output
     assert "engagement_gp" in res.output and "Hedges" in res.output
+    assert "Final month, overall" in res.output and "warning: only 2 replicates" in res.output
+    assert set(pd.read_csv(folder / "c2" / "compare.csv")["reduction"]) == {"final month"}
+    from simulation.report import build_context
+
+    assert build_context(folder / "c2")["what"] == "final month"  # the report follows
+
+
+def test_compare_table_keeps_names_whole_at_80_columns(folder):
+    """issue 21: at 80 columns the table cut names (`relevance_sk…`)."""
+    write(folder, "b.yaml", "extends: tiny.yaml\nname: b\nengagement: {gp: {mean: 0.2}}\n")
+    shown = ["relevance_skill", "relevance_patient", "relevance_localities",
+             "misallocated_per_head", "coherence_internal"]
+    proc = subprocess.run([sys.executable, "-m", "simulation.cli", "compare",
+                           str(folder / "tiny.yaml"), str(folder / "b.yaml"), "--replicates", "2",
+                           "--steps", "3", "--out", str(folder / "c"), "--executor", "serial",
+                           "--quiet", *[a for m in shown for a in ("--metric", m)]],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│├└"]
+    assert len(table) > 10 and max(len(line) for line in table) <= 80
+    assert "…" not in proc.stdout
+    for m in shown:
+        assert any(m in line for line in lines), m
+    assert "Mean of all 3 months" in proc.stdout  # the reduction, named
 
 
 # --------------------------------------------------------------------------- sensitivity

@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import ONE_GROUP
 
+import simulation
 from simulation.loader import ScenarioError, load_scenario
 from simulation.report import build_context, detect_kind, report_html, write_report
 from simulation.report.caveats import NOT_REPRODUCED
@@ -75,7 +78,8 @@ def folders(tmp_path_factory):
     from simulation.experiment.compare import run_compare
     from simulation.experiment.runner import run_experiment
 
-    (base / "low.yaml").write_text("extends: tiny.yaml\nname: low\nengagement: {gp: {mean: 0.2}}\n")
+    (base / "low.yaml").write_text("extends: tiny.yaml\nname: low\nengagement: {gp: {mean: 0.2}}\n"
+                                   "description: The test scenario with GP engagement 0.2. More.\n")
     run_compare([base / "tiny.yaml", base / "low.yaml"], replicates=2, steps=3,
                 out=base / "compare", executor="serial", quiet=True)
     out["compare"] = base / "compare"
@@ -132,12 +136,65 @@ def test_compare_report(folders):
     assert detect_kind(folders["compare"]) == "compare"
     html = report_html(folders["compare"])
     _self_contained(html)
-    assert "standardised by replicate noise" in html and "difference from tiny" in html
+    assert "standardised by replicate noise" in html
+    assert "difference from “A one-group test scenario”" in html
     ctx = build_context(folders["compare"])
     assert [c["name"] for c in ctx["cases"]] == ["tiny", "low"]
+    # issue 21: human names (the description's first sentence), not file stems
+    assert ctx["title"] == "“The test scenario with GP engagement 0.2” compared with " \
+                           "“A one-group test scenario”"
+    assert "tiny" not in ctx["question"] and "low" not in ctx["question"]
+    # the reduction is named (the compare ran 3 months: the mean is over all of them)
+    assert ctx["what"] == "mean of all 3 months (runs shorter than 12 months)"
+    assert ctx["what"] in ctx["question"]
+    # the headline in £, the difference in words whether or not it moves
+    lines = ctx["headline"]["lines"]
+    assert lines[0].startswith("Misallocated spend") and "£" in lines[0]
+    assert ("£ per head is unchanged within its interval" in lines[1]
+            or "per head per year more away from need" in lines[1]
+            or "per head per year less away from need" in lines[1]), lines[1]
+    assert ctx["headline"]["benchmark"] is None or "fed true need" in ctx["headline"]["benchmark"]
+    assert len(ctx["sentences"]) == 4  # every headline metric, clear or not
+    assert html.index('id="headline"') < html.index('id="results"')
+    # underpowered: said at the top of the results
+    assert any(w.startswith("Only 2 replicates per scenario") for w in ctx["warnings"])
+    assert "the design is underpowered" in html
+    assert ctx["provenance"]["release"] == f"commnet {simulation.__version__}"
     eng = next(r for r in ctx["rows"] if r["metric"] == "engagement_gp")
     assert eng["others"][0]["method"] == "paired" and eng["others"][0]["diff"].startswith("−")
     assert any(d["path"] == "engagement.gp.mean" for d in ctx["differences"])
+
+
+def _pound_rows(clear: bool) -> list[dict]:
+    other = {"case": "b", "value": {"mean": "£10.2"}, "clear": clear,
+             "diff": "+£2.0" if clear else "+£0.2", "low": "+£1.0" if clear else "−£0.5",
+             "high": "+£3.0" if clear else "+£0.9",
+             "verdict": "higher: worse" if clear else "no clear difference"}
+    return [{"metric": "misallocated_per_head", "ref": {"mean": "£10.0"}, "others": [other]}]
+
+
+def test_pounds_headline_says_the_difference_and_shows_benchmarks_only_when_recorded():
+    from simulation.report.build import _pounds_headline
+
+    frame = pd.DataFrame({"misallocated_per_head__last12": [10.0, 10.0]})
+    by_case = {"a": frame, "b": frame}
+    names = {"a": "Scenario A", "b": "Scenario B"}
+    same = _pounds_headline(_pound_rows(False), by_case, ["a", "b"], names, "__last12")
+    assert same["lines"][1] == ("£ per head is unchanged within its interval: “Scenario B” differs "
+                                "from “Scenario A” by +£0.2 per head per year (95% interval −£0.5 "
+                                "to +£0.9, which includes 0).")
+    assert same["benchmark"] is None  # no benchmark columns: none invented
+    moved = _pounds_headline(_pound_rows(True), by_case, ["a", "b"], names, "__last12")
+    assert moved["lines"][1].startswith("“Scenario B” spends £2.0 per head per year more away "
+                                        "from need than “Scenario A”")
+    bench = frame.assign(misallocated_floor_per_head__last12=[30.0, 32.0],
+                         misallocated_ceiling_per_head__last12=[2.0, 2.0])
+    withb = _pounds_headline(_pound_rows(False), {"a": bench, "b": bench}, ["a", "b"], names,
+                             "__last12")
+    assert withb["benchmark"] == ("For scale, the same decision rule would misallocate, per head "
+                                  "per year: fed no local knowledge, £31.0; fed true need (perfect "
+                                  "knowledge), £2.0.")
+    assert np.isfinite(bench["misallocated_floor_per_head__last12"]).all()
 
 
 def test_sweep_report(folders):

@@ -87,7 +87,8 @@ def compare_command(scenarios: Sequence[Path], replicates: int, steps: int | Non
     if len(scenarios) < 2:
         raise ScenarioError([("compare", "", "give at least two scenario files")])
     if reduce not in ("final", "last12"):
-        raise ScenarioError([("--reduce", "", f"{reduce!r}: use final or last12")])
+        raise ScenarioError([("--reduce", "", f"{reduce!r}: use last12 (mean of the last 12 "
+                              "months) or final (the last month)")])
     shown = None
     if metrics:
         shown = list(METRICS) if list(metrics) == ["all"] else list(metrics)

@@ -153,6 +153,27 @@ def _versions(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in (manifest.get("versions") or {}).items()]
 
 
+def release(manifest: Mapping[str, Any]) -> str:
+    """The commnet release that wrote a folder ("commnet 0.1.0"), from its manifest's
+    package versions (the provenance table's first row; cite it with CITATION.cff)."""
+    version = (manifest.get("versions") or {}).get("commnet")
+    return f"commnet {version}" if version else "not recorded (written before versions were)"
+
+
+def human_name(scenario: Mapping[str, Any] | None, fallback: str) -> str:
+    """A scenario as a reader would name it: the first sentence of its ``description``
+    ("East of England 2013 with mean GP engagement 0.3 instead of the fitted 0.426"),
+    shortened at a bracket or comma when long; its ``name`` when it has no description."""
+    text = " ".join(str((scenario or {}).get("description") or "").split())
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].strip().rstrip(".")
+    if not first:
+        return fallback
+    if len(first) > 90:
+        cuts = [i for i in (first.find(" ("), first.find(", "), first.find("; ")) if 15 < i <= 90]
+        first = first[: min(cuts)] if cuts else first[:87].rstrip() + "…"
+    return first
+
+
 def _load_scenario_dict(path: str | None) -> dict[str, Any] | None:
     """A scenario file resolved (extends, defaults) as a dict, or None if it is unreadable."""
     if not path or not Path(path).is_file():
@@ -257,6 +278,7 @@ def run_context(folder: Path) -> dict[str, Any]:
         "per_group": per_group,
         "figures": figures,
         "provenance": {
+            "release": release(manifest),
             "scenario file": manifest.get("scenario_file", "–"),
             "scenario hash": manifest.get("scenario_hash", "–"),
             "overrides (--set)": ", ".join(overrides) or "none",
@@ -305,6 +327,75 @@ def _experiment_frame(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, overall
 
 
+#: The per-month benchmarks of misallocated £ per head, when the results have them: the same
+#: decision rule fed no local knowledge (floor) and fed true need (ceiling).
+BENCHMARKS = (("misallocated_floor_per_head", "fed no local knowledge"),
+              ("misallocated_ceiling_per_head", "fed true need (perfect knowledge)"))
+
+
+def _pounds_headline(rows: Sequence[Mapping[str, Any]], by_case: Mapping[str, pd.DataFrame],
+                     cases: Sequence[str], names: Mapping[str, str], window: str
+                     ) -> dict[str, Any] | None:
+    """The report's headline: misallocated £ per head in each scenario, the difference in
+    words (also when it does not move), and the no-knowledge and perfect-knowledge
+    benchmarks when the results hold them (never invented)."""
+    row = next((r for r in rows if r["metric"] == "misallocated_per_head"), None)
+    if row is None:
+        return None
+    m = "misallocated_per_head"
+    ref = cases[0]
+    values = [f"{row['ref']['mean']} per head per year in “{names[ref]}”"]
+    values += [f"{o['value']['mean']} in “{names[o['case']]}”" for o in row["others"]]
+    lines = ["Misallocated spend (money spent away from need): " + ", ".join(values) + "."]
+    for o in row["others"]:
+        a, b = names[o["case"]], names[ref]
+        if o["clear"]:
+            more = "more" if o["diff"].startswith("+") else "less"
+            size = o["diff"].lstrip("+−-")
+            lines.append(f"“{a}” spends {size} per head per year {more} away from need than "
+                         f"“{b}” (95% interval {o['low']} to {o['high']}; "
+                         f"{o['verdict'].split(': ')[-1]}).")
+        else:
+            lines.append(f"£ per head is unchanged within its interval: “{a}” differs from "
+                         f"“{b}” by {o['diff']} per head per year (95% interval {o['low']} to "
+                         f"{o['high']}, which includes 0).")
+    bench = []
+    for metric, words in BENCHMARKS:
+        col = f"{metric}{window}"
+        if not all(col in by_case[c].columns for c in cases):
+            continue
+        means = {c: float(np.nanmean(by_case[c][col].to_numpy(float))) for c in cases}
+        if not all(np.isfinite(v) for v in means.values()):
+            continue
+        shown = [fmt(means[ref], m)] + [f"{fmt(means[c], m)} in “{names[c]}”" for c in cases[1:]
+                                        if fmt(means[c], m) != fmt(means[ref], m)]
+        bench.append(f"{words}, {', '.join(shown)}")
+    benchmark = None
+    if bench:
+        benchmark = ("For scale, the same decision rule would misallocate, per head per year: "
+                     + "; ".join(bench) + ".")
+    return {"lines": lines, "benchmark": benchmark}
+
+
+def _compare_warnings(rows: Sequence[Mapping[str, Any]], n: int, names: Mapping[str, str]
+                      ) -> list[str]:
+    """Underpowered comparison: few replicates, headline intervals wider than differences."""
+    out = []
+    if n < 10:
+        out.append(f"Only {n} replicate{'s' if n != 1 else ''} per scenario: the intervals are "
+                   "wide, so small differences cannot be told from run-to-run noise. Rerun with "
+                   "--replicates 10 or more (30 for a result to quote).")
+    for r in rows:
+        if r["metric"] not in WORDS:
+            continue
+        for o in r["others"]:
+            if not o["clear"] and o["low"] != "–":
+                out.append(f"{metric_info(r['metric']).title} in “{names[o['case']]}”: the "
+                           f"95% interval ({o['low']} to {o['high']}) is wider than the "
+                           f"difference ({o['diff']}); more replicates would narrow it.")
+    return out
+
+
 def compare_context(folder: Path) -> dict[str, Any]:
     """Context of a ``commnet compare`` folder: per metric, each scenario's mean (last 12
     months when stored, else final month) and the difference from the first scenario in the
@@ -319,6 +410,18 @@ def compare_context(folder: Path) -> dict[str, Any]:
     scen = {c: _load_scenario_dict(files.get(c)) for c in cases}
     window = "__last12" if any(c.endswith("__last12") for c in overall.columns) else ""
     what = "mean of the last 12 months" if window else "final month"
+    try:  # the reduction `commnet compare` used, so the report tells the same story
+        stored = pd.read_csv(folder / "compare.csv", usecols=["reduction"], nrows=1)
+        if len(stored) and str(stored["reduction"].iloc[0]) == "final month":
+            window, what = "", "final month"
+        elif len(stored) and window:
+            what = str(stored["reduction"].iloc[0])
+    except (OSError, ValueError):
+        pass
+    names = {c: human_name(scen.get(c), c) for c in cases}
+    for c in cases:  # a variant that inherits its base's description: tell them apart
+        if list(names.values()).count(names[c]) > 1:
+            names = {k: (f"{v} ({k})" if v == names[c] else v) for k, v in names.items()}
     by_case = {c: overall[overall["case"] == c].sort_values("replicate").set_index("replicate")
                for c in cases}
     n = int(min(len(v) for v in by_case.values())) if by_case else 0
@@ -352,14 +455,27 @@ def compare_context(folder: Path) -> dict[str, Any]:
                 "verdict": _verdict(m, d), "clear": d.excludes_zero,
             })
         rows.append(entry)
-    headline = [r for r in rows if r["metric"] in WORDS]
+    words = [r for r in rows if r["metric"] in WORDS]
     sentences = []
-    for r in headline:
+    for r in words:
+        title = metric_info(r["metric"]).title
         for o in r["others"]:
+            a, b = names[o["case"]], names[ref]
             if o["clear"]:
-                sentences.append(f"{metric_info(r['metric']).title} is {o['diff']} in {o['case']} "
-                                 f"compared with {ref} (95% interval {o['low']} to {o['high']}; "
+                sentences.append(f"{title} is {o['diff']} in “{a}” compared with “{b}” "
+                                 f"(95% interval {o['low']} to {o['high']}; "
                                  f"{o['verdict'].split(': ')[-1]}).")
+            elif r["metric"] == "misallocated_per_head":
+                sentences.append(f"£ per head is unchanged within its interval: misallocated "
+                                 f"spend differs by {o['diff']} per head per year in “{a}” "
+                                 f"compared with “{b}” (95% interval {o['low']} to "
+                                 f"{o['high']}, which includes 0).")
+            else:
+                sentences.append(f"{title} does not differ clearly in “{a}” from “{b}”: "
+                                 f"{o['diff']} (95% interval {o['low']} to {o['high']}, which "
+                                 "includes 0).")
+    headline = _pounds_headline(rows, by_case, cases, names, window)
+    warnings = _compare_warnings(rows, n, names)
     differences = []
     ref_flat = flatten(scen[ref]) if scen.get(ref) else {}
     for c in cases[1:]:
@@ -384,8 +500,8 @@ def compare_context(folder: Path) -> dict[str, Any]:
     if not ts.empty:
         from ..figures import plot_trajectories
 
-        names = runs.set_index("run_id")["case"]
-        ts["scenario"] = pd.Categorical(ts["run_id"].map(names), categories=cases)
+        case_of = runs.set_index("run_id")["case"]
+        ts["scenario"] = pd.Categorical(ts["run_id"].map(case_of), categories=cases)
         ts = ts.sort_values(["scenario", "run_id", "step"], kind="stable")
         fig = plot_trajectories(ts, metrics=[m for m in KEY_METRICS if m in ts.columns],
                                 label_column="scenario", title=" vs ".join(cases))
@@ -393,17 +509,22 @@ def compare_context(folder: Path) -> dict[str, Any]:
                         "caption": "Overall value each month: mean over replicates (line) and "
                         "5th–95th percentile of replicates (band), one colour per scenario."})
     ref_scen = scen.get(ref) or {}
+    others = [f"“{names[c]}”" for c in cases[1:]]
     return {
         "kind": "compare",
-        "title": f"{' vs '.join(cases)}",
-        "question": (f"How do {', '.join(cases[1:])} differ from {ref}? "
-                     + (exp.get("description") or "")).strip(),
-        "cases": [{"name": c, "file": files.get(c) or "–",
+        "title": f"{', '.join(others)} compared with “{names[ref]}”",
+        "question": (f"What changes in {' and in '.join(others)}, compared with "
+                     f"“{names[ref]}”? Values are {what}, overall."),
+        "headline": headline,
+        "warnings": warnings,
+        "cases": [{"name": c, "label": names[c], "file": files.get(c) or "–",
                    "description": ((scen.get(c) or {}).get("description") or "").strip()}
                   for c in cases],
-        "reference": ref, "what": what, "replicates": n, "rows": rows,
+        "reference": ref, "reference_label": names[ref], "what": what, "replicates": n,
+        "rows": rows, "labels": names,
         "sentences": sentences, "differences": differences, "figures": figures,
         "provenance": {
+            "release": release(manifest),
             "experiment": manifest.get("experiment_name", "–"),
             "design hash": manifest.get("design_hash", "–"),
             "scenario hashes": ", ".join(f"{c}: {h}" for c, h in zip(
@@ -532,6 +653,7 @@ def sweep_context(folder: Path) -> dict[str, Any]:
         "design_rows": len(design),
         "replicates": reps,
         "provenance": {
+            "release": release(manifest),
             "experiment file": manifest.get("experiment_file") or "–",
             "experiment sha256": manifest.get("experiment_sha256") or "–",
             "design hash": manifest.get("design_hash", "–"),
@@ -603,6 +725,7 @@ def calibration_context(folder: Path) -> dict[str, Any]:
         "targets": targets, "params": params, "covered": covered, "figures": figures,
         "calibrated": calibrated[0].name if calibrated else None,
         "provenance": {
+            "release": release(manifest),
             "calibration file": manifest.get("calibration_file", "–"),
             "base scenario": base or "–",
             "seed": manifest.get("seed", "–"),
