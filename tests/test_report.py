@@ -197,6 +197,44 @@ def test_pounds_headline_says_the_difference_and_shows_benchmarks_only_when_reco
     assert np.isfinite(bench["misallocated_floor_per_head__last12"]).all()
 
 
+def test_sweep_report_draws_a_yes_no_parameter_as_categories(folders):
+    """issue 21: a yes/no parameter was drawn on a 0-1 axis, an undefined outcome at 0.5."""
+    from matplotlib.figure import Figure
+
+    from simulation.report.build import _categories, is_categorical
+
+    runs = pd.read_parquet(folders["sweep"] / "outcomes")
+    assert is_categorical(runs["localities.enabled"]) and not is_categorical(runs["engagement.gp.mean"])
+    ax = Figure().subplots()
+    x = pd.Series([True, False, True, False])
+    _categories(ax, x, pd.Series([1.0, 2.0, 3.0, 4.0]))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["no (false)", "yes (true)"]
+    dots = ax.collections[0].get_offsets()
+    assert all(-0.5 < px < 0.5 if py in (2.0, 4.0) else 0.5 < px < 1.5 for px, py in dots)
+    assert list(ax.lines[0].get_ydata()) == [3.0, 2.0]  # means: false 3, true 2
+
+
+def test_sensitivity_warnings_name_an_undersized_design():
+    from simulation.experiment.sensitivity import design_warnings
+
+    sobol = pd.DataFrame({"outcome": "y", "parameter": ["a", "b", "c"], "S1": [-0.2, 0.4, 0.01],
+                          "S1_conf": [0.3, 0.6, 0.02], "ST": [1.3, 0.5, 0.02],
+                          "ST_conf": [0.2, 0.1, 0.03], "blocks": 8})
+    text = " ".join(design_warnings(sobol, "sobol"))
+    assert "only 8 Sobol base samples" in text
+    assert "S1 < 0 for a" in text and "ST > 1 for a" in text
+    assert "wider than the estimate for b (S1 0.40 ± 0.60)" in text
+    assert "for c" not in text  # a negligible index with a wide interval is not news
+    fine = sobol.assign(S1=[0.2, 0.4, 0.0], S1_conf=0.01, ST=[0.3, 0.5, 0.0], ST_conf=0.01,
+                        blocks=512)
+    assert design_warnings(fine, "sobol") == []
+    morris = pd.DataFrame({"outcome": "y", "parameter": ["a", "b"], "mu_star": [0.5, 0.2],
+                           "mu_star_conf": [0.1, 0.3], "mu": [0.5, 0.1], "sigma": [0.1, 0.2],
+                           "blocks": 4})
+    text = " ".join(design_warnings(morris, "morris"))
+    assert "only 4 Morris trajectories" in text and "wider than μ* for b" in text
+
+
 def test_sweep_report(folders):
     assert detect_kind(folders["sweep"]) == "sweep"
     html = report_html(folders["sweep"])

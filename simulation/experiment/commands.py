@@ -120,6 +120,11 @@ def sensitivity_command(folder: Path, outcomes: Sequence[str] | None, group: str
     files = write(result, out, figures)
     if not quiet:
         print_indices(result, console)
+    else:  # an undersized design is said even when quiet
+        from .sensitivity import design_warnings
+
+        for warning in design_warnings(result.table, result.kind):
+            console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"{len(files)} file(s) in {out} (sensitivity.csv"
                   f"{' and a bar chart per outcome' if figures else ''})", highlight=False)
     return 0

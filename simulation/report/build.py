@@ -174,14 +174,16 @@ def human_name(scenario: Mapping[str, Any] | None, fallback: str) -> str:
     return first
 
 
-def _load_scenario_dict(path: str | None) -> dict[str, Any] | None:
-    """A scenario file resolved (extends, defaults) as a dict, or None if it is unreadable."""
+def _load_scenario_dict(path: str | None, overrides: Sequence[str] = ()
+                        ) -> dict[str, Any] | None:
+    """A scenario file resolved (extends, defaults, ``--set`` overrides) as a dict, or None
+    if it is unreadable."""
     if not path or not Path(path).is_file():
         return None
     from ..loader import load_scenario
 
     try:
-        return load_scenario(path).model_dump(mode="json")
+        return load_scenario(path, list(overrides)).model_dump(mode="json")
     except ScenarioError:
         return None
 
@@ -558,6 +560,28 @@ def _short(values: Any) -> str:
 
 
 # --------------------------------------------------------------------------- sweep
+def is_categorical(values: pd.Series) -> bool:
+    """A yes/no or named parameter (bool, string or category values): drawn as categories,
+    not on a numeric axis."""
+    return bool(pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values))
+
+
+def _categories(ax: Any, x: pd.Series, y: pd.Series) -> None:
+    """Runs by category: one column of dots per level (spread sideways, deterministic),
+    the mean of each level in blue, the levels named on the axis."""
+    levels = list(dict.fromkeys(sorted(x.unique(), key=lambda v: (str(type(v)), v))))
+    pos = {v: k for k, v in enumerate(levels)}
+    xs = x.map(pos).to_numpy(float)
+    rank = x.groupby(x).cumcount().to_numpy(float)
+    count = x.map(x.value_counts()).to_numpy(float)
+    xs = xs + 0.25 * ((rank + 0.5) / np.maximum(count, 1) - 0.5)
+    ax.scatter(xs, y.to_numpy(float), s=12, alpha=0.5, color="0.4", lw=0)
+    means = y.groupby(x).mean()
+    ax.plot([pos[v] for v in means.index], means.to_numpy(), "o", color="C0", ms=6)
+    ax.set_xticks(range(len(levels)),
+                  [{True: "yes (true)", False: "no (false)"}.get(v, str(v)) for v in levels])
+    ax.set_xlim(-0.6, len(levels) - 0.4)
+
 def _outcome_columns(manifest: Mapping[str, Any], frame: pd.DataFrame) -> list[str]:
     cols = manifest.get("outcomes") or []
     return [c for c in cols if c in frame.columns]
@@ -575,7 +599,7 @@ def sweep_context(folder: Path) -> dict[str, Any]:
     runs, overall = _experiment_frame(folder)
     outcomes = _outcome_columns(manifest, overall)
     base = (manifest.get("base_files") or [None])[0]
-    scenario = _load_scenario_dict(base) or {}
+    scenario = _load_scenario_dict(base, manifest.get("overrides") or []) or {}
     design = (pd.read_parquet(folder / "design.parquet")
               if (folder / "design.parquet").exists() else pd.DataFrame())
     ranges = []
@@ -608,21 +632,24 @@ def sweep_context(folder: Path) -> dict[str, Any]:
             row["cells"].append("–" if not math.isfinite(rho) else f"{rho:+.2f}")
         corr.append(row)
     figures = []
-    numeric = [p for p in params if p in overall and pd.api.types.is_numeric_dtype(overall[p])]
+    drawn = [p for p in params if p in overall][:4]
     shown = [c for c in outcomes if c.split("__")[0] in METRICS][:6]
-    if numeric and shown:
+    if drawn and shown:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(3.6 * min(len(numeric), 4), 2.8 * len(shown)))
-        axes = fig.subplots(len(shown), min(len(numeric), 4), squeeze=False)
+        fig = Figure(figsize=(3.6 * len(drawn), 2.8 * len(shown)))
+        axes = fig.subplots(len(shown), len(drawn), squeeze=False)
         for i, c in enumerate(shown):
-            for j, p in enumerate(numeric[:4]):
+            for j, p in enumerate(drawn):
                 ax = axes[i, j]
-                g = overall.groupby(p)[c]
-                mean = g.mean()
-                ax.scatter(overall[p], overall[c], s=12, alpha=0.5, color="0.4", lw=0)
-                if len(mean) <= 12:
-                    ax.plot(mean.index, mean.to_numpy(), "o-", color="C0", ms=4)
+                ok = overall[[p, c]].dropna()  # an undefined outcome is not drawn anywhere
+                if is_categorical(overall[p]):
+                    _categories(ax, ok[p], ok[c])
+                else:
+                    mean = ok.groupby(p)[c].mean()
+                    ax.scatter(ok[p], ok[c], s=12, alpha=0.5, color="0.4", lw=0)
+                    if len(mean) <= 12:
+                        ax.plot(mean.index, mean.to_numpy(), "o-", color="C0", ms=4)
                 ax.set_xlabel(p, fontsize=8)
                 ax.set_ylabel(re.sub(r"\s*\(", "\n(", metric_info(c).title + " (" +
                                      metric_info(c).axis_label() + ")", count=1), fontsize=8)
@@ -631,14 +658,21 @@ def sweep_context(folder: Path) -> dict[str, Any]:
         fig.tight_layout()
         figures.append({"title": "Outcomes against each parameter", "png": png(fig),
                         "caption": "Grey dots: one run each (overall); blue: the mean at each "
-                        "parameter value (when there are at most 12)."})
+                        "parameter value (when there are at most 12). A yes/no or named "
+                        "parameter is drawn as categories, its runs spread sideways; runs "
+                        "whose outcome is undefined are left out."})
     for f in sorted(folder.glob("sensitivity_*.png")):
         figures.append({"title": f"Sensitivity indices: {f.stem.removeprefix('sensitivity_')}",
                         "png": png_file(f), "caption": "From `commnet sensitivity`: bars with "
                         "95% bootstrap intervals."})
     sens = None
+    warnings: list[str] = []
     if (folder / "sensitivity.csv").exists():
-        sens = pd.read_csv(folder / "sensitivity.csv").round(3)
+        from ..experiment.sensitivity import design_warnings
+
+        raw = pd.read_csv(folder / "sensitivity.csv")
+        warnings = design_warnings(raw, "sobol" if "S1" in raw.columns else "morris")
+        sens = raw.round(3)
     reps = int(manifest.get("replicates") or 1)
     return {
         "kind": "sweep",
@@ -652,6 +686,7 @@ def sweep_context(folder: Path) -> dict[str, Any]:
             "columns": list(sens.columns), "rows": sens.astype(str).values.tolist()},
         "design_rows": len(design),
         "replicates": reps,
+        "warnings": warnings,
         "provenance": {
             "release": release(manifest),
             "experiment file": manifest.get("experiment_file") or "–",
@@ -665,10 +700,11 @@ def sweep_context(folder: Path) -> dict[str, Any]:
             "created": manifest.get("created", "–"),
             "platform": manifest.get("platform", "–"),
         },
-        "reproduce": f"commnet sweep {manifest.get('experiment_file') or 'EXPERIMENT.yaml'}",
+        "reproduce": f"commnet sweep {manifest.get('experiment_file') or 'EXPERIMENT.yaml'}"
+                     + "".join(f" --set {o}" for o in manifest.get("overrides") or []),
         "scenario_json": json.dumps(scenario, indent=1),
         "files": _files(folder),
-        **_common(scenario, manifest, reps),
+        **_common(scenario, manifest, reps, manifest.get("overrides") or []),
     }
 
 
