@@ -406,6 +406,12 @@ def validate(
         raise typer.Exit(2)
 
 
+#: stakeholder types in words, for ``describe``
+KIND_WORDS = {"gp": "GPs", "manager": "practice and commissioning managers",
+              "provider": "provider staff", "patient": "patient representatives and lay members",
+              "local_authority": "local-authority staff"}
+
+
 @command("commnet describe scenarios/east_of_england_2013.yaml")
 def describe(
     scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file")],
@@ -415,7 +421,7 @@ def describe(
     import numpy as np
 
     from .model import CommissioningModel
-    from .reporters import METRICS
+    from .reporters import METRICS, label
 
     spec = _load(scenario, overrides)
     model = CommissioningModel(spec, collect=False)
@@ -435,7 +441,8 @@ def describe(
               str(pop.n), "")
     console.print(t)
     counts = pop.counts_by_kind()
-    console.print("agents by type: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    console.print("agents by type: " + ", ".join(f"{KIND_WORDS.get(k, k)} {v:,}"
+                                                 for k, v in counts.items()), highlight=False)
     console.print(
         f"localities as institutions: {'on' if spec.localities.enabled else 'off'}; "
         f"relationship mode: {spec.relationships.mode}; exchange rule: {spec.exchange.rule}"
@@ -448,7 +455,7 @@ def describe(
     )
     deg = model.ties.degree()
     st = Table(title="network at month 0 (overall)")
-    st.add_column("statistic")
+    st.add_column("statistic", overflow="fold")
     st.add_column("value", justify="right")
     st.add_row("ties", f"{model.ties.m:,}")
     st.add_row("mean degree", f"{deg.mean():.2f}")
@@ -456,8 +463,9 @@ def describe(
     for name in ("density", "degree_centralisation", "clustering", "modularity_localities",
                  "ei_index", "board_ties_provider", "board_ties_patient",
                  "board_ties_local_authority"):
-        st.add_row(name, f"{METRICS[name][0](model)[-1]:.3f}")
+        st.add_row(label(name), f"{METRICS[name][0](model)[-1]:.3f}")
     console.print(st)
+    console.print("[dim]statistics: docs/metrics.md (in a project made by commnet init too)[/]")
 
 
 # ----------------------------------------------------------------- experiments
