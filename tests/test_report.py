@@ -120,6 +120,9 @@ def test_run_report(folders):
     assert skill["n"] == 3 and skill["unit"].startswith("0 = no local knowledge")
     assert ctx["assumptions"]["counts"]["assumed"] > 0 and ctx["assumptions"]["fitted"]
     assert "Only 3 replicates" in " ".join(ctx["caveats"])
+    assert ctx["warnings"][0].startswith("Only 3 replicates: the intervals are wide")
+    assert "the design is underpowered" in html
+    assert ctx["provenance"]["release"] == f"commnet {simulation.__version__}"
     assert len(ctx["figures"]) == 1  # trajectories; no network.png was written
 
 

@@ -268,6 +268,10 @@ def run_context(folder: Path) -> dict[str, Any]:
     cmd += [f"--set {o}" for o in overrides]
     return {
         "kind": "run",
+        "warnings": ([] if n >= 10 else [
+            f"Only {n} replicate{'s' if n != 1 else ''}: "
+            + ("no interval can be given." if n < 2 else "the intervals are wide.")
+            + " Rerun with --replicates 10 or more (30 for a result to quote)."]),
         "title": f"{manifest.get('scenario_name', scenario.get('name', 'run'))}: "
                  f"{n} replicate{'s' if n != 1 else ''} of {manifest.get('steps')} months",
         "question": (scenario.get("description") or "").strip(),
