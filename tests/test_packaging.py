@@ -90,6 +90,23 @@ def test_licence_is_mit_and_named_in_pyproject():
     assert meta["license"] == "MIT" and meta["license-files"] == ["LICENSE"]
 
 
+def test_citation_and_changelog_name_this_release():
+    """CITATION.cff is CFF 1.2.0 with the required keys and the package's version; the
+    changelog has an Unreleased section (what changes in results comes first)."""
+    import yaml
+
+    import simulation
+
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    assert {"message", "title", "authors", "version", "license", "type"} <= set(cff)
+    assert str(cff["version"]) == simulation.__version__
+    assert all("name" in a or "family-names" in a for a in cff["authors"])
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    assert "\n## Unreleased\n" in changelog and "\n### Results\n" in changelog
+    assert f"\n## {simulation.__version__} — " in changelog
+
+
 def test_pyproject_declares_no_package_data_that_would_replace_setup_py():
     """A [tool.setuptools.package-data] table takes precedence over setup.py's package_data:
     with one, the wheel shipped no simulation/project/ (issue 21)."""
