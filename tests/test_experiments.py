@@ -687,3 +687,22 @@ def test_a_worker_validates_each_design_point_once_and_never_mixes_points():
     assert len(X._SCENARIOS) == X._SCENARIOS_KEPT
     out = X.execute_run(task({"exchange.rate": 0.3}))
     assert out["status"] == "ok", out["error"]
+
+
+def test_sensitivity_tables_keep_parameter_names_whole_at_80_columns():
+    from rich.console import Console
+
+    from simulation.experiment.sensitivity import SensitivityResult, print_indices
+
+    names = ["engagement_dynamics.learning_rate", "localities.attendance", "engagement.gp.mean"]
+    table = pd.DataFrame({"outcome": "relevance_skill__last12", "parameter": names,
+                          "S1": [0.5, -0.1, 0.2], "S1_conf": [0.1, 0.2, 0.3],
+                          "ST": [0.6, 1.2, 0.3], "ST_conf": [0.1, 0.2, 0.4], "blocks": 8})
+    console = Console(width=80, record=True)
+    print_indices(SensitivityResult("sobol", table), console)
+    text = console.export_text()
+    for name in names[1:]:  # up to 30 characters: whole
+        assert name in text, name
+    assert "…" not in text
+    assert "warning: only 8 Sobol base samples" in " ".join(text.split())
+    assert "S1 < 0 for localities.attendance" in " ".join(text.split())

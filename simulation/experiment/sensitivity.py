@@ -287,6 +287,7 @@ def print_indices(result: SensitivityResult, console: Any) -> None:
     def f(v: float) -> str:
         return "–" if not np.isfinite(v) else f"{v:.3f}"
 
+    longest = min(max([len(str(p)) for p in result.table["parameter"]] + [9]), 30)
     for o in dict.fromkeys(result.table["outcome"]):
         t = result.table[result.table["outcome"] == o]
         blocks = int(t["blocks"].iloc[0])
@@ -294,7 +295,7 @@ def print_indices(result: SensitivityResult, console: Any) -> None:
             tab = Table(title=f"{o}: Sobol indices (95% CI), {blocks} base samples")
             for c in ("parameter", "S1", "ST"):
                 tab.add_column(c, justify="left" if c == "parameter" else "right",
-                               overflow="fold")
+                               overflow="fold", min_width=longest if c == "parameter" else None)
             for r in t.itertuples():
                 tab.add_row(r.parameter, f"{f(r.S1)} ± {f(r.S1_conf)}",
                             f"{f(r.ST)} ± {f(r.ST_conf)}")
@@ -302,7 +303,7 @@ def print_indices(result: SensitivityResult, console: Any) -> None:
             tab = Table(title=f"{o}: Morris screening, {blocks} trajectories")
             for c in ("parameter", "μ* (95% CI)", "μ", "σ"):
                 tab.add_column(c, justify="left" if c == "parameter" else "right",
-                               overflow="fold")
+                               overflow="fold", min_width=longest if c == "parameter" else None)
             for r in t.itertuples():
                 tab.add_row(r.parameter, f"{f(r.mu_star)} ± {f(r.mu_star_conf)}", f(r.mu),
                             f(r.sigma))
