@@ -290,7 +290,7 @@ def print_compare(result: CompareResult, console: Any) -> None:
     what = result.reduction or REDUCTIONS.get(result.reduce, result.reduce)
     t = Table(title=f"{what.capitalize()}, overall: mean ± 95% t-interval half-width "
               "(\\[low, high] where clipped to the metric's range); Δ: difference from "
-              f"{first} in the metric's units (paired by replicate when seeds are shared; "
+              f"the reference, {first}, in the metric's units (paired by replicate when seeds are shared; "
               "bold: its interval excludes 0); Hedges' g is standardised by replicate noise",
               title_justify="left")
     longest = max([len(m) for m in result.shown] + [len(str(c)) + 2 for c in
@@ -298,7 +298,7 @@ def print_compare(result: CompareResult, console: Any) -> None:
     # at 80 columns: 22 + 17 + 17 + 10 and the borders; wider terminals widen the first
     t.add_column("metric / scenario", overflow="fold", min_width=min(longest, 22))
     t.add_column("mean ± 95% CI", justify="right", overflow="fold", max_width=17)
-    t.add_column(f"Δ vs {first} ± 95% CI", justify="right", overflow="fold", max_width=17)
+    t.add_column("Δ vs reference ± 95% CI", justify="right", overflow="fold", max_width=17)
     t.add_column("Hedges' g", justify="right", overflow="fold", max_width=10)
 
     for metric in result.shown:
