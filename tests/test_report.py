@@ -324,3 +324,18 @@ def test_a_browser_opens_the_reports_without_a_failed_request(folders, tmp_path)
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_human_names_of_the_shipped_scenarios():
+    from simulation.report.build import human_name
+
+    def name(stem):
+        scenario = load_scenario(ROOT / "scenarios" / f"{stem}.yaml").model_dump(mode="json")
+        return human_name(scenario, stem)
+
+    assert name("east_of_england_2013") == "East of England 2013"
+    assert name("low_gp_engagement") == ("East of England 2013 with mean GP engagement 0.3 "
+                                         "instead of the fitted 0.426")
+    assert name("teaching") == "One small CCG for classroom use"
+    assert name("england_2013").startswith("211 CCGs") and len(name("england_2013")) <= 110
+    assert human_name({"description": ""}, "fallback") == "fallback"

@@ -162,15 +162,22 @@ def release(manifest: Mapping[str, Any]) -> str:
 
 def human_name(scenario: Mapping[str, Any] | None, fallback: str) -> str:
     """A scenario as a reader would name it: the first sentence of its ``description``
-    ("East of England 2013 with mean GP engagement 0.3 instead of the fitted 0.426"),
-    shortened at a bracket or comma when long; its ``name`` when it has no description."""
+    without bracketed asides ("East of England 2013 with mean GP engagement 0.3 instead of
+    the fitted 0.426"); the words before its colon when it is long and has one ("East of
+    England 2013: the six CCGs …" → "East of England 2013"); cut at its last comma or
+    semicolon within 110 characters when still long; its ``name`` when it has no
+    description."""
     text = " ".join(str((scenario or {}).get("description") or "").split())
     first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].strip().rstrip(".")
+    first = re.sub(r"\s*\([^()]*\)", "", first).strip()
     if not first:
         return fallback
-    if len(first) > 90:
-        cuts = [i for i in (first.find(" ("), first.find(", "), first.find("; ")) if 15 < i <= 90]
-        first = first[: min(cuts)] if cuts else first[:87].rstrip() + "…"
+    head, colon, _ = first.partition(": ")
+    if colon and len(first) > 60 and 3 <= len(head) <= 60:
+        return head
+    if len(first) > 110:
+        cuts = [m.start() for m in re.finditer(r"[,;] ", first) if 15 < m.start() <= 110]
+        first = first[: max(cuts)] if cuts else first[:107].rsplit(" ", 1)[0] + " …"
     return first
 
 
