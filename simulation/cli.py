@@ -152,6 +152,33 @@ def _main(
         help="print the version of commnet, Mesa, numpy and Python, and exit")] = False,
 ) -> None:
     """commnet: agent-based simulation of healthcare commissioning networks."""
+    show_register_warnings()
+
+
+def show_register_warnings() -> None:
+    """Print :class:`~simulation.errors.RegisterWarning` s (a register's tiny practices,
+    localities sized from population) as ``warning: ...`` on stderr, each every time; other
+    warnings are shown as Python shows them."""
+    import warnings
+
+    from rich.markup import escape
+
+    from .errors import RegisterWarning
+
+    if getattr(warnings.showwarning, "_commnet", False):
+        return
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, RegisterWarning):
+            err.print(f"[bold yellow]warning[/]: {escape(str(message))}", highlight=False,
+                      soft_wrap=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    show._commnet = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
+    warnings.simplefilter("always", RegisterWarning)
 
 
 def fail(exc: ScenarioError) -> None:
@@ -373,7 +400,9 @@ def _print_summary(result) -> None:
     table.add_column("metric", overflow="fold")
     table.add_column("mean", justify="right", no_wrap=True)
     table.add_column("95% CI", justify="right", overflow="fold")
-    shown = ("relevance_skill", "misallocated_per_head", "accuracy_board", "board_uncertainty",
+    shown = ("relevance_skill", "decision_span_per_head", "misallocated_per_head",
+             "misallocated_floor_per_head", "misallocated_ceiling_per_head", "accuracy_board",
+             "board_uncertainty",
              "reach", "coherence_internal",
              "coherence_external", "tie_persistence", "retention", "relevance_patient",
              "relevance_provider", "relevance_localities", "wasted_spend", "engagement_gp",
@@ -412,6 +441,44 @@ KIND_WORDS = {"gp": "GPs", "manager": "practice and commissioning managers",
               "local_authority": "local-authority staff"}
 
 
+def localities_source(spec: Any, group: Any) -> str:
+    """Where a group's localities come from, for ``describe``: the map's PCNs, the plain
+    register's locality column, its population (``population/70k``: one locality per
+    ``practices_from.people_per_locality`` people) or the scenario's ``localities.count``."""
+    reg = spec.practices_from
+    ex = group.practices.explicit
+    if reg is None or ex is None:
+        return "localities.count"
+    if ex[0].locality is not None:
+        return "PCNs (map)" if reg.locality == "pcn" else "locality column"
+    if reg.sized_groups and group.name in reg.sized_groups:
+        return f"population/{reg.people_per_locality // 1000}k"
+    return "localities.count"
+
+
+def deprivation_table(model: Any) -> Table:
+    """Practices, patients, mean IMD score and month-0 need profile by deprivation fifth."""
+    import numpy as np
+
+    from .needs import imd_quintiles
+
+    pop = model.pop
+    q = imd_quintiles(pop.practice_imd, pop.list_size)
+    t = Table(title="need by deprivation fifth (practice IMD score; 1 = least deprived)")
+    for col in ("fifth", "practices", "patients", "mean IMD", *model.spec.services):
+        t.add_column(col, justify="right")
+    w = pop.list_size.astype(float)
+    for k in range(5):
+        rows = q == k
+        if not rows.any():
+            continue
+        need = np.average(model.practice_need[rows], axis=0, weights=w[rows])
+        t.add_row(str(k + 1), f"{int(rows.sum()):,}", f"{int(w[rows].sum()):,}",
+                  f"{np.average(pop.practice_imd[rows], weights=w[rows]):.1f}",
+                  *(f"{x:.3f}" for x in need))
+    return t
+
+
 @command("commnet describe scenarios/east_of_england_2013.yaml")
 def describe(
     scenario: Annotated[Path, typer.Argument(metavar="SCENARIO", help="scenario YAML file")],
@@ -428,18 +495,21 @@ def describe(
     pop = model.pop
     console.print(f"[bold]{spec.name}[/]: {spec.description.strip()}")
     t = Table(title="commissioning groups")
-    for col in ("group", "population", "practices", "localities", "agents", "board"):
-        t.add_column(col, justify="right" if col != "group" else "left")
+    for col in ("group", "population", "practices", "localities", "localities from", "agents",
+                "board"):
+        t.add_column(col, justify="left" if col in ("group", "localities from") else "right")
     practices = np.bincount(pop.practice_group, minlength=pop.n_groups)
     areas = np.bincount(pop.area_group, minlength=pop.n_groups)
     agents = np.bincount(pop.group[pop.group >= 0], minlength=pop.n_groups)
     board = np.asarray(pop.board.sum(axis=1)).ravel().astype(int)
     for g, gs in enumerate(spec.groups):
         t.add_row(gs.name, f"{pop.group_population[g]:,}", str(practices[g]), str(areas[g]),
-                  str(agents[g]), str(board[g]))
+                  localities_source(spec, gs), str(agents[g]), str(board[g]))
     t.add_row("total", f"{pop.group_population.sum():,}", str(practices.sum()), str(areas.sum()),
-              str(pop.n), "")
+              "", str(pop.n), "")
     console.print(t)
+    if pop.practice_imd is not None and np.isfinite(pop.practice_imd).any():
+        console.print(deprivation_table(model))
     counts = pop.counts_by_kind()
     console.print("agents by type: " + ", ".join(f"{KIND_WORDS.get(k, k)} {v:,}"
                                                  for k, v in counts.items()), highlight=False)
@@ -821,6 +891,41 @@ def app_command(
     with scenario_errors():
         code = launch(str(scenario) if scenario else None, port, host, open_browser=browser)
     raise typer.Exit(code or 0)
+
+
+@command("commnet classroom scenarios/teaching.yaml --seats 30  |  commnet classroom debrief "
+         "results/classroom/SESSION")
+def classroom(
+    target: Annotated[str, typer.Argument(
+        metavar="SCENARIO|debrief", help="the lesson's scenario, or 'debrief'")],
+    folder: Annotated[str | None, typer.Argument(
+        metavar="FOLDER", help="with debrief: the session folder")] = None,
+    seats: Annotated[int, typer.Option(min=1, metavar="N", help="seats for students")] = 30,
+    host: Annotated[str, typer.Option(
+        metavar="HOST", help="address to listen on (0.0.0.0: the classroom network)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="PORT", help="port")] = 8770,
+    months: Annotated[int | None, typer.Option(
+        min=1, metavar="MONTHS", help="months in the lesson (default: the scenario's)")] = None,
+    seed: Annotated[int | None, typer.Option(
+        metavar="SEED", callback=_check_seed, help="seed (default: the scenario's)")] = None,
+    out: Annotated[Path | None, typer.Option(
+        metavar="DIR", help="session folder (default results/classroom/<time>)")] = None,
+    replicates: Annotated[int, typer.Option(
+        min=2, metavar="N", help="with debrief: replicates per scenario")] = 10,
+    workers: Workers = None,
+) -> None:
+    """The commissioning game: every student takes a seat in one shared run.
+
+    Prints the facilitator's link (keep it private) and the join address and code for the
+    students.  'commnet classroom debrief FOLDER' turns a lesson's logged decisions into
+    behaviour parameters and compares them with the scenario (see docs/classroom.md).
+    """
+    from .classroom.commands import classroom_command
+
+    with scenario_errors():
+        code = classroom_command(target, folder, seats, host, port, months, seed, out,
+                                 replicates, workers, console, err)
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "deffuant_step_loop",
     "degroot_step",
     "degroot_step_loop",
+    "degroot_trust_step_loop",
     "distance",
     "friedkin_johnsen_equilibrium",
     "friedkin_johnsen_step",
@@ -415,8 +416,8 @@ def _degroot_step(x, W, rate=None):
     return out[:, 0] if x.ndim == 1 else out
 
 
-def _degroot_steps(A, states, rates):
-    """DeGroot steps of several states on one matrix (unchecked).
+def _degroot_steps(A, states, rates, trust=None):
+    r"""DeGroot steps of several states on one matrix (unchecked).
 
     ``A`` must be a canonical float64 CSR array without explicit zeros and with finite
     non-negative weights; ``states`` are ``(N, K_i)`` arrays, ``rates`` the matching ``(N,)``
@@ -427,23 +428,59 @@ def _degroot_steps(A, states, rates):
     accumulates each column in the same entry order, and ``r·[has]`` reproduces the
     rows without neighbours exactly as ``where(has, 1 - r, 1)`` and ``where(has, r / s, 0)``
     would (``1 - r·1 = 1 - r``, ``1 - r·0 = 1``, ``0 / 1 = 0``).
+
+    ``trust``, if given, is each agent's total trust over the ties in ``A`` *before* the
+    entries were discounted (by source relevance, :func:`simulation.knowledge_flows.tie_relevance`):
+    the neighbours' weights are then normalised by it rather than by their own sum, and the
+    discounted mass stays on the agent's own view,
+
+    .. math:: x'_i = \Bigl(1 - r_i \frac{\sum_j A_{ij}}{T_i}\Bigr) x_i
+        + \frac{r_i}{T_i} \sum_j A_{ij} x_j ,
+
+    so a discounted tie moves its agent by the discount times what the full tie would, however
+    few other ties the agent has (with no discount, :math:`T_i = \sum_j A_{ij}` and this is
+    the plain step).  Reference: :func:`degroot_trust_step_loop`.
     """
-    return _degroot_core(A, states, rates)[0]
+    return _degroot_core(A, states, rates, trust)[0]
 
 
-def _degroot_core(A, states, rates):
+def _degroot_core(A, states, rates, trust=None):
     """:func:`_degroot_steps` and the row sums of ``A``."""
     n = A.shape[0]
     has = np.diff(A.indptr) > 0
     sums = np.where(has, A @ np.ones(n), 1.0) if A.nnz else np.ones(n)
+    denom, kept = sums, None
+    if trust is not None:
+        denom = np.where(has & (trust > 0), trust, 1.0)
+        kept = np.where(has, sums, 0.0) / denom
     out = []
     for x, r in zip(states, rates, strict=True):
         r = r * has
         new = A @ np.ascontiguousarray(x)
-        new *= (r / sums)[:, None]
-        new += (1.0 - r)[:, None] * x
+        new *= (r / denom)[:, None]
+        new += ((1.0 - r) if kept is None else (1.0 - r * kept))[:, None] * x
         out.append(new)
     return out, sums
+
+
+def degroot_trust_step_loop(x, A, rate, trust):
+    """Plain-loop reference of :func:`_degroot_steps` with ``trust`` (one state)."""
+    A = _as_csr(A)
+    n = A.shape[0]
+    x = np.asarray(x, float)
+    out = x.copy()
+    for i in range(n):
+        lo, hi = A.indptr[i], A.indptr[i + 1]
+        if lo == hi:
+            continue
+        t = float(trust[i]) if trust[i] > 0 else 1.0
+        acc = np.zeros(x.shape[1])
+        kept = 0.0
+        for e in range(lo, hi):
+            acc += A.data[e] * x[A.indices[e]]
+            kept += A.data[e]
+        out[i] = (1.0 - rate[i] * kept / t) * x[i] + rate[i] / t * acc
+    return out
 
 
 def degroot_step_loop(x, W, rate=None):

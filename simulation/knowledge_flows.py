@@ -10,14 +10,21 @@ board's view):
    ``observation.data_lag`` months and mixing need with what was commissioned
    (:func:`activity_view`: activity records the services supplied, not only need).
 2. **Informal ties** (:func:`exchange_beliefs`): active agents exchange with tied active
-   agents, influence proportional to the tie's trust (its weight), the same within and across
-   sectors; the relationship mode changes who is tied, not the weight.
+   agents, influence proportional to the tie's trust (its weight) times its *source
+   relevance* (:func:`tie_relevance`: 1 when the two ends serve a common commissioning group,
+   ``exchange.source_relevance`` otherwise, so that what is said about a population the hearer
+   does not serve counts for less), the same within and across sectors; the relationship mode
+   changes who is tied, not the weight.
 3. **Locality meetings** (:func:`simulation.localities.meet`): the active front-line agents of
    a locality pool what they know and move toward it; the locality lead (and any board GP of
    the locality) carries it to the board.
 4. **Board meetings**: the board's view is the engagement-weighted mean of its *attending*
    members' beliefs (:func:`simulation.localities.pool` on the board membership); nothing
    else enters it.
+
+Nobody starts with local knowledge: every agent's belief starts at the national need profile
+(and so does every newcomer's), so whatever a board knows of its population's need has come
+by these routes.  Each route can be switched off (``knowledge_routes``) for ``commnet routes``.
 
 Kernels are pure functions of arrays and pre-drawn random numbers, so that the vectorised
 versions and their plain-loop references (suffix ``_loop``) can be compared exactly.
@@ -40,7 +47,11 @@ __all__ = [
     "observation_noise",
     "observe",
     "observe_loop",
+    "serving_bits",
+    "serving_matrix",
     "take_up",
+    "tie_relevance",
+    "tie_relevance_loop",
 ]
 
 
@@ -180,3 +191,68 @@ def exchange_beliefs(
     else:  # pragma: no cover - the schema only admits the four rules
         raise ValueError(f"unknown exchange rule {rule!r}")
     return np.where(active[:, None], out, x)
+
+
+def serving_matrix(group: np.ndarray, org_serves: np.ndarray | None, org: np.ndarray,
+                   n_groups: int) -> sp.csr_array:
+    """Which commissioning groups each agent serves, as a 0/1 ``(N, G)`` matrix.
+
+    An agent of a group serves that group; an agent of an organisation without a group
+    (``group < 0``: provider or council staff) serves the groups its organisation serves
+    (``org_serves[org]``, a boolean row per agent, or all-False without one).
+    """
+    n = group.size
+    own = group >= 0
+    rows = [np.flatnonzero(own)]
+    cols = [group[own].astype(np.int64)]
+    if org_serves is not None:
+        others = np.flatnonzero(~own & (org >= 0))
+        r, c = np.nonzero(org_serves[org[others]])
+        rows.append(others[r])
+        cols.append(c.astype(np.int64))
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_array((np.ones(r.size), (r, c)), shape=(n, n_groups))
+
+
+def serving_bits(serving: sp.csr_array) -> np.ndarray:
+    """:func:`serving_matrix` packed as bit sets: ``(N, ceil(G/64))`` uint64 words, bit *g*
+    of agent *i* set when *i* serves group *g* (one AND per tie and word tests overlap)."""
+    n, g = serving.shape
+    words = max(1, -(-g // 64))
+    bits = np.zeros((n, words), np.uint64)
+    coo = sp.coo_array(serving)
+    rows, cols = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    np.bitwise_or.at(bits, (rows, cols // 64), np.left_shift(np.uint64(1), (cols % 64).astype(np.uint64)))
+    return bits
+
+
+def tie_relevance(src: np.ndarray, dst: np.ndarray, bits: np.ndarray,
+                  relevance: float) -> np.ndarray:
+    r"""Source relevance of each tie: 1 where its ends serve a common group, else ``relevance``.
+
+    .. math:: \rho_{ij} = 1 \text{ if } S_i \cap S_j \neq \emptyset, \;
+        \rho \text{ otherwise}
+
+    with :math:`S_i` the groups agent *i* serves (:func:`serving_matrix`, packed by
+    :func:`serving_bits` as ``bits``).  A tie between two
+    agents of the same group is relevant whatever the groups of others; so the exchange
+    kernels weight tie *ij* by :math:`w_{ij}\rho_{ij}`, and an agent whose only tie runs to
+    another group's agent moves toward that agent's belief at :math:`\rho` times the rate it
+    would inside its own group.  Ties between two agents with a group compare the groups;
+    ties with provider or council staff compare the sets of groups served.
+    """
+    if relevance == 1.0 or src.size == 0:
+        return np.ones(src.size)
+    if bits.shape[1] == 1:
+        common = (bits[src, 0] & bits[dst, 0]) != 0
+    else:
+        common = ((bits[src] & bits[dst]) != 0).any(axis=1)
+    return np.where(common, 1.0, relevance)
+
+
+def tie_relevance_loop(src: np.ndarray, dst: np.ndarray, served: list[set[int]],
+                       relevance: float) -> np.ndarray:
+    """Plain-loop reference of :func:`tie_relevance` (``served[i]``: the groups agent *i*
+    serves)."""
+    return np.array([1.0 if served[int(a)] & served[int(b)] else relevance
+                     for a, b in zip(src, dst, strict=True)])

@@ -30,21 +30,29 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from . import registers, surveyed
+from . import covariates, memory, registers, surveyed
+from .errors import (
+    RegisterWarning,
+    ScenarioError,
+    _origin,
+    validation_problems,
+)
+from .memory import count_agents
 from .scenario import Scenario
 from .schema import merge_mappings
 
 __all__ = [
+    "RegisterWarning",
     "ScenarioError",
     "apply_overrides",
+    "count_agents",
     "estimate_memory",
     "extends_root",
     "load_scenario",
@@ -54,31 +62,6 @@ __all__ = [
     "set_path",
     "validation_problems",
 ]
-
-_MISSING = object()
-
-
-@dataclass
-class ScenarioError(Exception):
-    """A scenario (or experiment) file that cannot be used, with every problem found.
-
-    Attributes
-    ----------
-    problems : list of (source, path, message)
-        ``source`` is the file (or ``--set``) the offending value came from, ``path`` the
-        dotted field path (``groups[2].population``) and ``message`` what is wrong and what is
-        allowed.
-    """
-
-    problems: list[tuple[str, str, str]] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        lines = []
-        for source, path, message in self.problems:
-            where = f"{source}: {path}" if path else source
-            lines.append(f"{where}: {message}")
-        return "\n".join(lines)
-
 
 #: Largest scenario or experiment file read (bytes), deepest nesting accepted and most
 #: values (YAML nodes, with aliases expanded) in one document.
@@ -371,74 +354,6 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
             raise ValueError(f"{where} is a value ({node!r}), not a mapping or list")
 
 
-def _format_loc(loc: Sequence[Any]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
-
-
-def _lookup(data: Any, loc: Sequence[Any]) -> Any:
-    node = data
-    for part in loc:
-        if isinstance(node, dict) and (part in node or str(part) in node):
-            node = node[part] if part in node else node[str(part)]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
-        else:
-            return _MISSING
-    return node
-
-
-def _origin(loc: Sequence[Any], sources: list[tuple[str, dict[str, Any]]]) -> str:
-    """The source (overrides, then child file, then its bases) that sets ``loc``.
-
-    The source holding the whole path wins; failing that, the one holding its longest prefix.
-    """
-    best, best_depth = (sources[-1][0] if sources else "<scenario>"), -1
-    for name, raw in sources:
-        probe = list(loc)
-        while len(probe) > best_depth:
-            if _lookup(raw, probe) is not _MISSING:
-                if len(probe) == len(loc):
-                    return name
-                best, best_depth = name, len(probe)
-                break
-            probe.pop()
-    return best
-
-
-def _clean_loc(loc: Sequence[Any]) -> list[Any]:
-    # Pydantic puts the discriminator tag (e.g. 'need_shock') into the location of union members.
-    return [p for p in loc if not (isinstance(p, str) and p in _EVENT_TAGS)]
-
-
-_EVENT_TAGS = {"need_shock", "gp_exodus", "provider_exit", "lever", "engagement_shift"}
-
-
-def validation_problems(
-    exc: ValidationError, data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]
-) -> list[tuple[str, str, str]]:
-    """Turn a pydantic error into (source, field path, message) triples."""
-    problems = []
-    for err in exc.errors(include_url=False):
-        loc = _clean_loc(err["loc"])
-        if err["type"] == "unknown_field":
-            loc = [*loc, err["ctx"]["key"]]
-        message = err["msg"]
-        if err["type"] not in ("missing", "unknown_field") and "input" in err:
-            value = err["input"]
-            if not isinstance(value, dict | list):
-                message = f"{message} (got {value!r})"
-        if err["type"] == "missing":
-            message = "required field is missing"
-        problems.append((_origin(loc, sources), _format_loc(loc), message))
-    return problems
-
-
 def _generated(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """Expand ``generate:`` rules into groups, providers and local authorities."""
     from .generate import GenerateSpec, expand
@@ -504,6 +419,7 @@ def load_scenario(
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(validation_problems(exc, data, sources)) from None
+    covariates.check_deprivation(scenario, lambda loc: _origin(loc, sources))
     if check_memory:
         need = estimate_memory(scenario)
         have = available_memory()
@@ -520,35 +436,17 @@ def load_scenario(
                     )
                 ]
             )
-    return surveyed.check_scenario(scenario, lambda loc: _origin(loc, sources))
+    if scenario.network.survey is None:
+        return scenario
+    from .survey_match import check_scenario  # numpy and the population: only with a survey
 
-
-def _counts(scenario: Scenario) -> tuple[int, int, int]:
-    """Estimated (agents, GPs, commissioning managers), before any allocation."""
-    total = gps_total = managers = 0
-    for g in scenario.groups:
-        practices = max(1, round(g.practices.count * (1 if g.practices.explicit else scenario.scale)))
-        gps = max(practices, round(practices * g.practices.gps_per_practice))
-        total += gps + practices * (1 + scenario.patients_per_practice)
-        total += g.commissioning_managers + scenario.board.lay_members
-        gps_total += gps
-        managers += g.commissioning_managers
-    total += sum(p.staff for p in scenario.providers)
-    total += sum(a.staff for a in scenario.local_authorities)
-    return total, gps_total, managers
-
-
-def count_agents(scenario: Scenario) -> int:
-    """Estimated number of agents, before any allocation (used for the memory guard)."""
-    return _counts(scenario)[0]
+    return check_scenario(scenario, lambda loc: _origin(loc, sources))
 
 
 def estimate_memory(scenario: Scenario) -> int:
     """Estimated peak bytes of a run: agents, ties and the GraphML export
     (:func:`simulation.memory.estimate_memory`, fitted to measured peaks)."""
-    from .memory import estimate_memory as estimate
-
-    return estimate(scenario)
+    return memory.estimate_memory(scenario)
 
 
 def available_memory() -> int | None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from .scenario import Scenario
 
-__all__ = ["GRAPHML_AGENTS", "estimate_memory", "estimate_ties", "group_counts"]
+__all__ = ["GRAPHML_AGENTS", "count_agents", "estimate_memory", "estimate_ties", "group_counts"]
 
 #: ``commnet run`` exports network.graphml for networks of at most this many agents.
 GRAPHML_AGENTS = 20_000
@@ -31,6 +31,27 @@ PER_AGENT = 4_000
 PER_TIE = 700
 PER_TIE_GRAPHML = 1_500
 MARGIN = 1.25
+
+def _counts(scenario: Scenario) -> tuple[int, int, int]:
+    """Estimated (agents, GPs, commissioning managers), before any allocation."""
+    total = gps_total = managers = 0
+    for g in scenario.groups:
+        practices = max(1, round(g.practices.count * (1 if g.practices.explicit else scenario.scale)))
+        gps = max(practices, round(practices * g.practices.gps_per_practice))
+        total += gps + practices * (1 + scenario.patients_per_practice)
+        total += g.commissioning_managers + scenario.board.lay_members
+        gps_total += gps
+        managers += g.commissioning_managers
+    total += sum(p.staff for p in scenario.providers)
+    total += sum(a.staff for a in scenario.local_authorities)
+    return total, gps_total, managers
+
+
+def count_agents(scenario: Scenario) -> int:
+    """Estimated number of agents (used for the memory guard): read from the validated
+    scenario, before anything is allocated."""
+    return _counts(scenario)[0]
+
 
 
 def group_counts(scenario: Scenario) -> list[dict[str, float]]:
@@ -100,8 +121,6 @@ def estimate_ties(scenario: Scenario, agents: int) -> int:
 def estimate_memory(scenario: Scenario) -> int:
     """Estimated peak bytes of one run of ``scenario`` (module docstring), before anything is
     allocated."""
-    from .loader import count_agents
-
     n = count_agents(scenario)
     t = estimate_ties(scenario, n)
     k_extra = max(0, scenario.n_services - 6) * 12 * 8  # (N, K) float64 arrays beyond K = 6

@@ -11,7 +11,10 @@ reference in the tests.
 
 from __future__ import annotations
 
-from collections import deque
+import hashlib
+import json
+import pickle
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -38,8 +41,10 @@ from .knowledge_flows import (
     influence_weights,
     noisy_observation,
     observation_noise,
-    observe,
+    serving_bits,
+    serving_matrix,
     take_up,
+    tie_relevance,
 )
 from .localities import meet, membership, pool
 from .measures import betweenness, shock_funded
@@ -57,7 +62,51 @@ from .population import (
 from .scenario import STAKEHOLDER_TYPES, BrokerLoss, GPExodus, NeedShock, Scenario
 from .tie_dynamics import accept_by_capacity, close_triads, rewire_pairs, update_weights
 
-__all__ = ["NEVER", "SCENARIO_SEED", "CommissioningModel"]
+__all__ = ["NEVER", "SCENARIO_SEED", "BurnInCache", "CommissioningModel"]
+
+
+class BurnInCache:
+    """Burned-in model states, shared by runs that differ only from month 0 on.
+
+    A paired comparison runs every arm with the same replicate seeds; arms whose scenarios
+    differ only in what happens from month 0 on (``events``, which fire at months ≥ 1, the
+    number of ``steps``, ``name``, ``description``) have the same burn-in, so it is computed
+    once per seed and copied (pickled, so arms never share arrays).  At most ``max_items``
+    states are kept (least recently used first out).
+    """
+
+    #: Scenario fields the burn-in does not read.
+    AFTER_BURN_IN = ("events", "steps", "name", "description")
+
+    def __init__(self, max_items: int = 8):
+        self.max_items = max_items
+        self._states: OrderedDict[str, bytes] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    @classmethod
+    def key(cls, scenario: Scenario, seed: int) -> str:
+        """Identity of a burn-in: the scenario less :attr:`AFTER_BURN_IN`, and the seed."""
+        dump = scenario.model_dump(mode="json", exclude=set(cls.AFTER_BURN_IN))
+        text = json.dumps([dump, int(seed)], sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def get(self, key: str) -> bytes | None:
+        """The stored state of ``key`` (counted as a hit), or None (a miss)."""
+        blob = self._states.get(key)
+        if blob is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        self._states.move_to_end(key)
+        return blob
+
+    def put(self, key: str, blob: bytes) -> None:
+        """Store a state, dropping the least recently used beyond ``max_items``."""
+        self._states[key] = blob
+        self._states.move_to_end(key)
+        while len(self._states) > self.max_items:
+            self._states.popitem(last=False)
 
 
 class _ScenarioSeed:
@@ -95,6 +144,12 @@ class CommissioningModel(mesa.Model):
         all.  The metrics only read the model's state (their caches aside), so the dynamics
         and every collected value are the same whichever are collected (a test compares them
         bit for bit); sweeps, the pattern suite and calibration collect only what they reduce.
+    burn_in_cache : BurnInCache, optional
+        Share burned-in states between runs that differ only from month 0 on (the arms of a
+        paired comparison whose scenarios differ only in ``events``, ``steps``, ``name`` or
+        ``description``): the first such run with a seed burns in and stores its state; the
+        others start from a copy of it.  A shared and a fresh burn-in give identical results
+        (tested bit for bit).
 
     Notes
     -----
@@ -105,11 +160,12 @@ class CommissioningModel(mesa.Model):
     """
 
     def __init__(self, scenario: Scenario, seed: int | None = SCENARIO_SEED, *, collect: bool = True,
-                 metrics: Iterable[str] | None = None):
+                 metrics: Iterable[str] | None = None, burn_in_cache: BurnInCache | None = None):
         if seed is None:  # Mesa's convention: None draws a fresh seed (63 bits, recorded)
             seed = int(np.random.SeedSequence().entropy % 2**63)
         self.seed_value = self.seed = int(scenario.seed if seed is SCENARIO_SEED else seed)
         super().__init__(rng=self.seed_value)
+        mesa_keys = set(vars(self))
         self.spec = scenario
         s = scenario
         rng = self.rng
@@ -155,18 +211,34 @@ class CommissioningModel(mesa.Model):
             rng, baseline, p.area_group, p.practice_area,
             s.need.locality_concentration, s.need.practice_concentration,
         )
+        if p.practice_imd is not None and np.isfinite(p.practice_imd).any():  # need.deprivation
+            dep = s.need.deprivation
+            self.practice_need = needs.deprivation_shift(
+                self.practice_need, p.practice_imd, [dep.ratios.get(x, 1.0) for x in s.services],
+                dep.reference_imd, dep.imd_span)
         self._refresh_truth()
         self.data_observer = p.practice < 0
         self.data_scope = p.scope[self.data_observer]  # fixed: sliced once, not every month
         self.need_history: deque[np.ndarray] = deque(maxlen=max(1, s.observation.data_lag))
         self.national_need = baseline
 
-        # ---- agents' state
+        # ---- knowledge routes (knowledge_flows): who observes, whose ties count for how much
+        r = s.knowledge_routes
+        self.route_observe = np.where(self.data_observer, float(r.activity_data),
+                                      float(r.observation))
+        self.serving = serving_matrix(
+            p.group, np.vstack([p.provider_serves, p.la_serves]),
+            np.where(p.kind == LOCAL_AUTHORITY, p.org + len(p.provider_serves), p.org), g_count)
+        self.serving_bits = serving_bits(self.serving)
+        coo = self.serving.tocoo()  # (agent, group) pairs, for per-body shares of respondents
+        self.serving_pairs = (coo.row.astype(np.int64), coo.col.astype(np.int64))
+        self.board_gp = self.on_board & (p.role == R_GP)
+        self._relevance: tuple[Ties | None, np.ndarray] = (None, np.empty(0))
+
+        # ---- agents' state: nobody knows local need at the start (the national profile);
+        # knowledge of local need is built only by the routes of knowledge_flows
         self.engagement = self._draw_engagement(np.arange(n))
-        self.belief = np.full((n, k), 1.0 / k)
-        sd = observation_noise(self.engagement, s.observation.noise, self.type_noise,
-                               s.observation.noise_engagement_factor)
-        self.belief = observe(self.belief, self.truth, sd, np.ones(n), rng.standard_normal((n, k)))
+        self.belief = np.tile(self.national_need, (n, 1))
         self.private = self.belief.copy()
         self.objective = self._draw_objectives(np.arange(n))
         self.adopted = np.zeros(n, bool)
@@ -174,6 +246,7 @@ class CommissioningModel(mesa.Model):
         self.used = np.zeros(self.ties.m, bool)
         self.exchanges = np.zeros(n, np.int64)
         self.reflect = np.full(n, np.nan)
+        self.moved_toward = np.zeros(n, bool)
         self.left_this_step = np.zeros(n, bool)
         self.last_contact = np.full(n, NEVER)  # month of the last contact with a board member
 
@@ -204,14 +277,41 @@ class CommissioningModel(mesa.Model):
         self.funded = {6: np.full(g_count, np.nan), 12: np.full(g_count, np.nan)}
         self.structure_cache: dict[str, np.ndarray] = {}
 
-        for _ in range(s.burn_in):  # spin-up: the network settles before month 0
-            self._advance()
+        key = burn_in_cache.key(s, self.seed) if burn_in_cache is not None else None
+        state = burn_in_cache.get(key) if key is not None else None
+        if state is not None:  # the same burned-in state as a fresh burn-in (tested bitwise)
+            self._restore(state)
+        else:
+            for _ in range(s.burn_in):  # spin-up: the network settles before month 0
+                self._advance()
+            if key is not None:
+                burn_in_cache.put(key, self._snapshot(mesa_keys))
         self.collect = collect
         if collect:
             from .reporters import make_datacollector  # local: reporters import the model type
 
             self.datacollector = make_datacollector(metrics)
             self.datacollector.collect(self)
+
+    # ================================================================== burn-in sharing
+    def _snapshot(self, mesa_keys: set[str]) -> bytes:
+        """The model's own state after the burn-in (not Mesa's internals, nor the agents,
+        which read everything from the arrays), with the generators' states, pickled."""
+        skip = mesa_keys | {"spec", "occupant", "_relevance", "_seen_cache"}
+        state = {k: v for k, v in vars(self).items() if k not in skip}
+        state["agent_id_counter"] = self.agent_id_counter
+        return pickle.dumps((state, self.rng.bit_generator.state, self.random.getstate()),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    def _restore(self, blob: bytes) -> None:
+        state, rng_state, random_state = pickle.loads(blob)
+        spec = self.spec
+        self.__dict__.update(state)
+        self.spec = spec  # the run's own scenario (it differs only from month 0 on)
+        self._relevance = (None, np.empty(0))
+        self._seen_cache = None
+        self.rng.bit_generator.state = rng_state
+        self.random.setstate(random_state)
 
     # ================================================================== helpers
     @property
@@ -289,9 +389,15 @@ class CommissioningModel(mesa.Model):
         return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
 
     def _draw_objectives(self, slots: np.ndarray) -> np.ndarray:
-        """Initial priorities: Dirichlet(c × base) (see :class:`~simulation.scenario.ObjectiveSpec`)."""
+        """Initial priorities: Dirichlet(c × base) (see :class:`~simulation.scenario.ObjectiveSpec`).
+
+        The base is what the agent can know on arrival — its own belief (the national need
+        profile: no local knowledge), its organisation's capacity profile for provider staff,
+        and the mean of its belief and national priorities for council staff — never the true
+        local need, which reaches priorities only through beliefs (``objectives.belief_pull``).
+        """
         p = self.pop
-        base = self.truth[slots].copy()
+        base = self.belief[slots].copy()
         prov = p.kind[slots] == PROVIDER
         base[prov] = self.capacity[p.org[slots[prov]]]
         la = p.kind[slots] == LOCAL_AUTHORITY
@@ -300,11 +406,26 @@ class CommissioningModel(mesa.Model):
 
     def _refresh_board_view(self) -> None:
         """What the board knows between meetings: the engagement-weighted mean of its present
-        members' beliefs and objectives (nothing but its members' knowledge enters it)."""
+        members' beliefs and objectives (nothing but its members' knowledge enters it; with
+        ``knowledge_routes.board_gps`` off, GP members' beliefs do not enter it, and a board
+        whose view has no member left falls back to the national profile)."""
         w = self.engagement * self.present + 1e-9
-        both, _ = pool(self.board, w, (self.belief, self.objective))
-        k = self.n_services
-        self.board_view, self.board_objective = both[:, :k], both[:, k:]
+        if self.spec.knowledge_routes.board_gps:
+            both, _ = pool(self.board, w, (self.belief, self.objective))
+            k = self.n_services
+            self.board_view, self.board_objective = both[:, :k], both[:, k:]
+        else:
+            self.board_objective = pool(self.board, w, self.objective)[0]
+            self.board_view = self._national_if_empty(
+                pool(self.board, w * ~self.board_gp, self.belief)[0])
+
+    def _national_if_empty(self, view: np.ndarray) -> np.ndarray:
+        """Rows of a pooled view with nobody in the pool (NaN) become the national profile."""
+        empty = ~np.isfinite(view).all(axis=1)
+        if empty.any():
+            view = view.copy()
+            view[empty] = self.national_need
+        return view
 
     def is_decision_step(self) -> bool:
         """Whether boards decide at the current month."""
@@ -448,7 +569,7 @@ class CommissioningModel(mesa.Model):
         """Active agents observe the need of their scope (:func:`~simulation.knowledge_flows.observe`)."""
         o = self.spec.observation
         sd = observation_noise(self.engagement, o.noise, self.type_noise, o.noise_engagement_factor)
-        rate = o.rate * self.engagement * self.active
+        rate = o.rate * self.engagement * self.active * self.route_observe
         eps = self.rng.standard_normal(self.belief.shape)
         obs = noisy_observation(self.observed_need(), sd, eps)  # one draw, two views
         gain = rate[:, None] * obs
@@ -456,6 +577,16 @@ class CommissioningModel(mesa.Model):
         self.private = take_up(self.private, obs, rate, gain)
         if o.data_lag:
             self.need_history.append(self.practice_need)
+
+    def tie_relevance(self) -> np.ndarray:
+        """Source relevance of every tie (:func:`~simulation.knowledge_flows.tie_relevance`),
+        cached while the tie set is the same object (weights may change, ends do not)."""
+        ties, rel = self._relevance
+        if ties is not self.ties:
+            t = self.ties
+            rel = tie_relevance(t.src, t.dst, self.serving_bits, self.spec.exchange.source_relevance)
+            self._relevance = (t, rel)
+        return rel
 
     def exchange_knowledge(self) -> None:
         """Beliefs by the scenario's rule and objectives by DeGroot, among active agents.
@@ -470,6 +601,11 @@ class CommissioningModel(mesa.Model):
         act = self.active
         self.used = used = act[t.src] & act[t.dst]
         d = t.weight * used  # influence_weights(t.src, t.dst, t.weight, act)
+        trust = None
+        if e.source_relevance != 1.0:  # scoped knowledge: discounted ties, full trust kept
+            n = self.n_agents
+            trust = np.bincount(t.src, d, n) + np.bincount(t.dst, d, n)
+            d = d * self.tie_relevance()
         if t.m and t.weight.min() > 0:
             # every used tie is an entry of W: W's rows are the ties each agent used, and
             # the board members' rows are who talked with the board
@@ -487,8 +623,11 @@ class CommissioningModel(mesa.Model):
             self.last_contact[t.dst[talk]] = self.month
         rate = e.rate * self.engagement * act
         obj_rate = e.objective_rate * self.engagement * act
-        if e.rule == "degroot":
-            self.belief, obj = ex._degroot_steps(W, [self.belief, self.objective], [rate, obj_rate])
+        if not self.spec.knowledge_routes.informal_ties:  # beliefs stay; priorities travel
+            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate], trust)
+        elif e.rule == "degroot":
+            self.belief, obj = ex._degroot_steps(W, [self.belief, self.objective], [rate, obj_rate],
+                                                 trust)
         else:
             pairs = None
             if e.rule == "deffuant" and t.m:
@@ -500,7 +639,7 @@ class CommissioningModel(mesa.Model):
                 stubbornness=e.stubbornness, threshold=e.threshold, mu=e.mu, pairs=pairs,
                 active=act,
             )
-            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate])
+            (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate], trust)
         pull = self.spec.objectives.belief_pull * self.engagement[:, None] * act[:, None]
         self.objective = (1.0 - pull) * obj + pull * self.belief
 
@@ -517,6 +656,7 @@ class CommissioningModel(mesa.Model):
         attend = self.active
         if loc.attendance < 1.0:
             attend = attend & (self.rng.random(self.n_agents) < loc.attendance)
+        attend = self.locality_attendance(attend)
         # attendees of a meeting with a board member present are in contact with the board
         area = self.pop.area
         present_board = np.zeros(self.pop.n_areas, bool)
@@ -524,6 +664,12 @@ class CommissioningModel(mesa.Model):
         present_board[area[here]] = True
         met_board = attend & self.front_line & (area >= 0) & present_board[np.maximum(area, 0)]
         self.last_contact[met_board] = self.month
+        if not self.spec.knowledge_routes.locality_meetings:  # priorities only, no view of need
+            self.objective, pooled = meet(self.objective, self.area_members,
+                                          self.engagement * attend, loc.pooling_weight)
+            met = np.isfinite(pooled).all(axis=1)
+            self.locality_objective[met] = pooled[met]
+            return
         # beliefs and objectives pooled in one pass (as their column stack, not stacked)
         (self.belief, self.objective), pooled = meet(
             (self.belief, self.objective), self.area_members, self.engagement * attend,
@@ -532,19 +678,31 @@ class CommissioningModel(mesa.Model):
         self.locality_view[met] = pooled[met, :k]
         self.locality_objective[met] = pooled[met, k:]
 
+    def locality_attendance(self, attend: np.ndarray) -> np.ndarray:
+        """Who attends this month's locality meetings, given who the model drew (a hook: the
+        model's own rule returns ``attend`` unchanged; the classroom game overrides it with
+        the students' choices)."""
+        return attend
+
     def hold_board_meeting(self) -> None:
         """Attending board members pool their beliefs and priorities (engagement-weighted) and
         move toward the pooled view; the pool is what the board decides from.  A board nobody
         attends decides from what its present members know."""
         k = self.n_services
         self.last_contact[self.on_board & self.active] = self.month
-        (self.belief, self.objective), pooled = meet(
-            (self.belief, self.objective), self.board, self.engagement * self.active,
-            self.spec.decisions.pooling_weight)
+        w = self.engagement * self.active
+        pw = self.spec.decisions.pooling_weight
+        if self.spec.knowledge_routes.board_gps:
+            (self.belief, self.objective), pooled = meet(
+                (self.belief, self.objective), self.board, w, pw)
+            view, obj = pooled[:, :k], pooled[:, k:]
+        else:  # GP members' beliefs neither enter the pooled view of need nor move to it
+            self.objective, obj = meet(self.objective, self.board, w, pw)
+            self.belief, view = meet(self.belief, self.board, w * ~self.board_gp, pw)
         self._refresh_board_view()
-        met = np.isfinite(pooled).all(axis=1)
-        self.meeting_view = np.where(met[:, None], pooled[:, :k], self.board_view)
-        self.meeting_objective = np.where(met[:, None], pooled[:, k:], self.board_objective)
+        self.meeting_view = np.where(np.isfinite(view).all(axis=1)[:, None], view, self.board_view)
+        self.meeting_objective = np.where(np.isfinite(obj).all(axis=1)[:, None], obj,
+                                          self.board_objective)
 
     def hold_joint_forum(self) -> None:
         """Coherence building: the board meets providers and local authorities on objectives."""
@@ -569,6 +727,7 @@ class CommissioningModel(mesa.Model):
               "share": share, "area_group": p.area_group, "area_population": self.area_population}
         local_obj = self.locality_objective if loc else None
         self.previous_alloc = self.group_alloc.copy()
+        self._seen_before = self.allocation_seen()  # what each agent saw before this decision
         obj = self.meeting_objective
         self.budget = decide(self.budget, self.meeting_view, obj,
                              self.locality_view if loc else None, local_obj, **kw)
@@ -615,6 +774,8 @@ class CommissioningModel(mesa.Model):
         """Engagement follows whether decisions reflect the agent's priorities."""
         d = self.spec.engagement_dynamics
         self.reflect = reflection(self.allocation_seen(), self.objective)
+        # did the decision move what the agent sees toward its priorities? (survey_acted_on)
+        self.moved_toward = self.reflect > reflection(self._seen_before, self.objective)
         self.engagement = update_engagement(self.engagement, self.reflect, d.learning_rate,
                                             d.expectation, self.present)
 

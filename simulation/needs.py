@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["aggregation_matrix", "dirichlet_rows", "drift", "initial_needs", "shock"]
+__all__ = ["aggregation_matrix", "deprivation_shift", "dirichlet_rows", "drift", "imd_quintiles",
+           "initial_needs", "shock"]
 
 
 def dirichlet_rows(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
@@ -68,3 +69,46 @@ def aggregation_matrix(labels: np.ndarray, weights: np.ndarray, n_rows: int) -> 
     )
     rs = np.asarray(m.sum(axis=1)).ravel()
     return sp.csr_array(sp.diags_array(1.0 / np.where(rs > 0, rs, 1.0)) @ m)
+
+
+def deprivation_shift(need: np.ndarray, imd: np.ndarray, ratios: np.ndarray, reference: float,
+                      span: float) -> np.ndarray:
+    """Shift practice need profiles with deprivation (practices with a finite ``imd`` only).
+
+    .. math:: n'_{pk} = n_{pk}\\, r_k^{(d_p - d_0)/\\Delta} \\big/ \\sum_j n_{pj}\\, r_j^{(d_p - d_0)/\\Delta}
+
+    ``ratios`` (K,) are the need ratios between the most and least deprived fifths of practices,
+    ``reference`` :math:`d_0` the score of a practice of average deprivation and ``span``
+    :math:`\\Delta` the score difference over which the ratios apply
+    (:class:`simulation.input_specs.DeprivationSpec`).
+    """
+    imd = np.asarray(imd, float)
+    ok = np.isfinite(imd)
+    if not ok.any():
+        return need
+    out = need.copy()
+    z = (imd[ok] - reference) / span
+    out[ok] = need[ok] * np.exp(np.outer(z, np.log(np.asarray(ratios, float))))
+    out[ok] /= out[ok].sum(axis=1, keepdims=True)
+    return out
+
+
+def imd_quintiles(imd: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Deprivation fifth of every practice (0 = least deprived, 4 = most; -1 without a score).
+
+    Fifths of the *patients*: cut points at the list-size-weighted 20/40/60/80 % quantiles of
+    the scores of the practices that have one, so each fifth holds about a fifth of them.
+    """
+    imd = np.asarray(imd, float)
+    out = np.full(imd.size, -1, np.int64)
+    ok = np.isfinite(imd)
+    if not ok.any():
+        return out
+    x, w = imd[ok], np.asarray(weights, float)[ok]
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(w[order])
+    # each practice's mid-point in the cumulative patient distribution, in (0, 1)
+    mid = np.empty(x.size)
+    mid[order] = (cum - w[order] / 2) / cum[-1]
+    out[ok] = np.minimum(4, (mid * 5).astype(np.int64))
+    return out

@@ -353,7 +353,7 @@ def build_ties(pop: Population, rng: np.random.Generator) -> Ties:
     ok = (a >= 0) & (b >= 0)
     ties = Ties.from_pairs(n, a[ok], b[ok], np.full(int(ok.sum()), w0))
     if net.survey is not None:  # surveyed ties in place of generated ones (after all draws above)
-        from .surveyed import apply_survey
+        from .survey_match import apply_survey
 
         ties = apply_survey(pop, ties, rng)
     return ties

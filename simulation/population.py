@@ -18,25 +18,16 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from .registers import explicit_layout
-from .scenario import STAKEHOLDER_TYPES, Scenario
+from .kinds import ROLES, STAKEHOLDER_TYPES
+from .scenario import GroupSpec, Scenario
 
 __all__ = ["GP", "LOCAL_AUTHORITY", "MANAGER", "PATIENT", "PROVIDER", "Population", "build_population"]
 
 GP, MANAGER, PROVIDER, PATIENT, LOCAL_AUTHORITY = range(5)
 
-#: Role codes (``Population.role``).
-ROLES = (
-    "gp",
-    "practice_manager",
-    "commissioning_manager",
-    "officer",
-    "nurse",
-    "patient_rep",
-    "lay_member",
-    "provider_staff",
-    "local_authority_staff",
-)
+#: Register labels kept per practice (``Population.practice_labels``).
+PRACTICE_LABELS = ("code", "pcn", "sub_icb", "icb")
+
 R_GP, R_PM, R_CM, R_OFFICER, R_NURSE, R_PPG, R_LAY, R_PROV, R_LA = range(len(ROLES))
 
 #: Default provider capacity profile by provider kind over the default six services (urgent and
@@ -77,6 +68,11 @@ class Population:
     scope : csr (N, P)  row-stochastic weights of the practices whose need each agent observes
     board : csr (G, N)  0/1 board membership (a provider or LA agent may sit on several)
     locality_lead : bool (N,)
+    practice_labels : dict of str to object array (P,)
+        Register labels of every practice, ``""`` where unknown (generated practices):
+        ``code``, ``pcn``, ``sub_icb``, ``icb`` (from the map file; for the ICB levels).
+    practice_imd : float (P,)
+        Deprivation score of each practice (``practices_from.covariates``), NaN without.
     """
 
     scenario: Scenario
@@ -98,6 +94,8 @@ class Population:
     la_serves: np.ndarray  # bool (n_LA, G)
     provider_capacity: np.ndarray  # (n_providers, K) distributions
     provider_size: np.ndarray  # (n_providers,) relative contract size
+    practice_labels: dict[str, np.ndarray] | None = None
+    practice_imd: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -162,7 +160,7 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     A group with explicit practices (``practices.explicit``, from a register) keeps them all,
     with their list sizes times ``scale`` (rounded, at least 100) and their GPs where given.
     If they carry locality labels, its areas are the distinct labels in list order and
-    ``localities.count`` is ignored (:func:`simulation.registers.explicit_layout`).
+    ``localities.count`` is ignored (:func:`explicit_layout`).
     """
     s = scenario
     kind: list[np.ndarray] = []
@@ -175,6 +173,8 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     p_size: list[np.ndarray] = []
     a_group: list[int] = []
     g_pop = np.zeros(len(s.groups), dtype=np.int64)
+    labels: dict[str, list[str]] = {k: [] for k in PRACTICE_LABELS}
+    imd: list[float] = []
 
     def add(n: int, k: int, r: int, g: int, a: np.ndarray | int, p: np.ndarray | int) -> None:
         kind.append(np.full(n, k, np.int8))
@@ -188,6 +188,9 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
         if gs.practices.explicit is not None:  # a register's practices (simulation.registers)
             sizes, areas_local, n_areas, gps = explicit_layout(gs, s.scale, rng)
             n_prac = int(sizes.size)
+            for key, values in labels.items():
+                values.extend(getattr(p, key) or "" for p in gs.practices.explicit)
+            imd.extend(np.nan if p.imd is None else p.imd for p in gs.practices.explicit)
         else:
             pop = max(1000, round(gs.population * s.scale))
             n_prac = max(1, round(gs.practices.count * s.scale))
@@ -198,6 +201,9 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
             for ai, chunk in enumerate(np.array_split(order, n_areas)):
                 areas_local[chunk] = ai
             gps = np.maximum(1, np.rint(gs.practices.gps_per_practice * sizes / sizes.mean())).astype(int)
+            for values in labels.values():
+                values.extend([""] * n_prac)
+            imd.extend([np.nan] * n_prac)
         g_pop[gi] = sizes.sum()
         area0 = len(a_group)
         a_group.extend([gi] * n_areas)
@@ -281,6 +287,8 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
         provider_capacity=provider_capacity,
         provider_size=np.array([KIND_SIZE[p.kind] if p.size is None else p.size
                                 for p in s.providers], float),
+        practice_labels={k: np.array(v, dtype=object) for k, v in labels.items()},
+        practice_imd=np.array(imd, float),
     )
 
 
@@ -425,3 +433,44 @@ def _serving(staff_by_org: list[np.ndarray], serves: np.ndarray, g: int) -> np.n
     orgs = np.flatnonzero(serves[:, g]) if serves.size else []
     parts = [staff_by_org[o] for o in orgs]
     return np.concatenate(parts) if parts else np.empty(0, np.int64)
+
+
+# Explicit practices (read from a register by simulation.registers at load time).
+
+
+def explicit_layout(group: GroupSpec, scale: float, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """List sizes, area (0-based, within the group) and GPs of a group's explicit practices.
+
+    List sizes are the given ones times ``scale`` (rounded, at least 100; every practice is
+    kept).  With locality labels, the areas are the distinct labels in list order and
+    ``localities.count`` is ignored; without, the practices are shuffled into
+    ``min(localities.count, practices)`` areas as for generated groups (drawing from ``rng``).
+    GPs are the given ones, else ``gps_per_practice`` × list size / mean list size (≥ 1).
+
+    Returns
+    -------
+    (sizes int64 (P,), areas int32 (P,), number of areas, gps int (P,))
+    """
+    import numpy as np
+
+    ex = group.practices.explicit
+    sizes = np.array([p.list_size for p in ex], np.int64)
+    if scale != 1.0:
+        sizes = np.maximum(100, np.rint(sizes * scale)).astype(np.int64)
+    n = sizes.size
+    if ex[0].locality is not None:
+        labels = [p.locality for p in ex]
+        index = {label: k for k, label in enumerate(dict.fromkeys(labels))}
+        areas = np.array([index[label] for label in labels], np.int32)
+        n_areas = len(index)
+    else:
+        n_areas = min(group.localities.count, n)
+        areas = np.empty(n, np.int32)
+        for ai, chunk in enumerate(np.array_split(rng.permutation(n), n_areas)):
+            areas[chunk] = ai
+    gps = np.maximum(1, np.rint(group.practices.gps_per_practice * sizes / sizes.mean())).astype(int)
+    for k, p in enumerate(ex):
+        if p.gps is not None:
+            gps[k] = p.gps
+    return sizes, areas, n_areas, gps

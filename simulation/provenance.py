@@ -129,8 +129,10 @@ REGISTRY: dict[str, Entry] = {
     "description": _structural("free text"),
     "seed": _structural("root random seed; results are reported over replicates spawned from it"),
     "steps": _structural("run length: 60 months = April 2013 to March 2018"),
-    "burn_in": _assumed("CCGs ran in shadow form in 2012-13 before taking budgets in April 2013; "
-                        "spin-up before measurement", integer=True),
+    "burn_in": _assumed("spin-up before measurement from a start where nobody knows local "
+                        "need: 120 months, the shortest whole number of years after which the "
+                        "slow variables drift < 0.005 a year over the next 5 and 20 years "
+                        "(benchmarks/steady_state.py; ODD 9)", integer=True),
     "scale": _structural("computational shortcut: shrinks populations and practice counts"),
     "services": _structural("K = 6 service areas (calibration.md 'Service areas')"),
     "national_priorities": _assumed("default uniform; scenarios use an assumed reading of the "
@@ -178,6 +180,24 @@ REGISTRY: dict[str, Entry] = {
     "practices_from.locality": _structural("model choice: localities from PCNs, a column or "
                                            "the rules"),
     "practices_from.group_names": _structural("labels of the groups: codes or the map's names"),
+    "practices_from.min_list_size": _data("functioning practices have lists of about 1,000 or "
+                                          "more (1,002-84,724 in the BMJ Open Quality "
+                                          "snapshot, calibration.md); NHS Digital files also "
+                                          "hold dormant practices with 1-4 patients"),
+    "practices_from.small_practices": _structural("model choice: keep, exclude or merge the "
+                                                  "practices below min_list_size"),
+    "practices_from.people_per_locality": _assumed("calibration.md: one locality per 40k-100k "
+                                                   "people; 70,000 the middle, as "
+                                                   "england_2013.yaml"),
+    "practices_from.sized_groups": _structural("record: groups whose localities were sized "
+                                               "from population"),
+    "practices_from.covariates.file": _structural("scenario input: practice covariate file"),
+    "practices_from.covariates.format": _structural("file layout: Fingertips download or plain"),
+    "practices_from.covariates.indicator": _structural("Fingertips indicator taken (93553: "
+                                                       "deprivation score IMD 2019)"),
+    "practices_from.covariates.time_period": _structural("file layout: the period taken"),
+    "practices_from.covariates.missing": _structural("model choice: refuse or fill in missing "
+                                                     "scores"),
     # ---------------------------------------------------------------- groups (scenario input)
     "groups[].name": _structural("site label (pseudonymous, as in the study)"),
     "groups[].population": _data("per scenario: ONS mid-2012 CCG populations; the study's six "
@@ -200,6 +220,15 @@ REGISTRY: dict[str, Entry] = {
                                                   "file's locality"),
     "groups[].practices.explicit.gps": _data("GPs from the plain file's gps column (where "
                                              "given); default gps_per_practice by list size"),
+    "groups[].practices.explicit.pcn": _data("the practice's PCN (PCN_CODE of NHS Digital's "
+                                             "practice map)"),
+    "groups[].practices.explicit.sub_icb": _data("the practice's sub-ICB location or CCG "
+                                                 "(NHS Digital's practice map)"),
+    "groups[].practices.explicit.icb": _data("the practice's ICB (ICB_CODE of NHS Digital's "
+                                             "practice map)"),
+    "groups[].practices.explicit.imd": _data("deprivation score (IMD 2019) of the practice "
+                                             "population: OHID Fingertips indicator 93553, "
+                                             "or the plain covariate file"),
     "groups[].localities.count": _assumed("calibration.md assumption: 3-8 per CCG, one per "
                                           "40k-100k people"),
     "groups[].commissioning_managers": _assumed("no source: CCG/CSU staff who deal with "
@@ -251,6 +280,28 @@ REGISTRY: dict[str, Entry] = {
     "need.practice_concentration": _assumed("variation of need between a locality's practices; "
                                             "no data (scenarios use 50)", 30.0, 500.0),
     "need.drift_sd": _assumed("monthly change of need; no data", 0.005, 0.05),
+    "need.deprivation.ratios": _assumed(
+        "need ratio, most vs least deprived fifth of practices, per service; directions and "
+        "rough sizes from published service use by deprivation (docs/ODD.md 'Need and "
+        "deprivation'), values judged: urgent_emergency 1.6 (plausible 1.3-2.0; emergency "
+        "admissions rise steeply with deprivation, Asaria et al. JECH 2016; Cookson et al. "
+        "Fiscal Studies 2016), planned_care 1.0 (0.9-1.2; elective use roughly flat, Cookson "
+        "et al. 2016), mental_health 1.8 (1.4-2.5; serious mental illness and common mental "
+        "disorders more prevalent with deprivation, QOF registers; APMS 2014), "
+        "long_term_community 1.2 (0.9-1.5; multimorbidity 10-15 years earlier, Barnett et al. "
+        "Lancet 2012, against older populations in less deprived areas), maternity_children "
+        "1.3 (1.0-1.6; younger populations, higher birth rates), prevention_primary 1.15 "
+        "(1.0-1.4; GP consultation rates somewhat higher)"),
+    # need.deprivation acts only with practice covariates (a switched-off feature otherwise),
+    # so its ranges are stated here but not given to the robustness designs
+    "need.deprivation.reference_imd": _assumed("about the mean IMD 2019 score of England's "
+                                               "areas (MHCLG, English Indices of Deprivation "
+                                               "2019), so average practices keep their "
+                                               "profile; plausible 15-28"),
+    "need.deprivation.imd_span": _assumed("score gap between the mean practices of the least "
+                                          "and most deprived fifths; roughly 25-35 points for "
+                                          "practice IMD 2019 scores, plausible 20-40 (check "
+                                          "with commnet describe on a covariate file)"),
     # ---------------------------------------------------------------- observation
     "observation.noise": _assumed("error of a GP's view of its practice's need; no data", 0.1, 1.0),
     "observation.noise_engagement_factor": _assumed("engaged agents observe more carefully; "
@@ -276,6 +327,20 @@ REGISTRY: dict[str, Entry] = {
     "exchange.pairs_per_agent": _assumed("Deffuant rule only: encounters per month; no data"),
     "exchange.objective_rate": _assumed("how fast priorities follow neighbours'; no data",
                                         0.05, 0.4),
+    "exchange.source_relevance": _assumed(
+        "what is heard about a population the hearer does not serve counts for less; no data "
+        "on how much: a judgement that it counts for a fifth of the same trust inside the group",
+        0.0, 0.5),
+    "knowledge_routes.observation": _structural("switch: the own-observation route (commnet "
+                                                "routes)"),
+    "knowledge_routes.activity_data": _structural("switch: the activity-data route (commnet "
+                                                  "routes)"),
+    "knowledge_routes.informal_ties": _structural("switch: beliefs travel over informal ties "
+                                                  "(commnet routes)"),
+    "knowledge_routes.locality_meetings": _structural("switch: locality meetings pool beliefs "
+                                                      "(commnet routes)"),
+    "knowledge_routes.board_gps": _structural("switch: GP board members' beliefs enter the "
+                                              "board's view (commnet routes)"),
     "relationships.mode": _structural("scenario switch: transactional vs networked (the study's "
                                       "recommendation)"),
     # ---------------------------------------------------------------- network, ties
@@ -335,6 +400,16 @@ REGISTRY: dict[str, Entry] = {
     "decisions.informed_window": _assumed("recall period of 'I am informed about what the "
                                           "CCG is trying to achieve' (to be fitted, issue 9)",
                                           integer=True, target=GP_SURVEY_2015),
+    "survey_questions.engaged_high": _assumed(
+        "how a survey's 'highly engaged' reads engagement (the chance of taking part in a "
+        "month): taking part in most months; a reading, not a fit", 0.6, 0.9),
+    "survey_questions.engaged_some": _assumed(
+        "how 'at least somewhat engaged' reads engagement: taking part in at least one month "
+        "in four; a reading, not a fit", 0.1, 0.4),
+    "decisions.min_span": _assumed(
+        "a policy judgement, not a quantity with a true value: below 1% of the budget the "
+        "difference knowledge can make is too small for a commissioner to act on, and the skill "
+        "ratio is dominated by noise (issue 18)"),
     "decisions.reflect_threshold": _assumed("assumed (to be fitted, issue 9): when a GP "
                                             "counts decisions as reflecting its views",
                                             0.85, 0.99, target=GP_SURVEY_2015),

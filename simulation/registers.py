@@ -33,7 +33,7 @@ Reading rules
   required columns and the columns the file has.
 * Rows are numbered as lines of the file, the header being row 1.  Every error names the
   file, the row and/or column, and the value, and says what is allowed.  It is raised as
-  :class:`~simulation.loader.ScenarioError`, so the CLI prints it and exits with status 2.
+  :class:`~simulation.errors.ScenarioError`, so the CLI prints it and exits with status 2.
 * Every practice-total row is checked for an empty or duplicated practice code and an empty
   group code.  The values (list size, locality, GPs) are checked only in the rows of the
   selected groups.
@@ -48,8 +48,10 @@ Reading rules
   not checked, so a national map can go with a totals file cut down to a few groups.  When
   localities are PCNs, a selected practice missing from the map, or one with an empty
   ``PCN_CODE``, is an error.
-* The file must be a regular file smaller than 200 MB, and must not be a zip archive.  It is
-  decoded as UTF-8 (with or without a byte-order mark), falling back to Latin-1.
+* The file must be a regular file smaller than 200 MB, and must not be a zip archive; a
+  gzip file (``.csv.gz``) is decompressed first (at most 200 MB of content).  It is decoded as
+  UTF-8 (with or without a byte-order mark), falling back to Latin-1
+  (:mod:`simulation.csvfiles`).
 
 Groups
 ------
@@ -60,11 +62,29 @@ over the register's group.  It may set ``commissioning_managers``, ``engagement`
 ``localities`` and ``practices.gps_per_practice``, but not ``population`` or the practice
 list.  Such entries keep their position; register groups without an entry follow, in the
 order of ``practices_from.groups``.  ``--set groups.N...`` addresses the N-th group when
-``groups:`` is absent or lists every register group.
+``groups:`` is absent or lists every register group.  An entry naming a group the register
+lacks, without a population of its own, is an error that lists the register's groups.
+
+Small practices: practices with fewer than ``min_list_size`` patients (default 1,000) are
+listed by code, name (from the map), size, group and row in a
+:class:`~simulation.errors.RegisterWarning`.  ``small_practices``: ``keep`` (default) leaves
+them; ``merge`` joins each to the largest practice of its locality (the locality label, else
+the map's PCN, else the group), adding its patients (and GPs when both are given) and
+list-size weighting its deprivation score; ``exclude`` drops it and shares its patients
+among the locality's other practices in proportion to their lists (largest remainders).  A
+locality of small practices only keeps its largest.  Group totals never change.
+
+Map levels: with a map, each practice records its PCN, sub-ICB location (or CCG) and ICB
+(``explicit[].pcn``, ``sub_icb``, ``icb``).  Covariates (``covariates``,
+:mod:`simulation.covariates`) add each practice's deprivation score (``explicit[].imd``).
 
 Localities (``locality``): ``pcn`` makes each PCN of the map a locality; ``column`` uses the
 plain file's ``locality`` column; ``rules`` shuffles the practices into
-``groups[].localities.count`` localities, as for generated groups.  The default is ``pcn`` if
+``groups[].localities.count`` localities, as for generated groups, where the count is
+round(population / ``people_per_locality``) (1 to 50, at most one per practice) unless the
+group's entry sets it; the resolved scenario lists the groups sized so in
+``practices_from.sized_groups``, and a count set by the scenario that gives fewer than 40,000
+or more than 100,000 people per locality is warned about.  The default is ``pcn`` if
 a map is given, else ``column`` if a plain file has a locality column, else ``rules``.  With
 ``pcn`` or ``column``, the localities are the distinct labels in file order, and
 ``localities.count`` is ignored.
@@ -75,218 +95,75 @@ least 100).  Unlike generated groups, the number of practices and agents does no
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ValidationError
 
-from .schema import Strict
+from .covariates import read_covariates
+from .csvfiles import (
+    MAX_BYTES,
+    MAX_REPORTED,
+    _error,
+    _listing,
+    _norm,
+    _raise,
+    _read_table,
+    _shown,
+    _Table,
+    check_file,
+)
+from .errors import ScenarioError, _origin, validation_problems, warn
+from .input_specs import (
+    MAX_LIST_SIZE,
+    ExplicitPractice,
+    RegisterSpec,
+    check_group,
+    check_rules,
+    group_input,
+    rules_input,
+)
+from .schema import merge_mappings
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np  # imported where used, so validating a scenario stays light
 
-    from .loader import ScenarioError
-    from .scenario import GroupSpec, PracticeRules
-
 __all__ = [
     "MAX_BYTES",
+    "MAX_LIST_SIZE",
+    "MAX_REPORTED",
     "ExplicitPractice",
     "PracticeMap",
     "Register",
     "RegisterSpec",
+    "check_file",
+    "check_group",
+    "check_rules",
     "expand_registers",
-    "explicit_layout",
+    "group_input",
     "read_nhs_digital",
     "read_plain",
     "read_practice_map",
+    "rules_input",
 ]
 
-#: Largest register file read (bytes).
-MAX_BYTES = 200 * 2**20
-#: Largest list size accepted for one practice (the largest English lists are about 100,000).
-MAX_LIST_SIZE = 1_000_000
+#: People per locality documented in calibration.md (one locality per 40k-100k people).
+LOCALITY_PEOPLE = (40_000, 100_000)
 #: Bounds of a group, as in GroupSpec.population and PracticeRules.count.
 GROUP_POPULATION = (1_000, 3_000_000)
 GROUP_PRACTICES = 2_000
-#: Problems reported at most per file (the rest are counted).
-MAX_REPORTED = 20
 
 _SUB_ICB, _CCG = "SUB_ICB_LOCATION_CODE", "CCG_CODE"
 _NAME_OF = {_SUB_ICB: "SUB_ICB_LOCATION_NAME", _CCG: "CCG_NAME"}
 
 
 # --------------------------------------------------------------------------- schema
-
-
-class ExplicitPractice(Strict):
-    """One practice of a group given explicitly (usually read from a register file)."""
-
-    code: str = Field(min_length=1, description="practice code (NHS Digital CODE / PRACTICE_CODE)")
-    list_size: Annotated[int, Field(ge=1, le=MAX_LIST_SIZE)] = Field(
-        description="registered patients (NUMBER_OF_PATIENTS / list_size)"
-    )
-    locality: str | None = Field(
-        None,
-        description="locality label (the PCN code, or the plain file's locality); every "
-        "practice of a group has one or none does (none: localities by the rules)",
-    )
-    gps: Annotated[int, Field(ge=1, le=200)] | None = Field(
-        None,
-        description="GPs at the practice, 1 to 200; default gps_per_practice × list size / "
-        "the group's mean list size (at least 1)",
-    )
-
-
-class RegisterSpec(Strict):
-    """Practices read from a register file instead of generated by rules (see
-    :mod:`simulation.registers`)."""
-
-    file: str = Field(
-        min_length=1,
-        description="the register CSV, relative to the scenario file that names it (to the "
-        "current directory when given with --set)",
-    )
-    format: Literal["nhs_digital", "plain"] = Field(
-        "nhs_digital",
-        description="nhs_digital: NHS Digital gp-reg-pat-prac-all.csv; plain: columns "
-        "practice, list_size, group [, locality, gps]",
-    )
-    map_file: str | None = Field(
-        None,
-        min_length=1,
-        description="NHS Digital gp-reg-pat-prac-map.csv (nhs_digital only): PCNs as "
-        "localities, names of the commissioning bodies",
-    )
-    groups: list[str] | None = Field(
-        None,
-        min_length=1,
-        description="commissioning-body codes to take, in this order; default every code in "
-        "the file, in file order (the resolved scenario lists them)",
-    )
-    group_column: str | None = Field(
-        None,
-        description="column naming the commissioning body; default SUB_ICB_LOCATION_CODE if "
-        "the file has it, else CCG_CODE (nhs_digital), group (plain); the resolved scenario "
-        "records the column used",
-    )
-    locality: Literal["pcn", "column", "rules"] | None = Field(
-        None,
-        description="localities from the map's PCNs (pcn), the plain file's locality column "
-        "(column) or groups[].localities.count by the rules (rules); default pcn with a map, "
-        "else column if the file has one, else rules",
-    )
-    group_names: Literal["code", "name"] = Field(
-        "code",
-        description="group names: the code, or the map's SUB_ICB_LOCATION_NAME / CCG_NAME; "
-        "providers[].serves and local_authorities[].serves must use them",
-    )
-
-    @field_validator("groups", mode="before")
-    @classmethod
-    def _codes_are_text(cls, v: Any) -> Any:
-        if isinstance(v, list):
-            for item in v:
-                if not isinstance(item, str):
-                    raise PydanticCustomError(
-                        "code_type",
-                        "group codes must be text: write {item} in quotes (YAML reads an "
-                        "unquoted 00123 as a number)",
-                        {"item": repr(item)},
-                    )
-            if len(set(v)) != len(v):
-                dup = sorted({x for x in v if v.count(x) > 1})
-                raise PydanticCustomError(
-                    "duplicate", "group codes must be unique: {dup}", {"dup": ", ".join(dup)})
-        return v
-
-    @model_validator(mode="after")
-    def _combinations(self) -> RegisterSpec:
-        rules = [
-            (self.map_file is not None and self.format != "nhs_digital",
-             "map_file goes with format nhs_digital only"),
-            (self.locality == "pcn" and self.map_file is None,
-             "locality: pcn needs a map_file (gp-reg-pat-prac-map.csv) that gives the PCNs"),
-            (self.locality == "column" and self.format != "plain",
-             "locality: column needs format plain (a file with a locality column)"),
-            (self.group_names == "name" and self.map_file is None,
-             "group_names: name needs a map_file that gives the names"),
-        ]
-        for bad, message in rules:
-            if bad:
-                raise PydanticCustomError("register_combination", message, {})
-        return self
-
-
-# The validators of PracticeRules and GroupSpec (simulation.scenario) delegate to these.
-
-
-def rules_input(data: Any) -> Any:
-    """Before-validation of ``PracticeRules``: a hint for ``file:``, ``count`` from the list."""
-    if not isinstance(data, dict):
-        return data
-    if "file" in data:
-        raise PydanticCustomError(
-            "register_hint",
-            "practices cannot name a file here; read practices from a register with the "
-            "top-level `practices_from:` section (file, format, groups; README 'Your own "
-            "practices')",
-            {},
-        )
-    if isinstance(data.get("explicit"), list) and "count" not in data:
-        data = {**data, "count": len(data["explicit"])}
-    return data
-
-
-def check_rules(rules: PracticeRules) -> None:
-    """After-validation of ``PracticeRules`` with an explicit list."""
-    ex = rules.explicit
-    if ex is None:
-        return
-    if rules.count != len(ex):
-        raise PydanticCustomError(
-            "explicit_count", "count is {count} but explicit lists {n} practices (leave count "
-            "out)", {"count": rules.count, "n": len(ex)})
-    dup = [c for c, n in Counter(p.code for p in ex).items() if n > 1]
-    if dup:
-        raise PydanticCustomError("duplicate", "practice codes must be unique: {dup}",
-                                  {"dup": ", ".join(dup[:10])})
-    labelled = [p.locality is not None for p in ex]
-    if any(labelled) and not all(labelled):
-        i = labelled.index(not labelled[0])
-        raise PydanticCustomError(
-            "explicit_locality",
-            "every practice has a locality or none does: explicit[{i}] ({code}) differs from "
-            "explicit[0]", {"i": i, "code": ex[i].code})
-
-
-def group_input(data: Any) -> Any:
-    """Before-validation of ``GroupSpec``: population = sum of an explicit list's sizes."""
-    if isinstance(data, dict) and "population" not in data:
-        rules = data.get("practices")
-        ex = rules.get("explicit") if isinstance(rules, dict) else None
-        if isinstance(ex, list):
-            try:
-                data = {**data, "population": sum(int(p["list_size"]) for p in ex)}
-            except (KeyError, TypeError, ValueError):
-                pass  # the practice's own validation reports it
-    return data
-
-
-def check_group(group: GroupSpec) -> None:
-    """After-validation of ``GroupSpec``: population equals the explicit list's total."""
-    ex = group.practices.explicit
-    if ex is not None and group.population != (total := sum(p.list_size for p in ex)):
-        raise PydanticCustomError(
-            "explicit_population",
-            "population is {pop} but the explicit practices' list sizes sum to {total} (leave "
-            "population out)", {"pop": group.population, "total": total})
+# ExplicitPractice, RegisterSpec and the validators that PracticeRules and GroupSpec delegate to
+# live in simulation.input_specs (the schema layer, below this reader); re-exported here.
 
 
 # --------------------------------------------------------------------------- reading
@@ -347,6 +224,8 @@ class MapEntry:
     pcn_name: str = ""
     group: str | None = None
     group_name: str | None = None
+    name: str = ""
+    icb: str = ""
 
 
 @dataclass
@@ -357,146 +236,6 @@ class PracticeMap:
     entries: dict[str, MapEntry]
     group_column: str | None
     name_column: str | None
-
-
-def _error(path: Path | str, where: str, message: str) -> ScenarioError:
-    from .loader import ScenarioError
-
-    return ScenarioError([(_shown(path), where, message)])
-
-
-def _raise(path: Path, problems: list[tuple[str, str]]) -> None:
-    from .loader import ScenarioError
-
-    if not problems:
-        return
-    shown = [(_shown(path), w, m) for w, m in problems[:MAX_REPORTED]]
-    if len(problems) > MAX_REPORTED:
-        shown.append((_shown(path), "", f"... and {len(problems) - MAX_REPORTED} more problems"))
-    raise ScenarioError(shown)
-
-
-def _shown(path: Path | str) -> str:
-    return os.path.normpath(str(path))
-
-
-def _norm(name: str) -> str:
-    return name.strip().upper()
-
-
-def _listing(names: list[str], limit: int = 30) -> str:
-    shown = ", ".join(names[:limit]) or "(none)"
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-@dataclass
-class _Table:
-    path: Path
-    names: list[str]  # header as spelled (stripped)
-    index: dict[str, int]  # normalised name -> position
-    data: Any  # pandas DataFrame of str, columns by position
-    lines: np.ndarray  # line number of each data row
-
-    def has(self, name: str) -> bool:
-        return _norm(name) in self.index
-
-    def name(self, name: str) -> str:
-        return self.names[self.index[_norm(name)]]
-
-    def values(self, name: str) -> np.ndarray:
-        col = self.data.iloc[:, self.index[_norm(name)]]
-        return col.str.strip().to_numpy(dtype=object)
-
-    def require(self, required: list[str], alternatives: tuple[str, ...] = (),
-                hint: str = "") -> None:
-        missing = [c for c in required if not self.has(c)]
-        if alternatives and not any(self.has(c) for c in alternatives):
-            missing.append(" or ".join(alternatives))
-        if missing:
-            need = ", ".join([*required, *([" or ".join(alternatives)] if alternatives else [])])
-            raise _error(self.path, "row 1 (header)",
-                         f"missing required column(s) {', '.join(missing)}; required: {need}; "
-                         f"the file has: {_listing(self.names)}{hint}")
-
-
-_COMMENT = re.compile(r"(?m)^[ \t]*#.*$")
-_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
-
-
-def check_file(path: Path) -> None:
-    """Refuse a path that is missing, not a regular file or larger than :data:`MAX_BYTES`."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise _error(path, "", f"file not found (looked in {path.resolve()})") from None
-    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, no permission
-        raise _error(path, "", f"cannot read file: {getattr(exc, 'strerror', None) or exc}") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise _error(path, "", "not a regular file (a directory or device?); name a CSV file")
-    size = info.st_size
-    if size > MAX_BYTES:
-        raise _error(path, "", f"file too large: {size / 2**20:.0f} MB; register files up to "
-                               f"{MAX_BYTES // 2**20} MB are read (the practice totals file is "
-                               "about 1 MB: use gp-reg-pat-prac-all.csv, not an age breakdown)")
-
-
-def _read_table(path: Path, *, comments: bool) -> _Table:
-    """Read a CSV as strings with its header; rows that are empty are dropped."""
-    import numpy as np
-    import pandas as pd
-
-    check_file(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise _error(path, "", f"cannot read file: {exc.strerror or exc}") from None
-    if raw.startswith(b"PK\x03\x04"):
-        raise _error(path, "", "is a zip archive: unzip it and name the CSV file inside")
-    if b"\x00" in raw[:65536]:
-        raise _error(path, "", "is a binary file, not CSV text (an Excel workbook? save it as "
-                               "CSV)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    if comments:
-        text = _COMMENT.sub("", text)  # keeps the line count
-    body = text.lstrip(" \t\r\n")
-    offset = text[: len(text) - len(body)].count("\n")
-    if not body:
-        raise _error(path, "", "the file is empty: it needs a header row and practice rows")
-    if not comments and body.startswith("#"):
-        raise _error(path, f"row {offset + 1}", "starts with a comment line, which NHS Digital "
-                                                "files do not have; for a plain file set "
-                                                "practices_from.format: plain")
-    try:
-        df = pd.read_csv(io.StringIO(body), header=None, dtype=str, keep_default_na=False,
-                         skip_blank_lines=False, index_col=False)
-    except pd.errors.ParserError as exc:
-        m = _RAGGED.search(str(exc))
-        if m:
-            raise _error(path, f"row {int(m[2]) + offset}",
-                         f"{m[3]} values but the header has {m[1]} columns (quote a value that "
-                         "contains a comma)") from None
-        raise _error(path, "", f"not a readable CSV file: {exc}") from None
-    except (pd.errors.EmptyDataError, ValueError) as exc:
-        raise _error(path, "", f"not a readable CSV file: {exc}") from None
-    df = df.fillna("")
-    names = [str(x).strip() for x in df.iloc[0].tolist()]
-    index: dict[str, int] = {}
-    for pos, name in enumerate(names):
-        if not name:
-            continue
-        key = _norm(name)
-        if key in index:
-            raise _error(path, "row 1 (header)",
-                         f"column {name!r} appears twice (columns {index[key] + 1} and "
-                         f"{pos + 1}); columns are matched by name, ignoring case")
-        index[key] = pos
-    data = df.iloc[1:]
-    lines = np.arange(2, len(df) + 1) + offset
-    blank = (data.apply(lambda c: c.str.strip()) == "").all(axis=1).to_numpy()
-    return _Table(path, names, index, data[~blank], lines[~blank])
 
 
 def _whole(raw: str, what: str, lo: int, hi: int) -> tuple[int | None, str | None]:
@@ -702,6 +441,8 @@ def read_practice_map(path: str | os.PathLike[str], group_column: str | None = N
     pcn_name = t.values("PCN_NAME") if t.has("PCN_NAME") else None
     grp = t.values(gcol) if gcol else None
     names = t.values(ncol) if ncol else None
+    pname = t.values("PRACTICE_NAME") if t.has("PRACTICE_NAME") else None
+    icb = t.values("ICB_CODE") if t.has("ICB_CODE") else None
     entries: dict[str, MapEntry] = {}
     problems: list[tuple[str, str]] = []
     col = t.name("PRACTICE_CODE")
@@ -716,7 +457,9 @@ def read_practice_map(path: str | os.PathLike[str], group_column: str | None = N
         else:
             entries[code] = MapEntry(pcn[i], line, "" if pcn_name is None else pcn_name[i],
                                      None if grp is None else grp[i],
-                                     None if names is None else names[i])
+                                     None if names is None else names[i],
+                                     "" if pname is None else pname[i],
+                                     "" if icb is None else icb[i])
     _raise(t.path, problems)
     return PracticeMap(t.path, entries, t.name(gcol) if gcol else None,
                        t.name(ncol) if ncol else None)
@@ -805,8 +548,6 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
         For a bad ``practices_from`` section, a bad file, or a ``groups:`` entry that
         contradicts the register.
     """
-    from .loader import ScenarioError, _origin, merge_mappings, validation_problems
-
     origin = _origin(["practices_from"], sources)
     raw = data["practices_from"]
     if data.get("generate") is not None:
@@ -838,7 +579,15 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                            "value '': empty locality; every practice needs one when localities "
                            "come from the locality column (or use locality: rules)")
                           for r in empty])
+    cov = None
+    if spec.covariates is not None:
+        cov_path = _resolve(spec.covariates.file,
+                            _origin(["practices_from", "covariates", "file"], sources))
+        cov = read_covariates(cov_path, spec.covariates,
+                              {r.code: (r.list_size, r.row) for rows in reg.practices.values()
+                               for r in rows}, reg.path)
     made: dict[str, dict[str, Any]] = {}
+    small: list[str] = []
     for code in reg.groups:
         rows = reg.practices[code]
         explicit = []
@@ -850,6 +599,12 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                 item["locality"] = r.locality
             if r.gps is not None:
                 item["gps"] = r.gps
+            e = pmap.entries.get(r.code) if pmap is not None else None
+            if e is not None:
+                item.update({k: v for k, v in (("pcn", e.pcn), ("sub_icb", e.group),
+                                               ("icb", e.icb)) if v})
+            if cov is not None:
+                item["imd"] = cov.imd[r.code]
             explicit.append(item)
         total = sum(r.list_size for r in rows)
         lo, hi = GROUP_POPULATION
@@ -859,8 +614,28 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                          f"patients; a group needs {lo:,} to {hi:,} patients in at most "
                          f"{GROUP_PRACTICES:,} practices")
         name = code if spec.group_names == "code" else _group_name(code, rows, pmap)
+        rows_of = {r.code: r for r in rows}
+        tiny = [x for x in explicit if x["list_size"] < spec.min_list_size]
+        for x in tiny:
+            e = pmap.entries.get(x["code"]) if pmap is not None else None
+            label = f"{x['code']} {e.name}" if e is not None and e.name else x["code"]
+            small.append(f"{label} ({x['list_size']:,} patient{'s' * (x['list_size'] != 1)}, "
+                         f"group {name}, row "
+                         f"{rows_of[x['code']].row})")
+        if tiny and spec.small_practices != "keep":
+            explicit = _fold_small(explicit, spec.min_list_size, spec.small_practices)
         made[name] = {"name": name, "population": total,
-                      "practices": {"count": len(rows), "explicit": explicit}}
+                      "practices": {"count": len(explicit), "explicit": explicit}}
+    if small:
+        action = {"keep": "kept as they are (set practices_from.small_practices: exclude or "
+                          "merge to fold them into their locality)",
+                  "exclude": "excluded; their patients are shared pro rata among the other "
+                             "practices of their locality (group totals unchanged)",
+                  "merge": "merged into the largest practice of their locality (group totals "
+                           "unchanged)"}[spec.small_practices]
+        warn(f"{_shown(reg.path)}: {len(small)} practice(s) below the minimum list size "
+             f"{spec.min_list_size:,} (practices_from.min_list_size; dormant, closing or "
+             f"merging practices), {action}: {_listing(small, 20)}")
     user = data.get("groups") or []
     by_index: dict[int, Any] = {}
     if isinstance(user, dict) and all(str(k).isdigit() for k in user):
@@ -870,17 +645,22 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                               "must be a list of groups (entries named like a register group "
                               "are merged over it)")])
     groups, merged = [], set()
+    counted: set[str] = set()  # register groups whose entry sets localities.count
     for i, entry in enumerate(user):
         name = entry.get("name") if isinstance(entry, dict) else None
         if isinstance(name, str) and name in made:
             _check_override(entry, i, name, reg, sources)
             groups.append(merge_mappings(made[name], entry))
             merged.add(name)
-        elif isinstance(entry, dict) and "practices" not in entry and "population" not in entry:
+            if _sets_count(entry):
+                counted.add(name)
+        elif isinstance(entry, dict) and "population" not in entry and not (
+                isinstance(entry.get("practices"), dict) and "explicit" in entry["practices"]):
             raise ScenarioError([(_origin(["groups", i, "name"], sources), f"groups[{i}].name",
-                                  f"{name!r} is not a group of the register {_shown(reg.path)} "
-                                  f"({_listing(list(made))}) and has no population or practices "
-                                  "of its own")])
+                                  f"{name!r} is not a group of the register {_shown(reg.path)}; "
+                                  f"its groups are: {_listing(list(made))} (an entry named like "
+                                  "one of them is merged over it; a group of your own needs a "
+                                  "population and practices)")])
         else:
             groups.append(entry)
     groups += [g for n, g in made.items() if n not in merged]
@@ -892,18 +672,90 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
                                   f"groups.{len(groups) - 1}")])
         _check_override(entry, i, groups[i]["name"], reg, sources)
         groups[i] = merge_mappings(groups[i], entry)
+        if _sets_count(entry):
+            counted.add(groups[i]["name"])
+    sized: list[str] = []
+    if mode == "rules":
+        per = spec.people_per_locality
+        for g in groups:
+            if g.get("name") not in made:
+                continue
+            n_prac, total = g["practices"]["count"], g["population"]
+            if g["name"] in counted:
+                count = (g.get("localities") or {}).get("count")
+                if isinstance(count, int) and count > 0 and not (
+                        LOCALITY_PEOPLE[0] <= total / count <= LOCALITY_PEOPLE[1]):
+                    warn(f"group {g['name']}: localities.count {count} gives {total / count:,.0f} "
+                         f"people per locality, outside the documented "
+                         f"{LOCALITY_PEOPLE[0]:,}-{LOCALITY_PEOPLE[1]:,} (calibration.md)")
+                continue
+            count = max(1, min(50, n_prac, round(total / per)))
+            g["localities"] = merge_mappings(g.get("localities") or {}, {"count": count})
+            sized.append(g["name"])
     out = dict(data)
     out["practices_from"] = spec.model_copy(update={
         "groups": list(reg.groups), "group_column": reg.group_column, "locality": mode,
+        "sized_groups": sized or None,
     }).model_dump(mode="json")
     out["groups"] = groups
     return out
 
 
+def _sets_count(entry: Any) -> bool:
+    loc = entry.get("localities") if isinstance(entry, dict) else None
+    return isinstance(loc, dict) and "count" in loc
+
+
+def _fold_small(explicit: list[dict[str, Any]], minimum: int, how: str) -> list[dict[str, Any]]:
+    """Fold the practices below ``minimum`` into their locality (else their group).
+
+    ``merge``: each joins the largest practice of its locality (its patients and GPs added,
+    the deprivation score list-size weighted).  ``exclude``: each is dropped and its patients
+    are shared among the locality's other practices in proportion to their lists (largest
+    remainders, so totals are exact).  A locality of small practices only keeps its largest.
+    The locality is ``locality`` if the practices carry one, else ``pcn``, else the group.
+    """
+    def key(x: dict[str, Any]) -> Any:
+        return x.get("locality") or x.get("pcn")
+
+    out = [dict(x) for x in explicit]
+    units: dict[Any, list[int]] = {}
+    for i, x in enumerate(out):
+        units.setdefault(key(x), []).append(i)
+    drop: set[int] = set()
+    for members in units.values():
+        tiny = [i for i in members if out[i]["list_size"] < minimum]
+        rest = [i for i in members if i not in tiny]
+        if not rest:  # only small practices here: keep the largest, fold the others into it
+            big = max(tiny, key=lambda i: out[i]["list_size"])
+            tiny, rest = [i for i in tiny if i != big], [big]
+        if not tiny:
+            continue
+        if how == "merge":
+            for i in tiny:
+                j = max(rest, key=lambda r: out[r]["list_size"])
+                a, b = out[j], out[i]
+                if "imd" in a and "imd" in b:
+                    a["imd"] = round((a["imd"] * a["list_size"] + b["imd"] * b["list_size"])
+                                     / (a["list_size"] + b["list_size"]), 3)
+                if "gps" in a and "gps" in b:
+                    a["gps"] = min(200, a["gps"] + b["gps"])
+                a["list_size"] += b["list_size"]
+        else:
+            extra = sum(out[i]["list_size"] for i in tiny)
+            w = [out[r]["list_size"] for r in rest]
+            share = [extra * x / sum(w) for x in w]
+            add = [int(x) for x in share]
+            for k in sorted(range(len(rest)), key=lambda k: add[k] - share[k])[:extra - sum(add)]:
+                add[k] += 1
+            for r, n in zip(rest, add, strict=True):
+                out[r]["list_size"] += n
+        drop.update(tiny)
+    return [x for i, x in enumerate(out) if i not in drop]
+
+
 def _check_override(entry: dict[str, Any], i: int, name: str, reg: Register,
                     sources: list[tuple[str, dict[str, Any]]]) -> None:
-    from .loader import ScenarioError, _origin
-
     owned = [[k] for k in _REGISTER_OWNED if k in entry]
     rules = entry.get("practices")
     if isinstance(rules, dict):
@@ -915,44 +767,3 @@ def _check_override(entry: dict[str, Any], i: int, name: str, reg: Register,
                               "gives its population and practices; a groups entry may set "
                               "commissioning_managers, engagement, localities and "
                               "practices.gps_per_practice")])
-
-
-# --------------------------------------------------------------------------- population
-
-
-def explicit_layout(group: GroupSpec, scale: float, rng: np.random.Generator
-                    ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-    """List sizes, area (0-based, within the group) and GPs of a group's explicit practices.
-
-    List sizes are the given ones times ``scale`` (rounded, at least 100; every practice is
-    kept).  With locality labels, the areas are the distinct labels in list order and
-    ``localities.count`` is ignored; without, the practices are shuffled into
-    ``min(localities.count, practices)`` areas as for generated groups (drawing from ``rng``).
-    GPs are the given ones, else ``gps_per_practice`` × list size / mean list size (≥ 1).
-
-    Returns
-    -------
-    (sizes int64 (P,), areas int32 (P,), number of areas, gps int (P,))
-    """
-    import numpy as np
-
-    ex = group.practices.explicit
-    sizes = np.array([p.list_size for p in ex], np.int64)
-    if scale != 1.0:
-        sizes = np.maximum(100, np.rint(sizes * scale)).astype(np.int64)
-    n = sizes.size
-    if ex[0].locality is not None:
-        labels = [p.locality for p in ex]
-        index = {label: k for k, label in enumerate(dict.fromkeys(labels))}
-        areas = np.array([index[label] for label in labels], np.int32)
-        n_areas = len(index)
-    else:
-        n_areas = min(group.localities.count, n)
-        areas = np.empty(n, np.int32)
-        for ai, chunk in enumerate(np.array_split(rng.permutation(n), n_areas)):
-            areas[chunk] = ai
-    gps = np.maximum(1, np.rint(group.practices.gps_per_practice * sizes / sizes.mean())).astype(int)
-    for k, p in enumerate(ex):
-        if p.gps is not None:
-            gps[k] = p.gps
-    return sizes, areas, n_areas, gps

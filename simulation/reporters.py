@@ -26,7 +26,7 @@ from mesa import DataCollector
 
 from . import measures as M
 from ._numeric import row_positions
-from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP
+from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import CommissioningModel
@@ -330,19 +330,94 @@ def relevance_ceiling(model: CommissioningModel) -> np.ndarray:
 
 def relevance_skill(model: CommissioningModel) -> np.ndarray:
     """(R − R_floor)/(R_ceiling − R_floor) per group (:func:`simulation.measures.relevance_skill`);
-    overall from the population-weighted relevances.  0 = no better than no local knowledge,
-    1 = as good as perfect knowledge; NaN while the floor and ceiling coincide (< 0.001 apart)."""
+    overall from the population-weighted relevances (the ratio of the mean gain over the mean
+    span).  0 = no better than no local knowledge, 1 = as good as perfect knowledge; NaN (not
+    interpretable) where the span is below ``decisions.min_span`` of the budget."""
     r, lo, hi = (relevance_patient(model), relevance_floor(model), relevance_ceiling(model))
-    return M.relevance_skill(r, lo, hi)
+    return M.relevance_skill(r, lo, hi, min_range=model.spec.decisions.min_span)
+
+
+def decision_span_per_head(model: CommissioningModel) -> np.ndarray:
+    """£ per head per year between the no-knowledge floor and the perfect-knowledge ceiling:
+    budget per head × (R_ceiling − R_floor), the most that knowledge could change (the
+    denominator of decision skill, in pounds)."""
+    per_head = model.spec.decisions.budget_per_head
+    return per_head * (relevance_ceiling(model) - relevance_floor(model))
+
+
+def _misallocated(model: CommissioningModel, area_alloc: np.ndarray) -> np.ndarray:
+    mis = M.misallocated_per_head(area_alloc, model.area_need,
+                                  model.spec.decisions.budget_per_head)
+    return _overall(model, M.mean_by_group(mis, model.pop.area_group, model.n_groups,
+                                           weights=model.area_population))
 
 
 def misallocated_per_head(model: CommissioningModel) -> np.ndarray:
     """£ per head per year allocated away from need: budget per head × TV(allocation, need),
     per area (what is spent in an area against that area's need), population-weighted."""
-    mis = M.misallocated_per_head(model.area_alloc, model.area_need,
-                                  model.spec.decisions.budget_per_head)
-    return _overall(model, M.mean_by_group(mis, model.pop.area_group, model.n_groups,
-                                           weights=model.area_population))
+    return _misallocated(model, model.area_alloc)
+
+
+def misallocated_floor_per_head(model: CommissioningModel) -> np.ndarray:
+    """The same for the decisions fed no local knowledge (the floor's allocation)."""
+    return _misallocated(model, model.floor_budget.area)
+
+
+def misallocated_ceiling_per_head(model: CommissioningModel) -> np.ndarray:
+    """The same for the decisions fed true need (the ceiling's allocation)."""
+    return _misallocated(model, model.ceiling_budget.area)
+
+
+def _misallocated_in_quintile(model: CommissioningModel, q: int) -> np.ndarray:
+    """£ per head per year allocated away from need for the patients of the practices in
+    deprivation fifth ``q`` (0 = least deprived): budget per head × TV(allocation of their
+    locality, their practice's need), list-size weighted, per group and overall; NaN without
+    practice deprivation scores (practices_from.covariates) or practices in that fifth."""
+    pop = model.pop
+    cached = getattr(model, "_imd_quintile", None)
+    if cached is None:
+        from .needs import imd_quintiles
+
+        imd = pop.practice_imd if pop.practice_imd is not None else np.full(pop.n_practices, np.nan)
+        cached = model._imd_quintile = imd_quintiles(imd, pop.list_size)
+    out = np.full(model.n_groups + 1, np.nan)
+    rows = np.flatnonzero(cached == q)
+    if rows.size == 0:
+        return out
+    mis = M.misallocated_per_head(model.area_alloc[pop.practice_area[rows]],
+                                  model.practice_need[rows], model.spec.decisions.budget_per_head)
+    w = pop.list_size[rows].astype(float)
+    g = pop.practice_group[rows]
+    tot = np.bincount(g, weights=w, minlength=model.n_groups)
+    val = np.bincount(g, weights=w * mis, minlength=model.n_groups)
+    out[:-1] = np.where(tot > 0, val / np.where(tot > 0, tot, 1.0), np.nan)
+    out[-1] = float(np.sum(w * mis) / w.sum())
+    return out
+
+
+def misallocated_per_head_imd_q1(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the least deprived fifth of patients (by practice IMD)."""
+    return _misallocated_in_quintile(model, 0)
+
+
+def misallocated_per_head_imd_q2(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the second least deprived fifth (by practice IMD)."""
+    return _misallocated_in_quintile(model, 1)
+
+
+def misallocated_per_head_imd_q3(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the middle fifth of patients (by practice IMD)."""
+    return _misallocated_in_quintile(model, 2)
+
+
+def misallocated_per_head_imd_q4(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the second most deprived fifth (by practice IMD)."""
+    return _misallocated_in_quintile(model, 3)
+
+
+def misallocated_per_head_imd_q5(model: CommissioningModel) -> np.ndarray:
+    """Misallocated £ per head for the most deprived fifth of patients (by practice IMD)."""
+    return _misallocated_in_quintile(model, 4)
 
 
 def shock_funded_6m(model: CommissioningModel) -> np.ndarray:
@@ -540,6 +615,89 @@ def influence_other(model: CommissioningModel) -> np.ndarray:
     return _gp_share(model, model.engagement >= model.spec.decisions.influence_threshold, False)
 
 
+# ------------------------------------------------------------------ the surveys' questions
+def _respondents(model: CommissioningModel, cls: str) -> np.ndarray:
+    """Present respondents of one class: ``formal`` (GPs with a formal role: board member,
+    locality lead), ``other`` (GPs without one), ``stakeholder`` (provider and council staff,
+    patient representatives)."""
+    p = model.pop
+    if cls == "stakeholder":
+        return model.present & (np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG))
+    return model.present & (p.role == R_GP) & (model.formal_role == (cls == "formal"))
+
+
+def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
+                  known: np.ndarray | bool = True) -> np.ndarray:
+    """Share agreeing among a class's respondents, per commissioning body: a respondent
+    answers about every body that commissions for it (its group; for provider and council
+    staff, each group their organisation serves), so S^T (agree & r) / S^T r with S the
+    agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`)."""
+    r = _respondents(model, cls) & known
+    rows, cols = model.serving_pairs
+    g = model.n_groups
+    den = np.bincount(cols, weights=r[rows], minlength=g)
+    num = np.bincount(cols, weights=(r & agree)[rows], minlength=g)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    return _overall(model, share)
+
+
+def _engaged(model: CommissioningModel, level: str) -> np.ndarray:
+    q = model.spec.survey_questions
+    return model.engagement >= (q.engaged_high if level == "high" else q.engaged_some)
+
+
+def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np.ndarray]:
+    def reporter(model: CommissioningModel) -> np.ndarray:
+        if question == "engaged_high":
+            return _survey_share(model, _engaged(model, "high"), cls)
+        if question == "engaged_some":
+            return _survey_share(model, _engaged(model, "some"), cls)
+        if question == "influence":
+            return _survey_share(model, model.engagement >= model.spec.decisions.influence_threshold,
+                                 cls)
+        if question == "reflected":
+            return _survey_share(model, model.reflect >= model.spec.decisions.reflect_threshold,
+                                 cls, known=np.isfinite(model.reflect))
+        if question == "informed":
+            return _survey_share(model, _informed(model), cls)
+        # acted_on: in contact with the body within the window, and its latest decision moved
+        # what the respondent sees toward the respondent's priorities
+        return _survey_share(model, _informed(model) & model.moved_toward, cls,
+                             known=np.isfinite(model.reflect))
+
+    reporter.__name__ = f"survey_{question}_{cls}"
+    reporter.__doc__ = f"Share of {_CLASS_WORDS[cls]} agreeing: {SURVEY_QUESTIONS[question][0]}"
+    return reporter
+
+
+#: The surveys' statements (wording) and how the model reads each one.
+SURVEY_QUESTIONS = {
+    "engaged_high": ("'I am highly engaged with the commissioning body' (CCG / ICB place)",
+                     "engagement ≥ survey_questions.engaged_high (takes part in most months)"),
+    "engaged_some": ("'I am at least somewhat engaged with the commissioning body'",
+                     "engagement ≥ survey_questions.engaged_some (takes part in at least one "
+                     "month in four)"),
+    "influence": ("'I can influence the work of the CCG if I choose to'",
+                  "engagement ≥ decisions.influence_threshold"),
+    "reflected": ("'Decisions made by the CCG reflect my views'",
+                  "1 − TV(allocation seen, own priorities) ≥ decisions.reflect_threshold at "
+                  "the latest decision"),
+    "informed": ("'I am informed about what the CCG is trying to achieve'",
+                 "in contact with a member of the body (a tie used, a meeting attended "
+                 "together) within decisions.informed_window months"),
+    "acted_on": ("'My views are acted on'",
+                 "informed (as above) and the latest decision moved the allocation the "
+                 "respondent sees toward its priorities"),
+}
+_CLASS_WORDS = {"formal": "GPs with a formal role (board member, locality lead)",
+                "other": "GPs without a formal role",
+                "stakeholder": "other stakeholders (provider and council staff, patient "
+                               "representatives)"}
+_SURVEY_REPORTERS = tuple(_survey_metric(q, c) for q in SURVEY_QUESTIONS
+                          for c in ("formal", "other", "stakeholder"))
+
+
 def pathway_adoption(model: CommissioningModel) -> np.ndarray:
     """Share of the group's agents who have adopted the new clinical pathway."""
     return _overall(model, M.mean_by_group(model.adopted.astype(float), model.pop.group,
@@ -677,7 +835,22 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
                         (-INF, INF), "higher",
                         "(R − R_floor)/(R_ceiling − R_floor), R = patient relevance: the same "
                         "decision rule scored against itself fed no local knowledge (0) and fed "
-                        "true need (1); NaN while floor and ceiling are < 0.001 apart."),
+                        "true need (1); NaN (not interpretable) where the span between floor "
+                        "and ceiling is below decisions.min_span of the budget (default 1%)."),
+    "decision_span_per_head": ("Decision span", "£ per head per year", (-INF, INF), "none",
+                               "Budget per head × (R_ceiling − R_floor): how much better the "
+                               "same decisions fed true need score than fed no local "
+                               "knowledge, in pounds; the denominator of decision skill."),
+    "misallocated_floor_per_head": ("Misallocated, no knowledge", "£ per head per year",
+                                    (0.0, INF), "none",
+                                    "Misallocated spend of the same decisions fed no local "
+                                    "knowledge (the national profile): the benchmark of skill "
+                                    "0."),
+    "misallocated_ceiling_per_head": ("Misallocated, perfect knowledge", "£ per head per year",
+                                      (0.0, INF), "none",
+                                      "Misallocated spend of the same decisions fed true need: "
+                                      "the benchmark of skill 1 (what incremental budgeting and "
+                                      "priorities leave even with perfect knowledge)."),
     "relevance_patient": ("Patient relevance", "", SHARE, "higher",
                           "1 − TV(group allocation across services, group need)."),
     "relevance_floor": ("Relevance floor", "", SHARE, "none",
@@ -690,6 +863,41 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
                               "Budget per head × TV(locality allocation, locality need), "
                               "population-weighted: money that would have to move between "
                               "services for spending to follow need."),
+    "misallocated_per_head_imd_q1": ("Misallocated spend, IMD fifth 1", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the least deprived fifth of patients "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q2": ("Misallocated spend, IMD fifth 2", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the second least deprived fifth "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q3": ("Misallocated spend, IMD fifth 3", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the middle fifth "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q4": ("Misallocated spend, IMD fifth 4", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the second most deprived fifth "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
+    "misallocated_per_head_imd_q5": ("Misallocated spend, IMD fifth 5", "£ per head per year",
+                                       (0.0, INF), "lower",
+                                       "Budget per head × TV(locality allocation, practice need) "
+                                       "for the most deprived fifth of patients "
+                                       "(fifths of patients by practice IMD "
+                                       "score, practices_from.covariates), list-size weighted; "
+                                       "NaN without scores."),
     "shock_funded_6m": ("Shock funded at 6 months", "share of the extra need", (-INF, INF),
                         "higher",
                         "Rise in the group's allocation share of the shocked service over the "
@@ -757,6 +965,13 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
                          "decisions.influence_threshold."),
     "influence_other": ("Can influence, no formal role", "share of GPs", SHARE, "higher",
                         "The same share among GPs without a formal role."),
+    **{f"survey_{q}_{c}": (f"Survey: {q.replace('_', ' ')} ({c})", "share of respondents",
+                           SHARE, "higher",
+                           f"{_CLASS_WORDS[c][0].upper()}{_CLASS_WORDS[c][1:]} agreeing with "
+                           f"{words}: {reading}. A respondent answers about every body that "
+                           "commissions for it.")
+       for q, (words, reading) in SURVEY_QUESTIONS.items()
+       for c in ("formal", "other", "stakeholder")},
     "pathway_adoption": ("Pathway adoption", "share of members", SHARE, "higher",
                          "Share of the group's members who have adopted the new clinical "
                          "pathway."),
@@ -769,14 +984,18 @@ _FAMILIES = (
     ("stability", (tie_persistence, retention, turnover, decision_volatility,
                    leader_dependence)),
     ("relevance", (relevance_skill, relevance_patient, relevance_floor, relevance_ceiling,
-                   misallocated_per_head, shock_funded_6m, shock_funded_12m,
+                   decision_span_per_head, misallocated_per_head, misallocated_floor_per_head,
+                   misallocated_ceiling_per_head, misallocated_per_head_imd_q1,
+                   misallocated_per_head_imd_q2, misallocated_per_head_imd_q3,
+                   misallocated_per_head_imd_q4, misallocated_per_head_imd_q5,
+                   shock_funded_6m, shock_funded_12m,
                    relevance_provider, relevance_localities, wasted_spend)),
     ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
                    modularity_localities, ei_index, board_ties_provider, board_ties_patient,
                    board_ties_local_authority)),
     ("engagement", (engagement_gp, engagement_all, reflected_formal, reflected_other,
                     reflection_formal, reflection_other, informed_formal, informed_other,
-                    influence_formal, influence_other, pathway_adoption)),
+                    influence_formal, influence_other, pathway_adoption, *_SURVEY_REPORTERS)),
 )
 
 

@@ -33,10 +33,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .model import CommissioningModel
+from .model import BurnInCache, CommissioningModel
 from .reporters import METRICS, field_metadata, metric_bounds
 from .scenario import Scenario, scenario_hash
-from .statistics import mean_interval
+from .statistics import Interval, mean_interval, ratio_interval
 
 __all__ = [
     "RunResult",
@@ -193,10 +193,12 @@ def export_graphml(model: CommissioningModel, path: str | os.PathLike[str]) -> P
 
 
 def run_replicate(scenario: Scenario, seed: int, replicate: int = 0,
-                  steps: int | None = None, metrics: Iterable[str] | None = None) -> pd.DataFrame:
+                  steps: int | None = None, metrics: Iterable[str] | None = None,
+                  burn_in_cache: BurnInCache | None = None) -> pd.DataFrame:
     """Run one replicate and return its tidy time series (of every metric, or of
-    ``metrics`` only: the same values, at the cost of those alone)."""
-    model = CommissioningModel(scenario, seed=seed, metrics=metrics)
+    ``metrics`` only: the same values, at the cost of those alone); ``burn_in_cache`` shares
+    burned-in states (:class:`simulation.model.BurnInCache`)."""
+    model = CommissioningModel(scenario, seed=seed, metrics=metrics, burn_in_cache=burn_in_cache)
     for _ in range(scenario.steps if steps is None else steps):
         model.step()
     return tidy(model, replicate)
@@ -213,6 +215,22 @@ def summarise(ts: pd.DataFrame, window: int = 12) -> pd.DataFrame:
             .mean().add_suffix("__last12"))
     out = final.join(tail).reset_index()
     return out[keys + [c for c in out.columns if c not in keys]]
+
+
+_SKILL_PARTS = {"relevance_patient", "relevance_floor", "relevance_ceiling"}
+
+
+def pooled_skill(rows: pd.DataFrame, scenario: Scenario, conf: float = 0.95, suffix: str = ""
+                 ) -> Interval:
+    """Decision skill across replicates: the ratio of the mean gain (R − R_floor) over the
+    mean span (R_ceiling − R_floor) of ``rows`` (one per replicate; columns
+    ``relevance_patient``, ``relevance_floor``, ``relevance_ceiling`` + ``suffix``), with a
+    bootstrap interval (:func:`simulation.statistics.ratio_interval`); not interpretable when
+    the mean span is below ``decisions.min_span``."""
+    r, lo, hi = (rows[f"{c}{suffix}"].to_numpy(float)
+                 for c in ("relevance_patient", "relevance_floor", "relevance_ceiling"))
+    return ratio_interval(r - lo, hi - lo, conf, min_den=scenario.decisions.min_span,
+                          seed=int(scenario.seed))
 
 
 @dataclass
@@ -234,7 +252,10 @@ class RunResult:
         overall = self.summary[self.summary["group"] == "overall"]
         rows = []
         for m in metrics or list(METRICS):
-            iv = mean_interval(overall[m].to_numpy(float), conf, metric_bounds(m))
+            if m == "relevance_skill" and _SKILL_PARTS <= set(overall.columns):
+                iv = pooled_skill(overall, self.scenario, conf)
+            else:
+                iv = mean_interval(overall[m].to_numpy(float), conf, metric_bounds(m))
             rows.append({"metric": m, "mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high,
                          "n": iv.n, "note": iv.note})
         return pd.DataFrame(rows)

@@ -24,11 +24,11 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from . import registers
+from . import input_specs
 from .generate import GenerateSpec
-from .registers import ExplicitPractice, RegisterSpec
+from .input_specs import DeprivationSpec, ExplicitPractice, RegisterSpec, SurveySpec
+from .kinds import STAKEHOLDER_TYPES
 from .schema import Strict
-from .surveyed import SurveySpec
 
 __all__ = [
     "DEFAULT_SERVICES",
@@ -53,8 +53,6 @@ DEFAULT_SERVICES = (
     "prevention_primary",
 )
 
-#: Stakeholder types, in the order used for the model's integer ``kind`` array.
-STAKEHOLDER_TYPES = ("gp", "manager", "provider", "patient", "local_authority")
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
@@ -183,11 +181,11 @@ class PracticeRules(Strict):
     @model_validator(mode="before")
     @classmethod
     def _explicit_input(cls, data: Any) -> Any:
-        return registers.rules_input(data)
+        return input_specs.rules_input(data)
 
     @model_validator(mode="after")
     def _explicit_consistent(self) -> PracticeRules:
-        registers.check_rules(self)
+        input_specs.check_rules(self)
         return self
 
 
@@ -206,11 +204,11 @@ class GroupSpec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _explicit_population(cls, data: Any) -> Any:
-        return registers.group_input(data)
+        return input_specs.group_input(data)
 
     @model_validator(mode="after")
     def _explicit_consistent(self) -> GroupSpec:
-        registers.check_group(self)
+        input_specs.check_group(self)
         return self
 
     @model_validator(mode="after")
@@ -273,6 +271,9 @@ class NeedSpec(Strict):
     locality_concentration: PositiveFloat = 60.0
     practice_concentration: PositiveFloat = 150.0
     drift_sd: Annotated[float, Field(ge=0.0, le=1.0)] = 0.02
+    deprivation: DeprivationSpec = Field(
+        DeprivationSpec(), description="need shifted by practice deprivation (practices with "
+        "an imd, from practices_from.covariates; simulation.needs.deprivation_shift)")
 
 
 class ObservationSpec(Strict):
@@ -353,6 +354,37 @@ class ExchangeSpec(Strict):
     objective_rate: Fraction = Field(
         0.2, description="how fast objectives follow neighbours' objectives (times engagement)"
     )
+    source_relevance: Fraction = Field(
+        0.2,
+        description="weight of what an agent hears over a tie whose two ends serve no common "
+        "commissioning group (a GP of one group from a GP of another, a provider from a "
+        "council that shares none of its groups): what is said about a population the "
+        "hearer does not serve counts for this much of its trust (1 = as much as a tie inside "
+        "the group)",
+    )
+
+
+class KnowledgeRoutesSpec(Strict):
+    """The routes by which knowledge of need reaches a board (:mod:`simulation.knowledge_flows`).
+
+    Each switch applies for the whole run, burn-in included, and acts on beliefs about need
+    only (priorities still travel): ``commnet routes`` switches them in every combination to
+    apportion decision skill among them (a Shapley decomposition).
+    """
+
+    observation: bool = Field(
+        True, description="practice-based agents (GPs, practice managers, patient "
+        "representatives) observe their practice's need")
+    activity_data: bool = Field(
+        True, description="agents without a practice (group-level managers and officers, "
+        "lay members, provider and council staff) observe lagged activity data of their scope")
+    informal_ties: bool = Field(
+        True, description="beliefs about need are exchanged over informal ties")
+    locality_meetings: bool = Field(
+        True, description="locality meetings pool what attendees believe about need and "
+        "give the locality a view of need for its devolved budget")
+    board_gps: bool = Field(
+        True, description="GP board members' beliefs about need enter the board's pooled view")
 
 
 class RelationshipMode(StrEnum):
@@ -427,6 +459,13 @@ class DecisionSpec(Strict):
         description="incremental budgeting: the largest share of the budget (total-variation "
         "distance) one decision can move between services",
     )
+    min_span: Fraction = Field(
+        0.01,
+        description="smallest floor-to-ceiling span of decision relevance (a share of the "
+        "budget: 0.01 = 1%) at which decision skill is interpreted; below it knowledge cannot "
+        "make a difference a commissioner would notice and the skill is reported as not "
+        "interpretable (NaN)",
+    )
     reflect_threshold: Fraction = Field(
         0.950,
         description="1 - TV(allocation, own priorities) above which an agent sees decisions "
@@ -443,6 +482,22 @@ class DecisionSpec(Strict):
         "meeting attended together) makes an agent informed of what the group is trying to "
         "achieve",
     )
+
+
+class SurveyQuestionsSpec(Strict):
+    """How the surveys' engagement questions read the model (the ``survey_*`` metrics).
+
+    Engagement is the probability of taking part in a month's commissioning work, so a
+    respondent who takes part in most months (``engaged_high``) counts as highly engaged with
+    its commissioning body and one who takes part in at least one month in four
+    (``engaged_some``) as at least somewhat engaged.
+    """
+
+    engaged_high: Fraction = Field(
+        0.75, description="engagement at or above which a respondent is 'highly engaged'")
+    engaged_some: Fraction = Field(
+        0.25, description="engagement at or above which a respondent is 'at least somewhat "
+        "engaged'")
 
 
 class EngagementDynamicsSpec(Strict):
@@ -622,10 +677,11 @@ class Scenario(Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     steps: Annotated[int, Field(ge=1, le=100_000)] = 60
     burn_in: Annotated[int, Field(ge=0, le=600)] = Field(
-        24,
-        description="months simulated before month 0 (the shadow period): every process "
-        "runs but budgets stay at the inherited allocation, no events fire and nothing is "
-        "recorded",
+        120,
+        description="months simulated before month 0: every process runs (decisions "
+        "included) from a start where nobody knows local need, no events fire and nothing is "
+        "recorded; 120 months let the slow variables (engagement by type, density, tie "
+        "persistence, skill) settle to drift < 0.005 a year (benchmarks/steady_state.py)",
     )
     scale: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         1.0, description="multiplies populations and practice counts (for quick runs)"
@@ -652,11 +708,13 @@ class Scenario(Strict):
     observation: ObservationSpec = ObservationSpec()
     objectives: ObjectiveSpec = ObjectiveSpec()
     exchange: ExchangeSpec = ExchangeSpec()
+    knowledge_routes: KnowledgeRoutesSpec = KnowledgeRoutesSpec()
     relationships: RelationshipSpec = RelationshipSpec()
     network: NetworkSpec = NetworkSpec()
     localities: LocalitiesSpec = LocalitiesSpec()
     decisions: DecisionSpec = DecisionSpec()
     engagement_dynamics: EngagementDynamicsSpec = EngagementDynamicsSpec()
+    survey_questions: SurveyQuestionsSpec = SurveyQuestionsSpec()
     turnover: TurnoverSpec = TurnoverSpec()
     ties: TieSpec = TieSpec()
     leadership: LeadershipSpec = LeadershipSpec()

@@ -39,6 +39,10 @@ their digest (so the scenario hash changes when the data do) and tries the match
 population drawn with the scenario seed, so ``commnet validate`` reports bad data and
 surveys the scenario cannot hold.  The model's 24-month ``burn_in`` then evolves the
 surveyed ties like any others before month 0.
+
+This module reads and checks (a file reader of the input layer: it imports only the errors,
+the shared types and the schema); the matching and the tie replacement live in
+:mod:`simulation.survey_match`, above the population builder.
 """
 
 from __future__ import annotations
@@ -53,27 +57,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
-from pydantic import Field, model_validator
-from pydantic_core import PydanticCustomError
-
-from .schema import Strict
-
-if TYPE_CHECKING:  # imported lazily: scenario.py imports this module
-    import numpy as np  # imported where used, so validating a scenario stays light
-
-    from .network import Ties
-    from .population import Population
-    from .scenario import Scenario
+from .errors import ScenarioError
+from .input_specs import SurveySpec
+from .kinds import ROLES, STAKEHOLDER_TYPES
 
 __all__ = [
     "MAX_BYTES",
     "Survey",
     "SurveySpec",
-    "apply_survey",
-    "check_scenario",
-    "match_survey",
     "read_survey",
     "resolve_paths",
 ]
@@ -84,8 +77,6 @@ MAX_BYTES = 50 * 2**20
 #: Most problems listed in one error.
 MAX_PROBLEMS = 25
 
-#: Which file fields each format uses.
-FILE_FIELDS = {"csv": ("nodes", "edges"), "graphml": ("file",), "ego": ("table",)}
 
 NODE_COLUMNS = ("id", "type", "group", "board")
 NODE_OPTIONAL = ("role", "practice")
@@ -107,73 +98,6 @@ TYPE_ROLES = {
 }
 _TRUE = {"1", "1.0", "true", "yes", "y"}
 _FALSE = {"0", "0.0", "false", "no", "n"}
-
-
-class SurveySpec(Strict):
-    """A surveyed network that replaces generated initial ties (:mod:`simulation.surveyed`).
-
-    Relative file names are resolved against the scenario file that names them.
-    """
-
-    format: Literal["csv", "graphml", "ego"] = Field(
-        description="csv: node and edge tables; graphml: one GraphML file; ego: an "
-        "ego-network survey table (one row per reported tie to a stakeholder type)"
-    )
-    nodes: str | None = Field(
-        None, description="csv: node table (id, type, group, board; optional role, practice)"
-    )
-    edges: str | None = Field(None, description="csv: edge table (source, target, strength)")
-    file: str | None = Field(
-        None, description="graphml: the file (node attributes as the csv node table; edge "
-        "attribute strength or weight)"
-    )
-    table: str | None = Field(
-        None, description="ego: the survey table (respondent, role, group, alter_type, strength)"
-    )
-    mode: Literal["match", "replace"] = Field(
-        "match",
-        description="match: surveyed nodes are matched to generated agents of the same group, "
-        "type, role and board membership and only their ties are replaced; replace: every "
-        "generated tie of the covered groups is replaced by the survey (csv and graphml)",
-    )
-    groups: list[str] | None = Field(
-        None, min_length=1,
-        description="groups the survey covers; default all groups named in it (nodes of other "
-        "groups are left out)",
-    )
-    scale: Literal["unit", "likert5"] = Field(
-        "unit", description="strengths: unit = 0 < s <= 1; likert5 = integers 1-5 mapped to "
-        "0.2-1.0"
-    )
-    digest: str | None = Field(
-        None, description="SHA-256 (first 16 hex digits) of the survey files; filled in by the "
-        "loader so the scenario hash follows the data, checked when given"
-    )
-
-    @model_validator(mode="after")
-    def _files_for_format(self) -> SurveySpec:
-        need = FILE_FIELDS[self.format]
-        missing = [f for f in need if getattr(self, f) is None]
-        if missing:
-            raise PydanticCustomError(
-                "survey_files", "format {fmt} needs {need} (missing: {missing})",
-                {"fmt": self.format, "need": " and ".join(need), "missing": ", ".join(missing)},
-            )
-        extra = [f for fields in FILE_FIELDS.values() for f in fields
-                 if f not in need and getattr(self, f) is not None]
-        if extra:
-            raise PydanticCustomError(
-                "survey_files", "{extra} is not used with format {fmt} (it takes {need})",
-                {"extra": ", ".join(extra), "fmt": self.format, "need": " and ".join(need)},
-            )
-        if self.format == "ego" and self.mode == "replace":
-            raise PydanticCustomError(
-                "survey_mode", "mode replace needs a whole network (format csv or graphml); an "
-                "ego survey always matches respondents to board members (mode match)", {},
-            )
-        if self.groups is not None and len(set(self.groups)) != len(self.groups):
-            raise PydanticCustomError("duplicate", "groups must be unique: {g}", {"g": self.groups})
-        return self
 
 
 # --------------------------------------------------------------------------- parsed surveys
@@ -244,8 +168,6 @@ class _Problems:
 
 
 def _error(problems: list[tuple[str, str, str]]) -> Exception:
-    from .loader import ScenarioError
-
     return ScenarioError(problems)
 
 
@@ -372,9 +294,6 @@ def _table(data: bytes, shown: str, required: Sequence[str], optional: Sequence[
 
 
 def _names():
-    from .population import ROLES
-    from .scenario import STAKEHOLDER_TYPES
-
     return STAKEHOLDER_TYPES, ROLES
 
 
@@ -661,242 +580,3 @@ def read_survey(spec: SurveySpec, group_names: Sequence[str], *,
                      f"digest is {digest}, the scenario says {spec.digest}")
         problems.raise_if_any()
     return Survey(spec, shown, digest, nodes, edges, ego, covered)
-
-
-# --------------------------------------------------------------------------- matching
-
-
-@dataclass
-class Matched:
-    """A survey matched to agents: tie end points and weights, and the agents to rewire.
-
-    ``agent_of`` maps survey node ids (respondent ids for ego surveys) to agent slots;
-    ``clear`` marks the agents whose generated ties are removed.
-    """
-
-    agent_of: dict[str, int]
-    src: np.ndarray
-    dst: np.ndarray
-    weight: np.ndarray
-    clear: np.ndarray
-
-
-def _group_view(pop: Population, g: int) -> tuple[np.ndarray, np.ndarray]:
-    """(belongs to or serves group g, sits on g's board) as boolean arrays."""
-    import numpy as np
-
-    from .population import LOCAL_AUTHORITY, PROVIDER
-
-    cand = pop.group == g
-    for k, serves in ((PROVIDER, pop.provider_serves), (LOCAL_AUTHORITY, pop.la_serves)):
-        staff = np.flatnonzero(pop.kind == k)
-        if staff.size and serves.size:
-            cand[staff] = serves[pop.org[staff], g]
-    onb = np.zeros(pop.n, bool)
-    onb[pop.board.indices[pop.board.indptr[g] : pop.board.indptr[g + 1]]] = True
-    return cand, onb
-
-
-def _key_text(group: str, kind: int, role: int | None, board: bool) -> str:
-    types, roles = _names()
-    r = roles[role] if role is not None else "any role"
-    return f"{group} {types[kind]}/{r} {'on the board' if board else 'not on the board'}"
-
-
-def _match_nodes(pop: Population, survey: Survey, rng: np.random.Generator) -> dict[str, int]:
-    """Survey node id -> agent slot (csv and graphml)."""
-    import numpy as np
-    from scipy.sparse import csr_array
-    from scipy.sparse.csgraph import maximum_bipartite_matching
-
-    names = [g.name for g in pop.scenario.groups]
-    used = np.zeros(pop.n, bool)
-    agent_of: dict[str, int] = {}
-    short: list[str] = []
-    for gname in survey.groups:
-        g = names.index(gname)
-        cand, onb = _group_view(pop, g)
-        mine = [n for n in survey.nodes if n.group == gname]
-        # 1. practice labels -> distinct generated practices (a bipartite matching)
-        labels = list(dict.fromkeys(n.practice for n in mine if n.practice is not None))
-        if labels:
-            practices = np.flatnonzero(pop.practice_group == g)
-            keys = sorted({(n.role, n.board) for n in mine if n.practice is not None})
-            need = np.zeros((len(labels), len(keys)), np.int64)
-            for n in mine:
-                if n.practice is not None:
-                    need[labels.index(n.practice), keys.index((n.role, n.board))] += 1
-            have = np.zeros((practices.size, len(keys)), np.int64)
-            local = np.full(pop.n_practices, -1, np.int64)
-            local[practices] = np.arange(practices.size)
-            for j, (r, b) in enumerate(keys):
-                who = np.flatnonzero(cand & (pop.role == r) & (onb == b) & (pop.practice >= 0))
-                have[:, j] = np.bincount(local[pop.practice[who]], minlength=practices.size)
-            fits = (have[None, :, :] >= need[:, None, :]).all(axis=2)  # (labels, practices)
-            perm = rng.permutation(practices.size)
-            graph = csr_array(fits[:, perm].astype(np.int8))
-            pick = maximum_bipartite_matching(graph, perm_type="column")
-            unplaced = [i for i in range(len(labels)) if pick[i] < 0]
-            if unplaced:
-                _, roles = _names()
-                parts = []
-                for i in unplaced[:5]:
-                    wants = ", ".join(f"{need[i, j]} {roles[r]}{' on the board' if b else ''}"
-                                      for j, (r, b) in enumerate(keys) if need[i, j])
-                    parts.append(f"practice {labels[i]!r} needs {wants} "
-                                 f"({int(fits[i].sum())} of {practices.size} practices fit)")
-                raise _error([(survey.source, "column 'practice'" if survey.spec.format == "csv"
-                               else "attribute 'practice'",
-                               f"cannot place the surveyed practices of {gname} in distinct "
-                               f"generated practices: {'; '.join(parts)}")])
-            for i, label in enumerate(labels):
-                p = practices[perm[pick[i]]]
-                for r, b in keys:
-                    nodes = [n for n in mine if n.practice == label and (n.role, n.board) == (r, b)]
-                    if not nodes:
-                        continue
-                    pool = np.flatnonzero(cand & (pop.practice == p) & (pop.role == r)
-                                          & (onb == b) & ~used)
-                    chosen = rng.choice(pool, size=len(nodes), replace=False)
-                    used[chosen] = True
-                    agent_of.update((n.id, int(a)) for n, a in zip(nodes, chosen, strict=True))
-        # 2. nodes with a role, then 3. nodes with a type only
-        for with_role in (True, False):
-            rest = [n for n in mine if n.practice is None and (n.role is not None) == with_role]
-            keys = sorted({(n.kind, n.role if with_role else -1, n.board) for n in rest})
-            for k, r, b in keys:
-                nodes = [n for n in rest if (n.kind, n.role if with_role else -1, n.board)
-                         == (k, r, b)]
-                sel = cand & (pop.kind == k) & (onb == b) & ~used
-                if with_role:
-                    sel &= pop.role == r
-                pool = np.flatnonzero(sel)
-                if pool.size < len(nodes):
-                    short.append(f"{_key_text(gname, k, r if with_role else None, b)}: "
-                                 f"{len(nodes)} needed, {pool.size} available")
-                    continue
-                chosen = rng.choice(pool, size=len(nodes), replace=False)
-                used[chosen] = True
-                agent_of.update((n.id, int(a)) for n, a in zip(nodes, chosen, strict=True))
-    if short:
-        raise _error([(survey.source, "", "not enough agents in the scenario to match the "
-                       "survey nodes (group type/role board: needed vs available): "
-                       + "; ".join(short))])
-    return agent_of
-
-
-def _match_ego(pop: Population, survey: Survey, rng: np.random.Generator) -> Matched:
-    """Respondents -> board members of their role; rows -> ties to drawn alters."""
-    import numpy as np
-
-    types, roles = _names()
-    names = [g.name for g in pop.scenario.groups]
-    respondents = list(dict.fromkeys(r.respondent for r in survey.ego))
-    first = {r.respondent: r for r in reversed(survey.ego)}
-    used = np.zeros(pop.n, bool)
-    agent_of: dict[str, int] = {}
-    short = []
-    for gname in survey.groups:
-        g = names.index(gname)
-        cand, onb = _group_view(pop, g)
-        mine = [w for w in respondents if first[w].group == gname]
-        for r in sorted({first[w].role for w in mine}):
-            who = [w for w in mine if first[w].role == r]
-            pool = np.flatnonzero(cand & onb & (pop.role == r) & ~used)
-            if pool.size < len(who):
-                short.append(f"{gname} {roles[r]} on the board: {len(who)} respondents, "
-                             f"{pool.size} board members")
-                continue
-            chosen = rng.choice(pool, size=len(who), replace=False)
-            used[chosen] = True
-            agent_of.update((w, int(a)) for w, a in zip(who, chosen, strict=True))
-    if short:
-        raise _error([(survey.source, "column 'role'", "more respondents than board seats of "
-                       "their role (respondents are matched to board members): "
-                       + "; ".join(short))])
-    src, dst, wts = [], [], []
-    problems = _Problems()
-    for gname in survey.groups:
-        g = names.index(gname)
-        cand, _ = _group_view(pop, g)
-        for w in respondents:
-            if first[w].group != gname:
-                continue
-            rows = [x for x in survey.ego if x.respondent == w and x.alter_kind is not None]
-            for k in sorted({x.alter_kind for x in rows}):
-                mine = [x for x in rows if x.alter_kind == k]
-                pool = np.flatnonzero(cand & (pop.kind == k) & ~used)
-                if pool.size < len(mine):
-                    problems.add(survey.source, f"respondent {w!r}",
-                                 f"reports {len(mine)} ties to {types[k]} but only {pool.size} "
-                                 f"agents of that type belong to or serve {gname} (respondents "
-                                 "excluded)")
-                    continue
-                chosen = rng.choice(pool, size=len(mine), replace=False)
-                src.extend([agent_of[w]] * len(mine))
-                dst.extend(int(a) for a in chosen)
-                wts.extend(x.weight for x in mine)
-    problems.raise_if_any()
-    return Matched(agent_of, np.asarray(src, np.int64), np.asarray(dst, np.int64),
-                   np.asarray(wts, float), used)
-
-
-def match_survey(pop: Population, survey: Survey, rng: np.random.Generator) -> Matched:
-    """Match a survey to a population's agents (all draws from ``rng``).
-
-    Raises
-    ------
-    ScenarioError
-        If the scenario lacks agents for the survey: how many of each (group, type, role,
-        board membership) were needed and how many are available.
-    """
-    import numpy as np
-
-    if survey.spec.format == "ego":
-        return _match_ego(pop, survey, rng)
-    agent_of = _match_nodes(pop, survey, rng)
-    src = np.asarray([agent_of[a] for a, _, _, _ in survey.edges], np.int64)
-    dst = np.asarray([agent_of[b] for _, b, _, _ in survey.edges], np.int64)
-    weight = np.asarray([w for _, _, w, _ in survey.edges], float)
-    if survey.spec.mode == "replace":  # every tie with an end in a covered group
-        names = [g.name for g in pop.scenario.groups]
-        clear = np.isin(pop.group, [names.index(g) for g in survey.groups])
-    else:  # every tie of a matched agent
-        clear = np.zeros(pop.n, bool)
-        clear[list(agent_of.values())] = True
-    return Matched(agent_of, src, dst, weight, clear)
-
-
-def apply_survey(pop: Population, ties: Ties, rng: np.random.Generator) -> Ties:
-    """The generated ties with the scenario's survey put in (see the module docstring)."""
-    spec = pop.scenario.network.survey
-    survey = read_survey(spec, [g.name for g in pop.scenario.groups])
-    m = match_survey(pop, survey, rng)
-    kept = ties.keep(~(m.clear[ties.src] | m.clear[ties.dst]))
-    return kept.add(m.src, m.dst, m.weight)
-
-
-def check_scenario(scenario: Scenario, origin: Callable[[list[Any]], str] | None = None
-                   ) -> Scenario:
-    """Read and check a scenario's survey; return the scenario with its digest filled in.
-
-    The matching is tried on a population drawn with the scenario seed, so a survey the
-    scenario cannot hold (too few board seats or agents of a role) is an error at load time;
-    a tight practice-level fit may still fail for another seed, and is then reported when a
-    run builds its ties.
-    """
-    spec = scenario.network.survey
-    if spec is None:
-        return scenario
-    import numpy as np
-
-    survey = read_survey(spec, [g.name for g in scenario.groups], origin=origin)
-    from .population import build_population
-
-    rng = np.random.default_rng(scenario.seed)
-    match_survey(build_population(scenario, rng), survey, rng)
-    if spec.digest == survey.digest:
-        return scenario
-    net = scenario.network
-    return scenario.model_copy(update={"network": net.model_copy(update={
-        "survey": spec.model_copy(update={"digest": survey.digest})})})

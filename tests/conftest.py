@@ -13,6 +13,7 @@ TINY = """
 name: tiny
 seed: 5
 steps: 24
+burn_in: 24
 need: {locality_concentration: 25, practice_concentration: 50}
 groups:
   - {name: A, population: 60000, practices: {count: 8}, localities: {count: 2},
@@ -31,6 +32,7 @@ ONE_GROUP = """
 name: tiny
 seed: 5
 steps: 24
+burn_in: 24
 groups:
   - {name: A, population: 60000, practices: {count: 8}, localities: {count: 2},
      commissioning_managers: 4}

@@ -547,6 +547,31 @@ def test_compare_table_keeps_names_whole_at_80_columns(folder):
     assert "Mean of all 3 months" in proc.stdout  # the reduction, named
 
 
+def test_compare_of_arms_differing_only_in_events_shares_the_burn_in(folder, monkeypatch):
+    """Two cases that differ only in an event: each seed's burn-in is computed once and
+    shared, and the results equal those of fresh burn-ins; cases that differ in anything
+    the burn-in reads share nothing."""
+    from simulation.experiment import executors
+
+    write(folder, "shock.yaml", "extends: tiny.yaml\nname: shock\nevents: [{type: "
+          "engagement_shift, step: 2, stakeholder: gp, delta: -0.3}]\n")
+    write(folder, "low.yaml", "extends: tiny.yaml\nname: low\nengagement: {gp: {mean: 0.2}}\n")
+    paths = [folder / "tiny.yaml", folder / "shock.yaml"]
+    kw = dict(replicates=3, steps=5, executor="serial", quiet=True, metrics=["engagement_gp"])
+    executors._BURN_INS = None
+    shared = run_compare(paths, out=folder / "shared", **kw).table
+    assert executors._burn_in_cache().hits == 3  # one per seed
+    monkeypatch.setattr("simulation.experiment.runner._Plan.share_burn_in", False)
+    fresh = run_compare(paths, out=folder / "fresh", **kw).table
+    pd.testing.assert_frame_equal(shared, fresh)
+    row = shared.set_index(["metric", "scenario"]).loc[("engagement_gp", "shock")]
+    assert row["diff"] < 0
+    monkeypatch.undo()
+    executors._BURN_INS = None
+    run_compare([folder / "tiny.yaml", folder / "low.yaml"], out=folder / "low", **kw)
+    assert executors._BURN_INS is None  # not shareable: no cache was even made
+
+
 # --------------------------------------------------------------------------- sensitivity
 
 

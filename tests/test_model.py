@@ -208,7 +208,9 @@ def test_state_stays_valid_and_counts_hold_under_turnover(tiny):
 
 BOUNDED = {name for name in METRICS if name not in (
     "knowledge_flow", "wasted_spend", "shock_detection_time", "ei_index", "relevance_skill",
-    "misallocated_per_head", "shock_funded_6m", "shock_funded_12m")}
+    "misallocated_per_head", "shock_funded_6m", "shock_funded_12m", "decision_span_per_head",
+    "misallocated_floor_per_head", "misallocated_ceiling_per_head")
+    and not name.startswith("misallocated_per_head_imd_")}  # £ per head; NaN without IMD
 
 
 def test_metrics_stay_in_range(tiny):
@@ -220,6 +222,8 @@ def test_metrics_stay_in_range(tiny):
     ei = df["ei_index"].dropna()
     assert ei.between(-1, 1).all()
     assert (df["wasted_spend"] >= 0).all()
+    for name in ("misallocated_floor_per_head", "misallocated_ceiling_per_head"):
+        assert (df[name].dropna() >= 0).all() and (df[name].dropna() <= tiny.decisions.budget_per_head).all()
     assert df["misallocated_per_head"].between(0, tiny.decisions.budget_per_head).all()
     assert set(df["group"].unique()) == {"A", "B", "overall"}
     assert len(df) == 25 * 3

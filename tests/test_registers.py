@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from simulation import registers as R
-from simulation.loader import ScenarioError, count_agents, load_scenario
+from simulation.loader import RegisterWarning, ScenarioError, count_agents, load_scenario
 from simulation.model import CommissioningModel
 from simulation.population import build_population
 from simulation.scenario import Scenario, scenario_hash
@@ -363,10 +363,13 @@ def test_scale_multiplies_list_sizes_and_keeps_every_practice():
 def test_locality_rules_use_the_localities_count(tmp_path):
     p = scenario_file(tmp_path, {"file": TOTALS, "map_file": MAP, "locality": "rules"},
                       "groups:\n  - {name: Z01, localities: {count: 4}}\n")
-    s = load_scenario(p)
+    with pytest.warns(RegisterWarning, match="localities.count 4 gives 28,068 people"):
+        s = load_scenario(p)
     assert all(x.locality is None for x in s.groups[0].practices.explicit)
     pop = build_population(s, np.random.default_rng(3))
-    assert pop.area_group.tolist() == [0, 0, 0, 0, 1, 1, 1, 1]  # Z01: 4, Z02: default 4
+    # Z01: the 4 it asks for; Z02: sized from its population, round(118,015 / 70,000) = 2
+    assert pop.area_group.tolist() == [0, 0, 0, 0, 1, 1]
+    assert s.practices_from.sized_groups == ["Z02"]
 
 
 def test_resolved_scenario_round_trips_and_hash_follows_the_file(tmp_path):
@@ -486,7 +489,17 @@ def test_groups_entries_may_not_contradict_the_register(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_scenario(p)
     assert "groups[0].name: 'Z13' is not a group of the register" in message(info)
-    assert "(Z11, Z12)" in message(info)
+    assert "its groups are: Z11, Z12" in message(info)
+    # issue 20: an entry with practice settings used to give "groups[1].practices.count:
+    # required field is missing"
+    p = scenario_file(tmp_path, {"file": PLAIN, "format": "plain"},
+                      "groups:\n  - {name: Z11}\n  - {name: Z19, practices: {gps_per_practice: 5}}"
+                      "\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p)
+    assert message(info).startswith(f"{p}: groups[1].name: 'Z19' is not a group of the "
+                                    "register"), message(info)
+    assert "its groups are: Z11, Z12" in message(info) and "required" not in message(info)
 
 
 def test_register_and_generate_do_not_mix(tmp_path):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulation import surveyed
+from simulation import survey_match, surveyed
 from simulation.loader import ScenarioError, load_scenario
 from simulation.network import build_ties
 from simulation.population import ROLES, build_population
@@ -75,7 +75,7 @@ def generated_and_matched(scenario, seed):
         update={"survey": None})})
     gen = build_ties(dataclasses.replace(pop, scenario=plain), rng)
     survey = surveyed.read_survey(scenario.network.survey, [g.name for g in scenario.groups])
-    return pop, gen, survey, surveyed.match_survey(pop, survey, rng)
+    return pop, gen, survey, survey_match.match_survey(pop, survey, rng)
 
 
 def built(scenario, seed):

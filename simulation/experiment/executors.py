@@ -71,6 +71,22 @@ class RunTask:
     outcomes: tuple[dict[str, Any], ...]
     keep_timeseries: bool = False
     base_key: str = ""  # identifies ``base`` (its case and hash): replicates share a scenario
+    share_burn_in: bool = False  # every point has the same burn-in: share it per seed
+
+
+#: Burned-in states of this worker process, shared by the runs of one seed at design points
+#: that differ only from month 0 on (``RunTask.share_burn_in``; runs are replicate-major, so
+#: the points of one seed follow each other).
+_BURN_INS = None
+
+
+def _burn_in_cache() -> Any:
+    global _BURN_INS
+    if _BURN_INS is None:
+        from ..model import BurnInCache
+
+        _BURN_INS = BurnInCache(max_items=4)
+    return _BURN_INS
 
 
 #: Validated scenarios of recent design points in this worker process, by (base_key, values):
@@ -133,7 +149,8 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         t1 = time.perf_counter()
         # only the outcomes' metrics, unless the time series of every metric is kept
         ts = run_replicate(scenario, task.seed, task.replicate,
-                           metrics=None if task.keep_timeseries else needed)
+                           metrics=None if task.keep_timeseries else needed,
+                           burn_in_cache=_burn_in_cache() if task.share_burn_in else None)
         out["model_seconds"] = time.perf_counter() - t1
         groups = list(ts["group"].cat.categories)
         rows = len(ts) // len(groups)

@@ -25,6 +25,7 @@ summary needs.
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import platform
 import time
@@ -151,7 +152,24 @@ class _Plan:
         return RunTask(run_id, p, r, int(self.seeds[r, p]), self.exp.bases[case],
                        self.design.values(p), self.outcome_dicts, self.exp.spec.keep_timeseries,
                        base_key=(f"{case}:{self.exp.base_hashes[case]}"
-                                 if case < len(self.exp.base_hashes) else ""))
+                                 if case < len(self.exp.base_hashes) else ""),
+                       share_burn_in=self.share_burn_in)
+
+    @functools.cached_property
+    def share_burn_in(self) -> bool:
+        """Whether every design point has the same burn-in, so the runs of one seed can share
+        it: common seeds, every varied parameter among what the burn-in does not read
+        (``BurnInCache.AFTER_BURN_IN``: events, steps, name, description), and every case's
+        base scenario the same apart from those."""
+        from ..model import BurnInCache
+
+        after = set(BurnInCache.AFTER_BURN_IN)
+        if self.exp.spec.seeds != "common" or self.points < 2:
+            return False
+        if any(name.split(".", 1)[0].split("[", 1)[0] not in after for name in self.design.names):
+            return False
+        bases = [{k: v for k, v in b.items() if k not in after} for b in self.exp.bases]
+        return all(b == bases[0] for b in bases[1:])
 
 
 def design_memory(points: int, parameters: int, runs: int) -> int:
