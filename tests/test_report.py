@@ -198,6 +198,10 @@ def test_pounds_headline_says_the_difference_and_shows_benchmarks_only_when_reco
                                   "per year: fed no local knowledge, £31.0; fed true need (perfect "
                                   "knowledge), £2.0.")
     assert np.isfinite(bench["misallocated_floor_per_head__last12"]).all()
+    other = bench.assign(misallocated_floor_per_head__last12=[40.0, 40.0])
+    both = _pounds_headline(_pound_rows(False), {"a": bench, "b": other}, ["a", "b"], names,
+                            "__last12")
+    assert "fed no local knowledge, £31.0 in “Scenario A”, £40.0 in “Scenario B”;" in both["benchmark"]
 
 
 def test_sweep_report_draws_a_yes_no_parameter_as_categories(folders):

@@ -380,8 +380,9 @@ def _pounds_headline(rows: Sequence[Mapping[str, Any]], by_case: Mapping[str, pd
         means = {c: float(np.nanmean(by_case[c][col].to_numpy(float))) for c in cases}
         if not all(np.isfinite(v) for v in means.values()):
             continue
-        shown = [fmt(means[ref], m)] + [f"{fmt(means[c], m)} in “{names[c]}”" for c in cases[1:]
-                                        if fmt(means[c], m) != fmt(means[ref], m)]
+        others = [f"{fmt(means[c], m)} in “{names[c]}”" for c in cases[1:]
+                  if fmt(means[c], m) != fmt(means[ref], m)]
+        shown = [fmt(means[ref], m) + (f" in “{names[ref]}”" if others else ""), *others]
         bench.append(f"{words}, {', '.join(shown)}")
     benchmark = None
     if bench:
