@@ -292,10 +292,10 @@ def test_failing_runs_are_isolated_and_recorded(folder, monkeypatch):
 
     real = results.run_replicate
 
-    def flaky(scenario, seed, replicate=0, steps=None, metrics=None):
+    def flaky(scenario, seed, replicate=0, steps=None, metrics=None, **kwargs):
         if not scenario.localities.enabled:
             raise RuntimeError("boom in the model")
-        return real(scenario, seed, replicate, steps, metrics)
+        return real(scenario, seed, replicate, steps, metrics, **kwargs)
 
     monkeypatch.setattr(results, "run_replicate", flaky)
     df = run_experiment(write(folder, "g.yaml", GRID), executor="serial", quiet=True)
