@@ -1,11 +1,16 @@
-"""Build step: ship the top-level project folders inside the package (metadata: pyproject.toml).
+"""Build step: the package data, including the top-level project folders (metadata: pyproject.toml).
 
-``scenarios/``, ``experiments/``, ``calibration/`` and ``data/`` stay where the project card
-puts them (the only copy in git); each becomes a sub-package ``simulation.project.<folder>``
-mapped onto that folder, with every file of it as package data, so a wheel installs them
-under ``simulation/project/``.  ``simulation/project.py`` lists the files (standard library
-only, run here without importing the package); ``tests/test_packaging.py`` checks the list
-against git, and ``commnet init DIR`` copies them out again.
+``scenarios/``, ``experiments/``, ``calibration/``, ``data/``, ``notebooks/`` and ``docs/``
+stay where the project card puts them (the only copy in git); each becomes a sub-package
+``simulation.project.<folder>`` mapped onto that folder, with every file of it as package
+data, so a wheel installs them under ``simulation/project/``.  ``simulation/project.py``
+lists the files (standard library only, run here without importing the package);
+``tests/test_packaging.py`` checks the list against git and builds, installs and runs a
+wheel, and ``commnet init DIR`` copies them out again.
+
+All package data is declared here, the report templates too: a
+``[tool.setuptools.package-data]`` table in pyproject.toml would *replace* this
+``package_data`` (setuptools gives the table precedence), and the wheel would ship no project.
 """
 
 import runpy
@@ -17,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 project = runpy.run_path(str(HERE / "simulation" / "project.py"))
 
 package_dir = {}
-package_data = {}
+package_data = {"simulation.report": ["templates/*.j2"]}
 for folder in project["TEMPLATE_FOLDERS"]:
     name = f"simulation.project.{folder}"
     package_dir[name] = folder

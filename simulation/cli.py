@@ -435,6 +435,12 @@ def validate(
         raise typer.Exit(2)
 
 
+#: stakeholder types in words, for ``describe``
+KIND_WORDS = {"gp": "GPs", "manager": "practice and commissioning managers",
+              "provider": "provider staff", "patient": "patient representatives and lay members",
+              "local_authority": "local-authority staff"}
+
+
 def localities_source(spec: Any, group: Any) -> str:
     """Where a group's localities come from, for ``describe``: the map's PCNs, the plain
     register's locality column, its population (``population/70k``: one locality per
@@ -482,7 +488,7 @@ def describe(
     import numpy as np
 
     from .model import CommissioningModel
-    from .reporters import METRICS
+    from .reporters import METRICS, label
 
     spec = _load(scenario, overrides)
     model = CommissioningModel(spec, collect=False)
@@ -505,7 +511,8 @@ def describe(
     if pop.practice_imd is not None and np.isfinite(pop.practice_imd).any():
         console.print(deprivation_table(model))
     counts = pop.counts_by_kind()
-    console.print("agents by type: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+    console.print("agents by type: " + ", ".join(f"{KIND_WORDS.get(k, k)} {v:,}"
+                                                 for k, v in counts.items()), highlight=False)
     console.print(
         f"localities as institutions: {'on' if spec.localities.enabled else 'off'}; "
         f"relationship mode: {spec.relationships.mode}; exchange rule: {spec.exchange.rule}"
@@ -518,7 +525,7 @@ def describe(
     )
     deg = model.ties.degree()
     st = Table(title="network at month 0 (overall)")
-    st.add_column("statistic")
+    st.add_column("statistic", overflow="fold")
     st.add_column("value", justify="right")
     st.add_row("ties", f"{model.ties.m:,}")
     st.add_row("mean degree", f"{deg.mean():.2f}")
@@ -526,8 +533,9 @@ def describe(
     for name in ("density", "degree_centralisation", "clustering", "modularity_localities",
                  "ei_index", "board_ties_provider", "board_ties_patient",
                  "board_ties_local_authority"):
-        st.add_row(name, f"{METRICS[name][0](model)[-1]:.3f}")
+        st.add_row(label(name), f"{METRICS[name][0](model)[-1]:.3f}")
     console.print(st)
+    console.print("[dim]statistics: docs/metrics.md (in a project made by commnet init too)[/]")
 
 
 # ----------------------------------------------------------------- experiments
@@ -562,19 +570,25 @@ def sweep(
         "--overwrite", help="discard results already in OUT")] = False,
     max_runs: Annotated[int | None, typer.Option(
         min=1, metavar="N", help="stop after this many runs (resume later for the rest)")] = None,
+    overrides: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="PATH=VALUE",
+        help="change the experiment's base scenario, e.g. engagement.gp.mean=0.3 (repeatable; "
+             "see docs/parameters.md)")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Run an experiment's design (grid, cases, Latin hypercube, Sobol, Morris) into OUT.
 
     Results are stored as each run finishes; after a crash or Ctrl-C, --resume completes the
-    rest.  Exit status: 0 all runs ok, 1 some runs failed (recorded with their errors),
-    2 bad input, 130 interrupted.
+    rest (with the same --set).  --set changes the base scenario before the design's
+    parameters are applied, as `commnet run --set` does.  Exit status: 0 all runs ok, 1 some
+    runs failed (recorded with their errors), 2 bad input, 130 interrupted.
     """
     from .experiment.commands import sweep_command
 
     with scenario_errors():
         code = sweep_command(experiment, out, workers, executor, scheduler, resume,
-                             retry_failed, overwrite, max_runs, quiet, console, err)
+                             retry_failed, overwrite, max_runs, quiet, console, err,
+                             overrides or [])
     raise typer.Exit(code)
 
 
@@ -592,9 +606,10 @@ def compare(
     metric: Annotated[list[str] | None, typer.Option(
         metavar="METRIC",
         help="metric to show (repeatable; 'all' for every one); the CSV has all")] = None,
-    reduce: Annotated[Literal["final", "last12"], typer.Option(
-        metavar="final|last12",
-        help="final (last month) or last12 (mean of the last 12 months)")] = "final",
+    reduce: Annotated[Literal["last12", "final"], typer.Option(
+        metavar="last12|final",
+        help="last12: mean of the last 12 months (the default, as in commnet report); "
+             "final: the last month")] = "last12",
     out: Annotated[Path | None, typer.Option(
         metavar="DIR", help="results folder (default: results/compare/ and the names)")] = None,
     workers: Workers = None,
@@ -609,7 +624,10 @@ def compare(
 ) -> None:
     """Compare scenarios: mean and 95% CI of each metric, and the difference from the first.
 
-    The difference comes with its CI and Hedges' g (table, compare.csv, trajectories.png).
+    Each run is reduced to one number per metric by --reduce (default: mean of the last 12
+    months), named in the table, in compare.csv's reduction column and in the report.  The
+    difference comes with its CI and Hedges' g (table, compare.csv, trajectories.png);
+    fewer than 10 replicates, or intervals wider than the differences, draw a warning.
     """
     from .experiment.commands import compare_command
 
@@ -863,10 +881,12 @@ def discover(
 def init(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="new project folder")],
 ) -> None:
-    """Start a project: copy the shipped scenarios, experiments, calibration and data into DIR.
+    """Start a project: copy the shipped scenarios, experiments, calibration, data, notebooks
+    and docs into DIR.
 
-    DIR may exist, but no file in it is replaced.  Then, inside DIR: commnet validate
-    scenarios/teaching.yaml, commnet run scenarios/teaching.yaml.
+    DIR may exist, but no file in it is replaced.  The docs that help texts and reports
+    point to (docs/parameters.md, docs/metrics.md, docs/ODD.md) are in DIR/docs.  Then,
+    inside DIR: commnet validate scenarios/teaching.yaml, commnet run scenarios/teaching.yaml.
     """
     from .project import init_project
 
@@ -877,6 +897,32 @@ def init(
                   highlight=False, soft_wrap=True)
     console.print(f"next: cd {folder} && commnet run scenarios/teaching.yaml --steps 12",
                   highlight=False, soft_wrap=True)
+
+
+#: modules of the ``app`` extra the server imports (solara-server brings uvicorn/starlette)
+APP_MODULES = ("solara", "uvicorn", "starlette", "ipyvuetify", "ipyvue")
+
+
+def _missing_app_modules() -> list[str]:
+    """The modules of the ``app`` extra that cannot be imported (empty when installed).
+
+    The server runs in a child process, so without this check a missing module would end
+    there as a traceback; ``uvicorn`` and ``starlette`` are imported (cheap, and a module that
+    exists but fails to import counts as missing), the others only looked up.
+    """
+    import importlib
+    import importlib.util
+
+    missing = []
+    for name in APP_MODULES:
+        try:
+            if name in ("uvicorn", "starlette"):
+                importlib.import_module(name)
+            elif importlib.util.find_spec(name) is None:
+                missing.append(name)
+        except ImportError:
+            missing.append(name)
+    return missing
 
 
 @command("commnet app scenarios/teaching.yaml --no-browser", name="app")
@@ -890,11 +936,15 @@ def app_command(
     browser: Annotated[bool, typer.Option(help="open a browser window")] = True,
 ) -> None:
     """Open the teaching app (Solara, works offline) in the browser."""
-    try:
-        from .app.launch import launch
-    except ImportError as exc:  # pragma: no cover - the app extra is part of dev
-        err.print(f"error: the teaching app needs the app extra: pip install -e '.[app]' ({exc})")
-        raise typer.Exit(2) from None
+    missing = _missing_app_modules()
+    if missing:
+        err.print(f"error: the teaching app needs the app extra, which is not installed "
+                  f"(no module {', '.join(missing)}): pip install 'commnet[app]' "
+                  "(in a source checkout: pip install -e '.[app]')",
+                  highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(2)
+    from .app.launch import launch
+
     with scenario_errors():
         code = launch(str(scenario) if scenario else None, port, host, open_browser=browser)
     raise typer.Exit(code or 0)

@@ -1,11 +1,15 @@
-"""The project template: the shipped scenarios, experiments, calibration and synthetic data.
+"""The project template: the shipped scenarios, experiments, calibration, synthetic data,
+example notebooks and documentation.
 
 A source checkout keeps them in the top-level folders ``scenarios/``, ``experiments/``,
-``calibration/`` and ``data/``, the only copy in git.  A wheel carries them as package data
-under ``simulation/project/`` (``setup.py`` maps each folder to a sub-package and lists
-:func:`template_files` as its data), so an installed ``commnet`` -- ``pipx install`` of the
-wheel -- has them too, and ``commnet init DIR`` copies them into a new project folder with
-the same layout (the scenarios' ``../data/synthetic/...`` paths keep working there).
+``calibration/``, ``data/``, ``notebooks/`` and ``docs/``, the only copy in git.  A wheel
+carries them as package data under ``simulation/project/`` (``setup.py`` maps each folder
+to a sub-package and lists :func:`template_files` as its data), so an installed
+``commnet`` -- ``pipx install`` of the wheel -- has them too, and ``commnet init DIR``
+copies them into a new project folder with the same layout (the scenarios'
+``../data/synthetic/...`` paths keep working there, the notebooks find ``../scenarios``,
+and the ``docs/parameters.md``, ``docs/metrics.md``, ``docs/ODD.md`` and
+``docs/experiments.md`` that help texts and reports point to are there).
 
 This module uses the standard library only: ``setup.py`` runs it with ``runpy`` at build
 time, before any dependency is installed.
@@ -19,7 +23,7 @@ from pathlib import Path
 __all__ = ["TEMPLATE_FOLDERS", "init_project", "template_files", "template_root"]
 
 #: top-level folders of a project, shipped with the package and copied by ``commnet init``
-TEMPLATE_FOLDERS = ("scenarios", "experiments", "calibration", "data")
+TEMPLATE_FOLDERS = ("scenarios", "experiments", "calibration", "data", "notebooks", "docs")
 
 _SKIP_PARTS = {"__pycache__", ".ipynb_checkpoints"}
 
@@ -52,7 +56,8 @@ def template_root() -> Path:
 
 
 def init_project(dest: str | Path) -> list[Path]:
-    """Copy the template (scenarios, experiments, calibration, synthetic data) into ``dest``.
+    """Copy the template (scenarios, experiments, calibration, synthetic data, notebooks,
+    docs) into ``dest``.
 
     ``dest`` may exist; no file in it is ever replaced.
 

@@ -262,18 +262,34 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """Jupyter's view of a result: scenario, replicates, months, seed and hash, then each
-        metric's final overall mean and 95% CI (:meth:`overall_table`)."""
+        metric's final overall mean and 95% CI (:meth:`overall_table`), named by the metric
+        registry (title, unit or range, which way is better) with its id beside it."""
         import html
+
+        from .reporters import metric_info
+        from .statistics import format_interval
 
         m = self.manifest
         reps = int(self.summary["replicate"].nunique()) if "replicate" in self.summary else 0
         head = (f"<b>{html.escape(self.scenario.name)}</b>: {reps} replicate(s), "
                 f"{self.scenario.steps} months, root seed {m.get('root_seed', self.scenario.seed)}"
                 f", scenario hash <code>{html.escape(str(m.get('scenario_hash', '')))[:12]}</code>")
-        table = self.overall_table().to_html(index=False, float_format=lambda x: f"{x:.3f}",
-                                             na_rep="", border=0)
-        return (f"<div><p>{head}</p><p>final month, overall: mean and 95% CI across "
-                f"replicates</p>{table}</div>")
+        rows = []
+        for r in self.overall_table().itertuples():
+            info = metric_info(r.metric)
+            unit = info.unit or f"score, {info.range_text}"
+            mean = "–" if not np.isfinite(r.mean) else (
+                f"{r.mean:,.1f}" if "£" in unit else f"{r.mean:.3f}")
+            ci = format_interval(r.ci_low, r.ci_high, r.note)
+            rows.append(f"<tr><td title='{html.escape(info.definition)}'>{html.escape(info.title)}"
+                        f" <code style='opacity:0.6'>{html.escape(r.metric)}</code></td>"
+                        f"<td>{html.escape(unit)}</td><td>{html.escape(info.direction_text)}</td>"
+                        f"<td style='text-align:right'>{mean}</td>"
+                        f"<td style='text-align:right'>{html.escape(ci)}</td></tr>")
+        table = ("<table><thead><tr><th>metric</th><th>unit</th><th>better</th><th>mean</th>"
+                 "<th>95% CI</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+        return (f"<div><p>{head}</p><p>final month, overall: mean and 95% t-interval across "
+                f"replicates (hover a metric for its definition; docs/metrics.md)</p>{table}</div>")
 
 
 def iter_replicates(

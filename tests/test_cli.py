@@ -120,7 +120,7 @@ def test_help_at_80_columns_cuts_no_word_and_shows_no_type_tags():
 def test_choices_are_listed_and_checked():
     text = _help("sweep")
     assert "local|dask|serial" in text
-    assert "final|last12" in _help("compare")
+    assert "last12|final" in _help("compare")
     proc = subprocess.run([sys.executable, "-m", "simulation.cli", "sweep",
                            "experiments/engagement_by_locality.yaml", "--executor", "mpi"],
                           capture_output=True, text=True, cwd=ROOT, check=False, env=_env())
@@ -323,3 +323,19 @@ def test_documented_commands_run_at_small_sizes(tmp_path, monkeypatch):
         assert res.exit_code == 0, f"{doc}:{line}: commnet {' '.join(small)}\n{res.output}"
         ran.append(small[0])
     assert {"run", "validate", "compare", "sweep", "init"} <= set(ran), ran
+
+
+def test_describe_prints_human_labels_not_raw_ids():
+    """issue 21: describe printed raw metric ids and stakeholder codes."""
+    from typer.testing import CliRunner
+
+    from simulation.cli import app
+
+    res = CliRunner().invoke(app, ["describe", str(ROOT / "scenarios" / "teaching.yaml")])
+    assert res.exit_code == 0, res.output
+    for words in ("Network density (0–1)", "Board ties to local authorities", "GPs",
+                  "local-authority staff", "patient representatives and lay members"):
+        assert words in res.output, words
+    for raw in ("degree_centralisation", "board_ties_provider", "local_authority ",
+                "modularity_localities"):
+        assert raw not in res.output, raw

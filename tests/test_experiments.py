@@ -236,6 +236,42 @@ def test_cli_bad_experiment_exit_two(folder):
     assert not (folder / "o").exists()
 
 
+def test_a_scenario_file_given_as_an_experiment_is_named_as_such(folder):
+    """issue 21: `commnet sweep scenarios/teaching.yaml` answered "need: unknown field"."""
+    for scenario in (folder / "tiny.yaml", ROOT / "scenarios" / "teaching.yaml"):
+        with pytest.raises(ScenarioError, match="is a scenario file, not an experiment"):
+            load_experiment(scenario)
+        result = CliRunner().invoke(app, ["sweep", str(scenario), "--out", str(folder / "o")])
+        assert result.exit_code == 2, result.output
+        text = " ".join(result.output.split())
+        assert f"{scenario}: is a scenario file, not an experiment; run it with `commnet run " \
+               f"{scenario}`" in text, text
+        assert "unknown field" not in text and "Traceback" not in text
+    assert not (folder / "o").exists()
+
+
+def test_sweep_set_changes_the_base_scenario_and_is_recorded(folder):
+    path = write(folder, "g.yaml", GRID.replace("replicates: 2", "replicates: 1"))
+    exp = load_experiment(path, ["engagement.gp.sd=0.05", "need.drift_sd=0.0"])
+    assert exp.bases[0]["engagement"]["gp"]["sd"] == 0.05 and exp.bases[0]["need"]["drift_sd"] == 0
+    plain = load_experiment(path)
+    assert plain.bases[0]["engagement"]["gp"]["sd"] != 0.05
+    assert exp.base_hashes != plain.base_hashes  # so --resume with other --set is refused
+    with pytest.raises(ScenarioError, match=r"varies 'engagement\.gp\.mean'"):
+        load_experiment(path, ["engagement.gp.mean=0.5"])
+    with pytest.raises(ScenarioError, match=r"engagement\.gp\.sdd"):
+        load_experiment(path, ["engagement.gp.sdd=0.05"])
+    out = folder / "s"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--executor",
+                                      "serial", "--quiet", "--set", "engagement.gp.sd=0.05"])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["overrides"] == ["engagement.gp.sd=0.05"]
+    again = CliRunner().invoke(app, ["sweep", str(path), "--out", str(out), "--executor",
+                                     "serial", "--quiet", "--resume"])
+    assert again.exit_code == 2 and "base scenario" in again.output, again.output
+
+
 # --------------------------------------------------------------------------- runs, store
 
 
@@ -256,10 +292,10 @@ def test_failing_runs_are_isolated_and_recorded(folder, monkeypatch):
 
     real = results.run_replicate
 
-    def flaky(scenario, seed, replicate=0, steps=None, metrics=None):
+    def flaky(scenario, seed, replicate=0, steps=None, metrics=None, **kwargs):
         if not scenario.localities.enabled:
             raise RuntimeError("boom in the model")
-        return real(scenario, seed, replicate, steps, metrics)
+        return real(scenario, seed, replicate, steps, metrics, **kwargs)
 
     monkeypatch.setattr(results, "run_replicate", flaky)
     df = run_experiment(write(folder, "g.yaml", GRID), executor="serial", quiet=True)
@@ -473,12 +509,42 @@ def test_compare_end_to_end(folder):
     assert (folder / "cmp" / "compare.csv").exists() and result.figure.exists()
     csv = pd.read_csv(folder / "cmp" / "compare.csv")
     assert len(csv) == 3 * len(set(csv["metric"])) and {"ci_low", "hedges_g"} <= set(csv)
-    # the CLI prints the table and exits 0
+    # one reduction, named in the file (default: mean of the last 12 months, here all 6)
+    assert set(csv["reduction"]) == {"mean of all 6 months (runs shorter than 12 months)"}
+    assert result.reduce == "last12" and result.warnings  # 4 replicates: underpowered
+    # the CLI prints the table and exits 0; --reduce final is named as such
     res = CliRunner().invoke(app, ["compare", *map(str, paths[:2]), "--replicates", "2",
                                    "--steps", "3", "--out", str(folder / "c2"), "--executor",
-                                   "serial", "--quiet", "--metric", "engagement_gp"])
+                                   "serial", "--quiet", "--metric", "engagement_gp",
+                                   "--reduce", "final"])
     assert res.exit_code == 0, res.output
     assert "engagement_gp" in res.output and "Hedges" in res.output
+    assert "Final month, overall" in res.output and "warning: only 2 replicates" in res.output
+    assert set(pd.read_csv(folder / "c2" / "compare.csv")["reduction"]) == {"final month"}
+    from simulation.report import build_context
+
+    assert build_context(folder / "c2")["what"] == "final month"  # the report follows
+
+
+def test_compare_table_keeps_names_whole_at_80_columns(folder):
+    """issue 21: at 80 columns the table cut names (`relevance_sk…`)."""
+    write(folder, "b.yaml", "extends: tiny.yaml\nname: b\nengagement: {gp: {mean: 0.2}}\n")
+    shown = ["relevance_skill", "relevance_patient", "relevance_localities",
+             "misallocated_per_head", "coherence_internal"]
+    proc = subprocess.run([sys.executable, "-m", "simulation.cli", "compare",
+                           str(folder / "tiny.yaml"), str(folder / "b.yaml"), "--replicates", "2",
+                           "--steps", "3", "--out", str(folder / "c"), "--executor", "serial",
+                           "--quiet", *[a for m in shown for a in ("--metric", m)]],
+                          capture_output=True, text=True, cwd=ROOT, timeout=600,
+                          env={**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│├└"]
+    assert len(table) > 10 and max(len(line) for line in table) <= 80
+    assert "…" not in proc.stdout
+    for m in shown:
+        assert any(m in line for line in lines), m
+    assert "Mean of all 3 months" in proc.stdout  # the reduction, named
 
 
 def test_compare_of_arms_differing_only_in_events_shares_the_burn_in(folder, monkeypatch):
@@ -646,3 +712,22 @@ def test_a_worker_validates_each_design_point_once_and_never_mixes_points():
     assert len(X._SCENARIOS) == X._SCENARIOS_KEPT
     out = X.execute_run(task({"exchange.rate": 0.3}))
     assert out["status"] == "ok", out["error"]
+
+
+def test_sensitivity_tables_keep_parameter_names_whole_at_80_columns():
+    from rich.console import Console
+
+    from simulation.experiment.sensitivity import SensitivityResult, print_indices
+
+    names = ["engagement_dynamics.learning_rate", "localities.attendance", "engagement.gp.mean"]
+    table = pd.DataFrame({"outcome": "relevance_skill__last12", "parameter": names,
+                          "S1": [0.5, -0.1, 0.2], "S1_conf": [0.1, 0.2, 0.3],
+                          "ST": [0.6, 1.2, 0.3], "ST_conf": [0.1, 0.2, 0.4], "blocks": 8})
+    console = Console(width=80, record=True)
+    print_indices(SensitivityResult("sobol", table), console)
+    text = console.export_text()
+    for name in names[1:]:  # up to 30 characters: whole
+        assert name in text, name
+    assert "…" not in text
+    assert "warning: only 8 Sobol base samples" in " ".join(text.split())
+    assert "S1 < 0 for localities.attendance" in " ".join(text.split())

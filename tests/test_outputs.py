@@ -65,3 +65,14 @@ def test_results_describe_themselves(tiny, tmp_path):
     assert {"metric", "mean", "ci_low", "ci_high", "n", "note"} <= set(overall)
     assert np.all(overall["ci_high"].dropna() <= [metric_bounds(m)[1] for m in
                                                    overall.dropna(subset=["ci_high"])["metric"]])
+
+
+def test_run_result_html_uses_the_registry_labels_and_units(tiny):
+    """issue 21: the notebook view showed 44 raw ids without units."""
+    html = run_scenario(tiny, replicates=2, steps=3)._repr_html_()
+    assert "root seed" in html and html.count("<tr>") == len(METRICS) + 1
+    for name in ("misallocated_per_head", "accuracy_board"):
+        info = METRICS[name]
+        assert f"{info.title} <code" in html and f">{name}</code>" in html
+    assert "<td>£ per head per year</td>" in html and "<td>score, 0–1</td>" in html
+    assert "lower is better" in html and "higher is better" in html

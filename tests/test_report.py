@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import ONE_GROUP
 
+import simulation
 from simulation.loader import ScenarioError, load_scenario
 from simulation.report import build_context, detect_kind, report_html, write_report
 from simulation.report.caveats import NOT_REPRODUCED
@@ -75,7 +78,8 @@ def folders(tmp_path_factory):
     from simulation.experiment.compare import run_compare
     from simulation.experiment.runner import run_experiment
 
-    (base / "low.yaml").write_text("extends: tiny.yaml\nname: low\nengagement: {gp: {mean: 0.2}}\n")
+    (base / "low.yaml").write_text("extends: tiny.yaml\nname: low\nengagement: {gp: {mean: 0.2}}\n"
+                                   "description: The test scenario with GP engagement 0.2. More.\n")
     run_compare([base / "tiny.yaml", base / "low.yaml"], replicates=2, steps=3,
                 out=base / "compare", executor="serial", quiet=True)
     out["compare"] = base / "compare"
@@ -116,6 +120,9 @@ def test_run_report(folders):
     assert skill["n"] == 3 and skill["unit"].startswith("0 = no local knowledge")
     assert ctx["assumptions"]["counts"]["assumed"] > 0 and ctx["assumptions"]["fitted"]
     assert "Only 3 replicates" in " ".join(ctx["caveats"])
+    assert ctx["warnings"][0].startswith("Only 3 replicates: the intervals are wide")
+    assert "the design is underpowered" in html
+    assert ctx["provenance"]["release"] == f"commnet {simulation.__version__}"
     assert len(ctx["figures"]) == 1  # trajectories; no network.png was written
 
 
@@ -132,12 +139,107 @@ def test_compare_report(folders):
     assert detect_kind(folders["compare"]) == "compare"
     html = report_html(folders["compare"])
     _self_contained(html)
-    assert "standardised by replicate noise" in html and "difference from tiny" in html
+    assert "standardised by replicate noise" in html
+    assert "difference from “A one-group test scenario”" in html
     ctx = build_context(folders["compare"])
     assert [c["name"] for c in ctx["cases"]] == ["tiny", "low"]
+    # issue 21: human names (the description's first sentence), not file stems
+    assert ctx["title"] == "“The test scenario with GP engagement 0.2” compared with " \
+                           "“A one-group test scenario”"
+    assert "tiny" not in ctx["question"] and "low" not in ctx["question"]
+    # the reduction is named (the compare ran 3 months: the mean is over all of them)
+    assert ctx["what"] == "mean of all 3 months (runs shorter than 12 months)"
+    assert ctx["what"] in ctx["question"]
+    # the headline in £, the difference in words whether or not it moves
+    lines = ctx["headline"]["lines"]
+    assert lines[0].startswith("Misallocated spend") and "£" in lines[0]
+    assert ("£ per head is unchanged within its interval" in lines[1]
+            or "per head per year more away from need" in lines[1]
+            or "per head per year less away from need" in lines[1]), lines[1]
+    assert ctx["headline"]["benchmark"] is None or "fed true need" in ctx["headline"]["benchmark"]
+    assert len(ctx["sentences"]) == 4  # every headline metric, clear or not
+    assert html.index('id="headline"') < html.index('id="results"')
+    # underpowered: said at the top of the results
+    assert any(w.startswith("Only 2 replicates per scenario") for w in ctx["warnings"])
+    assert "the design is underpowered" in html
+    assert ctx["provenance"]["release"] == f"commnet {simulation.__version__}"
     eng = next(r for r in ctx["rows"] if r["metric"] == "engagement_gp")
     assert eng["others"][0]["method"] == "paired" and eng["others"][0]["diff"].startswith("−")
     assert any(d["path"] == "engagement.gp.mean" for d in ctx["differences"])
+
+
+def _pound_rows(clear: bool) -> list[dict]:
+    other = {"case": "b", "value": {"mean": "£10.2"}, "clear": clear,
+             "diff": "+£2.0" if clear else "+£0.2", "low": "+£1.0" if clear else "−£0.5",
+             "high": "+£3.0" if clear else "+£0.9",
+             "verdict": "higher: worse" if clear else "no clear difference"}
+    return [{"metric": "misallocated_per_head", "ref": {"mean": "£10.0"}, "others": [other]}]
+
+
+def test_pounds_headline_says_the_difference_and_shows_benchmarks_only_when_recorded():
+    from simulation.report.build import _pounds_headline
+
+    frame = pd.DataFrame({"misallocated_per_head__last12": [10.0, 10.0]})
+    by_case = {"a": frame, "b": frame}
+    names = {"a": "Scenario A", "b": "Scenario B"}
+    same = _pounds_headline(_pound_rows(False), by_case, ["a", "b"], names, "__last12")
+    assert same["lines"][1] == ("£ per head is unchanged within its interval: “Scenario B” differs "
+                                "from “Scenario A” by +£0.2 per head per year (95% interval −£0.5 "
+                                "to +£0.9, which includes 0).")
+    assert same["benchmark"] is None  # no benchmark columns: none invented
+    moved = _pounds_headline(_pound_rows(True), by_case, ["a", "b"], names, "__last12")
+    assert moved["lines"][1].startswith("“Scenario B” spends £2.0 per head per year more away "
+                                        "from need than “Scenario A”")
+    bench = frame.assign(misallocated_floor_per_head__last12=[30.0, 32.0],
+                         misallocated_ceiling_per_head__last12=[2.0, 2.0])
+    withb = _pounds_headline(_pound_rows(False), {"a": bench, "b": bench}, ["a", "b"], names,
+                             "__last12")
+    assert withb["benchmark"] == ("For scale, the same decision rule would misallocate, per head "
+                                  "per year: fed no local knowledge, £31.0; fed true need (perfect "
+                                  "knowledge), £2.0.")
+    assert np.isfinite(bench["misallocated_floor_per_head__last12"]).all()
+    other = bench.assign(misallocated_floor_per_head__last12=[40.0, 40.0])
+    both = _pounds_headline(_pound_rows(False), {"a": bench, "b": other}, ["a", "b"], names,
+                            "__last12")
+    assert "fed no local knowledge, £31.0 in “Scenario A”, £40.0 in “Scenario B”;" in both["benchmark"]
+
+
+def test_sweep_report_draws_a_yes_no_parameter_as_categories(folders):
+    """issue 21: a yes/no parameter was drawn on a 0-1 axis, an undefined outcome at 0.5."""
+    from matplotlib.figure import Figure
+
+    from simulation.report.build import _categories, is_categorical
+
+    runs = pd.read_parquet(folders["sweep"] / "outcomes")
+    assert is_categorical(runs["localities.enabled"]) and not is_categorical(runs["engagement.gp.mean"])
+    ax = Figure().subplots()
+    x = pd.Series([True, False, True, False])
+    _categories(ax, x, pd.Series([1.0, 2.0, 3.0, 4.0]))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["no (false)", "yes (true)"]
+    dots = ax.collections[0].get_offsets()
+    assert all(-0.5 < px < 0.5 if py in (2.0, 4.0) else 0.5 < px < 1.5 for px, py in dots)
+    assert list(ax.lines[0].get_ydata()) == [3.0, 2.0]  # means: false 3, true 2
+
+
+def test_sensitivity_warnings_name_an_undersized_design():
+    from simulation.experiment.sensitivity import design_warnings
+
+    sobol = pd.DataFrame({"outcome": "y", "parameter": ["a", "b", "c"], "S1": [-0.2, 0.4, 0.01],
+                          "S1_conf": [0.3, 0.6, 0.02], "ST": [1.3, 0.5, 0.02],
+                          "ST_conf": [0.2, 0.1, 0.03], "blocks": 8})
+    text = " ".join(design_warnings(sobol, "sobol"))
+    assert "only 8 Sobol base samples" in text
+    assert "S1 < 0 for a" in text and "ST > 1 for a" in text
+    assert "wider than the estimate for b (S1 0.40 ± 0.60)" in text
+    assert "for c" not in text  # a negligible index with a wide interval is not news
+    fine = sobol.assign(S1=[0.2, 0.4, 0.0], S1_conf=0.01, ST=[0.3, 0.5, 0.0], ST_conf=0.01,
+                        blocks=512)
+    assert design_warnings(fine, "sobol") == []
+    morris = pd.DataFrame({"outcome": "y", "parameter": ["a", "b"], "mu_star": [0.5, 0.2],
+                           "mu_star_conf": [0.1, 0.3], "mu": [0.5, 0.1], "sigma": [0.1, 0.2],
+                           "blocks": 4})
+    text = " ".join(design_warnings(morris, "morris"))
+    assert "only 4 Morris trajectories" in text and "wider than μ* for b" in text
 
 
 def test_sweep_report(folders):
@@ -226,3 +328,18 @@ def test_a_browser_opens_the_reports_without_a_failed_request(folders, tmp_path)
         finally:
             browser.close()
     assert not problems, problems
+
+
+def test_human_names_of_the_shipped_scenarios():
+    from simulation.report.build import human_name
+
+    def name(stem):
+        scenario = load_scenario(ROOT / "scenarios" / f"{stem}.yaml").model_dump(mode="json")
+        return human_name(scenario, stem)
+
+    assert name("east_of_england_2013") == "East of England 2013"
+    assert name("low_gp_engagement") == ("East of England 2013 with mean GP engagement 0.3 "
+                                         "instead of the fitted 0.426")
+    assert name("teaching") == "One small CCG for classroom use"
+    assert name("england_2013").startswith("211 CCGs") and len(name("england_2013")) <= 110
+    assert human_name({"description": ""}, "fallback") == "fallback"

@@ -46,8 +46,13 @@ def _status(report: Any, console: Any, err: Any, quiet: bool, rerun: str) -> int
 
 def sweep_command(experiment: Path, out: Path | None, workers: int | None, executor: str,
                   scheduler: str | None, resume: bool, retry_failed: bool, overwrite: bool,
-                  max_runs: int | None, quiet: bool, console: Any, err: Any) -> int:
-    """Run or resume an experiment file; print the summary; return the exit status."""
+                  max_runs: int | None, quiet: bool, console: Any, err: Any,
+                  overrides: Sequence[str] = ()) -> int:
+    """Run or resume an experiment file; print the summary; return the exit status.
+
+    ``overrides`` (``--set dotted.path=value``) change the experiment's base scenario(s)
+    before the design is applied; they are recorded in the manifest, and a ``--resume`` with
+    other overrides is refused (the base scenario hash differs)."""
     from .runner import sweep
     from .spec import load_experiment
 
@@ -55,7 +60,7 @@ def sweep_command(experiment: Path, out: Path | None, workers: int | None, execu
     if retry_failed and not resume:
         raise ScenarioError([("--retry-failed", "", "goes with --resume (it reruns the failed "
                               "runs of an existing results folder)")])
-    exp = load_experiment(experiment)
+    exp = load_experiment(experiment, overrides)
     out = out or Path("results") / exp.name
     if not quiet:
         console.print(f"[bold]{exp.name}[/]: {exp.spec.design.kind} design, "
@@ -65,6 +70,7 @@ def sweep_command(experiment: Path, out: Path | None, workers: int | None, execu
                    resume=resume, overwrite=overwrite, retry_failed=retry_failed,
                    max_runs=max_runs, quiet=quiet, console=err)
     rerun = f"commnet sweep {shlex.quote(str(experiment))} --out {shlex.quote(str(out))}"
+    rerun += "".join(f" --set {shlex.quote(o)}" for o in overrides)
     return _status(report, console, err, quiet, rerun)
 
 
@@ -81,7 +87,8 @@ def compare_command(scenarios: Sequence[Path], replicates: int, steps: int | Non
     if len(scenarios) < 2:
         raise ScenarioError([("compare", "", "give at least two scenario files")])
     if reduce not in ("final", "last12"):
-        raise ScenarioError([("--reduce", "", f"{reduce!r}: use final or last12")])
+        raise ScenarioError([("--reduce", "", f"{reduce!r}: use last12 (mean of the last 12 "
+                              "months) or final (the last month)")])
     shown = None
     if metrics:
         shown = list(METRICS) if list(metrics) == ["all"] else list(metrics)
@@ -113,6 +120,11 @@ def sensitivity_command(folder: Path, outcomes: Sequence[str] | None, group: str
     files = write(result, out, figures)
     if not quiet:
         print_indices(result, console)
+    else:  # an undersized design is said even when quiet
+        from .sensitivity import design_warnings
+
+        for warning in design_warnings(result.table, result.kind):
+            console.print(f"warning: {warning}", highlight=False, markup=False, soft_wrap=True)
     console.print(f"{len(files)} file(s) in {out} (sensitivity.csv"
                   f"{' and a bar chart per outcome' if figures else ''})", highlight=False)
     return 0

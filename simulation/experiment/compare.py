@@ -37,7 +37,23 @@ from ..statistics import difference, format_interval, hedges_g, mean_ci, mean_in
 from .runner import SweepReport, sweep
 from .spec import ExperimentSpec, experiment_from_spec
 
-__all__ = ["CompareResult", "compare_table", "hedges_g", "mean_ci", "run_compare"]  # stats re-exported
+__all__ = ["REDUCTIONS", "CompareResult", "compare_table", "compare_warnings", "hedges_g", "mean_ci",
+           "reduction_name", "run_compare"]  # stats re-exported
+
+#: How a run's monthly values become one number, by ``--reduce`` key, as named on screen, in
+#: ``compare.csv`` (column ``reduction``) and in the report.  The default is ``last12``.
+REDUCTIONS = {"last12": "mean of the last 12 months", "final": "final month"}
+
+#: Fewer replicates than this per scenario draws a warning (intervals are wide).
+FEW_REPLICATES = 10
+
+
+def reduction_name(reduce: str, steps: int | None = None) -> str:
+    """The reduction's name in words ("mean of the last 12 months"); when a run has fewer
+    than 12 months the mean is over all of them, and the name says so."""
+    if reduce == "last12" and steps is not None and steps < 12:
+        return f"mean of all {steps} months (runs shorter than 12 months)"
+    return REDUCTIONS[reduce]
 
 #: Metrics shown by default (the CSV has every metric).
 SHOWN = (
@@ -130,6 +146,10 @@ class CompareResult:
     report: SweepReport
     csv: Path | None = None
     figure: Path | None = None
+    #: the reduction in words (``table["reduction"]``), e.g. "mean of the last 12 months"
+    reduction: str = ""
+    #: underpowered design: few replicates, intervals wider than the differences
+    warnings: list[str] | None = None
 
 
 def _case_names(names: list[str]) -> list[str]:
@@ -159,7 +179,7 @@ def run_compare(
     seed: int | None = None,
     overrides: Sequence[str] = (),
     metrics: Sequence[str] | None = None,
-    reduce: str = "final",
+    reduce: str = "last12",
     out: str | os.PathLike[str] | None = None,
     figures: bool = True,
     **options: Any,
@@ -173,7 +193,8 @@ def run_compare(
         scenario's seed).
     overrides : ``dotted.path=value`` applied to every scenario.
     metrics : metrics shown (default :data:`SHOWN`); the table has every metric.
-    reduce : ``final`` (value at the last month) or ``last12`` (mean of the last 12 months).
+    reduce : ``last12`` (mean of the last 12 months, the default, as in ``commnet report``)
+        or ``final`` (value at the last month); named in the table's ``reduction`` column.
     out : results folder (default ``results/compare/<names>``).
     options : passed to :func:`~simulation.experiment.runner.sweep` (executor, workers,
         scheduler, resume, overwrite, quiet, ...).
@@ -201,8 +222,11 @@ def run_compare(
     columns = [m if reduce == "final" else f"{m}__last12" for m in METRICS]
     table = compare_table(frame, columns, by="case", order=names)
     table["metric"] = table["metric"].str.removesuffix("__last12")
+    reduction = reduction_name(reduce, int(exp.bases[0].get("steps") or 0) or None)
+    table.insert(1, "reduction", reduction)
     shown = list(metrics or SHOWN)
-    result = CompareResult(table, shown, reduce, report)
+    result = CompareResult(table, shown, reduce, report, reduction=reduction,
+                           warnings=compare_warnings(table, shown))
     out.mkdir(parents=True, exist_ok=True)
     result.csv = out / "compare.csv"
     table.to_csv(result.csv, index=False)
@@ -220,29 +244,71 @@ def run_compare(
     return result
 
 
-def print_compare(result: CompareResult, console: Any) -> None:
-    """Print the comparison as a rich table (the metrics in ``result.shown``).
+def compare_warnings(table: pd.DataFrame, shown: Sequence[str]) -> list[str]:
+    """Warnings for an underpowered comparison: fewer than :data:`FEW_REPLICATES` replicates
+    per scenario, and the shown metrics whose difference is smaller than its interval's
+    half-width (it cannot be told from replicate noise at this number of replicates)."""
+    from ..statistics import _fmt as fmt
 
-    The difference from the first scenario, in the metric's units with its 95% interval,
-    comes before Hedges' g, whose column says it is standardised by replicate noise.
+    out = []
+    if table.empty:
+        return out
+    counts = table.loc[table["metric"].isin(list(shown)) & (table["n"] > 0), "n"]
+    n = int(counts.min()) if len(counts) else int(table["n"].max())
+    if n < FEW_REPLICATES:
+        out.append(f"only {n} replicates per scenario: 95% intervals are wide (Student t with "
+                   f"{max(n - 1, 0)} degrees of freedom); use --replicates {FEW_REPLICATES} or "
+                   "more, 30 for a result to quote")
+    vague: dict[str, list[str]] = {}
+    for r in table[table["metric"].isin(list(shown)) & (table["method"] != "")].itertuples():
+        half = (r.diff_ci_high - r.diff_ci_low) / 2
+        if np.isfinite(half) and np.isfinite(r.diff) and half > abs(r.diff):
+            vague.setdefault(str(r.scenario), []).append(f"{r.metric} {fmt(r.diff)} ± {fmt(half)}")
+    for scenario, items in vague.items():
+        out.append(f"{scenario}: the 95% interval is wider than the difference for "
+                   f"{', '.join(items)}; with {n} replicates these cannot be told from "
+                   "replicate noise (intervals narrow as 1/√replicates)")
+    return out
+
+
+def print_compare(result: CompareResult, console: Any) -> None:
+    """Print the comparison as a rich table (the metrics in ``result.shown``), then any
+    warnings.
+
+    The table is stacked: each metric's name and unit on a line of its own, its scenarios
+    beneath, so nothing is cut at 80 columns (long names fold, never end in "…").  The
+    difference from the first scenario, in the metric's units with its 95% interval, comes
+    before Hedges' g, whose column says it is standardised by replicate noise.
     """
     from rich.table import Table
 
+    from ..reporters import metric_info
     from ..statistics import _fmt as fmt
 
     tab = result.table
     first = tab["scenario"].iloc[0] if len(tab) else ""
-    what = "final month" if result.reduce == "final" else "mean of the last 12 months"
-    t = Table(title=f"{what}, overall: mean ± 95% t-interval half-width ([low, high] where "
-              "clipped to the metric's range); difference from "
-              f"{first} in the metric's units (paired by replicate when seeds are shared); "
-              "bold: interval excludes 0")
-    for col in ("metric", "scenario", "mean ± 95% CI", f"Δ vs {first} ± 95% CI",
-                "Hedges' g, standardised by replicate noise"):
-        t.add_column(col, justify="left" if col in ("metric", "scenario") else "right")
+    what = result.reduction or REDUCTIONS.get(result.reduce, result.reduce)
+    t = Table(title=f"{what.capitalize()}, overall: mean ± 95% t-interval half-width "
+              "(\\[low, high] where clipped to the metric's range); Δ: difference from "
+              f"the reference, {first}, in the metric's units (paired by replicate when seeds are shared; "
+              "bold: its interval excludes 0); Hedges' g is standardised by replicate noise",
+              title_justify="left")
+    longest = max([len(m) for m in result.shown] + [len(str(c)) + 2 for c in
+                                                    dict.fromkeys(tab["scenario"])] + [17])
+    # at 80 columns: 22 + 17 + 17 + 10 and the borders; wider terminals widen the first
+    t.add_column("metric / scenario", overflow="fold", min_width=min(longest, 22))
+    t.add_column("mean ± 95% CI", justify="right", overflow="fold", max_width=17)
+    t.add_column("Δ vs reference ± 95% CI", justify="right", overflow="fold", max_width=17)
+    t.add_column("Hedges' g", justify="right", overflow="fold", max_width=10)
 
     for metric in result.shown:
         rows = tab[tab["metric"] == metric]
+        try:
+            info = metric_info(metric)
+            head = f"[bold]{info.title}[/]\n{metric}\n[dim]{info.axis_label()}[/]"
+        except KeyError:
+            head = f"[bold]{metric}[/]"
+        t.add_row(head, "", "", "")
         for i, r in enumerate(rows.itertuples()):
             if np.isfinite(r.ci_low) and "clipped" in r.note:  # asymmetric: show the limits
                 mean = f"{fmt(r.mean)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}]"
@@ -266,6 +332,7 @@ def print_compare(result: CompareResult, console: Any) -> None:
                     g = "– (sd ≈ 0)" if "identical" in r.g_note else "–"
             else:
                 d, g = "(reference)", ""
-            t.add_row(metric if i == 0 else "", str(r.scenario), mean, d, g,
-                      end_section=i == len(rows) - 1)
+            t.add_row(f"  {r.scenario}", mean, d, g, end_section=i == len(rows) - 1)
     console.print(t)
+    for w in result.warnings or []:
+        console.print(f"[bold yellow]warning[/]: {w}", highlight=False, soft_wrap=True)

@@ -709,8 +709,11 @@ def print_discovery(result: DiscoveryResult, console: Any) -> None:
     tab = Table(title=f"PRIM box {result.chosen} ({result.rule}): coverage "
                       f"{r['coverage']:.2f}, density {r['density']:.2f}, mass {r['mass']:.2f}, "
                       f"n {int(r['n'])}")
+    # parameter names whole where they fit (up to 30 characters), folded only beyond
+    longest = max([len(str(p)) for p in result.boxes["parameter"]] + [9])
     for col in ("parameter", "role", "box", "sampled range", "quasi-p"):
-        tab.add_column(col, overflow="fold")
+        tab.add_column(col, overflow="fold",
+                       min_width=min(longest, 30) if col == "parameter" else None)
     for b in result.boxes.itertuples():
         rng = "" if b.categories else f"{b.range_min:.3g} – {b.range_max:.3g}"
         qps = [f"{q:.2g}" for q in (b.qp_lower, b.qp_upper) if np.isfinite(q)]

@@ -231,6 +231,7 @@ def _manifest(plan: _Plan) -> dict[str, Any]:
         "design_hash": exp.design_hash(),
         "base_files": exp.base_files,
         "base_scenario_hashes": exp.base_hashes,
+        "overrides": list(getattr(exp, "overrides", []) or []),
         "design": spec.design.kind,
         "parameters": plan.design.names,
         "points": plan.points,

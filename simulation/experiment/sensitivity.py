@@ -31,7 +31,18 @@ from ..loader import ScenarioError
 from .designs import analysis_seed
 from .store import read_results
 
-__all__ = ["SensitivityResult", "analyse", "morris_indices", "plot_indices", "sobol_indices"]
+__all__ = ["SensitivityResult", "analyse", "design_warnings", "morris_indices", "plot_indices",
+           "sobol_indices"]
+
+#: Fewer Sobol base samples N than this draw a warning (SALib's examples use 1024; the
+#: indices' bootstrap intervals shrink as 1/√N).
+MIN_SOBOL_N = 128
+#: Fewer Morris trajectories than this draw a warning (10-50 is the usual range).
+MIN_MORRIS_R = 10
+#: An index estimate this far below 0 or above 1 is an estimation error, not rounding.
+TOLERANCE = 0.01
+#: Indices at least this large whose interval is wider than the estimate are named.
+NOTABLE = 0.05
 
 
 def _problem(names: Sequence[str]) -> dict[str, Any]:
@@ -169,6 +180,55 @@ def analyse(folder: str | os.PathLike[str], outcomes: Sequence[str] | None = Non
     return SensitivityResult(kind, pd.concat(tables, ignore_index=True), notes)
 
 
+def design_warnings(table: pd.DataFrame, kind: str) -> list[str]:
+    """Warnings for an undersized sensitivity design, read from its indices table.
+
+    Sobol: fewer than :data:`MIN_SOBOL_N` base samples; S1 < 0 or ST > 1 (impossible for
+    true indices: estimation error); an index of at least :data:`NOTABLE` whose 95% interval
+    is wider than the estimate.  Morris: fewer than :data:`MIN_MORRIS_R` trajectories; a μ*
+    of at least :data:`NOTABLE` of the largest whose interval is wider than itself.
+    """
+    out: list[str] = []
+    if table.empty:
+        return out
+    blocks = int(table["blocks"].min()) if "blocks" in table else None
+    if kind == "sobol":
+        if blocks is not None and blocks < MIN_SOBOL_N:
+            out.append(f"only {blocks} Sobol base samples (N): the indices are rough and their "
+                       f"intervals wide; use samples: {MIN_SOBOL_N} or more (a power of 2; "
+                       "SALib's examples use 1024)")
+        for o in dict.fromkeys(table["outcome"]):
+            t = table[table["outcome"] == o]
+            neg = t.loc[t["S1"] < -TOLERANCE, "parameter"].tolist()
+            big = t.loc[t["ST"] > 1 + TOLERANCE, "parameter"].tolist()
+            wide = [f"{r.parameter} ({name} {getattr(r, name):.2f} ± {getattr(r, name + '_conf'):.2f})"
+                    for r in t.itertuples() for name in ("S1", "ST")
+                    if getattr(r, name) >= NOTABLE
+                    and getattr(r, name + "_conf") > getattr(r, name)]
+            if neg:
+                out.append(f"{o}: S1 < 0 for {', '.join(neg)} -- true indices are never "
+                           "negative, so this is estimation error (too few base samples)")
+            if big:
+                out.append(f"{o}: ST > 1 for {', '.join(big)} -- true indices are at most 1, so "
+                           "this is estimation error (too few base samples)")
+            if wide:
+                out.append(f"{o}: the 95% interval is wider than the estimate for "
+                           f"{'; '.join(wide)}")
+    else:
+        if blocks is not None and blocks < MIN_MORRIS_R:
+            out.append(f"only {blocks} Morris trajectories: the screening is rough; use "
+                       f"samples: {MIN_MORRIS_R} or more")
+        for o in dict.fromkeys(table["outcome"]):
+            t = table[table["outcome"] == o]
+            top = float(np.nanmax(t["mu_star"])) if len(t) else 0.0
+            wide = [f"{r.parameter} (μ* {r.mu_star:.3g} ± {r.mu_star_conf:.3g})"
+                    for r in t.itertuples()
+                    if top > 0 and r.mu_star >= NOTABLE * top and r.mu_star_conf > r.mu_star]
+            if wide:
+                out.append(f"{o}: the 95% interval is wider than μ* for {'; '.join(wide)}")
+    return out
+
+
 def plot_indices(table: pd.DataFrame, kind: str, outcome: str, path: str | os.PathLike[str]
                  ) -> Path:
     """Bar chart of one outcome's indices: S1 and ST (Sobol) or μ* and σ (Morris), with
@@ -227,23 +287,28 @@ def print_indices(result: SensitivityResult, console: Any) -> None:
     def f(v: float) -> str:
         return "–" if not np.isfinite(v) else f"{v:.3f}"
 
+    longest = min(max([len(str(p)) for p in result.table["parameter"]] + [9]), 30)
     for o in dict.fromkeys(result.table["outcome"]):
         t = result.table[result.table["outcome"] == o]
         blocks = int(t["blocks"].iloc[0])
         if result.kind == "sobol":
             tab = Table(title=f"{o}: Sobol indices (95% CI), {blocks} base samples")
             for c in ("parameter", "S1", "ST"):
-                tab.add_column(c, justify="left" if c == "parameter" else "right")
+                tab.add_column(c, justify="left" if c == "parameter" else "right",
+                               overflow="fold", min_width=longest if c == "parameter" else None)
             for r in t.itertuples():
                 tab.add_row(r.parameter, f"{f(r.S1)} ± {f(r.S1_conf)}",
                             f"{f(r.ST)} ± {f(r.ST_conf)}")
         else:
             tab = Table(title=f"{o}: Morris screening, {blocks} trajectories")
             for c in ("parameter", "μ* (95% CI)", "μ", "σ"):
-                tab.add_column(c, justify="left" if c == "parameter" else "right")
+                tab.add_column(c, justify="left" if c == "parameter" else "right",
+                               overflow="fold", min_width=longest if c == "parameter" else None)
             for r in t.itertuples():
                 tab.add_row(r.parameter, f"{f(r.mu_star)} ± {f(r.mu_star_conf)}", f(r.mu),
                             f(r.sigma))
         console.print(tab)
     for note in result.notes:
         console.print(f"note: {note}", highlight=False)
+    for warning in design_warnings(result.table, result.kind):
+        console.print(f"[bold yellow]warning[/]: {warning}", highlight=False, soft_wrap=True)

@@ -486,6 +486,8 @@ class Experiment:
     base_files: list[str]
     file_sha256: str | None = None
     base_hashes: list[str] = field(default_factory=list)
+    #: ``dotted.path=value`` changes applied to every base scenario (``commnet sweep --set``)
+    overrides: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -725,28 +727,58 @@ def experiment_from_spec(spec: ExperimentSpec, folder: str | os.PathLike[str] = 
     return exp
 
 
-def load_experiment(path: str | os.PathLike[str]) -> Experiment:
+def looks_like_scenario(data: Any) -> bool:
+    """Whether a YAML mapping is a scenario file rather than an experiment: it has no
+    ``design`` and at least one top-level field that only a scenario has."""
+    if not isinstance(data, dict) or "design" in data:
+        return False
+    only_scenario = set(Scenario.model_fields) - set(ExperimentSpec.model_fields) - {"extends"}
+    return bool(only_scenario & set(data))
+
+
+def load_experiment(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> Experiment:
     """Load, validate and resolve an experiment file.
 
     The file may ``extends:`` another experiment file (mappings merged key by key, as for
-    scenarios).  Scenario paths are relative to the experiment file.
+    scenarios).  Scenario paths are relative to the experiment file.  ``overrides`` are
+    ``dotted.path=value`` changes applied to the base scenario(s) before the design (the
+    CLI's ``commnet sweep --set``).
 
     Raises
     ------
     ScenarioError
-        With the file, field, bad value and what is allowed for every problem.
+        With the file, field, bad value and what is allowed for every problem; a scenario
+        file given instead of an experiment is named as such.
     """
     path = Path(path)
     chain = load_yaml_chain(path)
     data: dict[str, Any] = {}
     for _, raw in reversed(chain):
         data = merge_mappings(data, raw)
+    if looks_like_scenario(data):
+        raise ScenarioError([(str(path), "", "is a scenario file, not an experiment; "
+                              f"run it with `commnet run {path}` (an experiment file names a "
+                              "`base:` scenario, a `design:` and `parameters:`; see "
+                              "experiments/*.yaml and docs/experiments.md)")])
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_spec_problems(exc, data, chain)) from None
+    clash = []
+    for o in overrides:
+        key = o.split("=", 1)[0].strip()
+        if key in spec.parameters:
+            clash.append(("--set", o, f"the experiment varies {key!r} (parameters:), so a "
+                          "--set of it would be overwritten at every point; remove it"))
+        elif key in spec.set or any(key in c.set for c in spec.cases):
+            clash.append(("--set", o, f"the experiment file fixes {key!r} (set:), which "
+                          "would overwrite it; edit the file instead"))
+    if clash:
+        raise ScenarioError(clash)
     # scenario paths are relative to the file of the chain that names them
     folder = next((Path(name).parent for name, raw in chain if "base" in raw or "cases" in raw),
                   path.parent)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return experiment_from_spec(spec, folder, path, digest)
+    exp = experiment_from_spec(spec, folder, path, digest, overrides=overrides)
+    exp.overrides = list(overrides)
+    return exp

@@ -153,14 +153,44 @@ def _versions(manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in (manifest.get("versions") or {}).items()]
 
 
-def _load_scenario_dict(path: str | None) -> dict[str, Any] | None:
-    """A scenario file resolved (extends, defaults) as a dict, or None if it is unreadable."""
+def release(manifest: Mapping[str, Any]) -> str:
+    """The commnet release that wrote a folder ("commnet 0.1.0"), from its manifest's
+    package versions (the provenance table's first row; cite it with CITATION.cff)."""
+    version = (manifest.get("versions") or {}).get("commnet")
+    return f"commnet {version}" if version else "not recorded (written before versions were)"
+
+
+def human_name(scenario: Mapping[str, Any] | None, fallback: str) -> str:
+    """A scenario as a reader would name it: the first sentence of its ``description``
+    without bracketed asides ("East of England 2013 with mean GP engagement 0.3 instead of
+    the fitted 0.426"); the words before its colon when it is long and has one ("East of
+    England 2013: the six CCGs …" → "East of England 2013"); cut at its last comma or
+    semicolon within 110 characters when still long; its ``name`` when it has no
+    description."""
+    text = " ".join(str((scenario or {}).get("description") or "").split())
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0].strip().rstrip(".")
+    first = re.sub(r"\s*\([^()]*\)", "", first).strip()
+    if not first:
+        return fallback
+    head, colon, _ = first.partition(": ")
+    if colon and len(first) > 60 and 3 <= len(head) <= 60:
+        return head
+    if len(first) > 110:
+        cuts = [m.start() for m in re.finditer(r"[,;] ", first) if 15 < m.start() <= 110]
+        first = first[: max(cuts)] if cuts else first[:107].rsplit(" ", 1)[0] + " …"
+    return first
+
+
+def _load_scenario_dict(path: str | None, overrides: Sequence[str] = ()
+                        ) -> dict[str, Any] | None:
+    """A scenario file resolved (extends, defaults, ``--set`` overrides) as a dict, or None
+    if it is unreadable."""
     if not path or not Path(path).is_file():
         return None
     from ..loader import load_scenario
 
     try:
-        return load_scenario(path).model_dump(mode="json")
+        return load_scenario(path, list(overrides)).model_dump(mode="json")
     except ScenarioError:
         return None
 
@@ -245,6 +275,10 @@ def run_context(folder: Path) -> dict[str, Any]:
     cmd += [f"--set {o}" for o in overrides]
     return {
         "kind": "run",
+        "warnings": ([] if n >= 10 else [
+            f"Only {n} replicate{'s' if n != 1 else ''}: "
+            + ("no interval can be given." if n < 2 else "the intervals are wide.")
+            + " Rerun with --replicates 10 or more (30 for a result to quote)."]),
         "title": f"{manifest.get('scenario_name', scenario.get('name', 'run'))}: "
                  f"{n} replicate{'s' if n != 1 else ''} of {manifest.get('steps')} months",
         "question": (scenario.get("description") or "").strip(),
@@ -257,6 +291,7 @@ def run_context(folder: Path) -> dict[str, Any]:
         "per_group": per_group,
         "figures": figures,
         "provenance": {
+            "release": release(manifest),
             "scenario file": manifest.get("scenario_file", "–"),
             "scenario hash": manifest.get("scenario_hash", "–"),
             "overrides (--set)": ", ".join(overrides) or "none",
@@ -305,6 +340,76 @@ def _experiment_frame(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return runs, overall
 
 
+#: The per-month benchmarks of misallocated £ per head, when the results have them: the same
+#: decision rule fed no local knowledge (floor) and fed true need (ceiling).
+BENCHMARKS = (("misallocated_floor_per_head", "fed no local knowledge"),
+              ("misallocated_ceiling_per_head", "fed true need (perfect knowledge)"))
+
+
+def _pounds_headline(rows: Sequence[Mapping[str, Any]], by_case: Mapping[str, pd.DataFrame],
+                     cases: Sequence[str], names: Mapping[str, str], window: str
+                     ) -> dict[str, Any] | None:
+    """The report's headline: misallocated £ per head in each scenario, the difference in
+    words (also when it does not move), and the no-knowledge and perfect-knowledge
+    benchmarks when the results hold them (never invented)."""
+    row = next((r for r in rows if r["metric"] == "misallocated_per_head"), None)
+    if row is None:
+        return None
+    m = "misallocated_per_head"
+    ref = cases[0]
+    values = [f"{row['ref']['mean']} per head per year in “{names[ref]}”"]
+    values += [f"{o['value']['mean']} in “{names[o['case']]}”" for o in row["others"]]
+    lines = ["Misallocated spend (money spent away from need): " + ", ".join(values) + "."]
+    for o in row["others"]:
+        a, b = names[o["case"]], names[ref]
+        if o["clear"]:
+            more = "more" if o["diff"].startswith("+") else "less"
+            size = o["diff"].lstrip("+−-")
+            lines.append(f"“{a}” spends {size} per head per year {more} away from need than "
+                         f"“{b}” (95% interval {o['low']} to {o['high']}; "
+                         f"{o['verdict'].split(': ')[-1]}).")
+        else:
+            lines.append(f"£ per head is unchanged within its interval: “{a}” differs from "
+                         f"“{b}” by {o['diff']} per head per year (95% interval {o['low']} to "
+                         f"{o['high']}, which includes 0).")
+    bench = []
+    for metric, words in BENCHMARKS:
+        col = f"{metric}{window}"
+        if not all(col in by_case[c].columns for c in cases):
+            continue
+        means = {c: float(np.nanmean(by_case[c][col].to_numpy(float))) for c in cases}
+        if not all(np.isfinite(v) for v in means.values()):
+            continue
+        others = [f"{fmt(means[c], m)} in “{names[c]}”" for c in cases[1:]
+                  if fmt(means[c], m) != fmt(means[ref], m)]
+        shown = [fmt(means[ref], m) + (f" in “{names[ref]}”" if others else ""), *others]
+        bench.append(f"{words}, {', '.join(shown)}")
+    benchmark = None
+    if bench:
+        benchmark = ("For scale, the same decision rule would misallocate, per head per year: "
+                     + "; ".join(bench) + ".")
+    return {"lines": lines, "benchmark": benchmark}
+
+
+def _compare_warnings(rows: Sequence[Mapping[str, Any]], n: int, names: Mapping[str, str]
+                      ) -> list[str]:
+    """Underpowered comparison: few replicates, headline intervals wider than differences."""
+    out = []
+    if n < 10:
+        out.append(f"Only {n} replicate{'s' if n != 1 else ''} per scenario: the intervals are "
+                   "wide, so small differences cannot be told from run-to-run noise. Rerun with "
+                   "--replicates 10 or more (30 for a result to quote).")
+    for r in rows:
+        if r["metric"] not in WORDS:
+            continue
+        for o in r["others"]:
+            if not o["clear"] and o["low"] != "–":
+                out.append(f"{metric_info(r['metric']).title} in “{names[o['case']]}”: the "
+                           f"95% interval ({o['low']} to {o['high']}) is wider than the "
+                           f"difference ({o['diff']}); more replicates would narrow it.")
+    return out
+
+
 def compare_context(folder: Path) -> dict[str, Any]:
     """Context of a ``commnet compare`` folder: per metric, each scenario's mean (last 12
     months when stored, else final month) and the difference from the first scenario in the
@@ -319,6 +424,18 @@ def compare_context(folder: Path) -> dict[str, Any]:
     scen = {c: _load_scenario_dict(files.get(c)) for c in cases}
     window = "__last12" if any(c.endswith("__last12") for c in overall.columns) else ""
     what = "mean of the last 12 months" if window else "final month"
+    try:  # the reduction `commnet compare` used, so the report tells the same story
+        stored = pd.read_csv(folder / "compare.csv", usecols=["reduction"], nrows=1)
+        if len(stored) and str(stored["reduction"].iloc[0]) == "final month":
+            window, what = "", "final month"
+        elif len(stored) and window:
+            what = str(stored["reduction"].iloc[0])
+    except (OSError, ValueError):
+        pass
+    names = {c: human_name(scen.get(c), c) for c in cases}
+    for c in cases:  # a variant that inherits its base's description: tell them apart
+        if list(names.values()).count(names[c]) > 1:
+            names = {k: (f"{v} ({k})" if v == names[c] else v) for k, v in names.items()}
     by_case = {c: overall[overall["case"] == c].sort_values("replicate").set_index("replicate")
                for c in cases}
     n = int(min(len(v) for v in by_case.values())) if by_case else 0
@@ -352,14 +469,27 @@ def compare_context(folder: Path) -> dict[str, Any]:
                 "verdict": _verdict(m, d), "clear": d.excludes_zero,
             })
         rows.append(entry)
-    headline = [r for r in rows if r["metric"] in WORDS]
+    words = [r for r in rows if r["metric"] in WORDS]
     sentences = []
-    for r in headline:
+    for r in words:
+        title = metric_info(r["metric"]).title
         for o in r["others"]:
+            a, b = names[o["case"]], names[ref]
             if o["clear"]:
-                sentences.append(f"{metric_info(r['metric']).title} is {o['diff']} in {o['case']} "
-                                 f"compared with {ref} (95% interval {o['low']} to {o['high']}; "
+                sentences.append(f"{title} is {o['diff']} in “{a}” compared with “{b}” "
+                                 f"(95% interval {o['low']} to {o['high']}; "
                                  f"{o['verdict'].split(': ')[-1]}).")
+            elif r["metric"] == "misallocated_per_head":
+                sentences.append(f"£ per head is unchanged within its interval: misallocated "
+                                 f"spend differs by {o['diff']} per head per year in “{a}” "
+                                 f"compared with “{b}” (95% interval {o['low']} to "
+                                 f"{o['high']}, which includes 0).")
+            else:
+                sentences.append(f"{title} does not differ clearly in “{a}” from “{b}”: "
+                                 f"{o['diff']} (95% interval {o['low']} to {o['high']}, which "
+                                 "includes 0).")
+    headline = _pounds_headline(rows, by_case, cases, names, window)
+    warnings = _compare_warnings(rows, n, names)
     differences = []
     ref_flat = flatten(scen[ref]) if scen.get(ref) else {}
     for c in cases[1:]:
@@ -384,8 +514,8 @@ def compare_context(folder: Path) -> dict[str, Any]:
     if not ts.empty:
         from ..figures import plot_trajectories
 
-        names = runs.set_index("run_id")["case"]
-        ts["scenario"] = pd.Categorical(ts["run_id"].map(names), categories=cases)
+        case_of = runs.set_index("run_id")["case"]
+        ts["scenario"] = pd.Categorical(ts["run_id"].map(case_of), categories=cases)
         ts = ts.sort_values(["scenario", "run_id", "step"], kind="stable")
         fig = plot_trajectories(ts, metrics=[m for m in KEY_METRICS if m in ts.columns],
                                 label_column="scenario", title=" vs ".join(cases))
@@ -393,17 +523,22 @@ def compare_context(folder: Path) -> dict[str, Any]:
                         "caption": "Overall value each month: mean over replicates (line) and "
                         "5th–95th percentile of replicates (band), one colour per scenario."})
     ref_scen = scen.get(ref) or {}
+    others = [f"“{names[c]}”" for c in cases[1:]]
     return {
         "kind": "compare",
-        "title": f"{' vs '.join(cases)}",
-        "question": (f"How do {', '.join(cases[1:])} differ from {ref}? "
-                     + (exp.get("description") or "")).strip(),
-        "cases": [{"name": c, "file": files.get(c) or "–",
+        "title": f"{', '.join(others)} compared with “{names[ref]}”",
+        "question": (f"What changes in {' and in '.join(others)}, compared with "
+                     f"“{names[ref]}”? Values are {what}, overall."),
+        "headline": headline,
+        "warnings": warnings,
+        "cases": [{"name": c, "label": names[c], "file": files.get(c) or "–",
                    "description": ((scen.get(c) or {}).get("description") or "").strip()}
                   for c in cases],
-        "reference": ref, "what": what, "replicates": n, "rows": rows,
+        "reference": ref, "reference_label": names[ref], "what": what, "replicates": n,
+        "rows": rows, "labels": names,
         "sentences": sentences, "differences": differences, "figures": figures,
         "provenance": {
+            "release": release(manifest),
             "experiment": manifest.get("experiment_name", "–"),
             "design hash": manifest.get("design_hash", "–"),
             "scenario hashes": ", ".join(f"{c}: {h}" for c, h in zip(
@@ -437,6 +572,28 @@ def _short(values: Any) -> str:
 
 
 # --------------------------------------------------------------------------- sweep
+def is_categorical(values: pd.Series) -> bool:
+    """A yes/no or named parameter (bool, string or category values): drawn as categories,
+    not on a numeric axis."""
+    return bool(pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values))
+
+
+def _categories(ax: Any, x: pd.Series, y: pd.Series) -> None:
+    """Runs by category: one column of dots per level (spread sideways, deterministic),
+    the mean of each level in blue, the levels named on the axis."""
+    levels = list(dict.fromkeys(sorted(x.unique(), key=lambda v: (str(type(v)), v))))
+    pos = {v: k for k, v in enumerate(levels)}
+    xs = x.map(pos).to_numpy(float)
+    rank = x.groupby(x).cumcount().to_numpy(float)
+    count = x.map(x.value_counts()).to_numpy(float)
+    xs = xs + 0.25 * ((rank + 0.5) / np.maximum(count, 1) - 0.5)
+    ax.scatter(xs, y.to_numpy(float), s=12, alpha=0.5, color="0.4", lw=0)
+    means = y.groupby(x).mean()
+    ax.plot([pos[v] for v in means.index], means.to_numpy(), "o", color="C0", ms=6)
+    ax.set_xticks(range(len(levels)),
+                  [{True: "yes (true)", False: "no (false)"}.get(v, str(v)) for v in levels])
+    ax.set_xlim(-0.6, len(levels) - 0.4)
+
 def _outcome_columns(manifest: Mapping[str, Any], frame: pd.DataFrame) -> list[str]:
     cols = manifest.get("outcomes") or []
     return [c for c in cols if c in frame.columns]
@@ -454,7 +611,7 @@ def sweep_context(folder: Path) -> dict[str, Any]:
     runs, overall = _experiment_frame(folder)
     outcomes = _outcome_columns(manifest, overall)
     base = (manifest.get("base_files") or [None])[0]
-    scenario = _load_scenario_dict(base) or {}
+    scenario = _load_scenario_dict(base, manifest.get("overrides") or []) or {}
     design = (pd.read_parquet(folder / "design.parquet")
               if (folder / "design.parquet").exists() else pd.DataFrame())
     ranges = []
@@ -487,21 +644,24 @@ def sweep_context(folder: Path) -> dict[str, Any]:
             row["cells"].append("–" if not math.isfinite(rho) else f"{rho:+.2f}")
         corr.append(row)
     figures = []
-    numeric = [p for p in params if p in overall and pd.api.types.is_numeric_dtype(overall[p])]
+    drawn = [p for p in params if p in overall][:4]
     shown = [c for c in outcomes if c.split("__")[0] in METRICS][:6]
-    if numeric and shown:
+    if drawn and shown:
         from matplotlib.figure import Figure
 
-        fig = Figure(figsize=(3.6 * min(len(numeric), 4), 2.8 * len(shown)))
-        axes = fig.subplots(len(shown), min(len(numeric), 4), squeeze=False)
+        fig = Figure(figsize=(3.6 * len(drawn), 2.8 * len(shown)))
+        axes = fig.subplots(len(shown), len(drawn), squeeze=False)
         for i, c in enumerate(shown):
-            for j, p in enumerate(numeric[:4]):
+            for j, p in enumerate(drawn):
                 ax = axes[i, j]
-                g = overall.groupby(p)[c]
-                mean = g.mean()
-                ax.scatter(overall[p], overall[c], s=12, alpha=0.5, color="0.4", lw=0)
-                if len(mean) <= 12:
-                    ax.plot(mean.index, mean.to_numpy(), "o-", color="C0", ms=4)
+                ok = overall[[p, c]].dropna()  # an undefined outcome is not drawn anywhere
+                if is_categorical(overall[p]):
+                    _categories(ax, ok[p], ok[c])
+                else:
+                    mean = ok.groupby(p)[c].mean()
+                    ax.scatter(ok[p], ok[c], s=12, alpha=0.5, color="0.4", lw=0)
+                    if len(mean) <= 12:
+                        ax.plot(mean.index, mean.to_numpy(), "o-", color="C0", ms=4)
                 ax.set_xlabel(p, fontsize=8)
                 ax.set_ylabel(re.sub(r"\s*\(", "\n(", metric_info(c).title + " (" +
                                      metric_info(c).axis_label() + ")", count=1), fontsize=8)
@@ -510,14 +670,21 @@ def sweep_context(folder: Path) -> dict[str, Any]:
         fig.tight_layout()
         figures.append({"title": "Outcomes against each parameter", "png": png(fig),
                         "caption": "Grey dots: one run each (overall); blue: the mean at each "
-                        "parameter value (when there are at most 12)."})
+                        "parameter value (when there are at most 12). A yes/no or named "
+                        "parameter is drawn as categories, its runs spread sideways; runs "
+                        "whose outcome is undefined are left out."})
     for f in sorted(folder.glob("sensitivity_*.png")):
         figures.append({"title": f"Sensitivity indices: {f.stem.removeprefix('sensitivity_')}",
                         "png": png_file(f), "caption": "From `commnet sensitivity`: bars with "
                         "95% bootstrap intervals."})
     sens = None
+    warnings: list[str] = []
     if (folder / "sensitivity.csv").exists():
-        sens = pd.read_csv(folder / "sensitivity.csv").round(3)
+        from ..experiment.sensitivity import design_warnings
+
+        raw = pd.read_csv(folder / "sensitivity.csv")
+        warnings = design_warnings(raw, "sobol" if "S1" in raw.columns else "morris")
+        sens = raw.round(3)
     reps = int(manifest.get("replicates") or 1)
     return {
         "kind": "sweep",
@@ -531,7 +698,9 @@ def sweep_context(folder: Path) -> dict[str, Any]:
             "columns": list(sens.columns), "rows": sens.astype(str).values.tolist()},
         "design_rows": len(design),
         "replicates": reps,
+        "warnings": warnings,
         "provenance": {
+            "release": release(manifest),
             "experiment file": manifest.get("experiment_file") or "–",
             "experiment sha256": manifest.get("experiment_sha256") or "–",
             "design hash": manifest.get("design_hash", "–"),
@@ -543,10 +712,11 @@ def sweep_context(folder: Path) -> dict[str, Any]:
             "created": manifest.get("created", "–"),
             "platform": manifest.get("platform", "–"),
         },
-        "reproduce": f"commnet sweep {manifest.get('experiment_file') or 'EXPERIMENT.yaml'}",
+        "reproduce": f"commnet sweep {manifest.get('experiment_file') or 'EXPERIMENT.yaml'}"
+                     + "".join(f" --set {o}" for o in manifest.get("overrides") or []),
         "scenario_json": json.dumps(scenario, indent=1),
         "files": _files(folder),
-        **_common(scenario, manifest, reps),
+        **_common(scenario, manifest, reps, manifest.get("overrides") or []),
     }
 
 
@@ -603,6 +773,7 @@ def calibration_context(folder: Path) -> dict[str, Any]:
         "targets": targets, "params": params, "covered": covered, "figures": figures,
         "calibrated": calibrated[0].name if calibrated else None,
         "provenance": {
+            "release": release(manifest),
             "calibration file": manifest.get("calibration_file", "–"),
             "base scenario": base or "–",
             "seed": manifest.get("seed", "–"),
