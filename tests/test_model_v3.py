@@ -283,3 +283,27 @@ def test_survey_shares_hand_case(tiny):
     # overall: population-weighted over the groups
     w = p.group_population / p.group_population.sum()
     assert val("survey_engaged_high_stakeholder")[2] == pytest.approx(float(np.dot(w, expect)))
+
+
+def test_compare_pools_skill_as_a_ratio_of_means():
+    """Two arms, three paired replicates: skill per arm = Σ gain / Σ span, the difference is
+    the difference of those ratios (not of mean per-replicate skills)."""
+    import pandas as pd
+
+    from simulation.experiment.compare import compare_table
+
+    rows = []
+    for case, gains, spans in (("a", [0.01, 0.02, 0.03], [0.02, 0.04, 0.10]),
+                               ("b", [0.00, 0.01, 0.02], [0.02, 0.04, 0.10])):
+        for r, (g, s) in enumerate(zip(gains, spans, strict=True)):
+            rows.append({"case": case, "replicate": r, "seed": 10 + r,
+                         "relevance_floor": 0.9, "relevance_ceiling": 0.9 + s,
+                         "relevance_patient": 0.9 + g, "relevance_skill": g / s})
+    t = compare_table(pd.DataFrame(rows), ["relevance_skill"], min_span=0.01).set_index("scenario")
+    assert t.loc["a", "mean"] == pytest.approx(0.06 / 0.16)
+    assert t.loc["b", "diff"] == pytest.approx(0.03 / 0.16 - 0.06 / 0.16)
+    assert t.loc["b", "method"] == "paired bootstrap of ratios"
+    assert t.loc["b", "diff_ci_low"] <= t.loc["b", "diff"] <= t.loc["b", "diff_ci_high"]
+    # below the span threshold: not interpretable
+    t = compare_table(pd.DataFrame(rows), ["relevance_skill"], min_span=0.5).set_index("scenario")
+    assert np.isnan(t.loc["a", "mean"]) and "not interpretable" in t.loc["a", "note"]

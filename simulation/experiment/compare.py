@@ -33,7 +33,15 @@ import pandas as pd
 
 from ..loader import load_scenario
 from ..reporters import METRICS
-from ..statistics import difference, format_interval, hedges_g, mean_ci, mean_interval
+from ..statistics import (
+    difference,
+    format_interval,
+    hedges_g,
+    mean_ci,
+    mean_interval,
+    ratio_difference,
+    ratio_interval,
+)
 from .runner import SweepReport, sweep
 from .spec import ExperimentSpec, experiment_from_spec
 
@@ -75,7 +83,8 @@ SHOWN = (
 
 def compare_table(frame: pd.DataFrame, metrics: Sequence[str], by: str = "case",
                   order: Sequence[str] | None = None, conf: float = 0.95,
-                  bounds: Mapping[str, tuple[float, float]] | None = None) -> pd.DataFrame:
+                  bounds: Mapping[str, tuple[float, float]] | None = None,
+                  min_span: float = 0.01) -> pd.DataFrame:
     """Each metric's mean and CI per scenario, and the difference from the first scenario.
 
     Parameters
@@ -90,6 +99,11 @@ def compare_table(frame: pd.DataFrame, metrics: Sequence[str], by: str = "case",
     bounds : mapping of column to (lower, upper), optional
         Metric ranges the intervals are clipped to (default: the metric registry's range
         of each column, ``__last12`` suffix removed).
+    min_span : float
+        ``decisions.min_span``: decision skill (when the frame has its parts,
+        ``relevance_patient``, ``relevance_floor``, ``relevance_ceiling`` with the same
+        reduction) is the ratio of the mean gain over the mean span across replicates, with a
+        bootstrap interval, and not interpretable below this mean span.
 
     Returns
     -------
@@ -110,8 +124,12 @@ def compare_table(frame: pd.DataFrame, metrics: Sequence[str], by: str = "case",
     for m in metrics:
         rng = (bounds or {}).get(m) or metric_bounds(m)
         base = by_case[ref]
+        parts = _skill_parts(m, frame.columns)
         for c in order:
             sub = by_case[c]
+            if parts:
+                rows.append(_pooled_skill_row(m, c, c == ref, sub, base, parts, conf, min_span))
+                continue
             iv = mean_interval(sub[m], conf, rng)
             row: dict[str, Any] = {"metric": m, "scenario": c, "n": iv.n, "mean": iv.mean,
                                    "sd": iv.sd, "ci_low": iv.low, "ci_high": iv.high,
@@ -134,6 +152,48 @@ def compare_table(frame: pd.DataFrame, metrics: Sequence[str], by: str = "case",
                            noise_sd=d.noise_sd, g_note=d.g_note)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: Decision skill's parts: gain and span over replicates are pooled (ratio of means).
+_SKILL = "relevance_skill"
+_PARTS = ("relevance_patient", "relevance_floor", "relevance_ceiling")
+def _skill_parts(metric: str, columns: Any) -> tuple[str, str, str] | None:
+    """The (relevance, floor, ceiling) columns of a skill column (same reduction suffix), if
+    the frame has them: skill across replicates is then the ratio of the mean gain over the
+    mean span (:func:`simulation.statistics.ratio_interval`), not the mean of ratios."""
+    if not metric.startswith(_SKILL):
+        return None
+    suffix = metric[len(_SKILL):]
+    cols = tuple(f"{p}{suffix}" for p in _PARTS)
+    return cols if all(c in columns for c in cols) else None  # type: ignore[return-value]
+
+
+def _pooled_skill_row(metric: str, case: str, is_ref: bool, sub: pd.DataFrame,
+                      base: pd.DataFrame, parts: tuple[str, str, str], conf: float,
+                      min_span: float) -> dict[str, Any]:
+    r, lo, hi = (sub[p].to_numpy(float) for p in parts)
+    iv = ratio_interval(r - lo, hi - lo, conf, min_den=min_span)
+    row: dict[str, Any] = {"metric": metric, "scenario": case, "n": iv.n, "mean": iv.mean,
+                           "sd": iv.sd, "ci_low": iv.low, "ci_high": iv.high, "note": iv.note,
+                           "hedges_g": np.nan, "noise_sd": np.nan,
+                           "g_note": "not computed for a ratio of means"}
+    if is_ref:
+        row.update(diff=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan, diff_note="",
+                   method="", g_note="")
+        return row
+    common = sub.index.intersection(base.index)
+    if not ("seed" in sub.columns and len(common) >= 2
+            and (sub.loc[common, "seed"] == base.loc[common, "seed"]).all()):
+        row.update(diff=np.nan, diff_ci_low=np.nan, diff_ci_high=np.nan,
+                   diff_note="skill differences need paired replicates", method="")
+        return row
+    s, b = sub.loc[common], base.loc[common]
+    d = ratio_difference(s[parts[0]] - s[parts[1]], s[parts[2]] - s[parts[1]],
+                         b[parts[0]] - b[parts[1]], b[parts[2]] - b[parts[1]], conf,
+                         min_den=min_span)
+    row.update(diff=d.diff, diff_ci_low=d.low, diff_ci_high=d.high, diff_note=d.note,
+               method=d.method)
+    return row
 
 
 @dataclass
@@ -220,7 +280,8 @@ def run_compare(
     report = sweep(exp, out=out, **options)
     frame = report.frame
     columns = [m if reduce == "final" else f"{m}__last12" for m in METRICS]
-    table = compare_table(frame, columns, by="case", order=names)
+    table = compare_table(frame, columns, by="case", order=names,
+                          min_span=scenarios[0].decisions.min_span)
     table["metric"] = table["metric"].str.removesuffix("__last12")
     reduction = reduction_name(reduce, int(exp.bases[0].get("steps") or 0) or None)
     table.insert(1, "reduction", reduction)
