@@ -196,7 +196,8 @@ def problem_lines(exc: ScenarioError) -> str:
     for source, path, message in problems:
         where = f"{source}: {path}" if path else str(source)
         lines.append(_text.excerpt(f"{where}: {message}", 600))
-    return "\n".join(_text.cap(lines))
+    # readers cap their own lists at MAX_PROBLEMS and a "… and N more" line: kept whole
+    return "\n".join(_text.cap(lines, _text.MAX_PROBLEMS + 1))
 
 
 def fail(exc: ScenarioError) -> None:
