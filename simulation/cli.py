@@ -186,16 +186,21 @@ def _main(
     """commnet: agent-based simulation of healthcare commissioning networks."""
 
 
+#: Longest problem line printed (a message with its file names and a value's excerpt).
+PROBLEM_LINE = 1500
+
+
 def problem_lines(exc: ScenarioError) -> str:
-    """An error's problems, one per line: each a cleaned excerpt (at most 600 characters), at
-    most :data:`simulation._text.MAX_PROBLEMS` of them and "… and N more"."""
+    """An error's problems, one per line: each a cleaned excerpt (at most
+    :data:`PROBLEM_LINE` characters), at most :data:`simulation._text.MAX_PROBLEMS` of them
+    and "… and N more"."""
     problems = getattr(exc, "problems", None)
     if not problems:
-        return _text.excerpt(str(exc), 600)
+        return _text.excerpt(str(exc), PROBLEM_LINE)
     lines = []
     for source, path, message in problems:
         where = f"{source}: {path}" if path else str(source)
-        lines.append(_text.excerpt(f"{where}: {message}", 600))
+        lines.append(_text.excerpt(f"{where}: {message}", PROBLEM_LINE))
     # readers cap their own lists at MAX_PROBLEMS and a "… and N more" line: kept whole
     return "\n".join(_text.cap(lines, _text.MAX_PROBLEMS + 1))
 

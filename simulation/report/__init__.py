@@ -81,8 +81,10 @@ def write_report(folder: str | os.PathLike[str],
         tmp.write_text(html, encoding="utf-8")
         os.replace(tmp, path)
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
-        if isinstance(exc, OSError):
+        try:
             tmp.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            pass
         message = (os_error_message(exc, path) if isinstance(exc, OSError)
                    else f"{path!r}: not a usable file name ({exc})")
         raise ScenarioError([("--out" if out is not None else str(folder), "", message)]) from None

@@ -329,7 +329,9 @@ def _experiment_frame(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = _read_table(folder, "runs", ["run_id"])
     outcomes = _read_table(folder, "outcomes", ["run_id", "group"])
     if outcomes.empty or runs.empty:
-        raise _fail(folder, "outcomes/", "no stored runs yet (run or resume the experiment)")
+        damaged = damaged_parts(folder)
+        raise _fail(folder, "outcomes/", "no stored runs yet (run or resume the experiment)"
+                    if not damaged else "no readable stored runs: " + "; ".join(damaged))
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
     overall = outcomes[outcomes["group"].astype(str) == "overall"]
     keep = [c for c in ("run_id", "seed", "status") if c in ok.columns]
