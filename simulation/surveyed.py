@@ -11,7 +11,10 @@ ties of the groups it covers (:class:`SurveySpec`), in one of three formats:
 * ``ego`` -- an ego-network survey table, one row per reported tie
   (``respondent, role, group, alter_type, strength``).
 
-Column (attribute) names are matched case-insensitively and extra columns are ignored.
+Column (attribute) names are matched case-insensitively and extra columns are ignored.  Files
+are UTF-8 (with or without a byte-order mark); a byte that is not, a row with more or fewer
+values than the header (an unquoted comma) and a node id given twice (CSV or GraphML, which
+networkx would otherwise merge) are refused, naming the line and column.
 Types are :data:`~simulation.scenario.STAKEHOLDER_TYPES`, roles the codes of
 :data:`~simulation.population.ROLES`.  Strengths become tie weights: ``0 < strength <= 1``, or
 the integers 1-5 with ``scale: likert5`` (mapped to 0.2, 0.4, ..., 1.0).  Ties are undirected:
