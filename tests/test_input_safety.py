@@ -453,3 +453,34 @@ def test_disjoint_pairs_refuse_negative_node_ids():
         sample_disjoint_pairs([-1, -2], [-3, -4], 3, np.random.default_rng(0))
     with pytest.raises(ValueError, match="dst must hold node ids"):
         sample_disjoint_pairs([1, 2], [3, -4], 3, 0)
+
+
+def test_the_app_server_releases_closed_sessions(monkeypatch):
+    import threading
+    import time
+
+    pytest.importorskip("solara")
+    from solara.server import kernel_context
+
+    from simulation.app import serve
+
+    fake = {"a": object(), "b": object()}
+    monkeypatch.setattr(kernel_context, "contexts", fake)
+    trims = []
+    monkeypatch.setattr(serve, "_trim", lambda: trims.append(len(fake)))
+    stop = threading.Event()
+    worker = threading.Thread(target=serve.release_closed_sessions, args=(stop, 0.02))
+    worker.start()
+    try:
+        time.sleep(0.1)
+        assert trims == []  # nothing closed: nothing to do
+        del fake["a"]
+        for _ in range(100):
+            if trims:
+                break
+            time.sleep(0.02)
+        assert trims == [1]
+    finally:
+        stop.set()
+        worker.join(5)
+    assert serve.CULL_TIMEOUT == "2m"
