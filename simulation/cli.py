@@ -511,7 +511,7 @@ def describe(
     agents = np.bincount(pop.group[pop.group >= 0], minlength=pop.n_groups)
     board = np.asarray(pop.board.sum(axis=1)).ravel().astype(int)
     for g, gs in enumerate(spec.groups):
-        t.add_row(gs.name, f"{pop.group_population[g]:,}", str(practices[g]), str(areas[g]),
+        t.add_row(escape(gs.name), f"{pop.group_population[g]:,}", str(practices[g]), str(areas[g]),
                   str(agents[g]), str(board[g]))
     t.add_row("total", f"{pop.group_population.sum():,}", str(practices.sum()), str(areas.sum()),
               str(pop.n), "")
@@ -712,7 +712,8 @@ def calibrate(
 
     with scenario_errors():
         spec = load_calibration(calibration)[0]
-        out = out or Path("results") / "calibration" / spec.name
+        out = out or Path("results") / "calibration" / _text.folder_name(
+            spec.name, Path(calibration).stem)
         t0 = time.perf_counter()
         if not quiet:
             console.print(f"[bold]{shown(spec.name)}[/]: {len(spec.parameters)} parameters, "

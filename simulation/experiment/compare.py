@@ -226,6 +226,7 @@ def print_compare(result: CompareResult, console: Any) -> None:
     The difference from the first scenario, in the metric's units with its 95% interval,
     comes before Hedges' g, whose column says it is standardised by replicate noise.
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from ..statistics import _fmt as fmt
@@ -266,6 +267,6 @@ def print_compare(result: CompareResult, console: Any) -> None:
                     g = "– (sd ≈ 0)" if "identical" in r.g_note else "–"
             else:
                 d, g = "(reference)", ""
-            t.add_row(metric if i == 0 else "", str(r.scenario), mean, d, g,
+            t.add_row(metric if i == 0 else "", escape(str(r.scenario)), mean, d, g,
                       end_section=i == len(rows) - 1)
     console.print(t)
