@@ -488,7 +488,8 @@ def _generated(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]) 
         return expand(data)
     except ValueError as exc:
         field = "seed" if str(exc).startswith("seed") else "generate.population"
-        raise ScenarioError([(_origin([field.split(".")[0]], sources), field, str(exc))]) from None
+        raise ScenarioError([(_origin([field.split(".")[0]], sources), field,
+                              _text.excerpt(str(exc), 400))]) from None
 
 
 def load_scenario(

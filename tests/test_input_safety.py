@@ -484,3 +484,12 @@ def test_the_app_server_releases_closed_sessions(monkeypatch):
         stop.set()
         worker.join(5)
     assert serve.CULL_TIMEOUT == "2m"
+
+
+def test_a_huge_seed_of_a_generated_scenario_is_a_bounded_excerpt(tmp_path):
+    # found by the issue-23 fuzz campaign (seed 20261206): the generator's message quoted it whole
+    p = tmp_path / "g.yaml"
+    p.write_text(f"name: g\nseed: \"{'x' * 100_000}\"\ngenerate: {{groups: 3}}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p)
+    assert len(str(info.value)) < 1000 and "characters)" in str(info.value)
