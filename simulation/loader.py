@@ -328,7 +328,15 @@ def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, A
     return chain
 
 
+#: Longest ``--set`` item read (characters): YAML parsing is pure Python, ~2.5 s per MB.
+MAX_SET_CHARS = 100_000
+
+
 def _parse_override(item: str) -> tuple[list[str], Any]:
+    if len(item) > MAX_SET_CHARS:
+        raise ScenarioError([("--set", _text.excerpt(item, 60), f"too long ({len(item):,} "
+                              f"characters); a --set item is at most {MAX_SET_CHARS:,}; put "
+                              "large values in the scenario file")])
     if "=" not in item:
         raise ScenarioError([("--set", _text.excerpt(item), "expected dotted.path=value")])
     key, _, raw = item.partition("=")

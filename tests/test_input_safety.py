@@ -493,3 +493,13 @@ def test_a_huge_seed_of_a_generated_scenario_is_a_bounded_excerpt(tmp_path):
     with pytest.raises(ScenarioError) as info:
         load_scenario(p)
     assert len(str(info.value)) < 1000 and "characters)" in str(info.value)
+
+
+def test_a_huge_set_item_is_refused_before_parsing():
+    # found by the issue-23 fuzz campaign (seed 7230): a 6 MB --set value took > 120 s to parse
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError, match=r"too long \(6,000,002 characters\); a --set item"):
+        load_scenario(TEACHING, ["x=" + "y" * 6_000_000])
+    assert time.perf_counter() - t0 < 5
