@@ -14,8 +14,11 @@ Three stages, all driven by one seed (``--seed``):
    keys, change a value's type, extreme numbers, NaN/inf, booleans (and YAML 1.1 words),
    numeric strings, deep nesting, long strings, special paths (``/dev/zero``, a FIFO, a
    directory, very long names, NUL bytes) in ``extends`` and data-file fields, unknown keys,
-   unsafe tags, alias bombs, raw text damage (truncation, dropped or repeated lines, bytes).
-   A scenario that loads is run for two steps (at most 0.3 scale) in the same worker.
+   unsafe tags, alias bombs, raw text damage (truncation, dropped or repeated lines, bytes),
+   and (issue 23) symbolic links in ``extends`` leading out of the folder tree (to a file
+   outside holding :data:`LEAK`, to a folder outside, to ``/etc/passwd``), path-like, blank,
+   NUL and terminal-control scenario names, and values with control sequences.  A scenario
+   that loads is run for two steps (at most 0.3 scale) in the same worker.
 2. **Experiments** (``--experiments``, default 1,200): grid, cases, Latin hypercube, Sobol and
    Morris files over a small base, mutated the same way, through
    :func:`simulation.experiment.load_experiment` and the design layout
@@ -23,14 +26,22 @@ Three stages, all driven by one seed (``--seed``):
 3. **CLI** (``--cli``, default 300): a seeded sample of the scenario cases (half of them ones
    the loader accepted) and of mutated command-line options through
    ``python -m simulation.cli validate`` and, if valid, ``run --steps 2 --replicates 1``, in
-   subprocesses with a timeout.
+   subprocesses with a timeout.  A fifth of them run without ``--out`` (in a fresh working
+   folder, so the default ``results/NAME`` is used) and a fifth under an address-space limit
+   (``RLIMIT_AS`` of 0.6 to 2 GiB, as ``ulimit -v`` or a batch scheduler sets it).
 
 Each case is classified as ``clean_error`` (a :class:`~simulation.loader.ScenarioError`, or
 exit 2 without a traceback), ``crash`` (any other exception, a traceback, or an exit other
 than 0/2), ``accepted``, ``accepted_should_not`` (the loader accepted a boolean, a string or a
 non-finite number where the resolved scenario holds a number, or any non-finite number),
 ``accepted_then_failed`` (loaded, then the run raised) or ``hang`` (no answer within the
-timeout).  Cases run in a worker process with a 6 GiB address-space limit (the memory guard is
+timeout).  Issue 23 added: ``leak`` (a message or a loaded scenario holds :data:`LEAK`, the
+marker of a file outside the folder tree reached through a link), ``unbounded`` (an error of
+more than 22 problems or 20,000 characters in-process; a CLI line over 2,000 characters or
+more than 50 lines), ``raw_control`` (the CLI wrote an ``ESC``/``BEL``/C1 control character
+it was given: the output is not a terminal, so rich adds none of its own) and
+``escaped_folder`` (a run without ``--out`` wrote anywhere but one folder under
+``results/``).  Cases run in a worker process with a 6 GiB address-space limit (the memory guard is
 told 3 GiB are available), killed and restarted on a hang.
 
 Writes ``counts.csv`` (stage, outcome, count) and ``failures.csv`` (stage, outcome,
@@ -64,6 +75,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
+
+#: The marker of the file outside the fuzz folder tree that symlinked bases point to.
+LEAK = "LEAK_MARKER_23"
+#: Names a scenario may give itself (the default output folder is made from them).
+HOSTILE_NAMES = ["/tmp/commnet_fuzz_abs", "../../escaped", "../", "..", ".", " ", "", "a\0b",
+                 "\x1b]0;pwned\x07\x1b[31mRED", "\x1b[2J\x1b[H", "a/b/c", "C:\\x", "~",
+                 "n" * 5000, "\u202eevil", "\r\noverwrite", "\x9b31m", "[/bold]", "[red]x"]
+CONTROL = ["\x1b]0;pwned\x07", "\x1b[31mRED\x1b[0m", "\x9b2J", "\x07\x07", "a\rb", "\u202e"]
 
 TINY = """name: tiny
 seed: 5
@@ -235,13 +254,19 @@ class Mutator:
             "a" * 5000 + ".yaml", "x\0y.yaml", "../" * 40 + "etc/passwd.yaml", "nothere.yaml",
             "tiny.yaml", "variant.yaml", "../tiny.yaml", "sub/../tiny.yaml", "",
             "C:\\\\Windows\\\\x.yaml", "file:///etc/passwd", "tiny.yml", "TINY.YAML",
+            "link_base.yaml", "linkdir/secret.yaml", "passwd_link.yaml", "link_inside.yaml",
         ])
 
     def value(self) -> tuple[Any, str]:
         """A hostile value and its kind (for the accepted-should-not check)."""
         r = self.rng
         kind = r.choice(["extreme", "nonfinite", "bool", "yaml11", "numstr", "str", "none",
-                         "nest", "long", "list", "dict", "tag", "alias", "path", "int", "float"])
+                         "nest", "long", "list", "dict", "tag", "alias", "path", "int", "float",
+                         "control", "biglist"])
+        if kind == "control":
+            return r.choice(CONTROL) + r.choice(["", "x", "1"]), "str"
+        if kind == "biglist":
+            return r.choice([[{"name": 1}] * 1000, ["x" * 100] * 3000]), "list"
         if kind == "extreme":
             return r.choice([1e308, -1e308, 1e-320, 2**63, 2**64, 10**30, -(10**30), -1, 0, -0.0,
                              1e12, 10**6, 2**31, 1e9, -1e-9]), "number"
@@ -290,7 +315,16 @@ class Mutator:
         for _ in range(r.choice([1, 1, 1, 2, 3])):
             paths = paths_of(tree)
             op = r.choice(["delete", "replace", "replace", "replace", "duplicate", "unknown",
-                           "special_path", "alias_bomb", "type_swap"])
+                           "special_path", "alias_bomb", "type_swap", "name", "link"])
+            if op == "name":  # issue 23: the name becomes the default output folder
+                tree["name"] = r.choice(HOSTILE_NAMES)
+                log.append({"op": op, "path": "name", "value": tree["name"][:60]})
+                continue
+            if op == "link":  # issue 23: a base reached through a symbolic link
+                tree["extends"] = r.choice(["link_base.yaml", "linkdir/secret.yaml",
+                                            "passwd_link.yaml", "link_inside.yaml"])
+                log.append({"op": op, "path": "extends", "value": tree["extends"]})
+                continue
             if op == "special_path":
                 key = r.choice(["extends", "network.survey", "practices_from", "base"])
                 if key == "network.survey":
@@ -464,6 +498,17 @@ def _should_not(scenario: Any, log: list[dict]) -> str | None:
     return None
 
 
+def _judge_error(exc: Exception) -> tuple[str, str]:
+    """A ScenarioError: ``clean_error``, or ``leak``/``unbounded`` (issue 23)."""
+    text = str(exc)
+    if LEAK in text or "root:x:0:0" in text:
+        return "leak", "an error echoes a file reached through a link"
+    problems = getattr(exc, "problems", [])
+    if len(problems) > 22 or len(text) > 20_000:
+        return "unbounded", f"{len(problems)} problems, {len(text):,} characters"
+    return "clean_error", ""
+
+
 def _run_case(task: dict) -> tuple[str, str]:
     """Classify one case (runs in the worker)."""
     from simulation.loader import ScenarioError, load_scenario
@@ -474,8 +519,8 @@ def _run_case(task: dict) -> tuple[str, str]:
 
         try:
             exp = load_experiment(task["path"])
-        except ScenarioError:
-            return "clean_error", ""
+        except ScenarioError as exc:
+            return _judge_error(exc)
         except Exception as exc:
             return "crash", _signature(exc)
         try:
@@ -487,10 +532,12 @@ def _run_case(task: dict) -> tuple[str, str]:
         return "accepted", ""
     try:
         s = load_scenario(task["path"], task.get("overrides", []))
-    except ScenarioError:
-        return "clean_error", ""
+    except ScenarioError as exc:
+        return _judge_error(exc)
     except Exception as exc:
         return "crash", _signature(exc)
+    if LEAK in s.description or LEAK in s.name:
+        return "leak", "a base outside the folder tree was read through a link"
     bad = _should_not(s, task["log"])
     if bad:
         return "accepted_should_not", bad
@@ -593,6 +640,20 @@ def _setup(folder: Path) -> dict[str, Path]:
     fifo = folder / "fifo.yaml"
     if not fifo.exists():
         os.mkfifo(fifo)
+    # issue 23: bases reached through links (outside: a secret file and folder; inside: fine)
+    outside = Path(tempfile.mkdtemp(prefix="commnet_fuzz_outside_"))
+    import atexit
+
+    atexit.register(shutil.rmtree, outside, True)
+    (outside / "secret.yaml").write_text(TINY.replace("name: tiny", f"name: tiny\ndescription: {LEAK}")
+                                         + f"{LEAK}: 1\n")
+    for where in (folder, folder / "cases"):
+        where.mkdir(exist_ok=True)
+        for name, target in (("link_base.yaml", outside / "secret.yaml"), ("linkdir", outside),
+                             ("passwd_link.yaml", Path("/etc/passwd")),
+                             ("link_inside.yaml", folder / "tiny.yaml")):
+            if not (where / name).is_symlink():
+                (where / name).symlink_to(target)
     register = yaml.safe_load((ROOT / "scenarios" / "register_plain.yaml").read_text())
     register["practices_from"]["file"] = str(ROOT / "data" / "synthetic" / "practices_plain.csv")
     (folder / "register.yaml").write_text(yaml.safe_dump(register, sort_keys=False))
@@ -663,19 +724,38 @@ CLI_FILES = ["/dev/zero", "/dev/stdin", "fifo.yaml", "dir.yaml", "a" * 5000 + ".
              "nothere.yaml", "/etc/passwd"]
 
 
-def _cli(args: list[str], cwd: Path, timeout: float) -> tuple[str, str]:
+_RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _cli(args: list[str], cwd: Path, timeout: float,
+         address_space: int | None = None) -> tuple[str, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1",
            "COLUMNS": "200"}
+
+    def limit() -> None:  # pragma: no cover - runs in the child
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+
     try:
         proc = subprocess.run([sys.executable, "-m", "simulation.cli", *args], cwd=cwd,
-                              capture_output=True, text=True, timeout=timeout, env=env,
-                              stdin=subprocess.DEVNULL, check=False)
+                              capture_output=True, timeout=timeout, env=env,
+                              stdin=subprocess.DEVNULL, check=False,
+                              preexec_fn=limit if address_space else None)
     except subprocess.TimeoutExpired:
         return "hang", f"{args[0]}: no exit in {timeout:.0f} s"
-    text = proc.stdout + proc.stderr
+    text = (proc.stdout + proc.stderr).decode("utf-8", errors="replace")
     if "Traceback" in text or proc.returncode not in (0, 2):
         last = [ln for ln in text.strip().splitlines() if ln.strip()][-1:] or [""]
         return "crash", f"{args[0]} exit {proc.returncode}: " + re.sub(r"\d+", "N", last[0])[:100]
+    hit = _RAW_CONTROL.search(text.replace("\n", "").replace("\t", ""))
+    if hit:
+        return "raw_control", f"{args[0]}: U+{ord(hit.group()):04X} written to the terminal"
+    if LEAK in text or "root:x:0:0" in text:
+        return "leak", f"{args[0]}: output echoes a file reached through a link"
+    lines = text.splitlines()
+    if len(lines) > 50 or max(map(len, lines), default=0) > 2000:
+        return "unbounded", f"{args[0]}: {len(lines)} lines, longest {max(map(len, lines)):,}"
     return ("accepted" if proc.returncode == 0 else "clean_error"), ""
 
 
@@ -697,11 +777,31 @@ def run_cli(n: int, rng: random.Random, folder: Path, keep: list, timeout: float
         sub = dict(task, log=task["log"] + [{"op": "cli", "args": extra, "files": files}])
         sets = [a for k, v in zip(extra[::2], extra[1::2], strict=False) if k == "--set"
                 for a in (k, v)]
-        outcome, sig = _cli(["validate", *files, *sets], folder, timeout)
+        limit = rng.choice([600, 900, 1200, 2048]) * 2**20 if rng.random() < 0.2 else None
+        default_out = rng.random() < 0.2
+        if limit or default_out:
+            sub["log"].append({"op": "cli", "address_space": limit, "default_out": default_out})
+        outcome, sig = _cli(["validate", *files, *sets], folder, timeout, limit)
         if outcome == "accepted":
             out = folder / "cli_out" / f"{i}"
-            outcome, sig = _cli(["run", *files, "--steps", "2", "--replicates", "1", "--quiet",
-                                 "--no-figures", "--out", str(out), *extra], folder, timeout)
+            if default_out:  # a fresh working folder: results/NAME must be the only thing made
+                work = folder / "cli_cwd" / f"{i}" / "a" / "b"
+                work.mkdir(parents=True)
+                files = [f if Path(f).is_absolute() else str(folder / f) for f in files]
+                outcome, sig = _cli(["run", *files, "--steps", "2", "--replicates", "1",
+                                     "--quiet", "--no-figures", *extra], work, timeout, limit)
+                made = [p.relative_to(folder / "cli_cwd" / f"{i}")
+                        for p in (folder / "cli_cwd" / f"{i}").rglob("*")]
+                runs = {p.parts[3] for p in made if len(p.parts) > 3 and p.parts[2] == "results"}
+                strays = [p for p in made if p.parts[:3] != ("a", "b", "results")
+                          and p not in (Path("a"), Path("a/b"))]
+                if outcome == "accepted" and (strays or len(runs) != 1):
+                    outcome, sig = "escaped_folder", f"wrote {[str(p) for p in strays][:3]}"
+                shutil.rmtree(folder / "cli_cwd" / f"{i}", ignore_errors=True)
+            else:
+                outcome, sig = _cli(["run", *files, "--steps", "2", "--replicates", "1",
+                                     "--quiet", "--no-figures", "--out", str(out), *extra],
+                                    folder, timeout, limit)
             shutil.rmtree(out, ignore_errors=True)
         record("cli", outcome, sig, sub)
         if (i + 1) % 50 == 0:
@@ -766,6 +866,7 @@ def main(argv: list[str] | None = None) -> int:
             pool.close()
         print(f"cli: {args.cli}", flush=True)
         run_cli(args.cli, rng, folder, keep, args.timeout, record)
+    shutil.rmtree(HOSTILE_NAMES[0], ignore_errors=True)  # where an unchecked name would write
     elapsed = time.time() - t0
 
     write_tables()

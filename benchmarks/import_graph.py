@@ -24,7 +24,7 @@ PACKAGE = ROOT / "simulation"
 
 #: The input layer, bottom first.  A module may import modules of its own layer or below.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("errors and shared types", ("errors", "kinds", "schema", "_text")),
+    ("errors and shared types", ("_text", "errors", "kinds", "schema")),
     ("schema", ("input_specs", "generate", "scenario")),
     ("file readers and the memory guard",
      ("csvfiles", "covariates", "registers", "surveyed", "memory")),

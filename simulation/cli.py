@@ -1,7 +1,13 @@
 """The ``commnet`` command line: run, validate and describe scenarios (and more).
 
 Bad input never produces a traceback: scenario problems are printed with the file, field,
-value and what is allowed, and the command exits with status 2.
+value and what is allowed, and the command exits with status 2.  So does a run that cannot get
+the memory it needs (``MemoryError``, caught at this boundary).
+
+Nothing a file or an argument says reaches the terminal raw: both consoles show every control
+character of the text they print as an escape (``\\e``, ``\\x07``; :class:`SafeConsole`), values
+from files are printed without rich markup, every problem is a bounded excerpt and a list of
+problems stops at 20 lines with "… and N more" (:mod:`simulation._text`).
 
 Every option has a ``metavar`` (``--steps MONTHS``, ``--set PATH=VALUE``) instead of typer's
 type tags, flags show none, choices are listed (``--executor local|dask|serial``), and every
@@ -13,15 +19,19 @@ them, so nothing is lost at 80 columns (``tests/test_cli.py`` renders every help
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.segment import Segment
 from rich.table import Table
 from typer.core import TyperCommand, TyperGroup
+
+from . import _text
 
 if TYPE_CHECKING:  # the loader (pydantic, numpy) is imported by the commands that use it
     from .loader import ScenarioError
@@ -74,8 +84,30 @@ app = typer.Typer(
     epilog="\b\nExample: commnet run scenarios/teaching.yaml --steps 12 --replicates 3",
     pretty_exceptions_enable=False,
 )
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
+
+
+class SafeConsole(Console):
+    """A rich console that never writes a control character it did not make itself.
+
+    The text of every segment is cleaned (:func:`simulation._text.clean`: ``ESC``, ``BEL``,
+    C1 controls, bidirectional overrides shown as escapes; line feeds kept) just before the
+    console adds its own styles and cursor controls, so a scenario name or a value in a data
+    file cannot set the terminal's title or colours, whatever renderable it is printed in.
+    """
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return super()._render_buffer(
+            seg if seg.control else Segment(_text.clean(seg.text, newlines=True), seg.style)
+            for seg in buffer)
+
+
+console = SafeConsole()
+err = SafeConsole(stderr=True, soft_wrap=True)
+
+
+def shown(value: object, limit: int = 300) -> str:
+    """A file name, name or value for a markup string: a cleaned excerpt, markup escaped."""
+    return escape(_text.excerpt(value, limit))
 
 
 def _reflow(doc: str | None) -> str:
@@ -181,9 +213,29 @@ def show_register_warnings() -> None:
     warnings.simplefilter("always", RegisterWarning)
 
 
+#: Longest problem line printed (a message with its file names and a value's excerpt).
+PROBLEM_LINE = 1500
+
+
+def problem_lines(exc: ScenarioError) -> str:
+    """An error's problems, one per line: each a cleaned excerpt (at most
+    :data:`PROBLEM_LINE` characters), at most :data:`simulation._text.MAX_PROBLEMS` of them
+    and "… and N more"."""
+    problems = getattr(exc, "problems", None)
+    if not problems:
+        return _text.excerpt(str(exc), PROBLEM_LINE)
+    lines = []
+    for source, path, message in problems:
+        where = f"{source}: {path}" if path else str(source)
+        lines.append(_text.excerpt(f"{where}: {message}", PROBLEM_LINE))
+    # readers cap their own lists at MAX_PROBLEMS and a "… and N more" line: kept whole
+    return "\n".join(_text.cap(lines, _text.MAX_PROBLEMS + 1))
+
+
 def fail(exc: ScenarioError) -> None:
     """Print a scenario error and exit with status 2."""
-    err.print(f"[bold red]error[/]: {exc}", highlight=False, markup=True, soft_wrap=True)
+    err.print(f"[bold red]error[/]: {escape(problem_lines(exc))}", highlight=False, markup=True,
+              soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -314,14 +366,15 @@ def run(
         spec = spec.model_copy(update={"steps": steps})
     if seed is not None:
         spec = spec.model_copy(update={"seed": seed})
-    out = out or Path("results") / spec.name
+    out = out or Path("results") / _text.folder_name(spec.name, Path(scenario).stem)
+    _announce_cpu_time(spec, replicates)
     dump = json.loads(json.dumps(spec.model_dump(mode="json"), default=str))
     check_run_folder(out, dump, overrides or [], overwrite)
     seeds = replicate_seeds(spec.seed, replicates)
     frames, timings, first_model = [], [], None
     interrupted = False
     with _progress(err, quiet) as bar:
-        task = bar.add_task(f"{spec.name}", total=replicates * spec.steps)
+        task = bar.add_task(shown(spec.name, 80), total=replicates * spec.steps)
         try:
             for r, model, seconds in iter_replicates(spec, seeds,
                                                      on_step=lambda: bar.advance(task)):
@@ -360,14 +413,42 @@ def run(
 
         fail(ScenarioError([("--out", "", os_error_message(exc, out))]))
     _print_summary(result)
-    console.print(f"results in [bold]{out}[/] ({', '.join(p.name for p in paths.values())})",
-                  soft_wrap=True)
+    console.print(f"results in [bold]{shown(out)}[/] "
+                  f"({', '.join(p.name for p in paths.values())})", soft_wrap=True)
     if removed:
         console.print(f"removed from the earlier run: {', '.join(p.name for p in removed)}",
                       highlight=False, soft_wrap=True)
     if interrupted:
         err.print(f"interrupted: {len(frames)} of {replicates} replicates written")
         raise typer.Exit(130)
+
+
+#: A run whose estimated CPU time exceeds this many seconds says so before it starts.
+ANNOUNCE_CPU_SECONDS = 180.0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _announce_cpu_time(spec: Any, replicates: int) -> None:
+    """Print the estimated CPU time of a long run before it starts
+    (:func:`simulation.memory.estimate_cpu_seconds`)."""
+    from .loader import count_agents
+    from .memory import estimate_cpu_seconds
+
+    seconds = estimate_cpu_seconds(spec, replicates)
+    if seconds > ANNOUNCE_CPU_SECONDS:
+        err.print(f"note: this run will take about {_duration(seconds)} of CPU time (an estimate: "
+                  f"{count_agents(spec):,} agents × {spec.steps + spec.burn_in:,} months × "
+                  f"{replicates} replicate(s)); Ctrl-C stops it and keeps the replicates "
+                  "finished", highlight=False)
 
 
 def _progress(to: Console, quiet: bool):
@@ -395,19 +476,18 @@ def _fold_column():
 def _print_summary(result) -> None:
     from .statistics import format_interval
 
-    table = Table(title=f"{result.scenario.name}: final month, overall (mean, 95% t-interval "
-                        "over replicates)")
+    table = Table(title=f"{shown(result.scenario.name, 80)}: final month, overall (mean, 95% "
+                        "t-interval over replicates)")
     table.add_column("metric", overflow="fold")
     table.add_column("mean", justify="right", no_wrap=True)
     table.add_column("95% CI", justify="right", overflow="fold")
-    shown = ("relevance_skill", "decision_span_per_head", "misallocated_per_head",
-             "misallocated_floor_per_head", "misallocated_ceiling_per_head", "accuracy_board",
-             "board_uncertainty",
-             "reach", "coherence_internal",
-             "coherence_external", "tie_persistence", "retention", "relevance_patient",
-             "relevance_provider", "relevance_localities", "wasted_spend", "engagement_gp",
-             "reflected_formal", "reflected_other")
-    tab = result.overall_table(list(shown))
+    metrics = ("relevance_skill", "decision_span_per_head", "misallocated_per_head",
+               "misallocated_floor_per_head", "misallocated_ceiling_per_head", "accuracy_board",
+               "board_uncertainty", "reach", "coherence_internal", "coherence_external",
+               "tie_persistence", "retention", "relevance_patient", "relevance_provider",
+               "relevance_localities", "wasted_spend", "engagement_gp", "reflected_formal",
+               "reflected_other")
+    tab = result.overall_table(list(metrics))
     for row in tab.itertuples():
         ci = format_interval(row.ci_low, row.ci_high, row.note)
         table.add_row(row.metric, f"{row.mean:.3f}", ci)
@@ -427,10 +507,10 @@ def validate(
     for f in files:
         try:
             load_scenario(f, overrides or [])
-            console.print(f"[green]ok[/]  {f}")
+            console.print(f"[green]ok[/]  {shown(f)}", highlight=False)
         except ScenarioError as exc:
             bad += 1
-            err.print(f"[bold red]invalid[/] {exc}", highlight=False)
+            err.print(f"[bold red]invalid[/] {escape(problem_lines(exc))}", highlight=False)
     if bad:
         raise typer.Exit(2)
 
@@ -493,7 +573,8 @@ def describe(
     spec = _load(scenario, overrides)
     model = CommissioningModel(spec, collect=False)
     pop = model.pop
-    console.print(f"[bold]{spec.name}[/]: {spec.description.strip()}")
+    console.print(f"[bold]{shown(spec.name)}[/]: {shown(spec.description.strip(), 2000)}",
+                  highlight=False)
     t = Table(title="commissioning groups")
     for col in ("group", "population", "practices", "localities", "localities from", "agents",
                 "board"):
@@ -503,8 +584,8 @@ def describe(
     agents = np.bincount(pop.group[pop.group >= 0], minlength=pop.n_groups)
     board = np.asarray(pop.board.sum(axis=1)).ravel().astype(int)
     for g, gs in enumerate(spec.groups):
-        t.add_row(gs.name, f"{pop.group_population[g]:,}", str(practices[g]), str(areas[g]),
-                  localities_source(spec, gs), str(agents[g]), str(board[g]))
+        t.add_row(escape(gs.name), f"{pop.group_population[g]:,}", str(practices[g]),
+                  str(areas[g]), localities_source(spec, gs), str(agents[g]), str(board[g]))
     t.add_row("total", f"{pop.group_population.sum():,}", str(practices.sum()), str(areas.sum()),
               "", str(pop.n), "")
     console.print(t)
@@ -541,8 +622,23 @@ def describe(
 # ----------------------------------------------------------------- experiments
 # Thin wrappers: the work is in simulation.experiment.commands.
 
+def _cap_workers(value: int | None) -> int | None:
+    """``--workers`` above the cores this process may use is capped to them, with a note
+    (each worker is a process holding its own copy of a model)."""
+    from .memory import cpu_count
+
+    cores = cpu_count()
+    if value is not None and value > cores:
+        err.print(f"note: --workers {value} is more than the {cores} core(s) available to "
+                  f"this process; using {cores}", highlight=False)
+        return cores
+    return value
+
+
 Workers = Annotated[int | None, typer.Option(
-    min=1, metavar="N", help="local pool size, or Dask LocalCluster workers (default: all cores)")]
+    min=1, metavar="N", callback=_cap_workers,
+    help="local pool size, or Dask LocalCluster workers (default and most: the cores "
+         "available)")]
 Executor = Annotated[Literal["local", "dask", "serial"], typer.Option(
     metavar="local|dask|serial",
     help="where runs execute: local (process pool), dask, or serial (this process)")]
@@ -758,10 +854,11 @@ def calibrate(
 
     with scenario_errors():
         spec = load_calibration(calibration)[0]
-        out = out or Path("results") / "calibration" / spec.name
+        out = out or Path("results") / "calibration" / _text.folder_name(
+            spec.name, Path(calibration).stem)
         t0 = time.perf_counter()
         if not quiet:
-            console.print(f"[bold]{spec.name}[/]: {len(spec.parameters)} parameters, "
+            console.print(f"[bold]{shown(spec.name)}[/]: {len(spec.parameters)} parameters, "
                           f"{len(spec.targets)} targets, ABC-SMC with "
                           f"{population_size or spec.abc.population_size} particles × "
                           f"{generations or spec.abc.generations} generations → {out}",
@@ -786,7 +883,7 @@ def calibrate(
             table.add_row(r.parameter, f"{r.median:.4g}", f"{r.q05:.4g} – {r.q95:.4g}",
                           f"{r.width_ratio:.2f}")
         console.print(table)
-        console.print(f"calibrated scenario: [bold]{res['scenario']}[/]")
+        console.print(f"calibrated scenario: [bold]{shown(res['scenario'])}[/]")
 
 
 @command("commnet sensitivity results/sobol_key_parameters")
@@ -828,10 +925,14 @@ def report(
     """
     from .report import write_report
 
-    with scenario_errors():
+    with scenario_errors():  # an --out that cannot be written is a ScenarioError too
         path = write_report(folder, out)
-    console.print(f"report: [bold]{path}[/] ({path.stat().st_size / 1e6:.1f} MB, self-contained)",
-                  highlight=False)
+    from .report import damaged_parts
+
+    for note in damaged_parts(folder):
+        err.print(f"note: {shown(note, 600)}", highlight=False)
+    console.print(f"report: [bold]{shown(path)}[/] ({path.stat().st_size / 1e6:.1f} MB, "
+                  "self-contained)", highlight=False)
 
 
 @command("commnet discover results/discovery_accuracy --outcome accuracy_board__last12 "
@@ -893,9 +994,9 @@ def init(
     with scenario_errors():
         written = init_project(folder)
     folders = sorted({p.relative_to(folder).parts[0] for p in written})
-    console.print(f"{len(written)} files in {folder} ({', '.join(f + '/' for f in folders)})",
-                  highlight=False, soft_wrap=True)
-    console.print(f"next: cd {folder} && commnet run scenarios/teaching.yaml --steps 12",
+    console.print(f"{len(written)} files in {shown(folder)} "
+                  f"({', '.join(f + '/' for f in folders)})", highlight=False, soft_wrap=True)
+    console.print(f"next: cd {shown(folder)} && commnet run scenarios/teaching.yaml --steps 12",
                   highlight=False, soft_wrap=True)
 
 
@@ -983,17 +1084,25 @@ def classroom(
         code = classroom_command(target, folder, seats, host, port, months, seed, out,
                                  replicates, workers, console, err)
     raise typer.Exit(code)
+#: What a failed allocation says (exit 2).
+MEMORY_ADVICE = ("out of memory: this machine, or a limit on this process (ulimit -v, a "
+                 "container's or batch job's memory limit), did not allow the memory the run "
+                 "needs; reduce `scale`, the groups, the steps or --workers, or run where more "
+                 "memory is available")
 
 
 def main() -> None:
     """Console-script entry point."""
     try:
         app(prog_name="commnet")
+    except MemoryError:  # numpy's _ArrayMemoryError too: anywhere, the usual clean error
+        err.print(f"[bold red]error[/]: {MEMORY_ADVICE}", highlight=False)
+        sys.exit(2)
     except Exception as exc:  # pragma: no cover - commands catch their own ScenarioError
         loader = sys.modules.get("simulation.loader")
         if loader is None or not isinstance(exc, loader.ScenarioError):
             raise
-        err.print(f"error: {exc}")
+        err.print(f"error: {escape(problem_lines(exc))}", highlight=False)
         sys.exit(2)
 
 

@@ -42,10 +42,10 @@ def _error(path: Path | str, where: str, message: str) -> ScenarioError:
 def _raise(path: Path, problems: list[tuple[str, str]]) -> None:
     if not problems:
         return
-    shown = [(_shown(path), w, m) for w, m in problems[:MAX_REPORTED]]
-    if len(problems) > MAX_REPORTED:
-        shown.append((_shown(path), "", f"... and {len(problems) - MAX_REPORTED} more problems"))
-    raise ScenarioError(shown)
+    from ._text import cap, more_line
+
+    raise ScenarioError(cap([(_shown(path), w, m) for w, m in problems], MAX_REPORTED,
+                            more=lambda n: (_shown(path), "", more_line(n))))
 
 
 def _shown(path: Path | str) -> str:

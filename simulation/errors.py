@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from . import _text
+
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic import ValidationError
 
@@ -73,7 +75,7 @@ def _format_loc(loc: Sequence[Any]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         else:
-            text += ("." if text else "") + str(part)
+            text += ("." if text else "") + _text.excerpt(part, 60)
     return text
 
 
@@ -128,8 +130,8 @@ def validation_problems(
         if err["type"] not in ("missing", "unknown_field") and "input" in err:
             value = err["input"]
             if not isinstance(value, dict | list):
-                message = f"{message} (got {value!r})"
+                message = f"{message} (got {_text.value(value)})"
         if err["type"] == "missing":
             message = "required field is missing"
-        problems.append((_origin(loc, sources), _format_loc(loc), message))
-    return problems
+        problems.append((_origin(loc, sources), _format_loc(loc), _text.excerpt(message, 400)))
+    return _text.cap(problems, more=lambda n: (problems[0][0], "", _text.more_line(n)))

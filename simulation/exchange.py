@@ -694,6 +694,10 @@ def _check_candidates(src, dst, n_pairs, rng, weight):
     dst = _index_array(dst, "dst")
     if src.ndim != 1 or src.shape != dst.shape:
         raise ValueError("src and dst must be 1-D arrays of equal length")
+    for name, a in (("src", src), ("dst", dst)):
+        if a.size and a.min() < 0:
+            raise ValueError(f"{name} must hold node ids >= 0, got {int(a.min())} (negative ids "
+                             "would index from the end of the node arrays)")
     if isinstance(n_pairs, (bool, np.bool_)) or not isinstance(n_pairs, (int, np.integer)):
         raise ValueError(f"n_pairs must be a non-negative integer, got {n_pairs!r}")
     if n_pairs < 0:

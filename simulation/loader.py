@@ -10,8 +10,10 @@ the project the named scenario belongs to (the nearest folder above it holding
 ``pyproject.toml`` or ``.git``) or, outside a project, the parent of the scenario's folder
 (so ``../base/scenario.yaml`` works); or inside commnet's own project folder, so a study
 kept elsewhere (or a calibrated scenario written to any ``--out``) may extend the shipped
-``scenarios/``.  Absolute paths and paths climbing out of those trees are refused; an error
-in a base names the file whose ``extends:`` line pointed there.
+``scenarios/``.  Absolute paths and paths climbing out of those trees are refused, and so is a
+base that is (or lies under) a symbolic link resolving outside them: the path is resolved,
+links followed, before the check, and the refusal names the link and where it points without
+reading it.  An error in a base names the file whose ``extends:`` line pointed there.
 
 YAML is read with the YAML 1.2 booleans: only ``true``/``false`` are booleans, so an
 unquoted ``off``, ``no``, ``on`` or ``yes`` (a case name, a service) stays the string typed
@@ -21,8 +23,10 @@ unquoted ``off``, ``no``, ``on`` or ``yes`` (a case name, a service) stays the s
 (``groups.0.population=90000``) and values are parsed as YAML scalars.
 
 Every problem is raised as :class:`ScenarioError` naming the file, the field path, the bad
-value and what is allowed.  Survey files named in ``network.survey`` are resolved against the
-file that names them and read and checked at load (:mod:`simulation.surveyed`).
+value and what is allowed; values are quoted as short, cleaned excerpts with their length
+(:mod:`simulation._text`) and the list is capped ("… and N more").  Survey files named in
+``network.survey`` are resolved against the file that names them and read and checked at load
+(:mod:`simulation.surveyed`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from . import covariates, memory, registers, surveyed
+from . import _text, covariates, memory, registers, surveyed
 from .errors import (
     RegisterWarning,
     ScenarioError,
@@ -166,7 +170,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ScenarioError([(str(path), "", "file not found")]) from None
     except OSError as exc:  # e.g. a name too long
-        raise ScenarioError([(str(path)[:200], "", f"cannot read file: {exc.strerror}")]) from None
+        raise ScenarioError([(_text.excerpt(path), "", f"cannot read file: {exc.strerror}")]) from None
     if not stat.S_ISREG(info.st_mode):
         raise ScenarioError([(str(path), "", "not a regular file (a scenario is a YAML file)")])
     if info.st_size > MAX_FILE_BYTES:
@@ -183,7 +187,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = _text.excerpt(getattr(exc, "problem", None) or str(exc), 300)
         raise ScenarioError([(str(path), "", f"not valid YAML: {where}{problem}")]) from None
     if data is None:
         data = {}
@@ -222,27 +226,50 @@ def _extends_target(current: Path, parent: Any, roots: list[Path]) -> Path:
         return ScenarioError([(str(current), "extends", message)])
 
     if not isinstance(parent, str) or not parent.strip():
-        raise refuse(f"must be a file name (a relative path to a .yaml or .yml file), got {parent!r}")
-    shown = parent if len(parent) <= 120 else parent[:120] + "..."
+        raise refuse("must be a file name (a relative path to a .yaml or .yml file), got "
+                     f"{_text.value(parent)}")
+    shown = _text.value(parent)
     if "\0" in parent or len(parent) > 1024:
-        raise refuse(f"not a usable file name: {shown!r}")
+        raise refuse(f"not a usable file name: {shown}")
     if Path(parent).suffix.lower() not in (".yaml", ".yml"):
-        raise refuse(f"must name a .yaml or .yml file, got {shown!r}")
+        raise refuse(f"must name a .yaml or .yml file, got {shown}")
     if Path(parent).is_absolute() or parent.startswith("~"):
-        raise refuse(f"must be a path relative to this file's folder, got the absolute path {shown!r}")
+        raise refuse(f"must be a path relative to this file's folder, got the absolute path {shown}")
     nxt = Path(os.path.normpath(os.path.abspath(current.parent / parent)))
+    allowed = ("(a base must be inside the scenario's project, or beside its folder outside a "
+               "project, or among commnet's own scenarios)")
     if not any(_within(nxt, root) for root in roots):
-        raise refuse(f"{shown!r} lies outside the scenario's folder tree {roots[0]} (a base must be "
-                     "inside the scenario's project, or beside its folder outside a project, or "
-                     "among commnet's own scenarios)")
+        raise refuse(f"{shown} lies outside the scenario's folder tree {roots[0]} {allowed}")
+    # Links are followed before the check (the lexical path may stay inside while a link in
+    # it points elsewhere); the target is named, never opened.
+    try:
+        real = Path(os.path.realpath(nxt))
+    except (OSError, ValueError) as exc:
+        raise refuse(f"cannot resolve base file {shown}: {exc}") from None
+    if real != nxt and not any(_within(real, Path(os.path.realpath(root))) for root in roots):
+        link = _first_link(nxt) or nxt
+        raise refuse(f"{shown} is a symbolic link ({_text.excerpt(link)} points to "
+                     f"{_text.excerpt(real)}) that leads outside the scenario's folder tree "
+                     f"{roots[0]}; the base was not read {allowed}")
     try:
         found = nxt.is_file()
     except OSError as exc:
-        raise refuse(f"cannot read base file {shown!r}: {exc.strerror}") from None
+        raise refuse(f"cannot read base file {shown}: {exc.strerror}") from None
     if not found:
-        raise refuse(f"base file {shown!r} not found (looked in {nxt})"
-                     if not nxt.exists() else f"base {shown!r} is not a regular file")
+        raise refuse(f"base file {shown} not found (looked in {_text.excerpt(nxt)})"
+                     if not nxt.exists() else f"base {shown} is not a regular file")
     return nxt
+
+
+def _first_link(path: Path) -> Path | None:
+    """The first component of ``path`` (from the root down) that is a symbolic link."""
+    for candidate in (*reversed(path.parents), path):
+        try:
+            if candidate.is_symlink():
+                return candidate
+        except OSError:
+            return None
+    return None
 
 
 def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -284,13 +311,21 @@ def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, A
     return chain
 
 
+#: Longest ``--set`` item read (characters): YAML parsing is pure Python, ~2.5 s per MB.
+MAX_SET_CHARS = 100_000
+
+
 def _parse_override(item: str) -> tuple[list[str], Any]:
+    if len(item) > MAX_SET_CHARS:
+        raise ScenarioError([("--set", _text.excerpt(item, 60), f"too long ({len(item):,} "
+                              f"characters); a --set item is at most {MAX_SET_CHARS:,}; put "
+                              "large values in the scenario file")])
     if "=" not in item:
-        raise ScenarioError([("--set", item, "expected dotted.path=value")])
+        raise ScenarioError([("--set", _text.excerpt(item), "expected dotted.path=value")])
     key, _, raw = item.partition("=")
     key = key.strip()
     if not key:
-        raise ScenarioError([("--set", item, "empty field path")])
+        raise ScenarioError([("--set", _text.excerpt(item), "empty field path")])
     try:
         value = safe_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
@@ -311,7 +346,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str,
         try:
             set_path(out, ".".join(parts), value)
         except ValueError as exc:
-            raise ScenarioError([("--set", ".".join(parts), str(exc))]) from None
+            raise ScenarioError([("--set", _text.excerpt(".".join(parts)), str(exc))]) from None
     return out
 
 
@@ -337,8 +372,8 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                 idx = int(part)
                 node[idx]
             except (ValueError, IndexError):
-                raise ValueError(f"{part!r} is not an index of {where}, a list of "
-                                 f"{len(node)} items") from None
+                raise ValueError(f"{_text.value(part)} is not an index of "
+                                 f"{_text.excerpt(where)}, a list of {len(node)} items") from None
             if last:
                 node[idx] = value
             else:
@@ -351,7 +386,8 @@ def set_path(data: dict[str, Any], path: str, value: Any) -> None:
                     node[part] = {}
                 node = node[part]
         else:
-            raise ValueError(f"{where} is a value ({node!r}), not a mapping or list")
+            raise ValueError(f"{_text.excerpt(where)} is a value ({_text.value(node)}), not a "
+                             "mapping or list")
 
 
 def _generated(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
@@ -375,7 +411,8 @@ def _generated(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]) 
         return expand(data)
     except ValueError as exc:
         field = "seed" if str(exc).startswith("seed") else "generate.population"
-        raise ScenarioError([(_origin([field.split(".")[0]], sources), field, str(exc))]) from None
+        raise ScenarioError([(_origin([field.split(".")[0]], sources), field,
+                              _text.excerpt(str(exc), 400))]) from None
 
 
 def load_scenario(
@@ -431,8 +468,9 @@ def load_scenario(
                         "groups",
                         f"this scenario needs about {need / 2**30:.1f} GiB (an estimate: "
                         f"{count_agents(scenario):,} agents and their ties) but only "
-                        f"{have / 2**30:.1f} GiB is available; reduce `scale`, the groups or the "
-                        "network's ties per agent",
+                        f"{have / 2**30:.1f} GiB is available (the smallest of free memory and "
+                        "this process's address-space and cgroup limits); reduce `scale`, the "
+                        "groups or the network's ties per agent",
                     )
                 ]
             )
@@ -450,12 +488,9 @@ def estimate_memory(scenario: Scenario) -> int:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new run (``MemAvailable``), or None if unknown."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    """Bytes of memory available to a new run, or None if unknown: the smallest of
+    ``MemAvailable`` and the room under the process's address-space (``RLIMIT_AS``) and
+    cgroup limits (:func:`simulation.memory.available_memory`)."""
+    from .memory import available_memory as available
+
+    return available()

@@ -15,13 +15,25 @@ tie dynamics can add), :math:`M_0` the interpreter and libraries, :math:`a` the 
 (``commnet run`` does so for networks of at most 20,000 agents).  The coefficients are upper
 envelopes of the peaks measured by ``benchmarks/memory_guard.py`` (``/usr/bin/time -v``,
 ``commnet run --steps 2``) with a margin of 25 %; the table is in docs/experiments.md.
+
+What a new run may use (:func:`available_memory`) is the smallest of the machine's free
+memory (``MemAvailable``), the room left under the process's address-space limit
+(``RLIMIT_AS``, ``ulimit -v``, less the address space already mapped) and the room left under
+its cgroup's memory limit (v2 ``memory.max`` less ``memory.current``; v1
+``memory.limit_in_bytes`` less ``memory.usage_in_bytes``), as a container or a batch
+scheduler sets it.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from .scenario import Scenario
 
-__all__ = ["GRAPHML_AGENTS", "count_agents", "estimate_memory", "estimate_ties", "group_counts"]
+__all__ = ["CPU_PER_AGENT_STEP", "CPU_PER_STEP", "GRAPHML_AGENTS", "available_memory",
+           "count_agents", "cpu_count", "estimate_cpu_seconds", "estimate_memory",
+           "estimate_ties", "group_counts", "memory_limits"]
 
 #: ``commnet run`` exports network.graphml for networks of at most this many agents.
 GRAPHML_AGENTS = 20_000
@@ -128,3 +140,125 @@ def estimate_memory(scenario: Scenario) -> int:
     if n <= GRAPHML_AGENTS:
         need += PER_TIE_GRAPHML * t
     return int(BASE + MARGIN * need)
+
+
+#: Where the cgroup file system is mounted (a parameter for the tests).
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _read_int(path: Path) -> int | None:
+    """An integer file (``max`` or an unreadable file: None)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def _meminfo() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _address_space() -> int | None:
+    """Room left under ``RLIMIT_AS`` (the soft limit less the address space mapped now)."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    except (ImportError, OSError, ValueError):
+        return None
+    if soft == resource.RLIM_INFINITY or soft < 0:
+        return None
+    mapped = 0
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmSize:"):
+                    mapped = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    return max(0, soft - mapped)
+
+
+def _cgroup_dirs() -> list[Path]:
+    """The process's cgroup folders (v2 unified, v1 memory controller), then the roots."""
+    dirs = []
+    try:
+        for line in Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines():
+            _, controllers, rel = line.split(":", 2)
+            rel = rel.lstrip("/")
+            if controllers == "":
+                dirs.append(CGROUP_ROOT / rel)
+            elif "memory" in controllers.split(","):
+                dirs.append(CGROUP_ROOT / "memory" / rel)
+    except (OSError, ValueError):
+        pass
+    return [*dirs, CGROUP_ROOT, CGROUP_ROOT / "memory"]
+
+
+def _cgroup() -> int | None:
+    """Room left under the cgroup memory limit (the tightest of the folders found)."""
+    best = None
+    for d in _cgroup_dirs():
+        for limit_file, usage_file in (("memory.max", "memory.current"),
+                                       ("memory.limit_in_bytes", "memory.usage_in_bytes")):
+            limit = _read_int(d / limit_file)
+            if limit is None or limit >= 2**60:  # "max", or v1's "no limit" (2^63 rounded)
+                continue
+            room = max(0, limit - (_read_int(d / usage_file) or 0))
+            best = room if best is None else min(best, room)
+    return best
+
+
+def memory_limits() -> dict[str, int]:
+    """Bytes a new run may use by each limit found: ``free memory``, ``address-space limit``
+    (``RLIMIT_AS``) and ``cgroup memory limit`` (absent keys: no such limit or unknown)."""
+    found = {"free memory": _meminfo(), "address-space limit": _address_space(),
+             "cgroup memory limit": _cgroup()}
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new run: the smallest of :func:`memory_limits` (None if
+    none is known)."""
+    limits = memory_limits()
+    return min(limits.values()) if limits else None
+
+
+def limiting_factor() -> str:
+    """Which limit :func:`available_memory` comes from, for messages."""
+    limits = memory_limits()
+    return min(limits, key=limits.get) if limits else "unknown"
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+#: CPU seconds of one month of a run: a fixed part (metrics, decisions, Mesa's scheduler) and
+#: a part per agent.  Measured (``time.process_time`` around ``CommissioningModel.step``, one
+#: thread, the shared 2-core development machine, 2026-12-06): east_of_england_2013 (1,551
+#: agents) 12.8-13.9 ms per month, england_2013 (58,906 agents) 94 ms per month, teaching (85
+#: agents) 8.4 ms: 8 ms + 1.45 µs per agent, rounded up here.
+CPU_PER_STEP = 0.010
+CPU_PER_AGENT_STEP = 1.6e-6
+
+
+def estimate_cpu_seconds(scenario: Scenario, replicates: int = 1) -> float:
+    """Estimated CPU seconds of ``replicates`` runs of ``scenario`` (burn-in months included),
+    from the agent count and the constants above (an estimate: tie dynamics, innovation and
+    survey matching add to it)."""
+    months = scenario.steps + scenario.burn_in
+    return replicates * months * (CPU_PER_STEP + CPU_PER_AGENT_STEP * count_agents(scenario))

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
+from . import _text
 from .errors import ScenarioError
 from .population import LOCAL_AUTHORITY, PROVIDER, Population, build_population
 from .scenario import Scenario
@@ -99,7 +100,7 @@ def _match_nodes(pop: Population, survey: Survey, rng: np.random.Generator) -> d
                 for i in unplaced[:5]:
                     wants = ", ".join(f"{need[i, j]} {roles[r]}{' on the board' if b else ''}"
                                       for j, (r, b) in enumerate(keys) if need[i, j])
-                    parts.append(f"practice {labels[i]!r} needs {wants} "
+                    parts.append(f"practice {_text.value(labels[i])} needs {wants} "
                                  f"({int(fits[i].sum())} of {practices.size} practices fit)")
                 raise _error([(survey.source, "column 'practice'" if survey.spec.format == "csv"
                                else "attribute 'practice'",
@@ -181,7 +182,7 @@ def _match_ego(pop: Population, survey: Survey, rng: np.random.Generator) -> Mat
                 mine = [x for x in rows if x.alter_kind == k]
                 pool = np.flatnonzero(cand & (pop.kind == k) & ~used)
                 if pool.size < len(mine):
-                    problems.add(survey.source, f"respondent {w!r}",
+                    problems.add(survey.source, f"respondent {_text.value(w)}",
                                  f"reports {len(mine)} ties to {types[k]} but only {pool.size} "
                                  f"agents of that type belong to or serve {gname} (respondents "
                                  "excluded)")

@@ -11,7 +11,10 @@ ties of the groups it covers (:class:`SurveySpec`), in one of three formats:
 * ``ego`` -- an ego-network survey table, one row per reported tie
   (``respondent, role, group, alter_type, strength``).
 
-Column (attribute) names are matched case-insensitively and extra columns are ignored.
+Column (attribute) names are matched case-insensitively and extra columns are ignored.  Files
+are UTF-8 (with or without a byte-order mark); a byte that is not, a row with more or fewer
+values than the header (an unquoted comma) and a node id given twice (CSV or GraphML, which
+networkx would otherwise merge) are refused, naming the line and column.
 Types are :data:`~simulation.scenario.STAKEHOLDER_TYPES`, roles the codes of
 :data:`~simulation.population.ROLES`.  Strengths become tie weights: ``0 < strength <= 1``, or
 the integers 1-5 with ``scale: likert5`` (mapped to 0.2, 0.4, ..., 1.0).  Ties are undirected:
@@ -59,6 +62,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _text
 from .errors import ScenarioError
 from .input_specs import SurveySpec
 from .kinds import ROLES, STAKEHOLDER_TYPES
@@ -74,8 +78,8 @@ __all__ = [
 #: Largest survey file read (bytes); larger files are refused before parsing.
 MAX_BYTES = 50 * 2**20
 
-#: Most problems listed in one error.
-MAX_PROBLEMS = 25
+#: Most problems listed in one error (the rest counted: "… and N more").
+MAX_PROBLEMS = _text.MAX_PROBLEMS
 
 
 NODE_COLUMNS = ("id", "type", "group", "board")
@@ -163,7 +167,7 @@ class _Problems:
             items = list(self.items)
             if self.dropped:
                 src = items[-1][0]
-                items.append((src, "", f"... and {self.dropped} more problems"))
+                items.append((src, "", _text.more_line(self.dropped)))
             raise _error(items)
 
 
@@ -237,13 +241,49 @@ def _read_bytes(path: Path, where: tuple[str, str]) -> bytes:
         raise _error([(src, fld, f"cannot read survey file {shown}: {exc.strerror}")]) from None
 
 
+def _byte_at(data: bytes, offset: int) -> str:
+    """``line L, column C`` of a byte offset (columns counted in bytes from 1)."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    return f"line {data.count(b'\n', 0, offset) + 1}, column {offset - start + 1}"
+
+
+def _graphml_duplicates(data: bytes, shown: str, problems: _Problems) -> None:
+    """Refuse ``<node id>`` values that occur twice (networkx would merge them silently),
+    naming the line and column of each repeat and of the first."""
+    import xml.parsers.expat
+
+    first: dict[str, tuple[int, int]] = {}
+    parser = xml.parsers.expat.ParserCreate()
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if name.rsplit(":", 1)[-1].rsplit("}", 1)[-1] != "node" or "id" not in attrs:
+            return
+        here = (parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+        ident = attrs["id"]
+        if ident in first:
+            problems.add(shown, f"line {here[0]}, column {here[1]}",
+                         f"duplicate node id {_text.value(ident)} (first on line "
+                         f"{first[ident][0]}, column {first[ident][1]}); every node needs its "
+                         "own id")
+        else:
+            first[ident] = here
+
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(data, True)
+    except xml.parsers.expat.ExpatError:
+        return  # networkx has parsed it: nothing more to say here
+
+
 def _table(data: bytes, shown: str, required: Sequence[str], optional: Sequence[str],
            problems: _Problems) -> list[tuple[int, dict[str, str]]]:
     """Rows of a CSV table as (line number, {column: stripped text}); columns by name."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        problems.add(shown, f"byte {exc.start}", "not UTF-8 text")
+        problems.add(shown, _byte_at(data, exc.start),
+                     f"byte 0x{data[exc.start]:02x} is not UTF-8 text; save the file as UTF-8 "
+                     "(CSV UTF-8 in Excel)")
         problems.raise_if_any()
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -261,7 +301,7 @@ def _table(data: bytes, shown: str, required: Sequence[str], optional: Sequence[
             if name in (*required, *optional):
                 if name in index:
                     problems.add(shown, f"line {reader.line_num}",
-                                 f"column {name!r} appears twice in the header")
+                                 f"column {_text.value(name)} appears twice in the header")
                     fatal = True
                 index.setdefault(name, i)
         missing = [c for c in required if c not in index]
@@ -274,13 +314,21 @@ def _table(data: bytes, shown: str, required: Sequence[str], optional: Sequence[
             problems.add(shown, f"line {reader.line_num}",
                          f"missing column{'s' if len(missing) > 1 else ''} "
                          f"{', '.join(repr(m) for m in missing)}{hint}; the file has "
-                         f"{', '.join(repr(h.strip()) for h in header)}; required: "
+                         f"{_text.excerpt(', '.join(repr(h.strip()) for h in header))}; required: "
                          f"{', '.join(required)}{opt} (names are case-insensitive)")
         if fatal:
             problems.raise_if_any()
         rows = []
+        width = len(header)
         for row in reader:
             if not any(c.strip() for c in row):
+                continue
+            if len(row) != width:  # ragged: refused, as the register reader does
+                column = min(len(row), width) + 1
+                name = f" ({_text.value(header[column - 1].strip())})" if column <= width else ""
+                problems.add(shown, f"line {reader.line_num}, column {column}{name}",
+                             f"{len(row)} values but the header has {width} columns (quote a "
+                             "value that contains a comma)")
                 continue
             rows.append((reader.line_num, {c: row[i].strip() if i < len(row) else ""
                                            for c, i in index.items()}))
@@ -302,7 +350,7 @@ def _kind(value: str, where: str, shown: str, problems: _Problems) -> int | None
     v = value.strip().lower()
     if v in types:
         return types.index(v)
-    problems.add(shown, where, f"{value!r} is not a stakeholder type; allowed: {', '.join(types)}"
+    problems.add(shown, where, f"{_text.value(value)} is not a stakeholder type; allowed: {', '.join(types)}"
                  if v else f"is empty; allowed: {', '.join(types)}")
     return None
 
@@ -313,12 +361,12 @@ def _role(value: str, kind: int | None, where: str, shown: str, problems: _Probl
     v = value.strip().lower()
     allowed = tuple(allowed or roles)
     if v not in allowed:
-        problems.add(shown, where, f"{value!r} is not {what}; allowed: {', '.join(allowed)}"
+        problems.add(shown, where, f"{_text.value(value)} is not {what}; allowed: {', '.join(allowed)}"
                      if v else f"is empty; allowed: {', '.join(allowed)}")
         return None
     if kind is not None and v not in TYPE_ROLES[types[kind]]:
-        problems.add(shown, where, f"role {v!r} is not a role of type {types[kind]!r}; allowed: "
-                     f"{', '.join(TYPE_ROLES[types[kind]])}")
+        problems.add(shown, where, f"role {_text.value(v)} is not a role of type "
+                     f"{types[kind]!r}; allowed: {', '.join(TYPE_ROLES[types[kind]])}")
         return None
     return roles.index(v)
 
@@ -329,7 +377,7 @@ def _board(value: str, where: str, shown: str, problems: _Problems) -> bool:
         return True
     if v in _FALSE:
         return False
-    problems.add(shown, where, f"{value!r} is not a board flag; allowed: 0 or 1 (also true/false, "
+    problems.add(shown, where, f"{_text.value(value)} is not a board flag; allowed: 0 or 1 (also true/false, "
                  "yes/no)")
     return False
 
@@ -342,12 +390,12 @@ def _strength(value: str, scale: str, where: str, shown: str, problems: _Problem
     if scale == "likert5":
         if math.isfinite(s) and s == int(s) and 1 <= s <= 5:
             return int(s) / 5.0
-        problems.add(shown, where, f"{value!r} is not a strength on the 1-5 scale; allowed: the "
+        problems.add(shown, where, f"{_text.value(value)} is not a strength on the 1-5 scale; allowed: the "
                      "integers 1, 2, 3, 4, 5 (network.survey.scale is likert5)")
         return math.nan
     if math.isfinite(s) and 0.0 < s <= 1.0:
         return s
-    problems.add(shown, where, f"{value!r} is not a valid strength; allowed: a number with "
+    problems.add(shown, where, f"{_text.value(value)} is not a valid strength; allowed: a number with "
                  "0 < strength <= 1 (or set network.survey.scale: likert5 for a 1-5 scale)")
     return math.nan
 
@@ -370,7 +418,7 @@ def _node(rec: dict[str, str], ident: str, where: str, col: Callable[[str], str]
         default = {"gp": "gp", "manager": "practice_manager", "patient": "patient_rep"}
         r = roles[role] if role is not None else default.get(types[kind])
         if r not in PRACTICE_ROLES:
-            problems.add(shown, col("practice"), f"{practice!r} given for a {r or types[kind]} "
+            problems.add(shown, col("practice"), f"{_text.value(practice)} given for a {r or types[kind]} "
                          f"node; only {', '.join(PRACTICE_ROLES)} nodes belong to a practice")
         elif role is None:
             role = roles.index(r)
@@ -397,7 +445,7 @@ def _read_csv(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
             continue
         if ident in first:
             problems.add(nshown, f"line {line}, column 'id'",
-                         f"duplicate node id {ident!r} (first on line {first[ident]})")
+                         f"duplicate node id {_text.value(ident)} (first on line {first[ident]})")
             continue
         first[ident] = line
         node = _node(rec, ident, f"line {line}", _column_at(line), nshown, problems)
@@ -409,13 +457,13 @@ def _read_csv(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
         ok = True
         for c, v in (("source", a), ("target", b)):
             if v not in first:
-                problems.add(eshown, f"line {line}, column {c!r}",
-                             f"unknown node id {v!r} (not in {nshown})" if v else
+                problems.add(eshown, f"line {line}, column {_text.value(c)}",
+                             f"unknown node id {_text.value(v)} (not in {nshown})" if v else
                              "is empty; give a node id of the node table")
                 ok = False
         if ok and a == b:
-            problems.add(eshown, f"line {line}", f"self-tie {a!r} -- {b!r}; a tie joins two "
-                         "different people")
+            problems.add(eshown, f"line {line}", f"self-tie {_text.value(a)} -- {_text.value(b)}; "
+                         "a tie joins two different people")
             ok = False
         w = _strength(rec["strength"], spec.scale, f"line {line}, column 'strength'", eshown,
                       problems)
@@ -434,12 +482,13 @@ def _read_graphml(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
     try:
         g = nx.read_graphml(io.BytesIO(data))
     except (ET.ParseError, nx.NetworkXError, ValueError, KeyError, TypeError) as exc:
-        problems.add(shown, "", f"not valid GraphML: {exc}")
+        problems.add(shown, "", f"not valid GraphML: {_text.excerpt(exc, 300)}")
         problems.raise_if_any()
+    _graphml_duplicates(data, shown, problems)
     nodes = []
     for ident, attrs in g.nodes(data=True):
         low = {str(k).strip().lower(): v for k, v in attrs.items()}
-        where = f"node {str(ident)!r}"
+        where = f"node {_text.value(str(ident))}"
         missing = [c for c in NODE_COLUMNS[1:] if c not in low]
         if missing:
             problems.add(shown, where, f"missing attribute{'s' if len(missing) > 1 else ''} "
@@ -447,14 +496,14 @@ def _read_graphml(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
                          "(optional: role, practice; names are case-insensitive)")
             continue
         rec = {k: "" if v is None else str(v).strip() for k, v in low.items()}
-        node = _node(rec, str(ident), where, lambda c, w=where: f"{w}, attribute {c!r}", shown,
+        node = _node(rec, str(ident), where, lambda c, w=where: f"{w}, attribute {_text.value(c)}", shown,
                      problems)
         if node is not None:
             nodes.append(node)
     edges = []
     for a, b, attrs in g.edges(data=True):
         a, b = str(a), str(b)
-        where = f"edge {a!r} -- {b!r}"
+        where = f"edge {_text.value(a)} -- {_text.value(b)}"
         low = {str(k).strip().lower(): v for k, v in attrs.items()}
         if a == b:
             problems.add(shown, where, "self-tie; a tie joins two different people")
@@ -463,7 +512,7 @@ def _read_graphml(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
         if key is None:
             problems.add(shown, where, "missing edge attribute 'strength' (or 'weight')")
             continue
-        w = _strength(str(low[key]), spec.scale, f"{where}, attribute {key!r}", shown, problems)
+        w = _strength(str(low[key]), spec.scale, f"{where}, attribute {_text.value(key)}", shown, problems)
         if math.isfinite(w):
             edges.append((a, b, w, where))
     return [data], nodes, edges, shown
@@ -471,7 +520,7 @@ def _read_graphml(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
 
 def _column_at(line: int) -> Callable[[str], str]:
     """Locator of a column on one line of a CSV table."""
-    return lambda c: f"line {line}, column {c!r}"
+    return lambda c: f"line {line}, column {_text.value(c)}"
 
 
 def _read_ego(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
@@ -497,8 +546,8 @@ def _read_ego(spec: SurveySpec, where_of: Callable[[str], tuple[str, str]],
         if who in seen and role is not None and group:
             r0, g0, l0 = seen[who]
             if (roles[role], group) != (r0, g0):
-                problems.add(shown, f"line {line}", f"respondent {who!r} is {roles[role]} of "
-                             f"{group!r} here but {r0} of {g0!r} on line {l0}")
+                problems.add(shown, f"line {line}", f"respondent {_text.value(who)} is {roles[role]} of "
+                             f"{_text.value(group)} here but {r0} of {_text.value(g0)} on line {l0}")
         elif role is not None and group:
             seen[who] = (roles[role], group, line)
         alter, strength = rec["alter_type"], rec["strength"]
@@ -559,10 +608,10 @@ def read_survey(spec: SurveySpec, group_names: Sequence[str], *,
         src = origin(["network", "survey", "groups"]) if origin else shown
         for g in spec.groups:
             if g not in known:
-                problems.add(src, "network.survey.groups", f"group {g!r} is not in the scenario; "
+                problems.add(src, "network.survey.groups", f"group {_text.value(g)} is not in the scenario; "
                              f"known groups: {', '.join(known)}")
             elif g not in named:
-                problems.add(src, "network.survey.groups", f"group {g!r} has nobody in the "
+                problems.add(src, "network.survey.groups", f"group {_text.value(g)} has nobody in the "
                              f"survey {shown}")
     problems.raise_if_any()
     covered = [g for g in known if g in (spec.groups if spec.groups is not None else named)]

@@ -269,3 +269,238 @@ def test_data_file_names_too_long_or_with_nul_are_clean_errors(tmp_path, name):
         p.write_text(yaml.safe_dump(data))
         with pytest.raises(ScenarioError, match=r"cannot read|not found|not a usable file name"):
             load_scenario(p)
+
+
+# ------------------------------------------------------------------ issue 23: paths, names, text, limits
+def _cli_in(cwd, *args, timeout=120, env=None):
+    return subprocess.run([sys.executable, "-m", "simulation.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=timeout, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200",
+                               **(env or {})})
+
+
+def _project(tmp_path):
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    (proj / "pyproject.toml").write_text("")
+    (proj / "teaching.yaml").write_text(TEACHING.read_text())
+    return proj
+
+
+@pytest.mark.parametrize("target_kind", ["file", "folder"])
+def test_a_symlinked_base_outside_the_project_is_refused_without_reading(tmp_path, target_kind):
+    proj = _project(tmp_path)
+    secret = tmp_path / "elsewhere"
+    secret.mkdir()
+    (secret / "base.yaml").write_text("root:*:20228:0:99999:7:::\n")
+    if target_kind == "file":
+        (proj / "base.yaml").symlink_to(secret / "base.yaml")
+        extends = "base.yaml"
+    else:  # a folder link inside the project: the lexical path stays inside
+        (proj / "linked").symlink_to(secret)
+        extends = "linked/base.yaml"
+    child = proj / "v.yaml"
+    child.write_text(f"extends: {extends}\nname: v\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(child)
+    text = str(info.value)
+    assert "symbolic link" in text and str(secret / "base.yaml") in text
+    assert str(proj / ("base.yaml" if target_kind == "file" else "linked")) in text
+    assert "root:" not in text and "20228" not in text  # never read
+
+
+def test_a_symlinked_base_inside_the_project_is_followed(tmp_path):
+    proj = _project(tmp_path)
+    (proj / "alias.yaml").symlink_to(proj / "teaching.yaml")
+    child = proj / "v.yaml"
+    child.write_text("extends: alias.yaml\nname: v\n")
+    assert load_scenario(child).name == "v"
+
+
+def test_text_helpers():
+    from simulation import _text
+
+    assert _text.clean("\x1b]0;pwned\x07\x1b[31mRED") == "\\e]0;pwned\\x07\\e[31mRED"
+    assert _text.clean("a\u202eb\x9bc") == "a\\u202eb\\x9bc"  # bidi override, C1 CSI
+    assert _text.clean("é ✓ 你好") == "é ✓ 你好"
+    assert _text.clean("a\nb", newlines=True) == "a\nb" and _text.clean("a\nb") == "a\\nb"
+    assert _text.excerpt("x" * 2_000_000) == "x" * _text.EXCERPT + "… (2,000,000 characters)"
+    assert _text.value("y" * 500).endswith("…' (500 characters)")
+    assert len(_text.value(list(range(1000)))) < 200
+    assert _text.cap(list(range(25))) == [*range(20), "… and 5 more"]
+    assert _text.cap([1, 2]) == [1, 2]
+
+
+@pytest.mark.parametrize("name, folder", [
+    ("/abs/path", "abs_path"), ("../../x", "x"), (" ", "stem"), ("", "stem"), ("..", "stem"),
+    ("a\0b", "a_b"), ("\x1b]0;pwned\x07\x1b[31mRED", "]0_pwned__[31mRED"), (".hidden", "hidden"),
+    ("C:\\x", "C_x"), ("n" * 500, "n" * 80), ("ok name-1", "ok name-1"),
+])
+def test_default_output_folder_is_one_clean_component(name, folder):
+    from simulation._text import folder_name
+
+    got = folder_name(name, "stem")
+    assert got == folder and "/" not in got and got.isprintable() and got not in (".", "..")
+
+
+def test_path_like_nul_and_control_names_run_into_a_clean_folder_and_print_cleanly(tmp_path):
+    # a name validate accepts is one run can run (the NUL byte used to end in a ValueError)
+    proj = _project(tmp_path)
+    (proj / "n.yaml").write_text('extends: teaching.yaml\nname: "../../\\e]0;pwned\\a\\e[31mx\\0y"\n')
+    assert _cli_in(proj, "validate", "n.yaml").returncode == 0
+    proc = _cli_in(proj, "run", "n.yaml", "--steps", "1", "--no-figures")
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "\x1b]" not in out and "\x07" not in out and "\\e]0;pwned\\x07" in out
+    made = [p.name for p in (proj / "results").iterdir()]
+    assert made == ["]0_pwned__[31mx_y"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]  # nothing written above
+
+
+def test_huge_values_and_long_problem_lists_are_bounded(tmp_path):
+    proj = _project(tmp_path)
+    (proj / "big.yaml").write_text('extends: teaching.yaml\nname: "' + "y" * 2_000_000 + '"\n'
+                                   'steps: "' + "z" * 2_000_000 + '"\n')
+    groups = ", ".join(["{name: 1}"] * 1000)
+    (proj / "many.yaml").write_text(f"extends: teaching.yaml\nname: m\ngroups: [{groups}]\n")
+    (proj / "bad.yaml").write_text('extends: teaching.yaml\nname: "\\e[31m[/bold] x"\nsteps: -1\n')
+    proc = _cli_in(proj, "validate", "big.yaml", "many.yaml", "bad.yaml")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert max(map(len, lines)) < 1600 and len(lines) <= 2 * 22
+    assert "characters)" in proc.stderr  # the excerpt says how long the whole was
+    assert "many.yaml: … and 2,980 more" in proc.stderr
+    assert "\x1b" not in proc.stderr and "bad.yaml" in proc.stderr  # markup-like text printed
+
+
+def test_memory_guard_reads_cgroup_and_address_space_limits(tmp_path, monkeypatch):
+    import resource
+
+    from simulation import memory
+
+    monkeypatch.setattr(memory, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(memory, "_cgroup_dirs", lambda: [tmp_path])
+    (tmp_path / "memory.max").write_text(f"{3 * 2**30}\n")
+    (tmp_path / "memory.current").write_text(f"{2**30}\n")
+    assert memory.memory_limits()["cgroup memory limit"] == 2 * 2**30
+    (tmp_path / "memory.max").write_text("max\n")
+    (tmp_path / "memory.limit_in_bytes").write_text(f"{5 * 2**30}\n")  # cgroup v1
+    (tmp_path / "memory.usage_in_bytes").write_text(f"{2**30}\n")
+    assert memory.memory_limits()["cgroup memory limit"] == 4 * 2**30
+    monkeypatch.setattr(resource, "getrlimit", lambda what: (8 * 2**40, resource.RLIM_INFINITY))
+    assert 0 < memory.memory_limits()["address-space limit"] < 8 * 2**40
+    monkeypatch.setattr(memory, "_meminfo", lambda: 64 * 2**30)
+    assert memory.available_memory() == 4 * 2**30
+    assert memory.limiting_factor() == "cgroup memory limit"
+
+
+def test_an_address_space_limit_refuses_before_allocation(tmp_path):
+    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1200 * 2**20,) * 2); "
+            "from simulation.cli import main; sys.argv = ['commnet', 'run', sys.argv[1], "
+            "'--steps', '1', '--out', sys.argv[2], '-q']; main()")
+    proc = subprocess.run([sys.executable, "-c", code, str(ROOT / "scenarios" / "england_2013.yaml"),
+                           str(tmp_path / "o")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"},
+                          check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "address-space" in proc.stderr and "GiB is available" in proc.stderr
+
+
+def test_an_allocation_failure_anywhere_is_a_clean_error(tmp_path):
+    code = ("import sys, numpy as np, simulation.model as m\n"
+            "def boom(*a, **k):\n    np.ones(2**44)\n"  # numpy's _ArrayMemoryError
+            "m.CommissioningModel.__init__ = boom\n"
+            "from simulation.cli import main\n"
+            "sys.argv = ['commnet', 'run', sys.argv[1], '--steps', '1', '--out', sys.argv[2], '-q']\n"
+            "main()\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(TEACHING), str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert "out of memory" in proc.stderr and "reduce" in proc.stderr
+
+
+def test_workers_above_the_cores_are_capped_with_a_note(capsys):
+    from simulation.cli import _cap_workers
+    from simulation.memory import cpu_count
+
+    cores = cpu_count()
+    assert _cap_workers(cores + 62) == cores
+    assert f"--workers {cores + 62} is more than the {cores} core(s)" in capsys.readouterr().err
+    assert _cap_workers(1) == 1 and _cap_workers(None) is None
+    assert capsys.readouterr().err == ""
+
+
+def test_a_long_run_prints_its_cpu_time_estimate_first(capsys):
+    from simulation.cli import ANNOUNCE_CPU_SECONDS, _announce_cpu_time
+    from simulation.memory import estimate_cpu_seconds
+
+    s = load_scenario(TEACHING)
+    long = s.model_copy(update={"steps": 100_000})
+    assert estimate_cpu_seconds(s) < ANNOUNCE_CPU_SECONDS < estimate_cpu_seconds(long)
+    _announce_cpu_time(s, 1)
+    assert capsys.readouterr().err == ""
+    _announce_cpu_time(long, 1)
+    expected = f"{long.steps + long.burn_in:,} months"  # burn-in months included
+    assert f"of CPU time (an estimate: 85 agents × {expected}" in capsys.readouterr().err
+
+
+def test_disjoint_pairs_refuse_negative_node_ids():
+    import numpy as np
+
+    from simulation.exchange import sample_disjoint_pairs
+
+    with pytest.raises(ValueError, match="node ids >= 0"):
+        sample_disjoint_pairs([-1, -2], [-3, -4], 3, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="dst must hold node ids"):
+        sample_disjoint_pairs([1, 2], [3, -4], 3, 0)
+
+
+def test_the_app_server_releases_closed_sessions(monkeypatch):
+    import threading
+    import time
+
+    pytest.importorskip("solara")
+    from solara.server import kernel_context
+
+    from simulation.app import serve
+
+    fake = {"a": object(), "b": object()}
+    monkeypatch.setattr(kernel_context, "contexts", fake)
+    trims = []
+    monkeypatch.setattr(serve, "_trim", lambda: trims.append(len(fake)))
+    stop = threading.Event()
+    worker = threading.Thread(target=serve.release_closed_sessions, args=(stop, 0.02))
+    worker.start()
+    try:
+        time.sleep(0.1)
+        assert trims == []  # nothing closed: nothing to do
+        del fake["a"]
+        for _ in range(100):
+            if trims:
+                break
+            time.sleep(0.02)
+        assert trims == [1]
+    finally:
+        stop.set()
+        worker.join(5)
+    assert serve.CULL_TIMEOUT == "2m"
+
+
+def test_a_huge_seed_of_a_generated_scenario_is_a_bounded_excerpt(tmp_path):
+    # found by the issue-23 fuzz campaign (seed 20261206): the generator's message quoted it whole
+    p = tmp_path / "g.yaml"
+    p.write_text(f"name: g\nseed: \"{'x' * 100_000}\"\ngenerate: {{groups: 3}}\n")
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p)
+    assert len(str(info.value)) < 1000 and "characters)" in str(info.value)
+
+
+def test_a_huge_set_item_is_refused_before_parsing():
+    # found by the issue-23 fuzz campaign (seed 7230): a 6 MB --set value took > 120 s to parse
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(ScenarioError, match=r"too long \(6,000,002 characters\); a --set item"):
+        load_scenario(TEACHING, ["x=" + "y" * 6_000_000])
+    assert time.perf_counter() - t0 < 5

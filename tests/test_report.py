@@ -343,3 +343,44 @@ def test_human_names_of_the_shipped_scenarios():
     assert name("teaching") == "One small CCG for classroom use"
     assert name("england_2013").startswith("211 CCGs") and len(name("england_2013")) <= 110
     assert human_name({"description": ""}, "fallback") == "fallback"
+
+
+@pytest.mark.parametrize("table", ["outcomes", "runs"])
+@pytest.mark.parametrize("copies", [1, 2])
+def test_a_damaged_store_part_is_set_aside_and_named(folders, tmp_path, table, copies):
+    # as `sweep --resume` finds them (page checksums), the report leaves them out and says so
+    import shutil
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(folders["sweep"], sweep)
+    parts = sorted((sweep / table).rglob("*.parquet"))
+    if copies == 2:  # a second readable copy of the same rows (a part of a later session)
+        (sweep / table / "g00009").mkdir()
+        shutil.copy(parts[0], sweep / table / "g00009" / "s0002-0000001.parquet")
+    victim = parts[0]
+    data = bytearray(victim.read_bytes())
+    mid = len(data) // 3
+    data[mid:mid + 8] = bytes(b ^ 0xFF for b in data[mid:mid + 8])
+    victim.write_bytes(bytes(data))
+    res = subprocess.run([sys.executable, "-m", "simulation.cli", "report", str(sweep)],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300)
+    out = res.stdout + res.stderr
+    assert "Traceback" not in out, out[-3000:]
+    if len(parts) == 1 and copies == 1:  # nothing stored is readable: a clean error
+        assert res.returncode == 2 and "no readable stored runs" in res.stderr
+    else:
+        assert res.returncode == 0, out[-3000:]
+        html = (sweep / "report.html").read_text()
+        assert victim.name in html and "left out of this report" in html
+    assert f"{victim} could not be read" in res.stderr.replace("\n", "")
+
+
+def test_report_out_that_cannot_be_written_is_a_clean_error(folders, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    for out in (blocker / "report.html", "/proc/report.html"):
+        res = subprocess.run([sys.executable, "-m", "simulation.cli", "report", str(folders["run"]),
+                              "--out", str(out)], capture_output=True, text=True, cwd=ROOT,
+                             timeout=300)
+        assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-2000:]
+        assert "cannot write" in res.stderr and "--out" in res.stderr

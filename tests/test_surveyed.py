@@ -469,3 +469,40 @@ def test_sample_scenarios_validate():
     for name in ("surveyed_network", "surveyed_ego"):
         s = load_scenario(SCENARIOS / f"{name}.yaml")
         assert s.network.survey is not None and s.network.survey.digest
+
+
+# --------------------------------------------------------------------------- issue 23: one way
+def test_ragged_rows_are_refused_naming_line_and_column(tmp_path):
+    # as the register reader refuses them (a value with an unquoted comma shifts the rest)
+    nodes = NODES4.replace("b,manager,practice_manager,A,,0", "b,manager,practice_manager,A,,0,x")
+    nodes = nodes.replace("d,provider,,A,,0", "d,provider,,A")
+    path = write(tmp_path, CSV4, {"nodes.csv": nodes, "edges.csv": EDGES4})
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    text = str(info.value)
+    assert "nodes.csv: line 3, column 7: 7 values but the header has 6 columns" in text
+    assert "nodes.csv: line 5, column 5 ('practice'): 4 values but the header has 6" in text
+
+
+def test_a_byte_that_is_not_utf8_is_named_by_line_and_column(tmp_path):
+    path = write(tmp_path, CSV4, {"edges.csv": EDGES4})
+    (tmp_path / "nodes.csv").write_bytes(NODES4.replace("a,gp,gp,A", "a,gp,gp,Caf\xe9").encode("latin-1"))
+    _fails(path, "nodes.csv: line 2, column 12", "byte 0xe9 is not UTF-8 text")
+
+
+def test_graphml_duplicate_node_ids_are_refused_naming_both(tmp_path):
+    text = (SYNTHETIC / "survey.graphml").read_text()
+    assert text.count('<node id="GP2">') == 1
+    path = write(tmp_path, "format: graphml\nfile: net.graphml",
+                 {"net.graphml": text.replace('<node id="GP2">', '<node id="GP1">')})
+    with pytest.raises(ScenarioError, match=r"net.graphml: line \d+, column 5: duplicate node id "
+                                            r"'GP1' \(first on line 10, column 5\)"):
+        load_scenario(path)
+
+
+def test_long_values_in_survey_files_are_bounded_excerpts(tmp_path):
+    nodes = NODES4.replace("a,gp,gp,A,,1", "a," + "q" * 100_000 + ",gp,A,,1")
+    path = write(tmp_path, CSV4, {"nodes.csv": nodes, "edges.csv": EDGES4})
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert "(100,000 characters)" in str(info.value) and len(str(info.value)) < 1000

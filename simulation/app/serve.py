@@ -10,6 +10,11 @@ in addition:
   0.0.0.0``, also this machine's network addresses, :func:`lan_addresses`) or whose ``Origin``,
   when sent, is not ``http://`` one of those (:class:`LoopbackGuard`): a web page the teacher
   opens elsewhere cannot drive the app through DNS rebinding or a cross-site websocket;
+* releases the memory of closed sessions (:func:`release_closed_sessions`): a session whose
+  page closes (the page's unload beacon) is closed by Solara at once, and one whose browser
+  vanishes without a word (a crash, a lost network) after :data:`CULL_TIMEOUT` instead of
+  Solara's 24 hours; each time sessions have closed, a collection and ``malloc_trim`` hand
+  their memory back to the system (without them the server kept ~9.5 MB per closed session);
 * silences Solara's start-up warning about ``samesite=none`` cookies, which concerns pages
   embedded in another site's iframe over https — not a page served on loopback, where Solara
   falls back to ``samesite=lax``, the right setting.
@@ -22,11 +27,12 @@ import ipaddress
 import os
 import socket
 import struct
+import threading
 import warnings
 from collections.abc import Sequence
 
-__all__ = ["APP_MODULE", "LoopbackGuard", "allowed_hosts", "build_app", "lan_addresses", "main",
-           "served_addresses"]
+__all__ = ["APP_MODULE", "CULL_TIMEOUT", "LoopbackGuard", "allowed_hosts", "build_app",
+           "lan_addresses", "main", "release_closed_sessions", "served_addresses"]
 
 #: The page module Solara serves.
 APP_MODULE = "simulation.app.app"
@@ -37,6 +43,39 @@ _LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 #: Addresses that mean "every interface".
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 _SIOCGIFADDR = 0x8915  # Linux: an interface's IPv4 address
+#: How long Solara keeps the session of a browser that went away without closing its page
+#: (``SOLARA_KERNEL_CULL_TIMEOUT`` overrides it).
+CULL_TIMEOUT = "2m"
+#: Seconds between checks for closed sessions.
+RELEASE_INTERVAL = 5.0
+
+
+def _trim() -> None:
+    """Give freed heap memory back to the system (glibc's ``malloc_trim``; elsewhere a no-op)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def release_closed_sessions(stop: threading.Event, interval: float = RELEASE_INTERVAL) -> None:
+    """Until ``stop`` is set: whenever fewer Solara sessions are open than at the last check,
+    collect garbage (a closed session's widgets and model hold reference cycles) and trim the
+    heap, so the server's memory falls back when the browsers go."""
+    import gc
+
+    from solara.server import kernel_context
+
+    seen = len(kernel_context.contexts)
+    while not stop.wait(interval):
+        now = len(kernel_context.contexts)
+        if now < seen:
+            gc.collect()
+            _trim()
+        seen = now
 
 
 def _usable(address: str) -> bool:
@@ -194,13 +233,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ["SERVER_NAME"] = args.host
     os.environ["SERVER_PORT"] = str(args.port)
+    os.environ.setdefault("SOLARA_KERNEL_CULL_TIMEOUT", CULL_TIMEOUT)
     config = dict(LOGGING_CONFIG)
     config["loggers"] = {**LOGGING_CONFIG["loggers"],
                          "solara": {"handlers": ["default"], "level": args.log_level.upper()}}
     app = LoopbackGuard(build_app(),
                         allowed_hosts(args.host, args.port, os.environ.get(ALLOWED_HOSTS_ENV)))
-    uvicorn.run(app, host=args.host, port=args.port, log_config=config, log_level="error",
-                access_log=False)
+    stop = threading.Event()
+    threading.Thread(target=release_closed_sessions, args=(stop,), name="commnet-release",
+                     daemon=True).start()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_config=config, log_level="error",
+                    access_log=False)
+    finally:
+        stop.set()
     return 0
 
 

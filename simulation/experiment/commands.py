@@ -61,11 +61,15 @@ def sweep_command(experiment: Path, out: Path | None, workers: int | None, execu
         raise ScenarioError([("--retry-failed", "", "goes with --resume (it reruns the failed "
                               "runs of an existing results folder)")])
     exp = load_experiment(experiment, overrides)
-    out = out or Path("results") / exp.name
+    from rich.markup import escape
+
+    from .._text import excerpt, folder_name
+
+    out = out or Path("results") / folder_name(exp.name, Path(experiment).stem)
     if not quiet:
-        console.print(f"[bold]{exp.name}[/]: {exp.spec.design.kind} design, "
+        console.print(f"[bold]{escape(excerpt(exp.name))}[/]: {exp.spec.design.kind} design, "
                       f"{exp.spec.runs_per_replicate()} points × {exp.spec.replicates} "
-                      f"replicates → {out}", highlight=False)
+                      f"replicates → {escape(excerpt(out, 300))}", highlight=False)
     report = sweep(exp, out=out, executor=kind, workers=workers, scheduler=scheduler,
                    resume=resume, overwrite=overwrite, retry_failed=retry_failed,
                    max_runs=max_runs, quiet=quiet, console=err)

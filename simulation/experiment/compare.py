@@ -341,6 +341,7 @@ def print_compare(result: CompareResult, console: Any) -> None:
     difference from the first scenario, in the metric's units with its 95% interval, comes
     before Hedges' g, whose column says it is standardised by replicate noise.
     """
+    from rich.markup import escape
     from rich.table import Table
 
     from ..reporters import metric_info
@@ -393,7 +394,7 @@ def print_compare(result: CompareResult, console: Any) -> None:
                     g = "– (sd ≈ 0)" if "identical" in r.g_note else "–"
             else:
                 d, g = "(reference)", ""
-            t.add_row(f"  {r.scenario}", mean, d, g, end_section=i == len(rows) - 1)
+            t.add_row(f"  {escape(str(r.scenario))}", mean, d, g, end_section=i == len(rows) - 1)
     console.print(t)
     for w in result.warnings or []:
         console.print(f"[bold yellow]warning[/]: {w}", highlight=False, soft_wrap=True)

@@ -24,9 +24,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .build import KINDS, calibration_context, compare_context, detect_kind, run_context, sweep_context
+from .build import (
+    KINDS,
+    calibration_context,
+    compare_context,
+    damaged_parts,
+    detect_kind,
+    run_context,
+    sweep_context,
+)
 
-__all__ = ["KINDS", "build_context", "detect_kind", "render", "report_html", "write_report"]
+__all__ = ["KINDS", "build_context", "damaged_parts", "detect_kind", "render", "report_html",
+           "write_report"]
 
 _BUILDERS = {"run": run_context, "compare": compare_context, "sweep": sweep_context,
              "calibration": calibration_context}
@@ -37,6 +46,8 @@ def build_context(folder: str | os.PathLike[str]) -> dict[str, Any]:
     folder = Path(folder)
     kind = detect_kind(folder)
     ctx = _BUILDERS[kind](folder)
+    if kind in ("sweep", "compare"):  # parts of the store set aside are named as caveats
+        ctx["caveats"] = [*ctx.get("caveats", []), *damaged_parts(folder)]
     ctx["folder"] = str(folder)
     ctx["generated"] = time.strftime("%Y-%m-%d %H:%M %Z")
     return ctx
@@ -59,10 +70,22 @@ def report_html(folder: str | os.PathLike[str]) -> str:
 def write_report(folder: str | os.PathLike[str],
                  out: str | os.PathLike[str] | None = None) -> Path:
     """Write the report of ``folder`` to ``out`` (default ``FOLDER/report.html``)."""
+    from ..experiment.store import os_error_message
+    from ..loader import ScenarioError
+
     html = report_html(folder)
     path = Path(out) if out is not None else Path(folder) / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(html, encoding="utf-8")
-    os.replace(tmp, path)
+    try:  # a read-only or full folder, a file where a folder is meant: said plainly
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, path)
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the name
+        try:
+            tmp.unlink(missing_ok=True)
+        except (OSError, ValueError):
+            pass
+        message = (os_error_message(exc, path) if isinstance(exc, OSError)
+                   else f"{path!r}: not a usable file name ({exc})")
+        raise ScenarioError([("--out" if out is not None else str(folder), "", message)]) from None
     return path

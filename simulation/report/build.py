@@ -200,13 +200,45 @@ def _files(folder: Path) -> list[str]:
                   if not p.name.startswith("."))
 
 
+def damaged_parts(folder: str | Path) -> list[str]:
+    """One note per table file of an experiment store that cannot be read back (checked as
+    ``--resume`` checks them, page checksums verified): the report leaves it out and says so.
+    """
+    from ..experiment.store import TABLES, ResultsStore
+
+    folder = Path(folder)
+    if not any((folder / t).is_dir() for t in TABLES):
+        return []
+    return [f"{path} could not be read ({why}) and was left out of this report; to recover its "
+            "runs, run the sweep again with --resume (it moves damaged files to "
+            f"{folder / '_damaged'}/ and runs their runs again)"
+            for _, path, why in ResultsStore(folder).damaged_files()]
+
+
 def _read_table(folder: Path, name: str, keys: Sequence[str]) -> pd.DataFrame:
-    """An experiment store table (a folder of Parquet parts), duplicates left by a crash
-    removed (the last copy kept), as the store's reader does."""
+    """An experiment store table (a folder of Parquet parts) as ``--resume`` reads it: parts
+    that cannot be read back (damaged, truncated) are set aside (:func:`damaged_parts` names
+    them), and duplicates left by a crash are removed (the last copy kept)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ..experiment.store import ResultsStore
+
     path = folder / name
     if not path.exists():
         return pd.DataFrame()
-    df = pd.read_parquet(path)
+    tables = []
+    for f in ResultsStore(folder)._files(name):
+        try:
+            tables.append(pq.read_table(f, page_checksum_verification=True))
+        except (OSError, pa.ArrowException, ValueError):
+            continue  # named by damaged_parts
+    if not tables:
+        return pd.DataFrame()
+    try:
+        df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    except (pa.ArrowException, ValueError):
+        df = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
     keys = [k for k in keys if k in df.columns]
     return df.drop_duplicates(subset=keys, keep="last") if keys else df
 
@@ -332,7 +364,9 @@ def _experiment_frame(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     runs = _read_table(folder, "runs", ["run_id"])
     outcomes = _read_table(folder, "outcomes", ["run_id", "group"])
     if outcomes.empty or runs.empty:
-        raise _fail(folder, "outcomes/", "no stored runs yet (run or resume the experiment)")
+        damaged = damaged_parts(folder)
+        raise _fail(folder, "outcomes/", "no stored runs yet (run or resume the experiment)"
+                    if not damaged else "no readable stored runs: " + "; ".join(damaged))
     ok = runs[runs["status"] == "ok"] if "status" in runs else runs
     overall = outcomes[outcomes["group"].astype(str) == "overall"]
     keep = [c for c in ("run_id", "seed", "status") if c in ok.columns]
@@ -612,8 +646,11 @@ def sweep_context(folder: Path) -> dict[str, Any]:
     outcomes = _outcome_columns(manifest, overall)
     base = (manifest.get("base_files") or [None])[0]
     scenario = _load_scenario_dict(base, manifest.get("overrides") or []) or {}
-    design = (pd.read_parquet(folder / "design.parquet")
-              if (folder / "design.parquet").exists() else pd.DataFrame())
+    try:  # a damaged design is left out, as the store's reader would
+        design = (pd.read_parquet(folder / "design.parquet")
+                  if (folder / "design.parquet").exists() else pd.DataFrame())
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        design = pd.DataFrame()
     ranges = []
     for p in params:
         v = overall[p] if p in overall else pd.Series(dtype=float)
