@@ -64,8 +64,13 @@ def replicate_seeds(root: int, n: int) -> list[int]:
 
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages a result depends on, and Python's."""
+    from . import __version__
+
     out = {"python": platform.python_version()}
     for name in PACKAGES:
+        if name == "commnet":  # the code that ran, not an editable install's stale metadata
+            out[name] = __version__
+            continue
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
