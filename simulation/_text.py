@@ -21,8 +21,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["EXCERPT", "MAX_NAME", "MAX_PROBLEMS", "cap", "clean", "excerpt", "folder_name",
-           "more_line", "value"]
+__all__ = ["EXCERPT", "MAX_NAME", "MAX_PROBLEMS", "byte_position", "cap", "clean", "excerpt",
+           "folder_name", "more_line", "value"]
 
 #: Longest excerpt of a value quoted in a message (characters, before the length note).
 EXCERPT = 120
@@ -131,3 +131,10 @@ def folder_name(name: Any, fallback: str, limit: int = MAX_NAME) -> str:
     if not out:
         out = tidy(fallback) or "scenario"
     return out
+
+
+def byte_position(data: bytes, offset: int) -> str:
+    """``line L, column C`` of a byte offset in a file's bytes (columns counted in bytes from
+    1): where a reader names a byte it cannot decode."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    return f"line {data.count(b'\n', 0, offset) + 1}, column {offset - start + 1}"

@@ -3,7 +3,8 @@
 :mod:`simulation.registers` (practice registers and maps) and :mod:`simulation.covariates`
 (practice covariates) read their files through :func:`_read_table`: a regular file smaller
 than :data:`MAX_BYTES` (after decompression), not a zip archive or binary, decoded as UTF-8
-(with or without a byte-order mark) falling back to Latin-1, read by pandas with
+(with or without a byte-order mark; any other byte is refused, naming its line and column, as
+the survey readers do), read by pandas with
 ``dtype=str``, columns matched by name ignoring case and surrounding spaces, rows numbered
 as lines of the file (the header is row 1).  A file whose name ends in ``.gz`` (or that starts
 with gzip's magic bytes) is decompressed first.  Every problem is a
@@ -149,8 +150,12 @@ def _read_table(path: Path, *, comments: bool) -> _Table:
                                "CSV)")
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
+    except UnicodeDecodeError as exc:  # as the survey readers: refused, with where
+        from ._text import byte_position
+
+        raise _error(path, byte_position(raw, exc.start),
+                     f"byte 0x{raw[exc.start]:02x} is not UTF-8 text; save the file as UTF-8 "
+                     "(CSV UTF-8 in Excel)") from None
     if comments:
         text = _COMMENT.sub("", text)  # keeps the line count
     body = text.lstrip(" \t\r\n")

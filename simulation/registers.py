@@ -50,8 +50,8 @@ Reading rules
   ``PCN_CODE``, is an error.
 * The file must be a regular file smaller than 200 MB, and must not be a zip archive; a
   gzip file (``.csv.gz``) is decompressed first (at most 200 MB of content).  It is decoded as
-  UTF-8 (with or without a byte-order mark), falling back to Latin-1
-  (:mod:`simulation.csvfiles`).
+  UTF-8 (with or without a byte-order mark); a byte that is not UTF-8 is refused, naming its
+  line and column (:mod:`simulation.csvfiles`), as in the survey readers.
 
 Groups
 ------

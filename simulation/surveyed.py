@@ -242,9 +242,8 @@ def _read_bytes(path: Path, where: tuple[str, str]) -> bytes:
 
 
 def _byte_at(data: bytes, offset: int) -> str:
-    """``line L, column C`` of a byte offset (columns counted in bytes from 1)."""
-    start = data.rfind(b"\n", 0, offset) + 1
-    return f"line {data.count(b'\n', 0, offset) + 1}, column {offset - start + 1}"
+    """``line L, column C`` of a byte offset (:func:`simulation._text.byte_position`)."""
+    return _text.byte_position(data, offset)
 
 
 def _graphml_duplicates(data: bytes, shown: str, problems: _Problems) -> None:

@@ -296,3 +296,20 @@ def test_folding_small_practices_never_loses_a_patient_or_a_locality():
             # a small practice survives only as the largest of a locality of small ones
             for x in kept_small:
                 assert all(y["list_size"] < 1000 for y in ex if y.get("locality") == x.get("locality"))
+
+
+# --------------------------------------------------------------------------- encodings
+def test_a_byte_that_is_not_utf8_is_refused_with_its_line_and_column(tmp_path):
+    """As the survey readers do (issue 23): no silent Latin-1 fallback."""
+    path = register(tmp_path, {})
+    raw = PLAIN.replace("A3,2000", "A\xe93,2000").encode("latin-1")  # é as one Latin-1 byte
+    (tmp_path / "reg.csv").write_bytes(raw)
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    text = str(err.value)
+    assert "line 4, column 2" in text and "0xe9 is not UTF-8" in text, text
+    # the same character saved as UTF-8 is read
+    (tmp_path / "reg.csv").write_bytes(raw.decode("latin-1").encode("utf-8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RegisterWarning)
+        assert load_scenario(path).groups[0].name == "Z31"
