@@ -233,7 +233,6 @@ class CommissioningModel(mesa.Model):
         coo = self.serving.tocoo()  # (agent, group) pairs, for per-body shares of respondents
         self.serving_pairs = (coo.row.astype(np.int64), coo.col.astype(np.int64))
         self.board_gp = self.on_board & (p.role == R_GP)
-        self._relevance: tuple[Ties | None, np.ndarray] = (None, np.empty(0))
 
         # ---- agents' state: nobody knows local need at the start (the national profile);
         # knowledge of local need is built only by the routes of knowledge_flows
@@ -297,7 +296,7 @@ class CommissioningModel(mesa.Model):
     def _snapshot(self, mesa_keys: set[str]) -> bytes:
         """The model's own state after the burn-in (not Mesa's internals, nor the agents,
         which read everything from the arrays), with the generators' states, pickled."""
-        skip = mesa_keys | {"spec", "occupant", "_relevance", "_seen_cache"}
+        skip = mesa_keys | {"spec", "occupant", "_seen_cache"}
         state = {k: v for k, v in vars(self).items() if k not in skip}
         state["agent_id_counter"] = self.agent_id_counter
         return pickle.dumps((state, self.rng.bit_generator.state, self.random.getstate()),
@@ -308,7 +307,6 @@ class CommissioningModel(mesa.Model):
         spec = self.spec
         self.__dict__.update(state)
         self.spec = spec  # the run's own scenario (it differs only from month 0 on)
-        self._relevance = (None, np.empty(0))
         self._seen_cache = None
         self.rng.bit_generator.state = rng_state
         self.random.setstate(random_state)
@@ -581,16 +579,6 @@ class CommissioningModel(mesa.Model):
         if o.data_lag:
             self.need_history.append(self.practice_need)
 
-    def tie_relevance(self) -> np.ndarray:
-        """Source relevance of every tie (:func:`~simulation.knowledge_flows.tie_relevance`),
-        cached while the tie set is the same object (weights may change, ends do not)."""
-        ties, rel = self._relevance
-        if ties is not self.ties:
-            t = self.ties
-            rel = tie_relevance(t.src, t.dst, self.serving_bits, self.spec.exchange.source_relevance)
-            self._relevance = (t, rel)
-        return rel
-
     def exchange_knowledge(self) -> None:
         """Beliefs by the scenario's rule and objectives by DeGroot, among active agents.
 
@@ -608,7 +596,8 @@ class CommissioningModel(mesa.Model):
         if e.source_relevance != 1.0:  # scoped knowledge: discounted ties, full trust kept
             n = self.n_agents
             trust = np.bincount(t.src, d, n) + np.bincount(t.dst, d, n)
-            d = d * self.tie_relevance()
+            # the tie set changes every month (update_ties), so computed here, not cached
+            d = d * tie_relevance(t.src, t.dst, self.serving_bits, e.source_relevance)
         if t.m and t.weight.min() > 0:
             # every used tie is an entry of W: W's rows are the ties each agent used, and
             # the board members' rows are who talked with the board
