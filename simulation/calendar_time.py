@@ -20,9 +20,10 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 __all__ = [
     "FIRST_YEAR",
@@ -53,35 +54,35 @@ def parse_month(value: Any) -> str:
     Raises
     ------
     ValueError
-        With what was given and what is allowed (a day other than the 1st, a date with a
-        time, a number, a month outside 1..12 or a year outside 1900..9999).
+        Saying what is wrong and what is allowed (a day other than the 1st, a date with a
+        time, a number, a month outside 1..12 or a year outside 1900..9999); the caller
+        quotes the value (the loader's messages end ``(got …)``).
     """
     if isinstance(value, _dt.datetime):
-        raise ValueError(f"got a date and time ({value.isoformat()}); give {ALLOWED}")
+        raise ValueError(f"a date and time, not a month; give {ALLOWED}")
     if isinstance(value, _dt.date):
         year, month, day = value.year, value.month, value.day
     elif isinstance(value, str):
         m = _MONTH.match(value)
         if m is None:
-            shown = value if len(value) <= 40 else value[:37] + "..."
-            raise ValueError(f"got {shown!r}; give {ALLOWED}")
+            raise ValueError(f"not a calendar month; give {ALLOWED}")
         year, month = int(m.group(1)), int(m.group(2))
         day = int(m.group(3)) if m.group(3) is not None else 1
         if not 1 <= month <= 12:
-            raise ValueError(f"got {value.strip()!r}: month {month} is not 1..12; give {ALLOWED}")
+            raise ValueError(f"month {month} is not 1..12; give {ALLOWED}")
         try:
             _dt.date(year, month, day)
         except ValueError:
-            raise ValueError(f"got {value.strip()!r}, not a date; give {ALLOWED}") from None
+            raise ValueError(f"day {day} is not a day of that month; give {ALLOWED}") from None
     else:
-        raise ValueError(f"got {value!r} ({type(value).__name__}); give {ALLOWED}")
+        raise ValueError(f"a value of type {type(value).__name__}, not a calendar month; give "
+                         f"{ALLOWED}")
     if day != 1:
-        raise ValueError(f"got {year:04d}-{month:02d}-{day:02d}, a day other than the first: "
-                         "the model steps in whole months; give "
+        raise ValueError(f"{year:04d}-{month:02d}-{day:02d} is a day other than the first (the "
+                         "model steps in whole months); give the month, YYYY-MM: "
                          f"{year:04d}-{month:02d} (or {year:04d}-{month:02d}-01)")
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise ValueError(f"got {year:04d}-{month:02d}: the year must be {FIRST_YEAR} to "
-                         f"{LAST_YEAR}")
+        raise ValueError(f"year {year} is outside {FIRST_YEAR} to {LAST_YEAR}; give {ALLOWED}")
     return f"{year:04d}-{month:02d}"
 
 
@@ -104,6 +105,8 @@ def months_between(start: str, month: str) -> int:
 
 def month_labels(start: str, steps: Iterable[int] | np.ndarray) -> np.ndarray:
     """``YYYY-MM`` of each step (month 0 = ``start``), as an array of Python strings."""
+    import numpy as np  # here: the schema imports this module and stays free of numpy
+
     steps = np.asarray(steps, dtype=np.int64)
     uniq, inverse = np.unique(steps, return_inverse=True)
     labels = np.array([add_months(start, int(s)) for s in uniq], dtype=object)
