@@ -160,7 +160,8 @@ def plot_survey_history(
     dpi: int = 110,
 ) -> Figure:
     """The survey questions by year: one panel per question, one line per respondent class
-    (formal, other, stakeholder) with its interval across replicates as a band.
+    (formal, other, stakeholder) with its interval across replicates as a band; a year the
+    run covers only in part (``months`` < 12) has an open marker.
 
     ``table`` is :func:`simulation.results.survey_by_year` (columns ``group``, ``question``,
     ``respondents``, ``year``, ``first_month``, ``last_month``, ``mean``, ``ci_low``,
@@ -185,15 +186,20 @@ def plot_survey_history(
                 continue
             sub = sub.sort_values("first_month")
             x = np.array([centre[y] for y in sub["year"]])
-            ax.plot(x, sub["mean"].to_numpy(float), "-o", ms=3, color=colour, lw=1.6,
-                    label=_CLASS_NAMES[cls])
+            y = sub["mean"].to_numpy(float)
+            ax.plot(x, y, "-", color=colour, lw=1.6, label=_CLASS_NAMES[cls])
+            partial = (sub["months"].to_numpy() < 12 if "months" in sub.columns
+                       else np.zeros(len(sub), bool))
+            ax.plot(x[~partial], y[~partial], "o", ms=3.5, color=colour)
+            ax.plot(x[partial], y[partial], "o", ms=3.5, mfc="white", color=colour)
             ax.fill_between(x, sub["ci_low"].to_numpy(float), sub["ci_high"].to_numpy(float),
                             color=colour, alpha=0.2, lw=0)
         for month, label in events:
             xe = _decimal_year(month)
             ax.axvline(xe, color="0.3", ls="--", lw=1)
-            ax.text(xe, 1.0, f" {label} ({month})", rotation=90, va="top", ha="right",
-                    fontsize=7, color="0.3", transform=ax.get_xaxis_transform())
+            ax.text(xe, 0.03, f"{label} ({month})", rotation=90, va="bottom", ha="right",
+                    fontsize=7, color="0.2", transform=ax.get_xaxis_transform(),
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1})
         ax.set_title(_QUESTION_TITLES.get(q, q.replace("_", " ")), fontsize=10)
         ax.set_ylabel("share of respondents", fontsize=8)
         ax.set_ylim(-0.02, 1.02)
@@ -206,9 +212,10 @@ def plot_survey_history(
     for ax in list(axes.flat)[len(questions):]:
         ax.axis("off")
     if questions:
-        axes.flat[0].legend(fontsize=7, loc="lower left")
+        axes.flat[0].legend(fontsize=7, loc="lower right")
     fig.suptitle((title + "\n" if title else "") + f"{group}: yearly mean, mean over replicates; "
-                 "band: 95% t-interval across replicates", fontsize=10)
+                 "band: 95% t-interval across replicates; open marker: a year the run covers "
+                 "only in part", fontsize=10)
     fig.tight_layout()
     if path is not None:
         save(fig, path, dpi)

@@ -602,8 +602,8 @@ class MetricsSpec(Strict):
 
 
 class _EventBase(Strict):
-    step: Annotated[int, Field(ge=1)] | None = Field(
-        None, description="the step at whose start the event fires (1..steps); give step or "
+    step: int | None = Field(
+        None, ge=1, description="the step at whose start the event fires (1..steps); give step or "
         "date")
     date: Month | None = Field(
         None, description="the calendar month (YYYY-MM) at whose start the event fires, "
