@@ -275,6 +275,10 @@ def test_run_with_a_start_writes_the_history(tmp_path):
     assert manifest["calendar"]["start"] == "2013-02"
     assert manifest["calendar"]["events"][0]["step"] == 4
     assert manifest["scenario"]["start"] == "2013-02"
+    from simulation.figures import plot_trajectories
+
+    fig = plot_trajectories(ts, ["engagement_gp"])
+    assert fig.axes[0].get_xlabel() == "month after burn-in (0 = 2013-02)"
     # without a start: no history, and the earlier run's history files go
     p.write_text(TINY.replace("steps: 24", "steps: 3"))
     proc = subprocess.run([sys.executable, "-m", "simulation.cli", "run", str(p), "--out",
@@ -330,3 +334,23 @@ def test_the_store_keeps_the_date_and_reads_files_written_before_it(tmp_path):
     store = ResultsStore(out, schemas)
     assert store.damaged_files() == []
     assert store.read("timeseries")["date"].isna().sum() > 0
+
+
+# ------------------------------------------------------------------ readers of the events
+
+
+def test_readers_of_event_steps_see_dated_events_resolved():
+    from simulation.experiment.outcomes import shock_step
+    from simulation.model import BurnInCache
+    from simulation.report.assumptions import _event_text
+
+    s = scenario(start="2011-04", events=[
+        {"type": "need_shock", "date": "2012-01", "service": "mental_health", "factor": 1.5}])
+    assert shock_step(s) == 9
+    assert shock_step({"events": [{"type": "need_shock", "step": 4}]}) == 4
+    assert _event_text(s.events[0].model_dump(mode="json"), s.start).startswith(
+        "need_shock at month 9, 2012-01 (groups=None, service=mental_health")
+    assert _event_text({"type": "gp_exodus", "step": 3, "fraction": 0.1}) == (
+        "gp_exodus at month 3 (fraction=0.1)")
+    # a start labels months only: runs differing in it share their burn-in
+    assert BurnInCache.key(s, 7) == BurnInCache.key(s.model_copy(update={"start": None}), 7)
