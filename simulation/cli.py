@@ -598,6 +598,15 @@ def describe(
     counts = pop.counts_by_kind()
     console.print("agents by type: " + ", ".join(f"{KIND_WORDS.get(k, k)} {v:,}"
                                                  for k, v in counts.items()), highlight=False)
+    if spec.start is not None:  # calendar time: which months the run records
+        from .calendar_time import add_months
+
+        dated = "; ".join(f"{ev.type} {add_months(spec.start, ev.step)} (step {ev.step})"
+                          for ev in spec.events)
+        console.print(f"calendar: month 0 = {spec.start} … month {spec.steps} = "
+                      f"{add_months(spec.start, spec.steps)}"
+                      + (f"; events: {dated}" if dated else ""), highlight=False,
+                      soft_wrap=True)
     console.print(
         f"localities as institutions: {'on' if spec.localities.enabled else 'off'}; "
         f"relationship mode: {spec.relationships.mode}; exchange rule: {spec.exchange.rule}"

@@ -354,3 +354,15 @@ def test_readers_of_event_steps_see_dated_events_resolved():
         "gp_exodus at month 3 (fraction=0.1)")
     # a start labels months only: runs differing in it share their burn-in
     assert BurnInCache.key(s, 7) == BurnInCache.key(s.model_copy(update={"start": None}), 7)
+
+
+def test_describe_names_the_calendar(tmp_path):
+    p = tmp_path / "dated.yaml"
+    p.write_text(TINY.replace("steps: 24", "steps: 24\nstart: 2013-04")
+                 + "events:\n  - {type: gp_exodus, date: 2014-04, fraction: 0.1}\n")
+    proc = subprocess.run([sys.executable, "-m", "simulation.cli", "describe", str(p)],
+                          capture_output=True, text=True, cwd=ROOT, check=False,
+                          env={**__import__("os").environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert ("calendar: month 0 = 2013-04 … month 24 = 2015-04; events: gp_exodus 2014-04 "
+            "(step 12)") in proc.stdout
