@@ -878,6 +878,16 @@ class Scenario(Strict):
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 (first 16 hex digits) of the resolved scenario's canonical JSON."""
-    payload = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """SHA-256 (first 16 hex digits) of the resolved scenario's canonical JSON.
+
+    The calendar fields count only when set (``start``; an event's ``date``, always resolved
+    to its ``step``), so a scenario without a start keeps the hash it had before they existed
+    (a sweep started then can be resumed)."""
+    data = scenario.model_dump(mode="json")
+    if data.get("start") is None:
+        data.pop("start", None)
+    for ev in data.get("events") or []:
+        if ev.get("date") is None:
+            ev.pop("date", None)
+    payload = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

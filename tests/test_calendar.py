@@ -366,3 +366,16 @@ def test_describe_names_the_calendar(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert ("calendar: month 0 = 2013-04 … month 24 = 2015-04; events: gp_exodus 2014-04 "
             "(step 12)") in proc.stdout
+
+
+def test_a_scenario_without_start_keeps_the_hash_it_had_before_the_calendar():
+    import hashlib
+
+    s = load_scenario(ROOT / "scenarios" / "mental_health_surge.yaml")  # has events
+    data = s.model_dump(mode="json")
+    assert data.pop("start") is None
+    for ev in data["events"]:
+        assert ev.pop("date") is None
+    before = hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode())
+    assert scenario_hash(s) == before.hexdigest()[:16]
+    assert scenario_hash(s.model_copy(update={"start": "2013-04"})) != scenario_hash(s)
