@@ -440,8 +440,11 @@ def survey_by_year(ts: pd.DataFrame, start: str | None = None, *, year: str = "f
         raise ValueError(f"year must be 'financial' or 'calendar', got {year!r}")
     if start is not None:
         dates = pd.Series(month_labels(start, ts["step"].to_numpy()), index=ts.index)
-    elif "date" in ts.columns:
+    elif "date" in ts.columns and ts["date"].notna().all():
         dates = ts["date"].astype(str)
+    elif "date" in ts.columns:
+        raise ValueError("the time series' date column is empty in places (a scenario without "
+                         "start:); pass start='YYYY-MM'")
     else:
         raise ValueError("the time series has no date column (the scenario gives no start:); "
                          "pass start='YYYY-MM'")

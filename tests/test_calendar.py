@@ -211,6 +211,8 @@ def test_survey_by_year_calendar_years_and_the_date_column():
     assert ov.loc["2013", "mean"] == pytest.approx((r0 + r1) / 2)
     with pytest.raises(ValueError, match="no date column"):
         survey_by_year(_synthetic())
+    with pytest.raises(ValueError, match="date column is empty"):
+        survey_by_year(_synthetic().assign(date=None))
     with pytest.raises(ValueError, match="financial"):
         survey_by_year(ts, year="fiscal")
 
