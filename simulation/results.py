@@ -484,14 +484,20 @@ def calendar_events(scenario: Scenario, types: Sequence[str] = ("reorganise",)
                     ) -> list[tuple[str, str]]:
     """``(YYYY-MM, label)`` of the scenario's events of the given types (default the
     reorganisations), for the history figure; empty without ``start:``.  The label is the
-    event's ``name`` (or ``label``) if it has one, else its type."""
+    event's ``name`` (or ``label``) if it has one; else, for an event with a ``structure``
+    field, its type and the era it starts (``reorganise: icb``; ``ccg`` for a structure of
+    null, groups deciding alone); else its type."""
     if scenario.start is None:
         return []
     out = []
     for ev in scenario.events:
         if getattr(ev, "type", None) in types and ev.step is not None:
-            name = getattr(ev, "name", None) or getattr(ev, "label", None) or ev.type
-            out.append((add_months(scenario.start, ev.step), str(name)))
+            name = getattr(ev, "name", None) or getattr(ev, "label", None)
+            if not name and "structure" in (getattr(type(ev), "model_fields", None) or {}):
+                structure = ev.structure
+                era = "ccg" if structure is None else getattr(structure, "era", None)
+                name = f"{ev.type}: {era}" if era else ev.type
+            out.append((add_months(scenario.start, ev.step), str(name or ev.type)))
     return out
 
 

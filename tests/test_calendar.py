@@ -150,6 +150,14 @@ def test_calendar_events_reads_reorganisations_generically():
     assert calendar_events(s) == [("2013-04", "CCGs"), ("2022-07", "reorganise")]
     assert calendar_events(SimpleNamespace(start=None, events=ev)) == []
 
+    class Reorganise(SimpleNamespace):  # a model-like event with a structure field
+        model_fields = {"structure": None}  # noqa: RUF012
+
+    ev = [Reorganise(type="reorganise", step=24, structure=None),
+          Reorganise(type="reorganise", step=135, structure=SimpleNamespace(era="icb"))]
+    assert calendar_events(SimpleNamespace(start="2011-04", events=ev)) == [
+        ("2013-04", "reorganise: ccg"), ("2022-07", "reorganise: icb")]
+
 
 # ------------------------------------------------------------------ the yearly table
 
