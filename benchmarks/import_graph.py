@@ -34,7 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
 ]
 #: simulation modules outside the layer that input modules may use (they import nothing of
 #: commnet's).
-LEAVES = ("_numeric",)
+LEAVES = ("_numeric", "calendar_time")
 
 
 def module_imports(path: Path, package: str = "simulation", *, in_subpackage: bool | None = None

@@ -16,6 +16,7 @@ every reader and by the command line:
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -78,6 +79,8 @@ def value(obj: Any, limit: int = EXCERPT) -> str:
             return clean(repr(obj))
         quoted = clean(repr(obj[:limit]))
         return f"{quoted[:-1]}…{quoted[-1]} ({len(obj):,} characters)"
+    if isinstance(obj, _dt.date):  # a YAML date: shown as typed (2013-04-15), not its repr
+        return obj.isoformat()
     if isinstance(obj, list | tuple | dict | set) and len(obj) > 20:
         kind = type(obj).__name__
         return f"{excerpt(repr(obj), limit)[:limit]}… (a {kind} of {len(obj):,} items)"

@@ -259,7 +259,7 @@ def _load(path: Path, overrides: list[str] | None):
 
 #: files ``commnet run`` writes into its folder (besides figures, ``*.png``)
 RUN_FILES = ("timeseries.parquet", "summary.parquet", "summary.csv", "overall.csv",
-             "manifest.json", "board_ego.csv", "network.graphml")
+             "manifest.json", "board_ego.csv", "network.graphml", "survey_by_year.csv")
 
 
 def _identity(scenario_dump: dict[str, Any], overrides: list[str]) -> tuple[Any, ...]:
@@ -346,7 +346,9 @@ def run(
 
     OUT may hold an earlier run of the same scenario and --set overrides, which is replaced;
     anything else needs --overwrite.  Files of the earlier run that this run does not write
-    (figures after --no-figures, for instance) are removed.
+    (figures after --no-figures, for instance) are removed.  A scenario with start: also
+    gets survey_by_year.csv and survey_history.png: the survey questions by NHS financial
+    year, mean and 95% interval across replicates.
     """
     import json
 
@@ -358,6 +360,7 @@ def run(
         summarise,
         tidy,
         write_figures,
+        write_history,
         write_results,
     )
 
@@ -406,6 +409,7 @@ def run(
                 paths["graphml"] = export_graphml(first_model, out / "network.graphml")
         if figures and first_model is not None:
             paths.update(write_figures(result, first_model, out))
+        paths.update(write_history(result, out, figures=figures))  # with start: only
         removed = remove_stale(out, keep=paths.values())
     except OSError as exc:  # read-only folder, full disk: said plainly, exit 2
         from .experiment.store import os_error_message
@@ -594,6 +598,15 @@ def describe(
     counts = pop.counts_by_kind()
     console.print("agents by type: " + ", ".join(f"{KIND_WORDS.get(k, k)} {v:,}"
                                                  for k, v in counts.items()), highlight=False)
+    if spec.start is not None:  # calendar time: which months the run records
+        from .calendar_time import add_months
+
+        dated = "; ".join(f"{ev.type} {add_months(spec.start, ev.step)} (step {ev.step})"
+                          for ev in spec.events)
+        console.print(f"calendar: month 0 = {spec.start} … month {spec.steps} = "
+                      f"{add_months(spec.start, spec.steps)}"
+                      + (f"; events: {dated}" if dated else ""), highlight=False,
+                      soft_wrap=True)
     console.print(
         f"localities as institutions: {'on' if spec.localities.enabled else 'off'}; "
         f"relationship mode: {spec.relationships.mode}; exchange rule: {spec.exchange.rule}"

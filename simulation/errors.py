@@ -114,7 +114,8 @@ def _clean_loc(loc: Sequence[Any]) -> list[Any]:
     return [p for p in loc if not (isinstance(p, str) and p in _EVENT_TAGS)]
 
 
-_EVENT_TAGS = {"need_shock", "gp_exodus", "provider_exit", "lever", "engagement_shift"}
+_EVENT_TAGS = {"need_shock", "gp_exodus", "provider_exit", "lever", "engagement_shift",
+               "broker_loss", "rewire", "turnover_feedback", "reorganise"}
 
 
 def validation_problems(

@@ -34,8 +34,9 @@ from .population import Population
 from .reporters import KEY_METRICS, METRICS, metric_info
 from .scenario import STAKEHOLDER_TYPES
 
-__all__ = ["TYPE_COLOURS", "VERDICT_STYLE", "plot_network", "plot_patterns", "plot_routes",
-           "plot_trajectories", "save", "structural_layout"]
+__all__ = ["CLASS_COLOURS", "TYPE_COLOURS", "VERDICT_STYLE", "plot_network", "plot_patterns",
+           "plot_routes", "plot_survey_history", "plot_trajectories", "save",
+           "structural_layout"]
 
 TYPE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
@@ -94,6 +95,11 @@ def plot_trajectories(
     axes = fig.subplots(nrow, ncol, squeeze=False)
     data = ts[ts["group"] == "overall"]
     labels = [None] if label_column is None else list(dict.fromkeys(data[label_column]))
+    xlabel = "month after burn-in"
+    if "date" in data.columns and len(data) and data["step"].min() == 0:
+        first = data.loc[data["step"] == 0, "date"].dropna()
+        if len(first) and first.nunique() == 1:  # calendar time: say which month is 0
+            xlabel = f"month after burn-in (0 = {first.iloc[0]})"
     for ax, m in zip(axes.flat, metrics, strict=False):
         info = metric_info(m)
         for i, lab in enumerate(labels):
@@ -107,7 +113,7 @@ def plot_trajectories(
         good = "" if info.direction == "none" else f" ({info.direction_text})"
         ax.set_title(f"{info.title}{good}", fontsize=10)
         ax.set_ylabel(textwrap.fill(info.axis_label(), 28), fontsize=8)
-        ax.set_xlabel("month after burn-in", fontsize=8)
+        ax.set_xlabel(xlabel, fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[len(metrics):]:
@@ -116,6 +122,100 @@ def plot_trajectories(
         axes.flat[0].legend(fontsize=8)
     fig.suptitle((title + "\n" if title else "") + "mean over replicates; band: 5th–95th "
                  "percentile of replicates", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        save(fig, path, dpi)
+    return fig
+
+
+#: Colours of the survey respondent classes in the history figure.
+CLASS_COLOURS = {"formal": "C0", "other": "C1", "stakeholder": "C2"}
+_CLASS_NAMES = {"formal": "GPs with a formal role", "other": "GPs without one",
+                "stakeholder": "other stakeholders"}
+
+
+_QUESTION_TITLES = {
+    "engaged_high": "Highly engaged with the commissioning body",
+    "engaged_some": "At least somewhat engaged",
+    "influence": "Can influence its work",
+    "reflected": "Its decisions reflect my views",
+    "informed": "Informed about what it is trying to achieve",
+    "acted_on": "My views are acted on",
+}
+
+
+def _decimal_year(month: str) -> float:
+    year, mon = (int(x) for x in str(month).split("-")[:2])
+    return year + (mon - 1) / 12.0
+
+
+def plot_survey_history(
+    table: pd.DataFrame,
+    questions: Sequence[str] = ("engaged_some", "influence", "reflected", "informed"),
+    *,
+    events: Sequence[tuple[str, str]] = (),
+    group: str = "overall",
+    title: str = "",
+    path: str | os.PathLike[str] | None = None,
+    dpi: int = 110,
+) -> Figure:
+    """The survey questions by year: one panel per question, one line per respondent class
+    (formal, other, stakeholder) with its interval across replicates as a band; a year the
+    run covers only in part (``months`` < 12) has an open marker.
+
+    ``table`` is :func:`simulation.results.survey_by_year` (columns ``group``, ``question``,
+    ``respondents``, ``year``, ``first_month``, ``last_month``, ``mean``, ``ci_low``,
+    ``ci_high``); each year is drawn at the middle of the run's months in it.  ``events``
+    are ``(YYYY-MM, label)`` pairs (the scenario's reorganisations,
+    :func:`simulation.results.calendar_events`), drawn as labelled vertical dashed lines at
+    the start of their month.  Saved to ``path`` if given."""
+    _check_path_keyword(questions, "questions")
+    data = table[table["group"] == group]
+    questions = [q for q in questions if q in set(data["question"])]
+    ncol = 2
+    nrow = max(1, int(np.ceil(len(questions) / ncol)))
+    fig = Figure(figsize=(6.0 * ncol, 3.6 * nrow))
+    axes = fig.subplots(nrow, ncol, squeeze=False)
+    years = data.drop_duplicates("year").sort_values("first_month")
+    centre = {r.year: (_decimal_year(r.first_month) + _decimal_year(r.last_month) + 1 / 12) / 2
+              for r in years.itertuples()}
+    for ax, q in zip(axes.flat, questions, strict=False):
+        for cls, colour in CLASS_COLOURS.items():
+            sub = data[(data["question"] == q) & (data["respondents"] == cls)]
+            if sub.empty:
+                continue
+            sub = sub.sort_values("first_month")
+            x = np.array([centre[y] for y in sub["year"]])
+            y = sub["mean"].to_numpy(float)
+            ax.plot(x, y, "-", color=colour, lw=1.6, label=_CLASS_NAMES[cls])
+            partial = (sub["months"].to_numpy() < 12 if "months" in sub.columns
+                       else np.zeros(len(sub), bool))
+            ax.plot(x[~partial], y[~partial], "o", ms=3.5, color=colour)
+            ax.plot(x[partial], y[partial], "o", ms=3.5, mfc="white", color=colour)
+            ax.fill_between(x, sub["ci_low"].to_numpy(float), sub["ci_high"].to_numpy(float),
+                            color=colour, alpha=0.2, lw=0)
+        for month, label in events:
+            xe = _decimal_year(month)
+            ax.axvline(xe, color="0.3", ls="--", lw=1)
+            ax.text(xe, 0.03, f"{label} ({month})", rotation=90, va="bottom", ha="right",
+                    fontsize=7, color="0.2", transform=ax.get_xaxis_transform(),
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.7, "pad": 1})
+        ax.set_title(_QUESTION_TITLES.get(q, q.replace("_", " ")), fontsize=10)
+        ax.set_ylabel("share of respondents", fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ticks = list(centre.items())
+        step = max(1, int(np.ceil(len(ticks) / 12)))
+        ax.set_xticks([c for _, c in ticks[::step]], [y for y, _ in ticks[::step]],
+                      rotation=45, fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(questions):]:
+        ax.axis("off")
+    if questions:
+        axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle((title + "\n" if title else "") + f"{group}: yearly mean, mean over replicates; "
+                 "band: 95% t-interval across replicates; open marker: a year the run covers "
+                 "only in part", fontsize=10)
     fig.tight_layout()
     if path is not None:
         save(fig, path, dpi)

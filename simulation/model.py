@@ -70,13 +70,14 @@ class BurnInCache:
 
     A paired comparison runs every arm with the same replicate seeds; arms whose scenarios
     differ only in what happens from month 0 on (``events``, which fire at months ≥ 1, the
-    number of ``steps``, ``name``, ``description``) have the same burn-in, so it is computed
+    number of ``steps``, ``name``, ``description``, and the calendar ``start``, which only
+    labels months) have the same burn-in, so it is computed
     once per seed and copied (pickled, so arms never share arrays).  At most ``max_items``
     states are kept (least recently used first out).
     """
 
     #: Scenario fields the burn-in does not read.
-    AFTER_BURN_IN = ("events", "steps", "name", "description")
+    AFTER_BURN_IN = ("events", "steps", "name", "description", "start")
 
     def __init__(self, max_items: int = 8):
         self.max_items = max_items

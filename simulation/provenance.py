@@ -129,6 +129,8 @@ REGISTRY: dict[str, Entry] = {
     "description": _structural("free text"),
     "seed": _structural("root random seed; results are reported over replicates spawned from it"),
     "steps": _structural("run length: 60 months = April 2013 to March 2018"),
+    "start": _structural("calendar month of month 0 (YYYY-MM; optional): labels the outputs' "
+                         "date column and lets events be given by date"),
     "burn_in": _assumed("spin-up before measurement from a start where nobody knows local "
                         "need: 120 months, the shortest whole number of years after which the "
                         "slow variables drift < 0.005 a year over the next 5 and 20 years "

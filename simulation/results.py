@@ -22,7 +22,7 @@ import platform
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .calendar_time import add_months, month_labels
 from .model import BurnInCache, CommissioningModel
 from .reporters import METRICS, field_metadata, metric_bounds
 from .scenario import Scenario, scenario_hash
@@ -41,6 +42,8 @@ from .statistics import Interval, mean_interval, ratio_interval
 __all__ = [
     "RunResult",
     "build_manifest",
+    "calendar_events",
+    "calendar_record",
     "ego_table",
     "export_graphml",
     "iter_replicates",
@@ -48,8 +51,10 @@ __all__ = [
     "replicate_seeds",
     "run_replicate",
     "run_scenario",
+    "survey_by_year",
     "to_arrow",
     "write_figures",
+    "write_history",
     "write_results",
 ]
 
@@ -93,8 +98,9 @@ def tidy(model: CommissioningModel, replicate: int = 0) -> pd.DataFrame:
     """The model's collected metrics as a tidy frame.
 
     Columns: scenario (name), scenario_hash (:func:`simulation.scenario.scenario_hash`, so
-    runs concatenated from several folders keep their identity), replicate, step, group, then
-    one column per collected metric, in :data:`~simulation.reporters.METRICS` order.
+    runs concatenated from several folders keep their identity), replicate, step, ``date``
+    (the step's calendar month ``YYYY-MM``, only when the scenario gives ``start:``), group,
+    then one column per collected metric, in :data:`~simulation.reporters.METRICS` order.
     """
     data = model.datacollector.model_vars
     names = [g.name for g in model.spec.groups] + ["overall"]
@@ -105,8 +111,10 @@ def tidy(model: CommissioningModel, replicate: int = 0) -> pd.DataFrame:
         "scenario_hash": pd.Categorical([scenario_hash(model.spec)] * rows),
         "replicate": np.full(rows, replicate, np.int32),
         "step": np.repeat(np.arange(steps, dtype=np.int32), len(names)),
-        "group": pd.Categorical(np.tile(names, steps), categories=names),
     }
+    if model.spec.start is not None:  # calendar time: month 0 is the scenario's start
+        cols["date"] = month_labels(model.spec.start, cols["step"])
+    cols["group"] = pd.Categorical(np.tile(names, steps), categories=names)
     for metric in METRICS:
         if metric in data:  # the model may collect a subset (CommissioningModel's ``metrics``)
             cols[metric] = np.asarray(np.stack(data[metric]), float).ravel()
@@ -119,6 +127,8 @@ COLUMN_DESCRIPTIONS = {
     "scenario_hash": "simulation.scenario.scenario_hash of the resolved scenario (16 hex digits)",
     "replicate": "replicate index; its seed is manifest.json replicate_seeds[replicate]",
     "step": "month after the burn-in (0 = first recorded month)",
+    "date": "calendar month of the step, YYYY-MM: the scenario's start plus step months "
+            "(only with start:)",
     "group": "commissioning group name, or 'overall' (population-weighted over groups)",
 }
 
@@ -325,6 +335,7 @@ def build_manifest(
         "scenario_name": scenario.name,
         "scenario_hash": scenario_hash(scenario),
         **extra,
+        **({"calendar": calendar_record(scenario)} if scenario.start is not None else {}),
         "root_seed": scenario.seed,
         "replicate_seeds": list(seeds),
         "replicates": len(seeds),
@@ -372,6 +383,161 @@ def run_scenario(
             progress(r)
     ts = pd.concat(frames, ignore_index=True)
     return RunResult(scenario, ts, summarise(ts), build_manifest(scenario, seeds, timings))
+
+
+# --------------------------------------------------------------------------- calendar time
+
+
+#: The survey questions and respondent classes of the history view (``survey_history.png``).
+HISTORY_QUESTIONS = ("engaged_some", "influence", "reflected", "informed")
+HISTORY_CLASSES = ("formal", "other", "stakeholder")
+
+
+def _survey_metrics(columns: Iterable[str]) -> list[str]:
+    from .reporters import SURVEY_QUESTIONS
+
+    have = set(columns)
+    return [f"survey_{q}_{c}" for q in SURVEY_QUESTIONS for c in HISTORY_CLASSES
+            if f"survey_{q}_{c}" in have]
+
+
+def survey_by_year(ts: pd.DataFrame, start: str | None = None, *, year: str = "financial",
+                   conf: float = 0.95, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """Each survey metric by year: the mean over replicates of its yearly mean, with a
+    Student-t interval across replicates.
+
+    For every group (``overall`` first), metric and year, each replicate's metric is averaged
+    over the run's months in that year (months where it is undefined, NaN, are skipped); the
+    replicates' yearly means are then summarised by :func:`simulation.statistics.mean_interval`
+    (mean, ``conf`` t-interval with n − 1 degrees of freedom clipped to the metric's range,
+    ``n`` the replicates with a finite yearly mean, ``note`` why an interval is missing).
+
+    Parameters
+    ----------
+    ts : DataFrame
+        A run's time series (:func:`tidy`): ``replicate``, ``step``, ``group``, metric
+        columns, and ``date`` (``YYYY-MM``) unless ``start`` is given.
+    start : str, optional
+        The calendar month of step 0 (``YYYY-MM``); default: read the ``date`` column.
+    year : {"financial", "calendar"}
+        ``financial`` (default): NHS financial years, April to March, labelled ``2013/14``;
+        ``calendar``: January to December, labelled ``2013``.
+    metrics : sequence of str, optional
+        Default: every ``survey_<question>_<formal|other|stakeholder>`` column of ``ts``.
+
+    Returns
+    -------
+    DataFrame
+        One row per group, metric and year: ``group``, ``metric``, ``question``,
+        ``respondents`` (formal, other or stakeholder), ``year`` (label), ``first_month`` and
+        ``last_month`` (``YYYY-MM``, the run's months in that year), ``months`` (how many:
+        fewer than 12 in a year the run only partly covers), ``mean``, ``ci_low``,
+        ``ci_high``, ``n``, ``note``.
+    """
+    from .calendar_time import financial_year, financial_year_label
+
+    if year not in ("financial", "calendar"):
+        raise ValueError(f"year must be 'financial' or 'calendar', got {year!r}")
+    if start is not None:
+        dates = pd.Series(month_labels(start, ts["step"].to_numpy()), index=ts.index)
+    elif "date" in ts.columns and ts["date"].notna().all():
+        dates = ts["date"].astype(str)
+    elif "date" in ts.columns:
+        raise ValueError("the time series' date column is empty in places (a scenario without "
+                         "start:); pass start='YYYY-MM'")
+    else:
+        raise ValueError("the time series has no date column (the scenario gives no start:); "
+                         "pass start='YYYY-MM'")
+    metrics = list(metrics) if metrics is not None else _survey_metrics(ts.columns)
+    month_of = {d: (financial_year(d) if year == "financial" else int(d[:4]))
+                for d in pd.unique(dates)}
+    frame = ts[["replicate", "group", *metrics]].copy()
+    frame["group"] = frame["group"].astype(str)
+    frame["_year"] = dates.map(month_of).to_numpy()
+    frame["_date"] = dates.to_numpy()
+    span = frame.groupby("_year")["_date"].agg(["min", "max", "nunique"])
+    yearly = frame.groupby(["group", "_year", "replicate"], sort=False)[metrics].mean()
+    groups = list(dict.fromkeys(["overall", *frame["group"]]))
+    groups = [g for g in groups if g in set(frame["group"])]
+    rows = []
+    for g in groups:
+        per_group = yearly.loc[g]
+        for m in metrics:
+            question, _, respondents = m.removeprefix("survey_").rpartition("_")
+            bounds = metric_bounds(m)
+            for y in sorted(span.index):
+                values = per_group.loc[y, m].to_numpy(float) if y in per_group.index else []
+                iv = mean_interval(values, conf, bounds)
+                rows.append({
+                    "group": g, "metric": m, "question": question, "respondents": respondents,
+                    "year": financial_year_label(y) if year == "financial" else str(y),
+                    "first_month": span.loc[y, "min"], "last_month": span.loc[y, "max"],
+                    "months": int(span.loc[y, "nunique"]),
+                    "mean": iv.mean, "ci_low": iv.low, "ci_high": iv.high, "n": iv.n,
+                    "note": iv.note})
+    return pd.DataFrame(rows, columns=["group", "metric", "question", "respondents", "year",
+                                       "first_month", "last_month", "months", "mean", "ci_low",
+                                       "ci_high", "n", "note"])
+
+
+def calendar_events(scenario: Scenario, types: Sequence[str] = ("reorganise",)
+                    ) -> list[tuple[str, str]]:
+    """``(YYYY-MM, label)`` of the scenario's events of the given types (default the
+    reorganisations), for the history figure; empty without ``start:``.  The label is the
+    event's ``name`` (or ``label``) if it has one; else, for an event with a ``structure``
+    field, its type and the era it starts (``reorganise: icb``; ``ccg`` for a structure of
+    null, groups deciding alone); else its type."""
+    if scenario.start is None:
+        return []
+    out = []
+    for ev in scenario.events:
+        if getattr(ev, "type", None) in types and ev.step is not None:
+            name = getattr(ev, "name", None) or getattr(ev, "label", None)
+            if not name and "structure" in (getattr(type(ev), "model_fields", None) or {}):
+                structure = ev.structure
+                era = "ccg" if structure is None else getattr(structure, "era", None)
+                name = f"{ev.type}: {era}" if era else ev.type
+            out.append((add_months(scenario.start, ev.step), str(name or ev.type)))
+    return out
+
+
+def calendar_record(scenario: Scenario) -> dict[str, Any] | None:
+    """The run's calendar for ``manifest.json``: start, first and last recorded month, and
+    every event's step and date (None without ``start:``)."""
+    if scenario.start is None:
+        return None
+    return {
+        "start": scenario.start,
+        "first_month": scenario.start,
+        "last_month": add_months(scenario.start, scenario.steps),
+        "date_column": "YYYY-MM: start plus step months",
+        "events": [{"index": i, "type": ev.type, "step": ev.step,
+                    "date": add_months(scenario.start, ev.step)}
+                   for i, ev in enumerate(scenario.events)],
+    }
+
+
+def write_history(result: RunResult, out: str | os.PathLike[str], *, figures: bool = True
+                  ) -> dict[str, Path]:
+    """For a scenario with ``start:``: write ``survey_by_year.csv`` (:func:`survey_by_year`,
+    NHS financial years) and, with ``figures``, ``survey_history.png``
+    (:func:`simulation.figures.plot_survey_history`, with the scenario's reorganisations);
+    nothing without a start.  Returns the paths written."""
+    if result.scenario.start is None or not len(result.timeseries):
+        return {}
+    out = Path(out)
+    table = survey_by_year(result.timeseries, result.scenario.start)
+    paths = {"survey_by_year": out / "survey_by_year.csv"}
+    _atomic_write(paths["survey_by_year"], lambda p: table.to_csv(p, index=False))
+    if figures:
+        from .figures import plot_survey_history, save
+
+        n = int(result.timeseries["replicate"].nunique())
+        fig = plot_survey_history(
+            table, events=calendar_events(result.scenario),
+            title=f"{result.scenario.name} ({n} replicate{'s' if n != 1 else ''})")
+        paths["survey_history"] = save(fig, out / "survey_history.png")
+    return paths
 
 
 def write_figures(result: RunResult, model: CommissioningModel | None,

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     PositiveInt,
     field_validator,
@@ -24,7 +25,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from . import input_specs
+from . import calendar_time, input_specs
 from .generate import GenerateSpec
 from .input_specs import DeprivationSpec, ExplicitPractice, RegisterSpec, SurveySpec
 from .kinds import STAKEHOLDER_TYPES
@@ -57,6 +58,17 @@ DEFAULT_SERVICES = (
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
 NonNegFloat = Annotated[float, Field(ge=0.0)]
+
+
+def _month(value: Any) -> str:
+    try:
+        return calendar_time.parse_month(value)
+    except ValueError as exc:
+        raise PydanticCustomError("month", "{why}", {"why": str(exc)}) from None
+
+
+#: A calendar month, ``YYYY-MM`` (a YAML date of a month's first day is read as its month).
+Month = Annotated[str, BeforeValidator(_month)]
 
 
 # --------------------------------------------------------------------------- stakeholders
@@ -590,8 +602,24 @@ class MetricsSpec(Strict):
 
 
 class _EventBase(Strict):
-    step: Annotated[int, Field(ge=1, description="the step at whose start the event fires")]
+    step: int | None = Field(
+        None, ge=1, description="the step at whose start the event fires (1..steps); give step or "
+        "date")
+    date: Month | None = Field(
+        None, description="the calendar month (YYYY-MM) at whose start the event fires, "
+        "instead of step (needs the scenario's start; resolved at load to step = months from "
+        "start to date, so from the month after start to start + steps)")
     groups: list[str] | None = Field(None, description="affected groups; default all")
+
+    @model_validator(mode="after")
+    def _step_or_date(self) -> _EventBase:
+        if (self.step is None) == (self.date is None):
+            raise PydanticCustomError(
+                "step_or_date",
+                "give exactly one of step (1..steps) and date (a month YYYY-MM after the "
+                "scenario's start){given}",
+                {"given": ", not both" if self.step is not None else ""})
+        return self
 
 
 class NeedShock(_EventBase):
@@ -683,6 +711,13 @@ class Scenario(Strict):
     description: str = ""
     seed: Annotated[int, Field(ge=0)] = 0
     steps: Annotated[int, Field(ge=1, le=100_000)] = 60
+    start: Month | None = Field(
+        None,
+        description="calendar month of month 0 (the first recorded month, after the burn-in), "
+        "YYYY-MM (e.g. 2011-04); month m is start + m months.  With a start, outputs carry a "
+        "date column and events may be given by date; without one, time is counted in steps "
+        "only",
+    )
     burn_in: Annotated[int, Field(ge=0, le=600)] = Field(
         120,
         description="months simulated before month 0: every process runs (decisions "
@@ -735,6 +770,45 @@ class Scenario(Strict):
         if len(set(v)) != len(v):
             raise PydanticCustomError("duplicate", "service names must be unique", {})
         return v
+
+    @model_validator(mode="after")
+    def _calendar(self) -> Scenario:
+        """Check the calendar and resolve events given by date to their step."""
+        if self.start is not None:
+            end = calendar_time.add_months(self.start, self.steps)
+            if int(end[:-3]) > calendar_time.LAST_YEAR:
+                raise PydanticCustomError(
+                    "start_range",
+                    "start is {start} and the run has {n} steps, so it would end in {end}; "
+                    "a run must end by {last}-12 (give an earlier start or fewer steps)",
+                    {"start": self.start, "n": self.steps, "end": end,
+                     "last": calendar_time.LAST_YEAR})
+        for i, ev in enumerate(self.events):
+            if ev.date is None:
+                continue
+            if self.start is None:
+                raise PydanticCustomError(
+                    "date_without_start",
+                    "events[{i}].date is {date} but the scenario has no start: give the "
+                    "scenario's start (start: YYYY-MM, the calendar month of month 0) or the "
+                    "event's step (1..{n}) instead of its date",
+                    {"i": i, "date": ev.date, "n": self.steps})
+            step = calendar_time.months_between(self.start, ev.date)
+            first = calendar_time.add_months(self.start, 1)
+            last = calendar_time.add_months(self.start, self.steps)
+            if not 1 <= step <= self.steps:
+                why = (f"not after start {self.start} (events fire from step 1, the month "
+                       "after start)" if step < 1 else
+                       f"after the run's last month {last} (start {self.start} + "
+                       f"{self.steps} steps)")
+                raise PydanticCustomError(
+                    "date_out_of_run",
+                    "events[{i}].date is {date}, {why}; allowed: {first} to {last}",
+                    {"i": i, "date": ev.date, "why": why, "first": first, "last": last})
+            # resolved: the model reads ev.step; the resolved scenario (its dump and hash)
+            # holds the step, as if the event had been given by step
+            self.events[i] = ev.model_copy(update={"step": step, "date": None})
+        return self
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -804,6 +878,16 @@ class Scenario(Strict):
 
 
 def scenario_hash(scenario: Scenario) -> str:
-    """SHA-256 (first 16 hex digits) of the resolved scenario's canonical JSON."""
-    payload = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """SHA-256 (first 16 hex digits) of the resolved scenario's canonical JSON.
+
+    The calendar fields count only when set (``start``; an event's ``date``, always resolved
+    to its ``step``), so a scenario without a start keeps the hash it had before they existed
+    (a sweep started then can be resumed)."""
+    data = scenario.model_dump(mode="json")
+    if data.get("start") is None:
+        data.pop("start", None)
+    for ev in data.get("events") or []:
+        if ev.get("date") is None:
+            ev.pop("date", None)
+    payload = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

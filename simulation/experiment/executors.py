@@ -144,7 +144,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         "timeseries": None,
     }
     try:
-        scenario, data = _scenario_of(task)
+        scenario, _ = _scenario_of(task)
         needed = {o["metric"] for o in task.outcomes}
         t1 = time.perf_counter()
         # only the outcomes' metrics, unless the time series of every metric is kept
@@ -156,7 +156,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         rows = len(ts) // len(groups)
         series = {m: ts[m].to_numpy(float).reshape(rows, len(groups)) for m in needed}
         out["groups"] = groups
-        out["values"] = reduce_outcomes(series, task.outcomes, shock_step(data))
+        out["values"] = reduce_outcomes(series, task.outcomes, shock_step(scenario))
         if task.keep_timeseries:
             out["timeseries"] = ts
     except Exception as exc:

@@ -66,9 +66,15 @@ def time_to_detect(x: np.ndarray, after: int, threshold: float | None = None,
     return out
 
 
-def shock_step(scenario: Mapping[str, Any]) -> int | None:
-    """Step of the scenario's first ``need_shock`` event (None if it has none)."""
-    steps = [ev["step"] for ev in scenario.get("events", []) if ev.get("type") == "need_shock"]
+def shock_step(scenario: Any) -> int | None:
+    """Step of the scenario's first ``need_shock`` event (None if it has none).
+
+    ``scenario`` is a validated :class:`~simulation.scenario.Scenario` (events given by
+    ``date:`` resolved to their step) or a mapping of its data whose events give ``step``."""
+    if isinstance(scenario, Mapping):
+        steps = [ev["step"] for ev in scenario.get("events", []) if ev.get("type") == "need_shock"]
+    else:
+        steps = [ev.step for ev in scenario.events if ev.type == "need_shock"]
     return min(steps) if steps else None
 
 

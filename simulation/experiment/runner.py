@@ -159,7 +159,7 @@ class _Plan:
     def share_burn_in(self) -> bool:
         """Whether every design point has the same burn-in, so the runs of one seed can share
         it: common seeds, every varied parameter among what the burn-in does not read
-        (``BurnInCache.AFTER_BURN_IN``: events, steps, name, description), and every case's
+        (``BurnInCache.AFTER_BURN_IN``: events, steps, name, description, start), and every case's
         base scenario the same apart from those."""
         from ..model import BurnInCache
 

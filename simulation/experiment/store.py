@@ -8,7 +8,8 @@ Layout of a results folder::
     runs/             run table: run_id, point, replicate, [case], parameters, seed, status,
                       error, duration, model_seconds, worker, session, finished
     outcomes/         one row per run and group (groups + ``overall``): parameters, outcomes
-    timeseries/       (if kept) one row per run, group and step: every metric
+    timeseries/       (if kept) one row per run, group and step: the step's calendar month
+                      ``date`` (YYYY-MM; empty for a scenario without ``start:``), every metric
     _damaged/         (after a repair) files that could not be read, moved aside
 
 Each table is a folder of Parquet files that pandas reads in one call, e.g.
@@ -221,7 +222,11 @@ COLUMN_DESCRIPTIONS = {
     "finished": "time the run finished (UTC)",
     "group": RUN_COLUMNS["group"],
     "step": RUN_COLUMNS["step"],
+    "date": RUN_COLUMNS["date"],
 }
+
+#: Columns a table may lack in files written before they existed (read back as nulls).
+OPTIONAL_COLUMNS = {"timeseries": {"date"}}
 
 
 def _field(name: str, typ: pa.DataType, parameter: bool = False) -> pa.Field:
@@ -253,6 +258,7 @@ def make_schemas(param_types: dict[str, pa.DataType], outcome_columns: Sequence[
     outcomes = pa.schema([*head, *params, _field("group", pa.string()),
                           *[_field(c, pa.float64()) for c in outcome_columns]])
     timeseries = pa.schema([*head[:3], _field("group", pa.string()), _field("step", pa.int32()),
+                            _field("date", pa.string()),
                             *[_field(m, pa.float64()) for m in METRICS]])
     return {"runs": runs, "outcomes": outcomes, "timeseries": timeseries}
 
@@ -408,7 +414,8 @@ class ResultsStore:
                     pq.read_table(f, columns=["run_id"] if t == "timeseries" else None,
                                   page_checksum_verification=True)
                     if self.schemas.get(t) is not None:
-                        missing = set(self.schemas[t].names) - set(pq.read_schema(f).names)
+                        missing = (set(self.schemas[t].names) - set(pq.read_schema(f).names)
+                                   - OPTIONAL_COLUMNS.get(t, set()))
                         if missing:
                             raise ValueError(f"columns missing: {', '.join(sorted(missing))}")
                 except (OSError, pa.ArrowException, ValueError) as exc:
@@ -594,6 +601,8 @@ class ResultsStore:
         name = f"s{self.session:04d}-{self._seq:07d}.parquet"
         tables = {}
         if timeseries is not None and len(timeseries):
+            if "date" not in timeseries.columns:  # a scenario without start: no calendar
+                timeseries = timeseries.assign(date=None)
             tables["timeseries"] = pa.Table.from_pandas(timeseries, self.schemas["timeseries"],
                                                         preserve_index=False)
         if outcomes is not None and outcomes and len(outcomes["run_id"]):

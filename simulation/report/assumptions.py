@@ -64,11 +64,17 @@ def flatten(scenario: Mapping[str, Any]) -> dict[str, list[Any]]:
     return out
 
 
-def _event_text(event: Mapping[str, Any]) -> str:
-    """``need_shock at step 18 (service=mental_health, factor=1.6, …)``."""
-    rest = ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("type", "step"))
-    return f"{event.get('type', 'event')} at month {event.get('step', '?')}" + (
-        f" ({rest})" if rest else "")
+def _event_text(event: Mapping[str, Any], start: str | None = None) -> str:
+    """``need_shock at month 18 (service=mental_health, factor=1.6, …)``; with the scenario's
+    calendar ``start``, the month's date follows the step (``at month 24, 2013-04``)."""
+    rest = ", ".join(f"{k}={v}" for k, v in event.items() if k not in ("type", "step", "date"))
+    step = event.get("step", "?")
+    when = f"month {step}"
+    if start and isinstance(step, int):
+        from ..calendar_time import add_months
+
+        when += f", {add_months(start, step)}"
+    return f"{event.get('type', 'event')} at {when}" + (f" ({rest})" if rest else "")
 
 
 def _show(values: Sequence[Any], path: str) -> str:
@@ -134,5 +140,5 @@ def assumptions(scenario: Mapping[str, Any], overrides: Sequence[str] = ()) -> d
         "overrides": changed,
         **by,
         "uncertain_assumed": [s for s in by["assumed"] if s.plausible],
-        "events": [_event_text(e) for e in events],
+        "events": [_event_text(e, scenario.get("start")) for e in events],
     }
