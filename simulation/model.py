@@ -267,6 +267,7 @@ class CommissioningModel(mesa.Model):
         self.ceiling_budget = self.budget.copy()
         self.previous_alloc = self.group_alloc.copy()
         self.decisions_made = 0
+        self.locality_share = s.localities.budget_share  # a reorganise may change it
         places.install(self)  # upper bodies (PCTs, ICBs) of `structure`; nothing without it
 
         # ---- histories for stability and shock detection
@@ -719,7 +720,7 @@ class CommissioningModel(mesa.Model):
         s = self.spec
         p = self.pop
         loc = s.localities.enabled
-        share = s.localities.budget_share if loc else 0.0
+        share = self.locality_share if loc else 0.0
         kw = {"objective_weight": s.decisions.objective_weight, "max_shift": s.decisions.max_shift,
               "share": share, "area_group": p.area_group, "area_population": self.area_population}
         local_obj = self.locality_objective if loc else None

@@ -3,7 +3,8 @@
 A ``reorganise`` event (:class:`~simulation.scenario.Reorganise`) fires at the start of its
 step (months ≥ 1, never in the burn-in) and, in this order:
 
-1. re-partitions localities when asked (``localities:``): each group's practices are
+1. sets the localities' devolved share (``locality_share:``) when given, and re-partitions
+   localities when asked (``localities:``): each group's practices are
    shuffled and split into the new number of areas (as at the start), and every
    area-indexed structure is rebuilt by :func:`rebuild_areas` — the geography of need is the
    practices', so only the aggregation changes; new localities have not met (their views are
@@ -93,7 +94,7 @@ def respend(model: CommissioningModel, budget: Budget) -> Budget:
     current structure and areas (the combination :func:`simulation.decisions.decide` makes)."""
     s, p = model.spec, model.pop
     loc = s.localities.enabled
-    share = s.localities.budget_share if loc else 0.0
+    share = model.locality_share if loc else 0.0
     local = budget.local if loc and share > 0 else None
     if model.structure is not None:
         area = effective_allocation_levels(budget.body, p.group_body, budget.board, local,
@@ -111,6 +112,8 @@ def reorganise(model: CommissioningModel, ev: Reorganise) -> None:
     s, p = model.spec, model.pop
     names = [g.name for g in s.groups]
     counts = _counts(ev, names)
+    if ev.locality_share is not None:
+        model.locality_share = ev.locality_share
     if counts:
         rebuild_areas(model, counts)
     # groups leaving a body take what is spent on their population as their own allocation

@@ -755,6 +755,9 @@ class Reorganise(_EventBase):
     board: BoardSpec | None = Field(
         None, description="the groups' boards in the new era (or structure.group_board, not "
         "both); default the scenario's board")
+    locality_share: Fraction | None = Field(
+        None, description="the localities' devolved share of the budget in the new era "
+        "(replaces localities.budget_share from this step); default unchanged")
 
     @field_validator("localities")
     @classmethod
@@ -877,7 +880,9 @@ class Scenario(Strict):
         provider_names = {p.name for p in self.providers}
         for i, ev in enumerate(self.events):
             if isinstance(ev, Reorganise):
-                _check_structure(ev.structure, names, loc_share, f"events[{i}].structure")
+                share = loc_share if ev.locality_share is None or not self.localities.enabled \
+                    else ev.locality_share
+                _check_structure(ev.structure, names, share, f"events[{i}].structure")
                 if ev.board is not None and ev.structure is not None \
                         and ev.structure.group_board is not None:
                     raise PydanticCustomError(
