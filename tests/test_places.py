@@ -17,7 +17,7 @@ from simulation.decisions import (
 )
 from simulation.loader import load_scenario
 from simulation.model import CommissioningModel
-from simulation.population import LOCAL_AUTHORITY, PROVIDER, R_GP
+from simulation.population import LOCAL_AUTHORITY, PROVIDER, R_GP, R_PPG
 from simulation.reorganisation import reorganise
 from simulation.scenario import Reorganise
 
@@ -351,3 +351,43 @@ events:
     assert np.isnan(body[3:9]).all()  # CCG era: no upper level
     assert np.isfinite(m.budget.body).all() and m.pop.n_bodies == 1
     assert np.bincount(m.pop.area_group).tolist()[:2] == [3, 4]
+
+
+# ------------------------------------------------------------------ survey answers by body
+def test_survey_share_is_pooled_over_the_upper_body(tmp_path):
+    s = _load(tmp_path, THREE + ICB, ["burn_in=0"])
+    m = CommissioningModel(s, collect=False)
+    p = m.pop
+    gp_other = (p.role == R_GP) & ~m.formal_role
+    # agree: engagement ≥ engaged_high for exactly the other GPs of group A
+    m.engagement = np.where(gp_other & (p.group == 0), 0.9, 0.1)
+    n_a = (gp_other & (p.group == 0)).sum()
+    n_ab = (gp_other & np.isin(p.group, [0, 1])).sum()
+    share = R.METRICS["survey_engaged_high_other"].reporter(m)
+    # A and B answer about the ICB: one pooled share; C about itself (nobody agrees)
+    assert share[0] == share[1] == pytest.approx(n_a / n_ab)
+    assert share[2] == 0.0
+    # stakeholders serving A and B are counted once for the ICB
+    m.engagement = np.where(p.kind == PROVIDER, 0.9, 0.1)
+    st = R.METRICS["survey_engaged_high_stakeholder"].reporter(m)
+    resp = (np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG))
+    serves_ab = np.zeros(p.n, bool)
+    prov = p.kind == PROVIDER
+    serves_ab[prov] = p.provider_serves[p.org[prov]][:, :2].any(axis=1)
+    la = p.kind == LOCAL_AUTHORITY
+    serves_ab[la] = p.la_serves[p.org[la]][:, :2].any(axis=1)
+    ppg = p.role == R_PPG
+    serves_ab[ppg] = np.isin(p.group[ppg], [0, 1])
+    want = (resp & serves_ab & prov).sum() / (resp & serves_ab).sum()
+    assert st[0] == st[1] == pytest.approx(want)
+
+
+def test_eras_are_recorded_in_the_manifest(tmp_path):
+    from simulation.results import eras
+
+    text = TINY + ICB.replace("era: icb", "era: pct") + """
+events:
+  - {type: reorganise, step: 5, structure: null}
+"""
+    assert eras(_load(tmp_path, text)) == [{"from_step": 0, "era": "pct"},
+                                          {"from_step": 5, "era": "ccg"}]
