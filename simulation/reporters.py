@@ -26,6 +26,7 @@ from mesa import DataCollector
 
 from . import measures as M
 from ._numeric import row_positions
+from .places import body_need, body_profile
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -506,8 +507,6 @@ def _no_body(model: CommissioningModel) -> bool:
 def _body_relevances(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Patient relevance of each body's spending profile (population-weighted over its groups)
     for the model's, the floor's and the ceiling's allocations, against the body's need."""
-    from .places import body_need, body_profile
-
     need = body_need(model)
     return tuple(M.patient_relevance(body_profile(model, b.group), need)
                  for b in (model.budget, model.floor_budget, model.ceiling_budget))
@@ -538,8 +537,6 @@ def decision_span_per_head_body(model: CommissioningModel) -> np.ndarray:
 def _misallocated_body(model: CommissioningModel, which: int) -> np.ndarray:
     if _no_body(model):
         return np.full(model.n_groups + 1, np.nan)
-    from .places import body_need, body_profile
-
     b = (model.budget, model.floor_budget, model.ceiling_budget)[which]
     mis = M.misallocated_per_head(body_profile(model, b.group), body_need(model),
                                   model.spec.decisions.budget_per_head)
