@@ -391,3 +391,17 @@ events:
 """
     assert eras(_load(tmp_path, text)) == [{"from_step": 0, "era": "pct"},
                                           {"from_step": 5, "era": "ccg"}]
+
+
+def test_reorganise_redraws_formal_roles(tmp_path):
+    s = _load(tmp_path, THREE + ICB.replace("era: icb", "era: pct"), ["burn_in=0"])
+    m = CommissioningModel(s, collect=False)
+    before = m.formal_role.copy()
+    reorganise(m, _event(structure=None, board={"gps": 7, "lay_members": 2}))
+    p = m.pop
+    after = m.formal_role
+    assert (after & ~before).any() and (before & ~after).any()  # roles gained and lost
+    on_group_board = np.asarray(p.board.sum(axis=0)).ravel() > 0
+    np.testing.assert_array_equal(after, on_group_board | p.locality_lead)  # no upper board
+    gps = p.board.toarray()[:, p.role == R_GP].sum(axis=1)
+    assert gps.tolist() == [7, 7, 7]
