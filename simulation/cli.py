@@ -617,6 +617,23 @@ def describe(
         f"nurse(s), {b.secondary_care_doctors} secondary-care doctor(s), {b.lay_members} lay "
         f"members, {b.officers} officers, LA attendee {'yes' if b.local_authority_attendee else 'no'}"
     )
+    st_spec = spec.structure
+    if st_spec is not None:
+        phi = spec.localities.budget_share if spec.localities.enabled else 0.0
+        console.print(f"era: {st_spec.era}; upper bodies: {len(st_spec.bodies)} deciding "
+                      f"{st_spec.body_share:.0%} of the budget; groups "
+                      f"{1 - st_spec.body_share - phi:.0%}, localities {phi:.0%}",
+                      highlight=False)
+        seats = np.asarray(pop.body_board.sum(axis=1)).ravel().astype(int)
+        for body, n_seats in zip(st_spec.bodies, seats, strict=True):
+            console.print(f"  {shown(body.name)}: board of {n_seats}, over "
+                          f"{', '.join(shown(g) for g in body.groups)}", highlight=False)
+    else:
+        console.print("era: ccg (groups decide alone)", highlight=False)
+    reorgs = [ev for ev in spec.events if ev.type == "reorganise"]
+    for ev in reorgs:
+        era = "ccg" if ev.structure is None else ev.structure.era
+        console.print(f"  reorganise at step {ev.step} into era {era}", highlight=False)
     deg = model.ties.degree()
     st = Table(title="network at month 0 (overall)")
     st.add_column("statistic", overflow="fold")

@@ -18,6 +18,15 @@ budget, the money spent on area *l* of group *g* follows
 :math:`a^{\\mathrm{eff}}_l = (1-\\varphi)\\, a_g + \\varphi\\, a_l`, and the group's allocation is
 the population-weighted mean of its areas' effective allocations.
 
+With an upper level of commissioning (a PCT or an ICB, :mod:`simulation.places`) deciding a
+share :math:`s_b` of the budget of its groups, the money spent on area *l* of group *g* under
+body *c* is
+
+.. math:: a^{\\mathrm{eff}}_l = s_b\\, a_c + (1 - s_b - \\varphi)\\, a_g + \\varphi\\, a_l
+
+(groups under no body keep :math:`s_b = 0`), and the body's own allocation :math:`a_c` moves
+incrementally toward its target like a board's.
+
 The same rule is run three times on every decision (:func:`decide`): fed the deciders'
 knowledge (the model), fed no local knowledge (the national profile: the *floor*) and fed true
 need (the *ceiling*), with the same objectives and the same starting allocation.  The skill
@@ -35,6 +44,8 @@ __all__ = [
     "allocate",
     "decide",
     "effective_allocation",
+    "effective_allocation_levels",
+    "effective_allocation_levels_loop",
     "group_allocation",
     "incremental_step",
     "incremental_step_loop",
@@ -83,6 +94,45 @@ def effective_allocation(
     return (1.0 - share) * eff + share * local
 
 
+def effective_allocation_levels(
+    body_alloc: np.ndarray, group_body: np.ndarray, board_alloc: np.ndarray,
+    local_alloc: np.ndarray | None, area_group: np.ndarray, body_share: float, share: float
+) -> np.ndarray:
+    """Per-area allocation ``(L, K)`` with an upper level: ``s_b a_c + (1 - s_b - φ) a_g + φ a_l``
+    for areas of groups under a body (``group_body`` ≥ 0), ``(1 - φ) a_g + φ a_l`` elsewhere;
+    NaN locality rows fall back to the group's allocation (as :func:`effective_allocation`)."""
+    area_body = group_body[area_group]
+    under = area_body >= 0
+    sb = np.where(under, body_share, 0.0)[:, None]
+    a_g = board_alloc[area_group]
+    phi = share if local_alloc is not None else 0.0
+    local = a_g if local_alloc is None else np.where(np.isnan(local_alloc), a_g, local_alloc)
+    a_c = np.where(under[:, None], body_alloc[np.maximum(area_body, 0)], 0.0) if len(body_alloc) \
+        else np.zeros_like(a_g)
+    return sb * a_c + (1.0 - sb - phi) * a_g + phi * local
+
+
+def effective_allocation_levels_loop(
+    body_alloc: np.ndarray, group_body: np.ndarray, board_alloc: np.ndarray,
+    local_alloc: np.ndarray | None, area_group: np.ndarray, body_share: float, share: float
+) -> np.ndarray:
+    """Plain-loop reference of :func:`effective_allocation_levels`."""
+    n_areas, k = area_group.size, board_alloc.shape[1]
+    out = np.empty((n_areas, k))
+    for l in range(n_areas):  # noqa: E741
+        g = int(area_group[l])
+        c = int(group_body[g])
+        sb = body_share if c >= 0 else 0.0
+        phi = share if local_alloc is not None else 0.0
+        for j in range(k):
+            loc = board_alloc[g, j]
+            if local_alloc is not None and not np.isnan(local_alloc[l, j]):
+                loc = local_alloc[l, j]
+            upper = body_alloc[c, j] if c >= 0 else 0.0
+            out[l, j] = sb * upper + (1.0 - sb - phi) * board_alloc[g, j] + phi * loc
+    return out
+
+
 def group_allocation(
     eff: np.ndarray, area_population: np.ndarray, area_group: np.ndarray, n_groups: int
 ) -> np.ndarray:
@@ -97,12 +147,14 @@ def group_allocation(
 @dataclass
 class Budget:
     """One allocation trajectory: the board's (G, K) and the localities' devolved (L, K)
-    allocations, and the resulting per-area and per-group spending profiles."""
+    allocations, and the resulting per-area and per-group spending profiles; with an upper
+    level, ``body`` holds the upper bodies' own allocations (C, K) (None without)."""
 
     board: np.ndarray
     local: np.ndarray
     area: np.ndarray
     group: np.ndarray
+    body: np.ndarray | None = None
 
     @classmethod
     def inherited(cls, profile: np.ndarray, area_group: np.ndarray, n_groups: int) -> Budget:
@@ -112,7 +164,8 @@ class Budget:
 
     def copy(self) -> Budget:
         """An independent copy."""
-        return Budget(self.board.copy(), self.local.copy(), self.area.copy(), self.group.copy())
+        return Budget(self.board.copy(), self.local.copy(), self.area.copy(), self.group.copy(),
+                      None if self.body is None else self.body.copy())
 
 
 def decide(
@@ -127,12 +180,18 @@ def decide(
     share: float,
     area_group: np.ndarray,
     area_population: np.ndarray,
+    body_view: np.ndarray | None = None,
+    body_objective: np.ndarray | None = None,
+    body_share: float = 0.0,
+    group_body: np.ndarray | None = None,
 ) -> Budget:
     """One decision: the board (and, if ``local_view`` is given, each locality with its
     devolved ``share``) moves its allocation incrementally toward its target.
 
     ``local_view`` / ``local_objective`` rows that are NaN (a locality that has not met) fall
-    back to the board's.
+    back to the board's.  With ``body_view`` (C, K) (an upper level, :mod:`simulation.places`)
+    each upper body also moves its own allocation ``budget.body`` toward its target, and the
+    area allocations mix the three levels (:func:`effective_allocation_levels`).
     """
     board = incremental_step(budget.board, allocate(board_view, board_objective, objective_weight),
                              max_shift)
@@ -141,8 +200,16 @@ def decide(
         view = np.where(np.isnan(local_view), board_view[area_group], local_view)
         obj = np.where(np.isnan(local_objective), board_objective[area_group], local_objective)
         local = incremental_step(local, allocate(view, obj, objective_weight), max_shift)
-        area = effective_allocation(board, local, area_group, share)
-    else:
+        if body_view is None:
+            area = effective_allocation(board, local, area_group, share)
+    elif body_view is None:
         area = board[area_group].copy()
+    body = budget.body
+    if body_view is not None:
+        body = incremental_step(body, allocate(body_view, body_objective, objective_weight),
+                                max_shift) if len(body) else body
+        devolved = local if local_view is not None and share > 0 else None
+        area = effective_allocation_levels(body, group_body, board, devolved, area_group,
+                                           body_share, share)
     group = group_allocation(area, area_population, area_group, board.shape[0])
-    return Budget(board, local, area, group)
+    return Budget(board, local, area, group, body)

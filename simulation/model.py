@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import exchange as ex
-from . import leadership, needs
+from . import leadership, needs, places
 from ._numeric import row_positions
 from .agents import AGENT_CLASSES, CommissioningAgent
 from .decisions import Budget, decide
@@ -59,6 +59,7 @@ from .population import (
     build_population,
     members_by,
 )
+from .reorganisation import reorganise
 from .scenario import STAKEHOLDER_TYPES, BrokerLoss, GPExodus, NeedShock, Scenario
 from .tie_dynamics import accept_by_capacity, close_triads, rewire_pairs, update_weights
 
@@ -267,6 +268,8 @@ class CommissioningModel(mesa.Model):
         self.ceiling_budget = self.budget.copy()
         self.previous_alloc = self.group_alloc.copy()
         self.decisions_made = 0
+        self.locality_share = s.localities.budget_share  # a reorganise may change it
+        places.install(self)  # upper bodies (PCTs, ICBs) of `structure`; nothing without it
 
         # ---- histories for stability and shock detection
         window = s.metrics.stability_window
@@ -456,6 +459,7 @@ class CommissioningModel(mesa.Model):
         self.hold_locality_meetings()  # 4. locality meetings pool knowledge
         if self.is_decision_step():
             self.hold_board_meeting()  # 4. the board pools its members' knowledge
+            places.hold_body_meeting(self)  # 4. upper bodies' boards (PCTs, ICBs), if any
             self.hold_joint_forum()  # coherence-building lever (if on)
             self.decide()  # 5. boards (and localities) allocate the budget
             self.feed_back_engagement()  # 6. virtuous / vicious engagement cycles
@@ -500,6 +504,8 @@ class CommissioningModel(mesa.Model):
                 self.used = np.zeros(self.ties.m, bool)
             elif ev.type == "turnover_feedback":
                 self.turnover_sensitivity = ev.engagement_sensitivity
+            elif ev.type == "reorganise":
+                reorganise(self, ev)  # bodies, boards, localities reconstituted
 
     def _brokers(self, ev: BrokerLoss, groups: np.ndarray) -> np.ndarray:
         """Slots of the locality leads and of each group's ``top_betweenness`` agents by exact
@@ -715,21 +721,23 @@ class CommissioningModel(mesa.Model):
         s = self.spec
         p = self.pop
         loc = s.localities.enabled
-        share = s.localities.budget_share if loc else 0.0
+        share = self.locality_share if loc else 0.0
         kw = {"objective_weight": s.decisions.objective_weight, "max_shift": s.decisions.max_shift,
               "share": share, "area_group": p.area_group, "area_population": self.area_population}
         local_obj = self.locality_objective if loc else None
         self.previous_alloc = self.group_alloc.copy()
         self._seen_before = self.allocation_seen()  # what each agent saw before this decision
         obj = self.meeting_objective
+        body, body_floor, body_ceiling = places.decision_inputs(self)  # {} without bodies
         self.budget = decide(self.budget, self.meeting_view, obj,
-                             self.locality_view if loc else None, local_obj, **kw)
+                             self.locality_view if loc else None, local_obj, **kw, **body)
         national = np.broadcast_to(self.national_need, self.meeting_view.shape)
         local_national = np.broadcast_to(self.national_need, self.locality_view.shape)
         self.floor_budget = decide(self.floor_budget, national, obj,
-                                   local_national if loc else None, local_obj, **kw)
+                                   local_national if loc else None, local_obj, **kw, **body_floor)
         self.ceiling_budget = decide(self.ceiling_budget, self.group_need, obj,
-                                     self.area_need if loc else None, local_obj, **kw)
+                                     self.area_need if loc else None, local_obj, **kw,
+                                     **body_ceiling)
         self.decisions_made += 1
 
     def allocation_seen(self) -> np.ndarray:

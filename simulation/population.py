@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .kinds import ROLES, STAKEHOLDER_TYPES
-from .scenario import GroupSpec, Scenario
+from .scenario import BoardSpec, GroupSpec, Scenario
 
 __all__ = ["GP", "LOCAL_AUTHORITY", "MANAGER", "PATIENT", "PROVIDER", "Population", "build_population"]
 
@@ -96,6 +96,10 @@ class Population:
     provider_size: np.ndarray  # (n_providers,) relative contract size
     practice_labels: dict[str, np.ndarray] | None = None
     practice_imd: np.ndarray | None = None
+    #: csr (C, N) 0/1 membership of the upper bodies' boards (``structure``; None without)
+    body_board: sp.csr_array | None = None
+    #: int (G,) the upper body of each group, -1 for none (None without ``structure``)
+    group_body: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -119,12 +123,23 @@ class Population:
 
     @property
     def on_board(self) -> np.ndarray:
-        """Boolean (N,): sits on at least one board."""
-        return np.asarray(self.board.sum(axis=0)).ravel() > 0
+        """Boolean (N,): sits on at least one board (a group's or, with an upper level, an
+        upper body's)."""
+        on = np.asarray(self.board.sum(axis=0)).ravel() > 0
+        if self.body_board is not None:
+            on |= np.asarray(self.body_board.sum(axis=0)).ravel() > 0
+        return on
+
+    @property
+    def n_bodies(self) -> int:
+        """Number of upper bodies C (0 without ``structure``)."""
+        return 0 if self.body_board is None else int(self.body_board.shape[0])
 
     @property
     def formal_role(self) -> np.ndarray:
-        """Boolean (N,): a board member or locality lead (a 'formal CCG role')."""
+        """Boolean (N,): a member of a board at any level (CCG governing body, place
+        committee, practice-based commissioning cluster board, PCT or ICB board) or a
+        locality lead (PCN clinical director in the ICB era): a 'formal role'."""
         return self.on_board | self.locality_lead
 
     def counts_by_kind(self) -> dict[str, int]:
@@ -163,6 +178,7 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     ``localities.count`` is ignored (:func:`explicit_layout`).
     """
     s = scenario
+    gb = group_board_spec(s)
     kind: list[np.ndarray] = []
     role: list[np.ndarray] = []
     group: list[np.ndarray] = []
@@ -217,12 +233,12 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
             k = s.patients_per_practice
             add(n_prac * k, PATIENT, R_PPG, gi, np.repeat(areas_local + area0, k), np.repeat(pidx, k))
         n_cm = gs.commissioning_managers
-        n_off = min(s.board.officers, n_cm)
-        n_nurse = min(s.board.nurses, n_cm - n_off)
+        n_off = min(gb.officers, n_cm)
+        n_nurse = min(gb.nurses, n_cm - n_off)
         add(n_off, MANAGER, R_OFFICER, gi, -1, -1)
         add(n_nurse, MANAGER, R_NURSE, gi, -1, -1)
         add(n_cm - n_off - n_nurse, MANAGER, R_CM, gi, -1, -1)
-        add(s.board.lay_members, PATIENT, R_LAY, gi, -1, -1)
+        add(gb.lay_members, PATIENT, R_LAY, gi, -1, -1)
         n_prac_total += n_prac
 
     org: list[np.ndarray] = [np.full(sum(x.size for x in kind), -1, np.int32)]
@@ -259,8 +275,8 @@ def build_population(scenario: Scenario, rng: np.random.Generator) -> Population
     )
     lead = np.zeros(n, bool)
     board_rows, board_cols = _boards(
-        s, rng, kind_a, role_a, group_a, area_a, org_a, area_group, provider_serves, la_serves, lead
-    )
+        s, rng, kind_a, role_a, group_a, area_a, org_a, area_group, provider_serves, la_serves, lead,
+        gb)
     board = sp.csr_array(
         (np.ones(len(board_rows)), (board_rows, board_cols)), shape=(g_count, n)
     )
@@ -376,9 +392,10 @@ def _boards(
     provider_serves: np.ndarray,
     la_serves: np.ndarray,
     lead: np.ndarray,
+    board: BoardSpec | None = None,
 ) -> tuple[list[int], list[int]]:
     """Choose board members and locality leads; returns (group, agent) membership pairs."""
-    b = s.board
+    b = s.board if board is None else board
     rows: list[int] = []
     cols: list[int] = []
 
@@ -418,6 +435,13 @@ def _boards(
         if las.size and b.local_authority_attendee:
             seat(g, rng.choice(las, size=1))
     return rows, cols
+
+
+def group_board_spec(s: Scenario) -> BoardSpec:
+    """The groups' boards at the start: ``structure.group_board`` if given, else ``board``."""
+    if s.structure is not None and s.structure.group_board is not None:
+        return s.structure.group_board
+    return s.board
 
 
 def members_by(labels: np.ndarray, n: int) -> list[np.ndarray]:

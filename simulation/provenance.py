@@ -117,7 +117,7 @@ _NOISE_BY_TYPE = {
 }
 
 #: Path prefixes of scenario content: every field below them shares the prefix's entry.
-CONTENT = ("events[]",)
+CONTENT = ("events[]", "structure")
 
 #: Registry entries for fields not yet in the schema (tolerated by the tests; empty it as the
 #: fields land -- a test fails while a field listed here already exists).
@@ -443,6 +443,10 @@ REGISTRY: dict[str, Entry] = {
     "metrics.stability_window": _structural("definition of tie persistence and retention"),
     # ---------------------------------------------------------------- events
     "events[]": _structural("scenario input: scheduled what-if events"),
+    "structure": _structural("scenario input: levels of commissioning above the groups (PCTs, "
+                             "ICBs; simulation.places); the basis of each body's board and of "
+                             "body_share (ASSUMED in every shipped scenario) is stated in the "
+                             "scenario's comments"),
 }
 
 #: Parameters fitted by ``commnet calibrate calibration/gp_survey_2015.yaml`` (ABC-SMC, 60

@@ -26,6 +26,7 @@ from mesa import DataCollector
 
 from . import measures as M
 from ._numeric import row_positions
+from .places import body_need, body_profile
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -444,6 +445,120 @@ def relevance_localities(model: CommissioningModel) -> np.ndarray:
                                            weights=model.area_population))
 
 
+def _pct(r: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_span: float) -> np.ndarray:
+    return M.relevance_skill(r, lo, hi, min_range=min_span)
+
+
+def _locality_relevance_of(model: CommissioningModel, area_alloc: np.ndarray) -> np.ndarray:
+    rel = M.locality_relevance(area_alloc, model.area_need)
+    return _overall(model, M.mean_by_group(rel, model.pop.area_group, model.n_groups,
+                                           weights=model.area_population))
+
+
+def relevance_skill_localities(model: CommissioningModel) -> np.ndarray:
+    """Decision skill scored at the locality (PCN) level: (R_l − R_l,floor)/(R_l,ceiling −
+    R_l,floor) with R_l the population-weighted mean over a group's localities of 1 − TV(what
+    is spent in the locality, the locality's need), for the model's, the floor's and the
+    ceiling's allocations; NaN (not interpretable) where the span is below
+    ``decisions.min_span``."""
+    r = _locality_relevance_of(model, model.area_alloc)
+    lo = _locality_relevance_of(model, model.floor_budget.area)
+    hi = _locality_relevance_of(model, model.ceiling_budget.area)
+    return _pct(r, lo, hi, model.spec.decisions.min_span)
+
+
+def decision_span_per_head_localities(model: CommissioningModel) -> np.ndarray:
+    """Budget per head × (R_l,ceiling − R_l,floor) at the locality level (£ per head)."""
+    lo = _locality_relevance_of(model, model.floor_budget.area)
+    hi = _locality_relevance_of(model, model.ceiling_budget.area)
+    return model.spec.decisions.budget_per_head * (hi - lo)
+
+
+def _by_body(model: CommissioningModel, per_body: np.ndarray) -> np.ndarray:
+    """Per-group values (each group its body's; NaN for a group under no body), without the
+    overall."""
+    gb = model.pop.group_body
+    out = np.full(model.n_groups, np.nan)
+    under = gb >= 0
+    out[under] = per_body[gb[under]]
+    return out
+
+
+def _body_weights(model: CommissioningModel) -> np.ndarray:
+    """Population of each upper body."""
+    gb = model.pop.group_body
+    under = gb >= 0
+    return np.bincount(gb[under], weights=model.pop.group_population[under].astype(float),
+                       minlength=model.pop.n_bodies)
+
+
+def _with_overall(model: CommissioningModel, per_body: np.ndarray) -> np.ndarray:
+    """Per group (its body's value) and overall (population-weighted over bodies)."""
+    w = _body_weights(model)
+    ok = np.isfinite(per_body) & (w > 0)
+    total = float(np.sum(w[ok] * per_body[ok]) / w[ok].sum()) if ok.any() else np.nan
+    return np.append(_by_body(model, per_body), total)
+
+
+def _no_body(model: CommissioningModel) -> bool:
+    return model.pop.group_body is None or model.pop.n_bodies == 0
+
+
+def _body_relevances(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patient relevance of each body's spending profile (population-weighted over its groups)
+    for the model's, the floor's and the ceiling's allocations, against the body's need."""
+    need = body_need(model)
+    return tuple(M.patient_relevance(body_profile(model, b.group), need)
+                 for b in (model.budget, model.floor_budget, model.ceiling_budget))
+
+
+def relevance_skill_body(model: CommissioningModel) -> np.ndarray:
+    """Decision skill scored at the upper level (PCT, ICB): (R − R_floor)/(R_ceiling − R_floor)
+    per body, R = 1 − TV(the body's spending profile, the body's need), both
+    population-weighted over its groups; reported per group as its body's value, overall from
+    the population-weighted relevances over bodies; NaN for groups under no body, without an
+    upper level, and where the span is below ``decisions.min_span``."""
+    out = np.full(model.n_groups + 1, np.nan)
+    if _no_body(model):
+        return out
+    r, lo, hi = (_with_overall(model, x) for x in _body_relevances(model))
+    return _pct(r, lo, hi, model.spec.decisions.min_span)
+
+
+def decision_span_per_head_body(model: CommissioningModel) -> np.ndarray:
+    """Budget per head × (R_ceiling − R_floor) at the upper level (per body, reported per group
+    as its body's value; NaN without an upper level)."""
+    if _no_body(model):
+        return np.full(model.n_groups + 1, np.nan)
+    _, lo, hi = _body_relevances(model)
+    return _with_overall(model, model.spec.decisions.budget_per_head * (hi - lo))
+
+
+def _misallocated_body(model: CommissioningModel, which: int) -> np.ndarray:
+    if _no_body(model):
+        return np.full(model.n_groups + 1, np.nan)
+    b = (model.budget, model.floor_budget, model.ceiling_budget)[which]
+    mis = M.misallocated_per_head(body_profile(model, b.group), body_need(model),
+                                  model.spec.decisions.budget_per_head)
+    return _with_overall(model, mis)
+
+
+def misallocated_per_head_body(model: CommissioningModel) -> np.ndarray:
+    """Budget per head × TV(the body's spending profile, the body's need) per upper body
+    (reported per group as its body's value; NaN without an upper level)."""
+    return _misallocated_body(model, 0)
+
+
+def misallocated_floor_per_head_body(model: CommissioningModel) -> np.ndarray:
+    """The same for the decisions fed no local knowledge at every level (the floor)."""
+    return _misallocated_body(model, 1)
+
+
+def misallocated_ceiling_per_head_body(model: CommissioningModel) -> np.ndarray:
+    """The same for the decisions fed true need at every level (the ceiling)."""
+    return _misallocated_body(model, 2)
+
+
 def wasted_spend(model: CommissioningModel) -> np.ndarray:
     """£ per head per year spent beyond both need and providers' capacity."""
     per_head = model.spec.decisions.budget_per_head
@@ -631,12 +746,25 @@ def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
     """Share agreeing among a class's respondents, per commissioning body: a respondent
     answers about every body that commissions for it (its group; for provider and council
     staff, each group their organisation serves), so S^T (agree & r) / S^T r with S the
-    agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`)."""
+    agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`).  With an upper
+    level (a PCT, an ICB) the body that commissions for a group is its upper body: the share
+    is pooled over the body's respondents (each once) and reported for each of its groups."""
     r = _respondents(model, cls) & known
     rows, cols = model.serving_pairs
     g = model.n_groups
-    den = np.bincount(cols, weights=r[rows], minlength=g)
-    num = np.bincount(cols, weights=(r & agree)[rows], minlength=g)
+    gb = model.pop.group_body
+    if gb is not None and (gb >= 0).any():
+        # with an upper level the body that commissions is the upper body (PCT, ICB): each
+        # respondent counted once per body it answers about, the body's share given to each
+        # of its groups
+        unit_of = np.where(gb >= 0, g + gb, np.arange(g))
+        pairs = np.unique(np.stack([rows, unit_of[cols]]), axis=1)
+        n_units = g + model.pop.n_bodies
+        den = np.bincount(pairs[1], weights=r[pairs[0]], minlength=n_units)[unit_of]
+        num = np.bincount(pairs[1], weights=(r & agree)[pairs[0]], minlength=n_units)[unit_of]
+    else:
+        den = np.bincount(cols, weights=r[rows], minlength=g)
+        num = np.bincount(cols, weights=(r & agree)[rows], minlength=g)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     return _overall(model, share)
@@ -684,13 +812,18 @@ SURVEY_QUESTIONS = {
                   "1 − TV(allocation seen, own priorities) ≥ decisions.reflect_threshold at "
                   "the latest decision"),
     "informed": ("'I am informed about what the CCG is trying to achieve'",
-                 "in contact with a member of the body (a tie used, a meeting attended "
-                 "together) within decisions.informed_window months"),
+                 "in contact with a member of a board of the commissioning bodies (the group's "
+                 "board or place committee, or with an upper level its PCT or ICB board: a "
+                 "tie used, a meeting attended together) within decisions.informed_window "
+                 "months"),
     "acted_on": ("'My views are acted on'",
                  "informed (as above) and the latest decision moved the allocation the "
                  "respondent sees toward its priorities"),
 }
-_CLASS_WORDS = {"formal": "GPs with a formal role (board member, locality lead)",
+_CLASS_WORDS = {"formal": "GPs with a formal role (a member of a board at any level: CCG "
+                          "governing body, place committee, practice-based commissioning "
+                          "cluster board, PCT or ICB board; or a locality lead, in the ICB era "
+                          "a PCN clinical director)",
                 "other": "GPs without a formal role",
                 "stakeholder": "other stakeholders (provider and council staff, patient "
                                "representatives)"}
@@ -919,6 +1052,45 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
     "wasted_spend": ("Wasted spend", "£ per head per year", (0.0, INF), "lower",
                      "Budget per head × Σ_k max(0, allocation_k − min(need_k, capacity_k)): "
                      "spending beyond both need and what providers can deliver."),
+    "relevance_skill_localities": ("Decision skill, locality level",
+                                   "0 = no local knowledge, 1 = perfect knowledge", (-INF, INF),
+                                   "higher",
+                                   "Decision skill scored at the locality (PCN) level: the same "
+                                   "construction as relevance_skill with R = population-weighted "
+                                   "mean over localities of 1 − TV(what is spent in the locality, "
+                                   "its need); NaN (not interpretable) where the locality-level "
+                                   "span is below decisions.min_span."),
+    "decision_span_per_head_localities": ("Decision span, locality level", "£ per head per year",
+                                          (-INF, INF), "none",
+                                          "Budget per head × (R_ceiling − R_floor) of the "
+                                          "locality-level relevance: the denominator of "
+                                          "relevance_skill_localities in pounds."),
+    "relevance_skill_body": ("Decision skill, upper level", "0 = no local knowledge, 1 = "
+                             "perfect knowledge", (-INF, INF), "higher",
+                             "Decision skill scored at the upper level (PCT or ICB): R = 1 − "
+                             "TV(the body's spending profile, the body's need), both "
+                             "population-weighted over its groups; per body, reported for each "
+                             "of its groups, overall population-weighted over bodies; NaN "
+                             "without an upper level or where the span is below "
+                             "decisions.min_span."),
+    "decision_span_per_head_body": ("Decision span, upper level", "£ per head per year",
+                                    (-INF, INF), "none",
+                                    "Budget per head × (R_ceiling − R_floor) of the upper "
+                                    "bodies' relevance (NaN without an upper level)."),
+    "misallocated_per_head_body": ("Misallocated spend, upper level", "£ per head per year",
+                                   (0.0, INF), "lower",
+                                   "Budget per head × TV(the upper body's spending profile, its "
+                                   "need): money that would have to move between services for "
+                                   "the body's spending as a whole to follow its need (NaN "
+                                   "without an upper level)."),
+    "misallocated_floor_per_head_body": ("Misallocated, upper level, no knowledge",
+                                         "£ per head per year", (0.0, INF), "none",
+                                         "misallocated_per_head_body of the decisions fed no "
+                                         "local knowledge at every level."),
+    "misallocated_ceiling_per_head_body": ("Misallocated, upper level, perfect knowledge",
+                                           "£ per head per year", (0.0, INF), "none",
+                                           "misallocated_per_head_body of the decisions fed true "
+                                           "need at every level."),
     # structure
     "density": ("Network density", "", SHARE, "none",
                 "Ties over possible ties in each group's internal network."),
@@ -974,7 +1146,10 @@ _DESCRIPTIONS: dict[str, tuple[str, str, tuple[float, float], str, str]] = {
                            SHARE, "higher",
                            f"{_CLASS_WORDS[c][0].upper()}{_CLASS_WORDS[c][1:]} agreeing with "
                            f"{words}: {reading}. A respondent answers about every body that "
-                           "commissions for it.")
+                           "commissions for its practice (or its organisation's groups) at "
+                           "that date: the upper body (PCT, ICB) where there is one, pooled "
+                           "over its respondents and reported for each of its groups, else the "
+                           "group (CCG).")
        for q, (words, reading) in SURVEY_QUESTIONS.items()
        for c in ("formal", "other", "stakeholder")},
     "pathway_adoption": ("Pathway adoption", "share of members", SHARE, "higher",
@@ -994,7 +1169,10 @@ _FAMILIES = (
                    misallocated_per_head_imd_q2, misallocated_per_head_imd_q3,
                    misallocated_per_head_imd_q4, misallocated_per_head_imd_q5,
                    shock_funded_6m, shock_funded_12m,
-                   relevance_provider, relevance_localities, wasted_spend)),
+                   relevance_provider, relevance_localities, wasted_spend,
+                   relevance_skill_localities, decision_span_per_head_localities,
+                   relevance_skill_body, decision_span_per_head_body, misallocated_per_head_body,
+                   misallocated_floor_per_head_body, misallocated_ceiling_per_head_body)),
     ("structure", (density, degree_centralisation, betweenness_centralisation, clustering,
                    modularity_localities, ei_index, board_ties_provider, board_ties_patient,
                    board_ties_local_authority)),

@@ -325,6 +325,18 @@ def iter_replicates(
         yield r, model, time.perf_counter() - t0
 
 
+def eras(scenario: Scenario) -> list[dict[str, Any]]:
+    """The eras of commissioning of a run: ``{"from_step": 0, "era": ...}`` then one per
+    ``reorganise`` event (era ``ccg`` where groups decide alone)."""
+    def era(structure: Any) -> str:
+        return "ccg" if structure is None else structure.era
+
+    out = [{"from_step": 0, "era": era(scenario.structure)}]
+    for ev in sorted((e for e in scenario.events if e.type == "reorganise"), key=lambda e: e.step):
+        out.append({"from_step": ev.step, "era": era(ev.structure)})
+    return out
+
+
 def build_manifest(
     scenario: Scenario, seeds: list[int], timings: list[float], **extra: Any
 ) -> dict[str, Any]:
@@ -340,6 +352,7 @@ def build_manifest(
         "replicate_seeds": list(seeds),
         "replicates": len(seeds),
         "steps": scenario.steps,
+        "eras": eras(scenario),
         "versions": package_versions(),
         "git_commit": git_commit(),
         "platform": platform.platform(),

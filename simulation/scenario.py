@@ -35,12 +35,15 @@ __all__ = [
     "DEFAULT_SERVICES",
     "STAKEHOLDER_TYPES",
     "BoardSpec",
+    "BodySpec",
     "EngagementSpec",
     "Event",
     "ExchangeRule",
     "GroupSpec",
     "RelationshipMode",
+    "Reorganise",
     "Scenario",
+    "StructureSpec",
     "scenario_hash",
 ]
 
@@ -598,6 +601,76 @@ class MetricsSpec(Strict):
     stability_window: PositiveInt = Field(12, description="window of tie persistence (steps)")
 
 
+# --------------------------------------------------------------------------- levels
+
+
+class BodySpec(Strict):
+    """An upper commissioning body (a PCT, an ICB) over named groups (its practice-based
+    commissioning clusters, its places)."""
+
+    name: str = Field(min_length=1)
+    groups: list[str] = Field(min_length=1, description="names of the groups under the body")
+
+
+class StructureSpec(Strict):
+    """Levels of commissioning above the groups (:mod:`simulation.places`).
+
+    Each body's board is drawn from the people of its groups (GP seats to locality leads
+    first, officers from commissioning managers, provider and council members from the
+    organisations serving its groups) and decides ``body_share`` of the budget of its groups;
+    each group's own body (``group_board``) decides ``1 - body_share - localities.budget_share``
+    and each locality ``localities.budget_share``.  Groups under no body decide alone (as
+    without ``structure``).
+    """
+
+    era: Literal["pct", "ccg", "icb"] = Field(
+        description="label of the era: pct (primary care trusts over practice-based "
+        "commissioning clusters), ccg (groups decide alone), icb (integrated care boards over "
+        "places); carried into outputs, it changes nothing by itself")
+    bodies: list[BodySpec] = Field(
+        default_factory=list, description="upper bodies, each over named groups (a group in at "
+        "most one body)")
+    board: BoardSpec = Field(BoardSpec(), description="each upper body's board, seats drawn "
+                             "from its groups' people")
+    group_board: BoardSpec | None = Field(
+        None, description="each group's own board in this era (ICB era: place committee; PCT "
+        "era: practice-based commissioning cluster board); null = the scenario's board")
+    body_share: Fraction = Field(
+        0.0, description="share of the budget decided by the upper body (groups under a body "
+        "decide 1 - body_share - localities.budget_share)")
+
+
+def _check_structure(st: StructureSpec | None, names: list[str], loc_share: float,
+                     where: str) -> None:
+    """Group names of a structure's bodies are known and used once; shares add up to ≤ 1."""
+    if st is None:
+        return
+    seen: dict[str, str] = {}
+    for j, body in enumerate(st.bodies):
+        for g in body.groups:
+            if g not in names:
+                raise PydanticCustomError(
+                    "unknown_group",
+                    "{where}.bodies[{j}].groups names '{g}'; known groups: {known}",
+                    {"where": where, "j": j, "g": g, "known": ", ".join(names)})
+            if g in seen:
+                raise PydanticCustomError(
+                    "group_in_two_bodies",
+                    "{where}.bodies[{j}].groups: group '{g}' is already under body '{b}'; a "
+                    "group can be in at most one body",
+                    {"where": where, "j": j, "g": g, "b": seen[g]})
+            seen[g] = body.name
+    if len({b.name for b in st.bodies}) != len(st.bodies):
+        raise PydanticCustomError("duplicate", "{where}.bodies: body names must be unique",
+                                  {"where": where})
+    if st.body_share + loc_share > 1.0 + 1e-12:
+        raise PydanticCustomError(
+            "shares_exceed_budget",
+            "{where}.body_share ({b}) + localities.budget_share ({l}) is more than 1: the "
+            "body, group and locality shares of the budget must add up to at most 1",
+            {"where": where, "b": st.body_share, "l": loc_share})
+
+
 # --------------------------------------------------------------------------- events
 
 
@@ -694,9 +767,40 @@ class TurnoverFeedback(_EventBase):
     engagement_sensitivity: NonNegFloat
 
 
+
+
+class Reorganise(_EventBase):
+    """A reorganisation (:mod:`simulation.reorganisation`): bodies and boards reconstituted
+    (fresh draws of membership: formal roles gained and lost), localities re-partitioned when
+    asked; people, ties, beliefs, objectives and engagement carry over unchanged."""
+
+    type: Literal["reorganise"]
+    structure: StructureSpec | None = Field(
+        description="the new structure, or null for groups deciding alone (the CCG era)")
+    localities: int | dict[str, int] | None = Field(
+        None, description="new number of localities per group (one number for all, or "
+        "{group: count}); default unchanged")
+    board: BoardSpec | None = Field(
+        None, description="the groups' boards in the new era (or structure.group_board, not "
+        "both); default the scenario's board")
+    locality_share: Fraction | None = Field(
+        None, description="the localities' devolved share of the budget in the new era "
+        "(replaces localities.budget_share from this step); default unchanged")
+
+    @field_validator("localities")
+    @classmethod
+    def _positive_counts(cls, v: int | dict[str, int] | None) -> int | dict[str, int] | None:
+        counts = [v] if isinstance(v, int) else list((v or {}).values())
+        for c in counts:
+            if isinstance(c, bool) or c < 1 or c > 50:
+                raise PydanticCustomError(
+                    "locality_count", "localities: each count must be an integer from 1 to 50, "
+                    "got {c}", {"c": c})
+        return v
+
 Event = Annotated[
     NeedShock | GPExodus | ProviderExit | LeverSwitch | EngagementShift | BrokerLoss | Rewire
-    | TurnoverFeedback,
+    | TurnoverFeedback | Reorganise,
     Field(discriminator="type"),
 ]
 
@@ -744,6 +848,9 @@ class Scenario(Strict):
     providers: list[ProviderSpec] = Field(default_factory=list)
     local_authorities: list[LocalAuthoritySpec] = Field(default_factory=list)
     board: BoardSpec = BoardSpec()
+    structure: StructureSpec | None = Field(
+        None, description="levels of commissioning above the groups (PCTs, ICBs); absent = "
+        "groups decide alone (simulation.places)")
     patients_per_practice: Annotated[int, Field(ge=0, le=10)] = 1
     engagement: Engagement = Engagement()
     need: NeedSpec = NeedSpec()
@@ -842,8 +949,30 @@ class Scenario(Strict):
                         "{what}[{i}].capacity has {got} values; it needs one per service ({k})",
                         {"what": what, "i": i, "got": len(item.capacity), "k": k},
                     )
+        loc_share = self.localities.budget_share if self.localities.enabled else 0.0
+        _check_structure(self.structure, names, loc_share, "structure")
         provider_names = {p.name for p in self.providers}
         for i, ev in enumerate(self.events):
+            if isinstance(ev, Reorganise):
+                share = loc_share if ev.locality_share is None or not self.localities.enabled \
+                    else ev.locality_share
+                _check_structure(ev.structure, names, share, f"events[{i}].structure")
+                if ev.board is not None and ev.structure is not None \
+                        and ev.structure.group_board is not None:
+                    raise PydanticCustomError(
+                        "two_group_boards", "events[{i}]: give the groups' boards once, as "
+                        "board or as structure.group_board, not both", {"i": i})
+                if ev.groups is not None:
+                    raise PydanticCustomError(
+                        "reorganise_groups", "events[{i}]: a reorganise event takes no groups "
+                        "(its structure names them)", {"i": i})
+                counts = ev.localities if isinstance(ev.localities, dict) else {}
+                for g in counts:
+                    if g not in names:
+                        raise PydanticCustomError(
+                            "unknown_group",
+                            "events[{i}].localities names '{g}'; known groups: {known}",
+                            {"i": i, "g": g, "known": ", ".join(names)})
             for g in ev.groups or []:
                 if g not in known:
                     raise PydanticCustomError(

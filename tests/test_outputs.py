@@ -13,7 +13,9 @@ from simulation.scenario import scenario_hash
 
 
 def test_every_metric_is_described():
-    assert len(METRICS) == 70  # 44 + imd q1-q5 (20) + span, £ floor, £ ceiling + 18 survey (18, 19)
+    # 44 + imd q1-q5 (20) + span, £ floor, £ ceiling + 18 survey (18, 19) + per-level skill,
+    # span and £ (locality skill and span; upper-level skill, span, £, £ floor, £ ceiling: 19)
+    assert len(METRICS) == 77
     for name, m in METRICS.items():
         assert m.name == name and m.reporter.__name__ == name and m[0] is m.reporter
         assert m.title and m.definition.endswith(".") and m.direction in {"higher", "lower", "none"}
