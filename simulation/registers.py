@@ -77,6 +77,9 @@ locality of small practices only keeps its largest.  Group totals never change.
 Map levels: with a map, each practice records its PCN, sub-ICB location (or CCG) and ICB
 (``explicit[].pcn``, ``sub_icb``, ``icb``).  Covariates (``covariates``,
 :mod:`simulation.covariates`) add each practice's deprivation score (``explicit[].imd``).
+Upper bodies from the map: ``structure.bodies_from: icb`` (top level or a ``reorganise``
+event's ``structure``) is replaced by ``bodies``, one per ICB code, over the groups whose
+practices the map puts there (:func:`expand_bodies_from`, after the groups are made).
 
 Localities (``locality``): ``pcn`` makes each PCN of the map a locality; ``column`` uses the
 plain file's ``locality`` column; ``rules`` shuffles the practices into
