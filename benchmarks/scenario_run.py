@@ -6,6 +6,9 @@ metrics collection unless ``--no-collect``), then prints one JSON line with the 
 (time.perf_counter) and this process's peak resident set size
 (``VmHWM`` on Linux, see :func:`peak_rss_bytes`), which therefore reflects this run only
 (plus the interpreter and imports, reported separately as ``rss_after_imports_bytes``).
+CPU time (time.process_time) is split into ``load_cpu_s`` (reading and validating the
+scenario), the build (``build_cpu_s`` - ``load_cpu_s`` - ``burn_in_cpu_s``), ``burn_in_cpu_s``
+(the burn-in months, timed around ``CommissioningModel._advance``) and ``steps_cpu_s``.
 
 ``benchmarks/run.py`` starts it with ``sys.executable``; it inherits the parent's CPU pinning.
 """
@@ -68,7 +71,20 @@ def main(argv=None) -> dict:
     rss_imports = peak_rss_bytes()
     s = load_scenario(args.scenario, args.overrides)
     t_loaded = time.perf_counter()
+    c_loaded = time.process_time()
+    burn_cpu = [0.0]  # CPU of the burn-in months, timed around CommissioningModel._advance
+    advance = CommissioningModel._advance
+
+    def timed_advance(model):
+        if model.month >= 0:  # a month of the run (timed by the loop below)
+            return advance(model)
+        c0 = time.process_time()
+        advance(model)
+        burn_cpu[0] += time.process_time() - c0
+
+    CommissioningModel._advance = timed_advance
     m = CommissioningModel(s, collect=not args.no_collect)
+    CommissioningModel._advance = advance
     t_built = time.perf_counter()
     c_built = time.process_time()
     step_cpu = []
@@ -95,6 +111,9 @@ def main(argv=None) -> dict:
         "end_to_end_s": t_done - t_imported,  # load + build + steps (imports excluded)
         "end_to_end_cpu_s": c_done - c_imported,
         "build_cpu_s": c_built - c_imported,  # load + build, including the burn-in months
+        "load_cpu_s": c_loaded - c_imported,  # reading and validating the scenario (files)
+        "burn_in_cpu_s": burn_cpu[0],  # the burn-in months alone (inside the build)
+        "steps_cpu_s": c_done - c_built,  # the run's months (with metrics collection)
         "burn_in": int(s.burn_in),
         **({"step_cpu_s": step_cpu} if args.step_cpu else {}),
         "rss_after_imports_bytes": rss_imports,

@@ -449,7 +449,9 @@ def load_scenario(
         sources = [("--set", apply_overrides({}, overrides)), *chain]
     try:
         if data.get("practices_from") is not None:  # practice registers (simulation.registers)
-            data = registers.expand_registers(data, sources)
+            data = registers.expand_registers(data, sources)  # and structure.bodies_from
+        elif registers.structures_with_bodies_from(data):  # bodies_from without a register
+            data = registers.expand_bodies_from(data, sources)
         if data.get("generate") is not None:
             data = _generated(data, sources)
         data = surveyed.resolve_paths(data, lambda loc: _origin(loc, sources))

@@ -77,6 +77,9 @@ locality of small practices only keeps its largest.  Group totals never change.
 Map levels: with a map, each practice records its PCN, sub-ICB location (or CCG) and ICB
 (``explicit[].pcn``, ``sub_icb``, ``icb``).  Covariates (``covariates``,
 :mod:`simulation.covariates`) add each practice's deprivation score (``explicit[].imd``).
+Upper bodies from the map: ``structure.bodies_from: icb`` (top level or a ``reorganise``
+event's ``structure``) is replaced by ``bodies``, one per ICB code, over the groups whose
+practices the map puts there (:func:`expand_bodies_from`, after the groups are made).
 
 Localities (``locality``): ``pcn`` makes each PCN of the map a locality; ``column`` uses the
 plain file's ``locality`` column; ``rules`` shuffles the practices into
@@ -143,12 +146,14 @@ __all__ = [
     "check_file",
     "check_group",
     "check_rules",
+    "expand_bodies_from",
     "expand_registers",
     "group_input",
     "read_nhs_digital",
     "read_plain",
     "read_practice_map",
     "rules_input",
+    "structures_with_bodies_from",
 ]
 
 #: People per locality documented in calibration.md (one locality per 40k-100k people).
@@ -236,6 +241,8 @@ class PracticeMap:
     entries: dict[str, MapEntry]
     group_column: str | None
     name_column: str | None
+    icb_column: str | None = None  # the ICB_CODE column as spelled, if the map has one
+    columns: list[str] = field(default_factory=list)  # the header as spelled
 
 
 def _whole(raw: str, what: str, lo: int, hi: int) -> tuple[int | None, str | None]:
@@ -462,7 +469,8 @@ def read_practice_map(path: str | os.PathLike[str], group_column: str | None = N
                                      "" if icb is None else icb[i])
     _raise(t.path, problems)
     return PracticeMap(t.path, entries, t.name(gcol) if gcol else None,
-                       t.name(ncol) if ncol else None)
+                       t.name(ncol) if ncol else None,
+                       t.name("ICB_CODE") if icb is not None else None, list(t.names))
 
 
 # --------------------------------------------------------------------------- expansion
@@ -698,6 +706,118 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
         "sized_groups": sized or None,
     }).model_dump(mode="json")
     out["groups"] = groups
+    return expand_bodies_from(out, sources, pmap)
+
+
+BODIES_FROM = ("icb",)
+
+
+def structures_with_bodies_from(data: dict[str, Any]) -> list[tuple[list[Any], dict[str, Any]]]:
+    """The structures that name ``bodies_from``: the top-level ``structure`` and each
+    ``reorganise`` event's ``structure``, as (location, raw mapping)."""
+    found: list[tuple[list[Any], dict[str, Any]]] = []
+    st = data.get("structure")
+    if isinstance(st, dict) and st.get("bodies_from") is not None:
+        found.append((["structure"], st))
+    events = data.get("events")
+    for i, ev in enumerate(events if isinstance(events, list) else []):
+        st = ev.get("structure") if isinstance(ev, dict) else None
+        if isinstance(st, dict) and st.get("bodies_from") is not None:
+            found.append((["events", i, "structure"], st))
+    return found
+
+
+def expand_bodies_from(data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]],
+                       pmap: PracticeMap | None = None) -> dict[str, Any]:
+    """Replace ``structure.bodies_from: icb`` by the bodies it describes (before validation).
+
+    One body per ICB code of the register's map file (``ICB_CODE``), named by the code, over
+    the groups whose practices the map places in that ICB, in the order the groups come; this
+    in the top-level ``structure`` and in every ``reorganise`` event's ``structure``.  Every
+    practice of a group must have the same ICB code.
+
+    Parameters
+    ----------
+    data : dict
+        The raw scenario with ``groups`` already expanded from ``practices_from``.
+    sources : list of (name, raw mapping)
+        The loader's sources, to attribute errors.
+    pmap : PracticeMap or None
+        The register's map file (None: the scenario has no register or no map file).
+
+    Raises
+    ------
+    ScenarioError
+        ``bodies_from`` other than ``icb``, given with ``bodies``, without a register and its
+        map, a map without an ``ICB_CODE`` column, a group with no ICB code or with practices
+        in more than one ICB.
+    """
+    found = structures_with_bodies_from(data)
+    if not found:
+        return data
+    out = dict(data)
+    events = list(out.get("events") or [])
+    for loc, st in found:
+        where = ".".join(str(x) for x in loc)
+        origin = _origin([*loc, "bodies_from"], sources)
+        value = st["bodies_from"]
+        if value not in BODIES_FROM:
+            raise ScenarioError([(origin, f"{where}.bodies_from",
+                                  f"{value!r} is not allowed; allowed: icb (one body per ICB "
+                                  "code of the register's map file)")])
+        if st.get("bodies"):
+            raise ScenarioError([(origin, f"{where}.bodies_from",
+                                  "give bodies or bodies_from, not both (bodies_from: icb "
+                                  "fills in bodies from the register's map file)")])
+        if data.get("practices_from") is None or pmap is None:
+            what = ("the scenario has no practices_from" if data.get("practices_from") is None
+                    else "practices_from has no map_file")
+            raise ScenarioError([(origin, f"{where}.bodies_from",
+                                  f"bodies_from: icb takes the bodies from the register's map "
+                                  f"file, but {what}; give practices_from with format: "
+                                  "nhs_digital and map_file: an NHS Digital "
+                                  "gp-reg-pat-prac-map.csv with an ICB_CODE column, or list "
+                                  "the bodies (bodies: [{name, groups}])")])
+        if pmap.icb_column is None:
+            raise _error(pmap.path, "row 1 (header)",
+                         f"no column ICB_CODE, which {where}.bodies_from: icb needs (each "
+                         f"practice's integrated care board); the file has: "
+                         f"{_listing(pmap.columns)}")
+        by_icb: dict[str, list[str]] = {}
+        for g in data.get("groups") or []:
+            name = g.get("name") if isinstance(g, dict) else None
+            rules = g.get("practices") if isinstance(g, dict) else None
+            ex = rules.get("explicit") if isinstance(rules, dict) else None
+            ex = [p for p in ex or [] if isinstance(p, dict)]
+            if not ex:
+                raise ScenarioError([(origin, f"{where}.bodies_from",
+                                      f"group {name!r} has no practices from the register, so "
+                                      "no ICB code to place it by; every group needs one "
+                                      "(bodies_from: icb), or list the bodies")])
+            blank = [str(p.get("code")) for p in ex if not p.get("icb")]
+            if blank:
+                raise _error(pmap.path, f"column {pmap.icb_column}",
+                             f"group {name!r} has no ICB code for {len(blank)} of its "
+                             f"{len(ex)} practices ({_listing(blank, 10)}); {where}.bodies_from: "
+                             "icb needs every practice's ICB code (or list the bodies)")
+            codes = Counter(str(p["icb"]) for p in ex)
+            if len(codes) > 1:
+                shown = ", ".join(f"{c} ({n} practice{'s' * (n != 1)})"
+                                  for c, n in codes.most_common())
+                raise _error(pmap.path, f"column {pmap.icb_column}",
+                             f"group {name!r} has practices in {len(codes)} ICBs: {shown}; "
+                             f"{where}.bodies_from: icb puts each group under one ICB, so all "
+                             "of a group's practices must share one ICB code (fix the map, "
+                             "or list the bodies)")
+            by_icb.setdefault(next(iter(codes)), []).append(name)
+        new = {k: v for k, v in st.items() if k != "bodies_from"}
+        new["bodies"] = [{"name": code, "groups": names} for code, names in by_icb.items()]
+        if loc[0] == "structure":
+            out["structure"] = new
+        else:
+            events[loc[1]] = {**events[loc[1]], "structure": new}
+    if events:
+        out["events"] = events
     return out
 
 

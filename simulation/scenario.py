@@ -630,6 +630,21 @@ class StructureSpec(Strict):
     bodies: list[BodySpec] = Field(
         default_factory=list, description="upper bodies, each over named groups (a group in at "
         "most one body)")
+    bodies_from: Literal["icb"] | None = Field(
+        None, description="instead of bodies: icb = one body per ICB code of the register's "
+        "map file (practices_from.map_file, column ICB_CODE), named by the code, over the "
+        "groups whose practices it places there (all of a group's practices must share one "
+        "ICB); expanded into bodies when the scenario is loaded")
+
+    @model_validator(mode="after")
+    def _bodies_from_is_expanded(self) -> StructureSpec:
+        if self.bodies_from is not None:
+            raise PydanticCustomError(
+                "bodies_from", "bodies_from: {v} is expanded into bodies from the register's "
+                "map file by the loader (simulation.loader.load_scenario, with practices_from "
+                "and its map_file); give bodies or load the scenario from its file",
+                {"v": self.bodies_from})
+        return self
     board: BoardSpec = Field(BoardSpec(), description="each upper body's board, seats drawn "
                              "from its groups' people")
     group_board: BoardSpec | None = Field(
