@@ -154,10 +154,13 @@ def board_uncertainty(model: CommissioningModel) -> np.ndarray:
     here = model.present[coo.col]
     rows, cols = coo.row[here], coo.col[here]
     count = np.bincount(rows, minlength=model.n_groups)
-    centre = np.zeros((model.n_groups, model.n_services))
-    np.add.at(centre, rows, model.belief[cols])
+    b = model.belief[cols]
+    # per column the additions of np.add.at (entry order, from zero), by bincount: faster
+    centre = np.empty((model.n_groups, model.n_services))
+    for k in range(model.n_services):
+        centre[:, k] = np.bincount(rows, weights=b[:, k], minlength=model.n_groups)
     centre /= np.maximum(count, 1)[:, None]
-    tv = 0.5 * np.abs(model.belief[cols] - centre[rows]).sum(axis=1)
+    tv = 0.5 * np.abs(b - centre[rows]).sum(axis=1)
     num = np.bincount(rows, weights=tv, minlength=model.n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _overall(model, np.where(count > 0, num / np.maximum(count, 1), np.nan))
@@ -336,7 +339,8 @@ def _group_capacity(model: CommissioningModel) -> np.ndarray:
 
 def relevance_patient(model: CommissioningModel) -> np.ndarray:
     """1 − TV(group allocation, group need)."""
-    return _overall(model, M.patient_relevance(model.group_alloc, model.group_need))
+    return _scratch(model, "relevance_patient", lambda: _overall(
+        model, M.patient_relevance(model.group_alloc, model.group_need)))
 
 
 def _overall_of(model: CommissioningModel, alloc: np.ndarray) -> np.ndarray:
@@ -346,12 +350,13 @@ def _overall_of(model: CommissioningModel, alloc: np.ndarray) -> np.ndarray:
 def relevance_floor(model: CommissioningModel) -> np.ndarray:
     """Patient relevance of the same decisions fed no local knowledge (the national profile
     as every board's and locality's view), from the same inherited allocation."""
-    return _overall_of(model, model.floor_budget.group)
+    return _scratch(model, "relevance_floor", lambda: _overall_of(model, model.floor_budget.group))
 
 
 def relevance_ceiling(model: CommissioningModel) -> np.ndarray:
     """Patient relevance of the same decisions fed true need (group and locality need)."""
-    return _overall_of(model, model.ceiling_budget.group)
+    return _scratch(model, "relevance_ceiling",
+                    lambda: _overall_of(model, model.ceiling_budget.group))
 
 
 def relevance_skill(model: CommissioningModel) -> np.ndarray:
@@ -528,13 +533,17 @@ def ei_index(model: CommissioningModel) -> np.ndarray:
                                                np.maximum(labels, 0), model.n_groups))
 
 
-def _board_tie_share(model: CommissioningModel, kind: int) -> np.ndarray:
-    p = model.pop
+def _board_tie_shares(model: CommissioningModel) -> np.ndarray:
     src_group = np.full(model.n_agents, -1)
     coo = model.board.tocoo()
     src_group[coo.col] = coo.row  # an agent on several boards counts for the last (rare)
-    share = M.tie_share_by_type(_adjacency(model), model.on_board, p.kind, 5, src_group,
-                                model.n_groups)
+    return M.tie_share_by_type(_adjacency(model), model.on_board, model.pop.kind, 5, src_group,
+                               model.n_groups)
+
+
+def _board_tie_share(model: CommissioningModel, kind: int) -> np.ndarray:
+    # the three board_ties_* metrics read columns of the same shares: computed once
+    share = _scratch(model, "board_tie_share", lambda: _board_tie_shares(model))
     return _overall(model, share[:, kind])
 
 
@@ -587,7 +596,7 @@ def reflection_other(model: CommissioningModel) -> np.ndarray:
 
 
 def _reflection(model: CommissioningModel, formal: bool) -> np.ndarray:
-    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal)
+    gp = _gps(model, formal)
     ok = np.isfinite(model.reflect)
     return _overall(model, M.mean_by_group(np.nan_to_num(model.reflect), model.pop.group,
                                            model.n_groups, mask=gp & ok))
@@ -608,9 +617,15 @@ def _gp_share(model: CommissioningModel, agree: np.ndarray, formal: bool,
               known: np.ndarray | bool = True) -> np.ndarray:
     """Share of present GPs with (without) a formal role for whom ``agree`` holds, among
     those where it is ``known``."""
-    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal) & known
+    gp = _gps(model, formal) & known
     return _overall(model, M.mean_by_group(agree.astype(float), model.pop.group, model.n_groups,
                                            mask=gp))
+
+
+def _gps(model: CommissioningModel, formal: bool) -> np.ndarray:
+    """Present GPs with (without) a formal role."""
+    return _scratch(model, ("gps", formal), lambda: (model.pop.role == R_GP) & model.present
+                    & (model.formal_role == formal))
 
 
 def _informed(model: CommissioningModel) -> np.ndarray:
