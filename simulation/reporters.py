@@ -676,19 +676,30 @@ def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
     answers about every body that commissions for it (its group; for provider and council
     staff, each group their organisation serves), so S^T (agree & r) / S^T r with S the
     agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`)."""
-    rows, cols = model.serving_pairs
     g = model.n_groups
+    # the (respondent, body) pairs of the class, once a collection: the sums of 0/1 weights
+    # over all pairs are counts, so counting over the respondents' pairs only gives the same
+    # (exact) numbers
+    at, body = _scratch(model, ("survey_pairs", cls), lambda: _pairs_of(model, cls))
     if known is True:  # the denominator is the class's: shared by its questions
-        r = _respondents(model, cls)
         den = _scratch(model, ("survey_den", cls),
-                       lambda: np.bincount(cols, weights=r[rows], minlength=g))
+                       lambda: np.bincount(body, minlength=g).astype(float))
+        ok = agree[at]
     else:
-        r = _respondents(model, cls) & known
-        den = np.bincount(cols, weights=r[rows], minlength=g)
-    num = np.bincount(cols, weights=(r & agree)[rows], minlength=g)
+        k = np.asarray(known, bool)[at]
+        den = np.bincount(body[k], minlength=g).astype(float)
+        ok = k & agree[at]
+    num = np.bincount(body[ok], minlength=g).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     return _overall(model, share)
+
+
+def _pairs_of(model: CommissioningModel, cls: str) -> tuple[np.ndarray, np.ndarray]:
+    """(respondent, body) of the serving pairs whose agent is a respondent of ``cls``."""
+    rows, cols = model.serving_pairs
+    keep = np.flatnonzero(_respondents(model, cls)[rows])
+    return rows[keep], cols[keep]
 
 
 def _engaged(model: CommissioningModel, level: str) -> np.ndarray:
