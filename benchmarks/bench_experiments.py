@@ -13,6 +13,13 @@
 
     .venv/bin/python benchmarks/bench_experiments.py                 # 1,000 runs, 60 steps
     .venv/bin/python benchmarks/bench_experiments.py --runs 100      # quicker
+    .venv/bin/python benchmarks/bench_experiments.py --core-hour-only  # 4. alone
+
+4. Runs per core-hour (issue 24's target: ≥ 30,000 East of England runs): a serial sweep of
+   ``--core-hour-runs`` runs in this process, its CPU time (``time.process_time``, so other
+   load on a shared machine does not count) per run → 3600 / CPU seconds per run.  The
+   runs are the sweep's own (default outcomes, each metric collected at the months its
+   outcomes read), end to end: scenario, build and burn-in, steps, reduction, Parquet.
 """
 
 from __future__ import annotations
@@ -53,6 +60,9 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--overhead-runs", type=int, default=20)
+    ap.add_argument("--core-hour-runs", type=int, default=30)
+    ap.add_argument("--core-hour-only", action="store_true",
+                    help="measure runs per core-hour only (no pools)")
     args = ap.parse_args()
     out: dict = {
         "scenario": args.scenario.stem, "steps": args.steps, "runs": args.runs,
@@ -60,6 +70,22 @@ def main() -> None:
         "python": platform.python_version(), "load_average_before": os.getloadavg(),
     }
     tmp = Path(tempfile.mkdtemp(prefix="bench_experiments_"))
+
+    # 4. runs per core-hour: CPU time of a serial sweep (a warm-up run first: imports, caches)
+    sweep(experiment(args.scenario, 1, args.steps), out=tmp / "warm", executor="serial",
+          quiet=True)
+    c0 = time.process_time()
+    rep = sweep(experiment(args.scenario, args.core_hour_runs, args.steps), out=tmp / "core",
+                executor="serial", quiet=True)
+    cpu = time.process_time() - c0
+    out["core_hour"] = {"runs": args.core_hour_runs, "cpu_s": round(cpu, 3),
+                        "wall_s": round(rep.seconds, 3),
+                        "cpu_s_per_run": round(cpu / args.core_hour_runs, 4),
+                        "runs_per_core_hour": round(3600 * args.core_hour_runs / cpu),
+                        "target": ">= 30,000 (issue 24)"}
+    if args.core_hour_only:
+        print(json.dumps(out, indent=2, default=str))
+        return
 
     # 1. overhead per run beyond the model (serial, in this process)
     rep = sweep(experiment(args.scenario, args.overhead_runs, args.steps), out=tmp / "serial",

@@ -57,6 +57,7 @@ import warnings
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse import _sparsetools  # scipy's own CSR x dense loops (_csr_times)
 from scipy.sparse import linalg as sparse_linalg
 
 # ---------------------------------------------------------------------------
@@ -444,11 +445,30 @@ def _degroot_steps(A, states, rates, trust=None):
     return _degroot_core(A, states, rates, trust)[0]
 
 
+def _csr_times(indptr, indices, data, x):
+    """``A @ x`` for a square float64 CSR ``A`` given by its arrays: the C loop scipy runs
+    for it (``csr_matvec`` for a vector, ``csr_matvecs`` for a matrix, into zeros) without
+    its dispatch, so the same bits (as ``simulation._numeric.csr_product``)."""
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    n = indptr.size - 1
+    if x.ndim == 1:
+        out = np.zeros(n)
+        _sparsetools.csr_matvec(n, x.shape[0], indptr, indices, data, x, out)
+    else:
+        out = np.zeros((n, x.shape[1]))
+        _sparsetools.csr_matvecs(n, x.shape[0], x.shape[1], indptr, indices, data, x.ravel(),
+                                 out.ravel())
+    return out
+
+
 def _degroot_core(A, states, rates, trust=None):
     """:func:`_degroot_steps` and the row sums of ``A``."""
     n = A.shape[0]
     has = np.diff(A.indptr) > 0
-    sums = np.where(has, A @ np.ones(n), 1.0) if A.nnz else np.ones(n)
+    # A's products by scipy's own loop without its dispatch (_csr_times: the same bits)
+    indptr, indices, data = A.indptr, A.indices, A.data
+    sums = np.where(has, _csr_times(indptr, indices, data, np.ones(n)), 1.0) if A.nnz \
+        else np.ones(n)
     denom, kept = sums, None
     if trust is not None:
         denom = np.where(has & (trust > 0), trust, 1.0)
@@ -456,7 +476,7 @@ def _degroot_core(A, states, rates, trust=None):
     out = []
     for x, r in zip(states, rates, strict=True):
         r = r * has
-        new = A @ np.ascontiguousarray(x)
+        new = _csr_times(indptr, indices, data, x)
         new *= (r / denom)[:, None]
         new += ((1.0 - r) if kept is None else (1.0 - r * kept))[:, None] * x
         out.append(new)

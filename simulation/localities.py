@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._numeric import csr_product
+
 __all__ = ["meet", "membership", "pool", "pool_loop"]
 
 
@@ -59,12 +61,12 @@ def pool(members: sp.csr_array, weights: np.ndarray,
     n_units = members.shape[0]
     total = np.bincount(rows, weights=w, minlength=n_units)
     # Σ_e w_e x[cols_e] per unit as one sparse product over the membership structure: the
-    # same products added in the same (entry) order as a bincount per column, so the same bits
-    M = sp.csr_array((w, cols, members.indptr), shape=members.shape)
+    # same products added in the same (entry) order as a bincount per column, so the same
+    # bits; scipy's own loop, without building the weighted matrix (csr_product)
     if isinstance(x, tuple):  # a product per state (contiguous), stacked: units x K is small
-        s = np.hstack([M @ np.ascontiguousarray(a, dtype=float) for a in x])
+        s = np.hstack([csr_product(members.indptr, cols, w, a, n_units) for a in x])
     else:
-        s = M @ np.ascontiguousarray(x)
+        s = csr_product(members.indptr, cols, w, x, n_units)
     with np.errstate(invalid="ignore", divide="ignore"):
         pooled = s / total[:, None]
     pooled[total <= 0] = np.nan

@@ -16,6 +16,7 @@ import json
 import pickle
 from collections import OrderedDict, deque
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 import mesa
@@ -603,8 +604,11 @@ class CommissioningModel(mesa.Model):
         if e.source_relevance != 1.0:  # scoped knowledge: discounted ties, full trust kept
             n = self.n_agents
             trust = np.bincount(t.src, d, n) + np.bincount(t.dst, d, n)
-            # the tie set changes every month (update_ties), so computed here, not cached
-            d = d * tie_relevance(t.src, t.dst, self.serving_bits, e.source_relevance)
+            # a tie's relevance depends on its two ends only: kept with the tie set through
+            # its monthly changes, computed for new ties only (Ties.per_tie; the same values)
+            d = d * t.per_tie(("source_relevance", e.source_relevance, id(self.serving_bits)),
+                              partial(tie_relevance, bits=self.serving_bits,
+                                      relevance=e.source_relevance))
         if t.m and t.weight.min() > 0:
             # every used tie is an entry of W: W's rows are the ties each agent used, and
             # the board members' rows are who talked with the board

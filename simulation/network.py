@@ -30,6 +30,7 @@ people (or, in ``mode: replace``, of the whole groups surveyed): :mod:`simulatio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -102,6 +103,38 @@ class Ties:
             self.__dict__["_keys"] = keys
         return keys
 
+    def per_tie(self, name: object, compute: Callable[[np.ndarray, np.ndarray], np.ndarray]
+                ) -> np.ndarray:
+        """Per-tie values that depend only on each tie's two ends, ``compute(src, dst)``,
+        kept under ``name`` (which must identify ``compute``: same name, same function).
+
+        Computed once for a tie set and carried through :meth:`keep` (the kept ties' values)
+        and :meth:`add` (``compute`` run on the new ties only, inserted where they are): the
+        tie set changes every month, but most of its ties do not, so the values are those of
+        ``compute`` on the whole set without computing them for every tie every month (the
+        same values, element by element; read-only).
+        """
+        store = self.__dict__.setdefault("_per_tie", {})
+        hit = store.get(name)
+        if hit is None or hit[1].size != self.m:
+            values = np.asarray(compute(self.src, self.dst))
+            values.flags.writeable = False
+            store[name] = hit = (compute, values)
+        return hit[1]
+
+    def _carry(self, out: Ties, how: Callable[[Callable, np.ndarray], np.ndarray]) -> Ties:
+        """Give ``out`` this tie set's :meth:`per_tie` values, mapped by ``how``."""
+        store = self.__dict__.get("_per_tie")
+        if store:
+            carried = {}
+            for name, (compute, values) in store.items():
+                if values.size == self.m:
+                    v = how(compute, values)
+                    v.flags.writeable = False
+                    carried[name] = (compute, v)
+            out.__dict__["_per_tie"] = carried
+        return out
+
     def incident(self, agents: np.ndarray) -> np.ndarray:
         """Indices of the ties of ``agents`` (a tie between two of them appears twice), read
         from their rows of the CSR structure: no pass over all ties."""
@@ -123,11 +156,11 @@ class Ties:
         """Row pointers of the structure restricted to the ties in ``entries`` (a boolean
         mask over the ties) and the positions of the entries kept, in entry order."""
         indptr, _, tie = self._structure()
-        keep = np.asarray(entries, bool)[tie]
-        counts = np.empty(keep.size + 1, indptr.dtype)
-        counts[0] = 0
-        np.cumsum(keep, out=counts[1:])
-        return counts[indptr], np.flatnonzero(keep)  # take by position: faster than masks
+        at = np.flatnonzero(np.asarray(entries, bool)[tie])  # take by position: faster than masks
+        # row r starts at the number of kept entries before its first entry: a search of its
+        # start among the kept positions (the same integers as a prefix count over all entries,
+        # without a pass over them)
+        return np.searchsorted(at, indptr).astype(indptr.dtype), at
 
     def _structure(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """CSR structure of the symmetric matrix, computed once per tie set: ``indptr``,
@@ -175,7 +208,8 @@ class Ties:
         new = Ties.from_pairs(self.n, np.asarray(a, np.int64), np.asarray(b, np.int64),
                               np.broadcast_to(np.asarray(w, float), np.shape(a)))
         if new.m == 0:
-            return Ties(self.n, self.src.copy(), self.dst.copy(), self.weight.copy())
+            return self._carry(Ties(self.n, self.src.copy(), self.dst.copy(), self.weight.copy()),
+                               lambda f, v: v)
         if self.m == 0:
             return new
         keys = self.keys()
@@ -190,11 +224,12 @@ class Ties:
         merged = np.insert(keys, at, nk[fresh])
         merged.flags.writeable = False
         out.__dict__["_keys"] = merged
-        return out
+        return self._carry(out, lambda f, v: np.insert(v, at, f(new.src[fresh], new.dst[fresh])))
 
     def keep(self, mask: np.ndarray) -> Ties:
         """The ties where ``mask`` is true."""
-        return Ties(self.n, self.src[mask], self.dst[mask], self.weight[mask])
+        return self._carry(Ties(self.n, self.src[mask], self.dst[mask], self.weight[mask]),
+                           lambda f, v: v[mask])
 
     def to_networkx(self, attrs: dict[str, np.ndarray] | None = None) -> nx.Graph:
         """A networkx Graph with integer nodes 0..n-1, ``weight`` edges and node attributes."""

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from copy import deepcopy
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -51,11 +52,21 @@ KEY_METRICS = (
 
 def _overall(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
     """Append the population-weighted mean of finite group values."""
-    v = np.asarray(values, float)
-    w = model.pop.group_population.astype(float)
+    v = np.asarray(values, float).ravel()
+    w, w_total = _scratch(model, "group_population", lambda: _weights(model))
     ok = np.isfinite(v)
-    total = float(np.sum(w[ok] * v[ok]) / w[ok].sum()) if ok.any() else np.nan
-    return np.append(v, total)
+    out = np.empty(v.size + 1)
+    out[:-1] = v
+    if v.size and ok.all():  # the common case: the same sums as over the finite entries, without the masks
+        out[-1] = float(np.sum(w * v) / w_total)
+    else:
+        out[-1] = float(np.sum(w[ok] * v[ok]) / w[ok].sum()) if ok.any() else np.nan
+    return out
+
+
+def _weights(model: CommissioningModel) -> tuple[np.ndarray, np.float64]:
+    w = model.pop.group_population.astype(float)
+    return w, w.sum()
 
 
 def _adjacency(model: CommissioningModel) -> sp.csr_array:
@@ -72,7 +83,8 @@ def _adjacency(model: CommissioningModel) -> sp.csr_array:
 
 def periodic(setting: str):
     """Recompute a reporter only every ``metrics.<setting>`` steps (and at the start); carry
-    the last value forward in between.  The wrapped function keeps its name and docstring."""
+    the last value forward in between.  The wrapped function keeps its name and docstring;
+    its ``cadence`` attribute names the setting (the metric registry's ``cadence``)."""
 
     def wrap(f):
         @functools.wraps(f)
@@ -84,14 +96,28 @@ def periodic(setting: str):
                 model.structure_cache[f.__name__] = (model.steps, cached)
             return cached
 
+        reporter.cadence = setting
         return reporter
 
     return wrap
 
 
+def _scratch(model: CommissioningModel, key: object, compute: Callable[[], object]) -> object:
+    """``compute()``, shared by the reporters of one collection (:class:`MetricCollector`
+    holds a scratch dict on the model while it collects, so intermediates that several
+    metrics read — who is a member, who responds to the surveys, who is informed — are
+    computed once a month); computed afresh outside a collection."""
+    scratch = model.__dict__.get("_collect_scratch")
+    if scratch is None:
+        return compute()
+    if key not in scratch:
+        scratch[key] = compute()
+    return scratch[key]
+
+
 def _members(model: CommissioningModel) -> np.ndarray:
     """Agents counted in their group's metrics: present and belonging to a group."""
-    return model.present & (model.pop.group >= 0)
+    return _scratch(model, "members", lambda: model.present & (model.pop.group >= 0))
 
 
 # ------------------------------------------------------------------ knowledge
@@ -129,10 +155,13 @@ def board_uncertainty(model: CommissioningModel) -> np.ndarray:
     here = model.present[coo.col]
     rows, cols = coo.row[here], coo.col[here]
     count = np.bincount(rows, minlength=model.n_groups)
-    centre = np.zeros((model.n_groups, model.n_services))
-    np.add.at(centre, rows, model.belief[cols])
+    b = model.belief[cols]
+    # per column the additions of np.add.at (entry order, from zero), by bincount: faster
+    centre = np.empty((model.n_groups, model.n_services))
+    for k in range(model.n_services):
+        centre[:, k] = np.bincount(rows, weights=b[:, k], minlength=model.n_groups)
     centre /= np.maximum(count, 1)[:, None]
-    tv = 0.5 * np.abs(model.belief[cols] - centre[rows]).sum(axis=1)
+    tv = 0.5 * np.abs(b - centre[rows]).sum(axis=1)
     num = np.bincount(rows, weights=tv, minlength=model.n_groups)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _overall(model, np.where(count > 0, num / np.maximum(count, 1), np.nan))
@@ -311,7 +340,8 @@ def _group_capacity(model: CommissioningModel) -> np.ndarray:
 
 def relevance_patient(model: CommissioningModel) -> np.ndarray:
     """1 − TV(group allocation, group need)."""
-    return _overall(model, M.patient_relevance(model.group_alloc, model.group_need))
+    return _scratch(model, "relevance_patient", lambda: _overall(
+        model, M.patient_relevance(model.group_alloc, model.group_need)))
 
 
 def _overall_of(model: CommissioningModel, alloc: np.ndarray) -> np.ndarray:
@@ -321,12 +351,13 @@ def _overall_of(model: CommissioningModel, alloc: np.ndarray) -> np.ndarray:
 def relevance_floor(model: CommissioningModel) -> np.ndarray:
     """Patient relevance of the same decisions fed no local knowledge (the national profile
     as every board's and locality's view), from the same inherited allocation."""
-    return _overall_of(model, model.floor_budget.group)
+    return _scratch(model, "relevance_floor", lambda: _overall_of(model, model.floor_budget.group))
 
 
 def relevance_ceiling(model: CommissioningModel) -> np.ndarray:
     """Patient relevance of the same decisions fed true need (group and locality need)."""
-    return _overall_of(model, model.ceiling_budget.group)
+    return _scratch(model, "relevance_ceiling",
+                    lambda: _overall_of(model, model.ceiling_budget.group))
 
 
 def relevance_skill(model: CommissioningModel) -> np.ndarray:
@@ -617,13 +648,17 @@ def ei_index(model: CommissioningModel) -> np.ndarray:
                                                np.maximum(labels, 0), model.n_groups))
 
 
-def _board_tie_share(model: CommissioningModel, kind: int) -> np.ndarray:
-    p = model.pop
+def _board_tie_shares(model: CommissioningModel) -> np.ndarray:
     src_group = np.full(model.n_agents, -1)
     coo = model.board.tocoo()
     src_group[coo.col] = coo.row  # an agent on several boards counts for the last (rare)
-    share = M.tie_share_by_type(_adjacency(model), model.on_board, p.kind, 5, src_group,
-                                model.n_groups)
+    return M.tie_share_by_type(_adjacency(model), model.on_board, model.pop.kind, 5, src_group,
+                               model.n_groups)
+
+
+def _board_tie_share(model: CommissioningModel, kind: int) -> np.ndarray:
+    # the three board_ties_* metrics read columns of the same shares: computed once
+    share = _scratch(model, "board_tie_share", lambda: _board_tie_shares(model))
     return _overall(model, share[:, kind])
 
 
@@ -676,7 +711,7 @@ def reflection_other(model: CommissioningModel) -> np.ndarray:
 
 
 def _reflection(model: CommissioningModel, formal: bool) -> np.ndarray:
-    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal)
+    gp = _gps(model, formal)
     ok = np.isfinite(model.reflect)
     return _overall(model, M.mean_by_group(np.nan_to_num(model.reflect), model.pop.group,
                                            model.n_groups, mask=gp & ok))
@@ -697,13 +732,20 @@ def _gp_share(model: CommissioningModel, agree: np.ndarray, formal: bool,
               known: np.ndarray | bool = True) -> np.ndarray:
     """Share of present GPs with (without) a formal role for whom ``agree`` holds, among
     those where it is ``known``."""
-    gp = (model.pop.role == R_GP) & model.present & (model.formal_role == formal) & known
+    gp = _gps(model, formal) & known
     return _overall(model, M.mean_by_group(agree.astype(float), model.pop.group, model.n_groups,
                                            mask=gp))
 
 
+def _gps(model: CommissioningModel, formal: bool) -> np.ndarray:
+    """Present GPs with (without) a formal role."""
+    return _scratch(model, ("gps", formal), lambda: (model.pop.role == R_GP) & model.present
+                    & (model.formal_role == formal))
+
+
 def _informed(model: CommissioningModel) -> np.ndarray:
-    return model.last_contact > model.month - model.spec.decisions.informed_window
+    return _scratch(model, "informed", lambda: model.last_contact
+                    > model.month - model.spec.decisions.informed_window)
 
 
 def informed_formal(model: CommissioningModel) -> np.ndarray:
@@ -737,8 +779,10 @@ def _respondents(model: CommissioningModel, cls: str) -> np.ndarray:
     patient representatives)."""
     p = model.pop
     if cls == "stakeholder":
-        return model.present & (np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG))
-    return model.present & (p.role == R_GP) & (model.formal_role == (cls == "formal"))
+        return _scratch(model, ("respondents", cls), lambda: model.present & (
+            np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG)))
+    return _scratch(model, ("respondents", cls), lambda: model.present & (p.role == R_GP)
+                    & (model.formal_role == (cls == "formal")))
 
 
 def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
@@ -749,25 +793,44 @@ def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
     agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`).  With an upper
     level (a PCT, an ICB) the body that commissions for a group is its upper body: the share
     is pooled over the body's respondents (each once) and reported for each of its groups."""
-    r = _respondents(model, cls) & known
-    rows, cols = model.serving_pairs
-    g = model.n_groups
-    gb = model.pop.group_body
-    if gb is not None and (gb >= 0).any():
-        # with an upper level the body that commissions is the upper body (PCT, ICB): each
-        # respondent counted once per body it answers about, the body's share given to each
-        # of its groups
-        unit_of = np.where(gb >= 0, g + gb, np.arange(g))
-        pairs = np.unique(np.stack([rows, unit_of[cols]]), axis=1)
-        n_units = g + model.pop.n_bodies
-        den = np.bincount(pairs[1], weights=r[pairs[0]], minlength=n_units)[unit_of]
-        num = np.bincount(pairs[1], weights=(r & agree)[pairs[0]], minlength=n_units)[unit_of]
+    # the (respondent, body) pairs of the class, once a collection: the sums of 0/1 weights
+    # over all pairs are counts, so counting over the respondents' pairs only gives the same
+    # (exact) numbers
+    at, unit, n_units, unit_of = _scratch(model, ("survey_pairs", cls),
+                                          lambda: _pairs_of(model, cls))
+    if known is True:  # the denominator is the class's: shared by its questions
+        den = _scratch(model, ("survey_den", cls),
+                       lambda: np.bincount(unit, minlength=n_units).astype(float))
+        ok = agree[at]
     else:
-        den = np.bincount(cols, weights=r[rows], minlength=g)
-        num = np.bincount(cols, weights=(r & agree)[rows], minlength=g)
+        k = np.asarray(known, bool)[at]
+        den = np.bincount(unit[k], minlength=n_units).astype(float)
+        ok = k & agree[at]
+    num = np.bincount(unit[ok], minlength=n_units).astype(float)
+    if unit_of is not None:  # each group gets its upper body's share
+        den, num = den[unit_of], num[unit_of]
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
     return _overall(model, share)
+
+
+def _pairs_of(model: CommissioningModel, cls: str
+              ) -> tuple[np.ndarray, np.ndarray, int, np.ndarray | None]:
+    """(respondent, body) of the serving pairs whose agent is a respondent of ``cls``, the
+    number of bodies, and (with an upper level) each group's body among them, else None.
+
+    With an upper level (PCT, ICB) a group's body is its upper body: the pairs are mapped to
+    units (group g, or G + body c) and each respondent counted once per unit."""
+    rows, cols = model.serving_pairs
+    keep = np.flatnonzero(_respondents(model, cls)[rows])
+    rows, cols = rows[keep], cols[keep]
+    g = model.n_groups
+    gb = model.pop.group_body
+    if gb is None or not (gb >= 0).any():
+        return rows, cols, g, None
+    unit_of = np.where(gb >= 0, g + gb, np.arange(g))
+    pairs = np.unique(np.stack([rows, unit_of[cols]]), axis=1)
+    return pairs[0], pairs[1], g + model.pop.n_bodies, unit_of
 
 
 def _engaged(model: CommissioningModel, level: str) -> np.ndarray:
@@ -865,6 +928,11 @@ class MetricInfo(NamedTuple):
         Practical-equivalence margin in the metric's units: differences within ± margin are
         too small to matter for policy (``commnet patterns``' *no effect* verdict); NaN when
         none is stated.  Policy judgements, each with its basis in :data:`MARGINS`.
+    cadence : str
+        When the value is computed: ``"month"`` (every collected month), or the
+        ``metrics`` setting whose number of months it is recomputed every
+        (``"structure_every"``, ``"costly_every"``), the last value carried forward in
+        between (:func:`periodic`).
     """
 
     reporter: Callable[[CommissioningModel], np.ndarray]
@@ -877,6 +945,18 @@ class MetricInfo(NamedTuple):
     upper: float
     direction: str
     margin: float = float("nan")
+    cadence: str = "month"
+
+    @property
+    def cadence_text(self) -> str:
+        """The cadence in words: "every month" or "every metrics.structure_every months
+        (default 3), carried forward"."""
+        if self.cadence == "month":
+            return "every month"
+        from .scenario import MetricsSpec
+
+        default = MetricsSpec.model_fields[self.cadence].default
+        return f"every metrics.{self.cadence} months (default {default}), carried forward"
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -1217,7 +1297,8 @@ def _registry() -> dict[str, MetricInfo]:
             title, unit, (lo, hi), direction, definition = _DESCRIPTIONS[f.__name__]
             out[f.__name__] = MetricInfo(f, family, f.__name__, title, definition, unit,
                                          float(lo), float(hi), direction,
-                                         MARGINS.get(f.__name__, (float("nan"), ""))[0])
+                                         MARGINS.get(f.__name__, (float("nan"), ""))[0],
+                                         getattr(f, "cadence", "month"))
     missing = set(_DESCRIPTIONS) - set(out)
     if missing:  # pragma: no cover - caught by the tests at import
         raise RuntimeError(f"metric descriptions without a reporter: {sorted(missing)}")
@@ -1314,31 +1395,95 @@ def metric_reference() -> str:
         "can take; 95% intervals over replicates are clipped to it "
         "(`simulation/statistics.py`). *Good* is the direction an analyst would call better; "
         "descriptive measures of network shape have none. Summary tables add "
-        "`<metric>__last12`, the mean of the last 12 months.",
+        "`<metric>__last12`, the mean of the last 12 months. *Computed* is the metric's "
+        "cadence: every month, or every so many months with the value carried forward in "
+        "between (the `metrics` settings of the scenario). Runs that reduce a metric to a few "
+        "months (sweeps, the pattern suite, calibration) compute it at those months only, with "
+        "the same values there (`make_datacollector`'s months).",
         "",
     ]
     for family, fs in _FAMILIES:
         lines += [f"## {family.capitalize()}", "",
-                  "| metric | name | definition | unit | range | good |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+                  "| metric | name | definition | unit | range | good | computed |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for f in fs:
             m = METRICS[f.__name__]
             good = {"higher": "higher", "lower": "lower"}.get(m.direction, "—")
             lines.append(f"| `{m.name}` | {m.title} | {m.definition} | "
-                         f"{m.unit or 'dimensionless'} | {m.range_text} | {good} |")
+                         f"{m.unit or 'dimensionless'} | {m.range_text} | {good} | "
+                         f"{m.cadence_text} |")
         lines.append("")
     return "\n".join(lines)
 
 
-def make_datacollector(metrics: Iterable[str] | None = None) -> DataCollector:
-    """A DataCollector with every metric of the registry (or only ``metrics``, in registry
-    order) as a named model reporter.
+class MetricCollector(DataCollector):
+    """Mesa's DataCollector for the metric registry, off the hot path.
+
+    * Every metric is computed once a collected month (Mesa's first ``collect`` also calls
+      every reporter once more to validate it: the registry's reporters need no such
+      check), and stored as a copy of its array (``ndarray.copy``, not ``deepcopy``).
+    * Intermediates that several metrics read are computed once a collection
+      (:func:`_scratch`).
+    * ``months`` (metric → the months it is read at) computes a metric only at those months
+      and stores NaN (groups + overall) at the others, so a run that reduces a metric to a
+      window (the last 12 months of a sweep's outcome, a calibration target's months) pays
+      for those months only.  A metric with a cadence (:func:`periodic`) is still
+      recomputed at the months of its cadence that a read month carries forward from, so
+      the values at the read months are bit for bit those of collecting every month
+      (tested).
+
+    ``model_vars`` and ``get_model_vars_dataframe`` are Mesa's: one entry per collected
+    month and metric.
+    """
+
+    def __init__(self, model_reporters: dict[str, Callable], months: dict[str, frozenset[int]]
+                 | None = None):
+        super().__init__(model_reporters=model_reporters)
+        self.months = dict(months or {})
+        self._validated = True  # the registry's reporters are the known ones
+
+    def collect(self, model: CommissioningModel) -> None:
+        """Compute and store the metrics of this month (:attr:`months` aside)."""
+        self._collection_steps.append(model.time)
+        step = model.steps
+        scratch: dict = {}
+        model.__dict__["_collect_scratch"] = scratch
+        try:
+            for var, reporter in self.model_reporters.items():
+                months = self.months.get(var)
+                if months is None or step in months:
+                    value = reporter(model)
+                    self.model_vars[var].append(value.copy() if isinstance(value, np.ndarray)
+                                                else deepcopy(value))
+                    continue
+                setting = getattr(reporter, "cadence", None)
+                if setting is not None:  # keep what a read month will carry forward
+                    every = getattr(model.spec.metrics, setting)
+                    if step % every == 0 and any(step <= r < step + every for r in months):
+                        reporter(model)
+                nan = scratch.get("nan_row")
+                if nan is None:
+                    nan = scratch["nan_row"] = np.full(model.n_groups + 1, np.nan)
+                self.model_vars[var].append(nan.copy())
+        finally:
+            del model.__dict__["_collect_scratch"]
+
+
+def make_datacollector(metrics: Iterable[str] | Mapping[str, Iterable[int] | None] | None = None
+                       ) -> MetricCollector:
+    """A :class:`MetricCollector` with every metric of the registry (or only ``metrics``, in
+    registry order) as a named model reporter.
+
+    ``metrics`` may map each name to the months (steps after the burn-in, 0 = the first
+    row) it is read at, or None for every month: the metric is then computed at those
+    months only and is NaN at the others (the values at those months are the same).
 
     Raises
     ------
     KeyError
         For a name that is not a metric (the message lists the known ones).
     """
+    months: dict[str, frozenset[int]] = {}
     if metrics is None:
         names = list(METRICS)
     else:
@@ -1348,4 +1493,7 @@ def make_datacollector(metrics: Iterable[str] | None = None) -> DataCollector:
             raise KeyError(f"unknown metric(s) {', '.join(map(repr, unknown))}; metrics: "
                            + ", ".join(METRICS))
         names = [m for m in METRICS if m in wanted]
-    return DataCollector(model_reporters={name: METRICS[name].reporter for name in names})
+        if isinstance(metrics, Mapping):
+            months = {m: frozenset(int(t) for t in metrics[m]) for m in names
+                      if metrics[m] is not None}
+    return MetricCollector({name: METRICS[name].reporter for name in names}, months)

@@ -192,7 +192,9 @@ class SurveyModel:
         names = [g.name for g in scenario.groups] + ["overall"]
         sums = {t.name: 0.0 for t in self.spec.targets}
         seeds = self.seeds(params, salt)
-        metrics = {t.metric for t in self.spec.targets}
+        metrics: dict[str, set[int]] = {}  # each metric computed at its targets' months only
+        for t in self.spec.targets:
+            metrics.setdefault(t.metric, set()).update(range(t.months[0], t.months[1] + 1))
         for seed in seeds:
             model = CommissioningModel(scenario, seed=seed, metrics=metrics)
             for _ in range(scenario.steps):

@@ -135,7 +135,7 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         and ``timeseries`` (tidy frame if kept, else None).
     """
     from ..results import run_replicate
-    from .outcomes import reduce_outcomes, shock_step
+    from .outcomes import outcome_months, reduce_outcomes, shock_step
 
     t0 = time.perf_counter()
     out: dict[str, Any] = {
@@ -147,9 +147,11 @@ def execute_run(task: RunTask) -> dict[str, Any]:
         scenario, _ = _scenario_of(task)
         needed = {o["metric"] for o in task.outcomes}
         t1 = time.perf_counter()
-        # only the outcomes' metrics, unless the time series of every metric is kept
+        # only the outcomes' metrics at the months they read, unless the time series of
+        # every metric is kept
         ts = run_replicate(scenario, task.seed, task.replicate,
-                           metrics=None if task.keep_timeseries else needed,
+                           metrics=None if task.keep_timeseries
+                           else outcome_months(task.outcomes, scenario.steps, shock_step(scenario)),
                            burn_in_cache=_burn_in_cache() if task.share_burn_in else None)
         out["model_seconds"] = time.perf_counter() - t1
         groups = list(ts["group"].cat.categories)

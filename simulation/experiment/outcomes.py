@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["final", "mean_last", "reduce_outcomes", "shock_step", "time_to_detect"]
+__all__ = ["final", "mean_last", "outcome_months", "reduce_outcomes", "shock_step",
+           "time_to_detect"]
 
 
 def final(x: np.ndarray) -> np.ndarray:
@@ -76,6 +77,27 @@ def shock_step(scenario: Any) -> int | None:
     else:
         steps = [ev.step for ev in scenario.events if ev.type == "need_shock"]
     return min(steps) if steps else None
+
+
+def outcome_months(outcomes: Sequence[Mapping[str, Any]], steps: int,
+                   shock: int | None = None) -> dict[str, set[int]]:
+    """The months (0..``steps``) each outcome's metric is read at by :func:`reduce_outcomes`:
+    ``final`` the last, ``mean_last`` the last *n*, ``time_to_detect`` every month from
+    ``after`` on.  A model collecting each metric at these months only
+    (:func:`simulation.reporters.make_datacollector`) gives the same outcomes."""
+    read: dict[str, set[int]] = {}
+    for o in outcomes:
+        months = read.setdefault(o["metric"], set())
+        if o["reduce"] == "final":
+            months.add(steps)
+        elif o["reduce"] == "mean_last":
+            months.update(range(max(0, steps + 1 - o["last"]), steps + 1))
+        else:
+            after = o.get("after")
+            after = shock if after is None else after
+            if after is not None:
+                months.update(range(max(0, after), steps + 1))
+    return read
 
 
 def reduce_outcomes(series: Mapping[str, np.ndarray], outcomes: Sequence[Mapping[str, Any]],

@@ -268,8 +268,11 @@ def _reduce(series: dict[str, list[float]], horizon: int,
 def run_arm(scenario: Scenario, seed: int, wanted: frozenset[tuple[str, Window]],
             burn_in_cache: BurnInCache | None = None) -> dict[tuple[str, Window], float]:
     """Run one replicate of an arm and reduce the overall row of its metrics."""
-    model = CommissioningModel(scenario, seed=seed, metrics={m for m, _ in wanted},
-                               burn_in_cache=burn_in_cache)
+    months = np.arange(scenario.steps + 1)
+    read: dict[str, set[int]] = {}
+    for m, window in wanted:  # each metric computed at the months its windows read only
+        read.setdefault(m, set()).update(months[window.select(months, scenario.steps)].tolist())
+    model = CommissioningModel(scenario, seed=seed, metrics=read, burn_in_cache=burn_in_cache)
     for _ in range(scenario.steps):
         model.step()
     data = model.datacollector.model_vars

@@ -92,7 +92,11 @@ def external_coherence(board_objective, system_objective):
 def _weighted_row_means(weight_matrix, objectives):
     """Return (W @ O) / rowsum(W) and a mask of rows with positive total weight."""
     if sp.issparse(weight_matrix):
-        w = sp.csr_array(weight_matrix, dtype=float)
+        # a float64 CSR array as it is (the reporters' cached serving matrices): the
+        # conversion would only copy it
+        w = weight_matrix if (isinstance(weight_matrix, sp.csr_array)
+                              and weight_matrix.dtype == np.float64) \
+            else sp.csr_array(weight_matrix, dtype=float)
         totals = np.asarray(w.sum(axis=1)).ravel()
         sums = np.asarray(w @ objectives)
     else:
