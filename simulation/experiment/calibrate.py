@@ -419,7 +419,8 @@ def _figure(spec: CalibrationSpec, last: pd.DataFrame, w: np.ndarray, pred: pd.D
     ax.set_yticks(y, [f"{t} (held out)" if h else t
                       for t, h in zip(pred.target, pred.held_out, strict=True)], fontsize=7)
     ax.set_xlim(0, 1)
-    ax.legend(fontsize=6, loc="lower right")
+    ax.set_ylim(-0.6, len(pred) + 0.9)  # room above the targets for the legend
+    ax.legend(fontsize=6, loc="upper left")
     ax.set_title("targets", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
