@@ -899,19 +899,21 @@ def calibrate(
     if not quiet:
         table = Table(title=f"targets vs posterior predictive ({res['evaluations']} model runs, "
                             f"{res['generations']} generations, {time.perf_counter() - t0:.0f} s)")
-        for col in ("target", "observed", "predicted", "90% interval", "covered"):
+        for col in ("target", "", "observed", "predicted", "90% interval", "covered"):
             table.add_column(col)
         for r in res["predictive"].itertuples():
-            table.add_row(r.target, f"{r.observed:.3f}", f"{r.predicted_median:.3f}",
+            table.add_row(r.target, "held out" if r.held_out else "fitted", f"{r.observed:.3f}",
+                          f"{r.predicted_median:.3f}",
                           f"{r.predicted_q05:.3f} – {r.predicted_q95:.3f}",
                           "yes" if r.covered else "no")
         console.print(table)
-        table = Table(title="posterior (width = 90% interval / 90% of prior; ≈1: not identified)")
-        for col in ("parameter", "median", "90% interval", "width"):
+        table = Table(title="posterior (width = 90% interval / 90% of prior, sd ratio = "
+                            "posterior sd / prior sd; ≈1: not identified)")
+        for col in ("parameter", "median", "90% interval", "width", "sd ratio"):
             table.add_column(col)
         for r in res["identification"].itertuples():
             table.add_row(r.parameter, f"{r.median:.4g}", f"{r.q05:.4g} – {r.q95:.4g}",
-                          f"{r.width_ratio:.2f}")
+                          f"{r.width_ratio:.2f}", f"{r.sd_ratio:.2f}")
         console.print(table)
         console.print(f"calibrated scenario: [bold]{shown(res['scenario'])}[/]")
 

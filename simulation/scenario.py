@@ -108,7 +108,8 @@ class EngagementSpec(Strict):
 class Engagement(Strict):
     """Initial engagement per stakeholder type."""
 
-    gp: EngagementSpec = EngagementSpec(mean=0.426, sd=0.15)  # mean FITTED (GP survey 2015)
+    # mean fitted to the 2015 GP survey under model v2; held fixed in the v3 refit (ODD §10)
+    gp: EngagementSpec = EngagementSpec(mean=0.426, sd=0.15)
     manager: EngagementSpec = EngagementSpec(mean=0.7, sd=0.1)
     provider: EngagementSpec = EngagementSpec(mean=0.5, sd=0.15)
     patient: EngagementSpec = EngagementSpec(mean=0.4, sd=0.15)
@@ -482,7 +483,7 @@ class DecisionSpec(Strict):
         "interpretable (NaN)",
     )
     reflect_threshold: Fraction = Field(
-        0.950,
+        0.969,  # FITTED (GP survey 2015): posterior median of the v3 refit, ODD §10
         description="1 - TV(allocation, own priorities) above which an agent sees decisions "
         "reflect its views",
     )
@@ -518,9 +519,11 @@ class SurveyQuestionsSpec(Strict):
 class EngagementDynamicsSpec(Strict):
     """Virtuous and vicious cycles of engagement (Miller et al. 2016)."""
 
-    learning_rate: Fraction = Field(0.181, description="step of engagement after each decision")
+    # FITTED (GP survey 2015): posterior medians of the v3 refit (ODD §10); learning_rate is
+    # not identified by the survey (posterior sd 0.97 of the prior's)
+    learning_rate: Fraction = Field(0.542, description="step of engagement after each decision")
     expectation: Fraction = Field(
-        0.829, description="reflection level above which engagement rises, below falls"
+        0.928, description="reflection level above which engagement rises, below falls"
     )
     regression: Fraction = Field(
         0.02,

@@ -8,20 +8,24 @@ the ``pyabc`` library) with the distance
 
 .. math:: d(x, y) = \\Big(\\sum_j \\big((x_j - y_j)/s_j\\big)^2\\Big)^{1/2}
 
-(targets in units of their standard errors) and quantile-based tolerances, on the local
-process pool (pyabc's multicore sampler), one process, or a Dask cluster (pyabc's Dask
-sampler).  Generations are stored in an SQLite database (``abc.db``) as they finish, so an
-interrupted calibration resumes with ``--resume``.  Then it writes
+(targets in units of their standard errors; held-out targets excluded) and quantile-based
+tolerances, on the local process pool (pyabc's multicore sampler), one process, or a Dask
+cluster (pyabc's Dask sampler).  Generations are stored in an SQLite database (``abc.db``)
+as they finish, so an interrupted calibration resumes with ``--resume``.  Then it writes
 
 * ``posterior.parquet`` — the last generation's particles and weights (and every earlier one,
   with its generation number);
 * ``predictive.csv`` — a posterior predictive check: targets simulated at posterior draws
-  with fresh seeds, median and 90% interval, against the observed values;
+  with fresh seeds, median and 90% interval, against the observed values.  A target marked
+  ``held_out: true`` is simulated and reported here but left out of the distance, so its row
+  is a prediction, not a fit;
 * ``calibration.png`` — posterior marginals over the prior ranges, and predicted vs observed;
 * ``<base>_calibrated.yaml`` — a scenario that ``extends:`` the base with the posterior
   medians, the posterior summarised in a comment block;
-* ``identification.csv`` — per parameter, posterior 90% interval width over prior width (near
-  1: the targets do not identify it);
+* ``identification.csv`` — per parameter, posterior 90% interval width over prior width and
+  posterior sd over prior sd (near 1: the targets do not identify it);
+* ``correlations.csv`` — weighted pairwise correlations of the last generation's particles
+  (a ridge between two parameters shows as a correlation near ±1);
 * ``manifest.json`` — kind, calibration and base files, seed, generations, evaluations,
   package versions and git commit (what ``commnet report`` reads).
 
@@ -80,6 +84,9 @@ class Target(Strict):
     observed: float
     sd: Annotated[float, Field(gt=0.0)] = Field(description="standard error of the observation")
     source: str = ""
+    held_out: bool = Field(
+        False, description="simulated and reported in the posterior predictive check but left "
+        "out of the distance: a statement the fit predicts rather than reproduces")
 
 
 class ABCSettings(Strict):
@@ -115,7 +122,14 @@ class CalibrationSpec(Strict):
         for t in self.targets:
             if t.months[0] > t.months[1] or t.months[0] < 0:
                 raise ValueError(f"target {t.name}: months {t.months} must be 0 <= first <= last")
+        if all(t.held_out for t in self.targets):
+            raise ValueError("every target is held out: at least one must be fitted")
         return self
+
+    @property
+    def fitted(self) -> list[Target]:
+        """The targets in the distance (not held out)."""
+        return [t for t in self.targets if not t.held_out]
 
 
 def _fixed(spec: CalibrationSpec) -> list[str]:
@@ -208,8 +222,10 @@ class SurveyModel:
         return {k: v / len(seeds) for k, v in sums.items()}
 
     def __call__(self, params: Any) -> dict[str, float]:
-        """The model interface for pyabc: a Parameter mapping in, target values out."""
-        return self.simulate(dict(params))
+        """The model interface for pyabc: a Parameter mapping in, the fitted targets' values
+        out (held-out targets are left to the predictive check)."""
+        values = self.simulate(dict(params))
+        return {t.name: values[t.name] for t in self.spec.fitted}
 
 
 def _sampler(executor: str, workers: int | None, scheduler: str | None):
@@ -253,8 +269,8 @@ def calibrate(path: str | Path, out: Path, *, workers: int | None = None, execut
     model = SurveyModel(spec, fixed, base_path)
     prior = pyabc.Distribution(**{p.path: pyabc.RV("uniform", p.low, p.high - p.low)
                                   for p in spec.parameters})
-    weights = {t.name: 1.0 / t.sd for t in spec.targets}
-    observed = {t.name: t.observed for t in spec.targets}
+    weights = {t.name: 1.0 / t.sd for t in spec.fitted}
+    observed = {t.name: t.observed for t in spec.fitted}
     sampler, dask = _sampler(executor, workers, scheduler)
     try:
         abc = pyabc.ABCSMC(model, prior, pyabc.PNormDistance(p=2, fixed_weights=weights),
@@ -301,6 +317,19 @@ def _write_manifest(spec: CalibrationSpec, out: Path, base_path: Path, spec_path
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
 
 
+def weighted_correlations(particles: pd.DataFrame, w: np.ndarray,
+                          columns: Sequence[str]) -> pd.DataFrame:
+    """Weighted Pearson correlations between the columns of a weighted particle sample."""
+    x = particles[list(columns)].to_numpy(float)
+    w = np.asarray(w, float) / np.sum(w)
+    d = x - w @ x
+    cov = (d * w[:, None]).T @ d
+    sd = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cov / np.outer(sd, sd)
+    return pd.DataFrame(corr, index=list(columns), columns=list(columns))
+
+
 def _weighted_quantile(x: np.ndarray, w: np.ndarray, q: Sequence[float]) -> np.ndarray:
     """Weighted quantiles (midpoint rule on the cumulative weights)."""
     order = np.argsort(x)
@@ -329,12 +358,17 @@ def write_outputs(spec: CalibrationSpec, model: SurveyModel, history: Any, out: 
     for p in spec.parameters:
         x = last[p.path].to_numpy(float)
         q05, q50, q95 = _weighted_quantile(x, w, [0.05, 0.5, 0.95])
+        mean = float(np.sum(w * x))
+        sd = float(np.sqrt(np.sum(w * (x - mean) ** 2)))
         summary[p.path] = {"median": float(q50), "q05": float(q05), "q95": float(q95)}
         ident.append({"parameter": p.path, "prior_low": p.low, "prior_high": p.high,
-                      "median": q50, "q05": q05, "q95": q95,
+                      "median": q50, "q05": q05, "q95": q95, "mean": mean, "sd": sd,
+                      "sd_ratio": sd / ((p.high - p.low) / math.sqrt(12.0)),
                       "width_ratio": (q95 - q05) / (0.9 * (p.high - p.low))})
     ident = pd.DataFrame(ident)
     ident.to_csv(out / "identification.csv", index=False)
+    weighted_correlations(last, w, [p.path for p in spec.parameters]).to_csv(
+        out / "correlations.csv")
     # posterior predictive check: weighted draws, fresh seeds
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 7]))
     draws = rng.choice(len(last), size=spec.abc.predictive_draws, p=w)
@@ -349,7 +383,8 @@ def write_outputs(spec: CalibrationSpec, model: SurveyModel, history: Any, out: 
         v = v[np.isfinite(v)]
         lo, med, hi = np.quantile(v, [0.05, 0.5, 0.95]) if v.size else (np.nan,) * 3
         pred.append({"target": t.name, "metric": t.metric, "months": f"{t.months[0]}-{t.months[1]}",
-                     "observed": t.observed, "sd": t.sd, "predicted_median": med,
+                     "held_out": t.held_out, "observed": t.observed, "sd": t.sd,
+                     "predicted_median": med,
                      "predicted_q05": lo, "predicted_q95": hi,
                      "covered": bool(lo <= t.observed <= hi) if v.size else False})
     pred = pd.DataFrame(pred)
@@ -383,9 +418,11 @@ def _figure(spec: CalibrationSpec, last: pd.DataFrame, w: np.ndarray, pred: pd.D
                 fmt="o", color="C0", label="posterior predictive (90%)")
     ax.errorbar(pred.observed, y + 0.2, xerr=1.96 * pred.sd, fmt="s", color="C3",
                 label="observed (95%)")
-    ax.set_yticks(y, pred.target, fontsize=7)
+    ax.set_yticks(y, [f"{t} (held out)" if h else t
+                      for t, h in zip(pred.target, pred.held_out, strict=True)], fontsize=7)
     ax.set_xlim(0, 1)
-    ax.legend(fontsize=6, loc="lower right")
+    ax.set_ylim(-0.6, len(pred) + 0.9)  # room above the targets for the legend
+    ax.legend(fontsize=6, loc="upper left")
     ax.set_title("targets", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -414,7 +451,8 @@ def _calibrated_scenario(spec: CalibrationSpec, summary: dict[str, dict[str, flo
     lines.append("# Targets: observed vs posterior predictive median [90%]:")
     for r in pred.itertuples():
         lines.append(f"#   {r.target}: {r.observed:.3f} vs {r.predicted_median:.3f} "
-                     f"[{r.predicted_q05:.3f}, {r.predicted_q95:.3f}]")
+                     f"[{r.predicted_q05:.3f}, {r.predicted_q95:.3f}]"
+                     + ("  (held out)" if r.held_out else ""))
     rel = os.path.relpath(base_path.resolve(), path.parent.resolve())
     body = {"extends": rel, "name": f"{base_path.stem}_calibrated",
             "description": f"{base_path.stem} with parameters fitted by {spec.name}", **nested}

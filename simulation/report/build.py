@@ -779,7 +779,9 @@ def calibration_context(folder: Path) -> dict[str, Any]:
         _load_scenario_dict(base) or {}
     targets = []
     for r in pred.itertuples():
-        targets.append({"target": r.target, "metric": r.metric,
+        held_out = bool(getattr(r, "held_out", False))  # older folders have no column
+        targets.append({"target": r.target + (" (held out: predicted)" if held_out else ""),
+                        "metric": r.metric,
                         "label": label(r.metric) if r.metric in METRICS else r.metric,
                         "months": r.months, "observed": f"{r.observed:.3f}",
                         "sd": f"{r.sd:.3f}", "median": f"{r.predicted_median:.3f}",
