@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse import _sparsetools  # scipy's own CSR × dense loops (csr_product)
+import scipy.sparse as sp
+
+try:  # scipy's own CSR × dense loops (csr_product); private, so checked once below
+    from scipy.sparse import _sparsetools
+except ImportError:  # pragma: no cover - a scipy without the module: the public product
+    _sparsetools = None
 
 __all__ = ["csr_product", "row_positions", "row_sums"]
 
@@ -72,6 +77,8 @@ def csr_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     data = np.asarray(data, dtype=np.float64)
+    if not _PRIVATE_LOOP_OK:  # the public product: the same loop behind scipy's dispatch
+        return sp.csr_array((data, indices, indptr), shape=(n_rows, x.shape[0])) @ x
     if x.ndim == 1:
         out = np.zeros(n_rows)
         _sparsetools.csr_matvec(n_rows, x.shape[0], indptr, indices, data, x, out)
@@ -80,3 +87,29 @@ def csr_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np
         _sparsetools.csr_matvecs(n_rows, x.shape[0], x.shape[1], indptr, indices, data,
                                  x.ravel(), out.ravel())
     return out
+
+
+def _private_loop_ok() -> bool:
+    """Whether scipy's private CSR loops exist and give the public product's bits on a small
+    case (checked once at import, so a scipy that renames or changes them falls back to the
+    public ``csr_array @ x`` instead of failing)."""
+    global _PRIVATE_LOOP_OK
+    if _sparsetools is None:
+        return False
+    indptr = np.array([0, 2, 3], np.int32)
+    indices = np.array([0, 2, 1], np.int32)
+    data = np.array([0.1, 0.7, 0.3])
+    x1 = np.array([0.2, 0.5, 0.9])
+    x2 = np.arange(6.0).reshape(3, 2) / 7.0
+    public = sp.csr_array((data, indices, indptr), shape=(2, 3))
+    try:
+        _PRIVATE_LOOP_OK = True
+        same = (np.array_equal(csr_product(indptr, indices, data, x1, 2), public @ x1)
+                and np.array_equal(csr_product(indptr, indices, data, x2, 2), public @ x2))
+    except Exception:  # any failure of a private API means: do not use it
+        same = False
+    return same
+
+
+_PRIVATE_LOOP_OK = False
+_PRIVATE_LOOP_OK = _private_loop_ok()

@@ -868,9 +868,13 @@ def test_row_sums_are_numpys_row_sums_bit_for_bit():
         assert np.array_equal(row_sums(x), x.sum(axis=1))
 
 
-def test_csr_product_is_scipys_product_bit_for_bit():
+@pytest.mark.parametrize("private", [True, False])
+def test_csr_product_is_scipys_product_bit_for_bit(private, monkeypatch):
+    from simulation import _numeric
     from simulation._numeric import csr_product
 
+    assert _numeric._PRIVATE_LOOP_OK  # this environment's scipy passes the import-time check
+    monkeypatch.setattr(_numeric, "_PRIVATE_LOOP_OK", private)  # False: the public fallback
     rng = np.random.default_rng(5)
     A = sp.random_array((40, 60), density=0.2, rng=rng, format="csr")
     A.data *= 10.0 ** rng.uniform(-6, 6, A.nnz)
