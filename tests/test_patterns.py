@@ -203,9 +203,9 @@ UNDECIDED: set[tuple[str, str]] = {
 NOT_REPRODUCED = {
     ("1", "board_uncertainty"), ("2-knowledge", "misallocated_per_head"),
     ("2-shock", "shock_detection_time"), ("2-shock", "shock_funded_6m"),
-    ("2-shock", "shock_funded_12m"),
+    ("2-shock", "shock_funded_12m"), ("3", "coherence_external"),
     ("6", "engagement_gp"),
-    ("A1", "relevance_skill"), ("A1", "misallocated_per_head"), ("A1", "accuracy_board"),
+    ("A1", "relevance_skill"), ("A1", "misallocated_per_head"),
     ("A1-no-localities", "relevance_skill"), ("A1-no-localities", "misallocated_per_head"),
     ("A1-no-localities", "accuracy_board"),
     ("A3", "relevance_skill"), ("A3", "misallocated_per_head"), ("A3", "accuracy_board"),
