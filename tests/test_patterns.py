@@ -146,10 +146,9 @@ EXTRA = ("scale=0.5", "steps=48")
 
 #: Rows decided at 8 half-scale pairs over the two roots, with their verdict: asserted.
 DECIDED: dict[tuple[str, str], str] = {
-    ("1", "board_uncertainty"): "no effect",
+    ("1", "board_uncertainty"): "reversed",
     ("2", "relevance_skill"): "holds",
     ("2", "misallocated_per_head"): "holds",
-    ("2-shock", "shock_funded_12m"): "reversed",
     ("4", "tie_persistence"): "holds",
     ("4", "coherence_internal"): "holds",
     ("4", "leader_dependence"): "holds",
@@ -158,18 +157,17 @@ DECIDED: dict[tuple[str, str], str] = {
     ("6", "turnover"): "holds",
     ("6", "retention"): "holds",
     ("6", "accuracy_all"): "holds",
+    ("6", "relevance_skill"): "holds",
     ("6", "engagement_gp"): "reversed",
     ("A2", "relevance_skill"): "holds",
-    ("A3", "relevance_skill"): "holds",
     ("A3", "misallocated_per_head"): "no effect",
-    ("A3", "accuracy_board"): "holds",
+    ("A4", "relevance_skill"): "reversed",
     ("A4", "misallocated_per_head"): "holds",
     ("A4", "accuracy_board"): "reversed",
-    ("A4-locality", "misallocated_per_head"): "no effect",
+    ("A4-locality", "relevance_skill"): "reversed",
     ("A4-locality", "accuracy_board"): "no effect",
     ("contamination", "relevance_skill"): "holds",
     ("contamination", "misallocated_per_head"): "holds",
-    ("contamination", "accuracy_board"): "holds",
 }
 
 #: Rows inconclusive at that n (the MDE column says how large an effect they could show).
@@ -181,8 +179,8 @@ UNDECIDED: set[tuple[str, str]] = {
     ("2-knowledge", "misallocated_per_head"),
     ("2-shock", "shock_detection_time"),
     ("2-shock", "shock_funded_6m"),
+    ("2-shock", "shock_funded_12m"),
     ("3", "coherence_external"),
-    ("6", "relevance_skill"),
     ("A1", "relevance_skill"),
     ("A1", "misallocated_per_head"),
     ("A1", "accuracy_board"),
@@ -191,8 +189,10 @@ UNDECIDED: set[tuple[str, str]] = {
     ("A1-no-localities", "relevance_skill"),
     ("A1-no-localities", "misallocated_per_head"),
     ("A1-no-localities", "accuracy_board"),
-    ("A4", "relevance_skill"),
-    ("A4-locality", "relevance_skill"),
+    ("A3", "relevance_skill"),
+    ("A3", "accuracy_board"),
+    ("A4-locality", "misallocated_per_head"),
+    ("contamination", "accuracy_board"),
 }
 
 

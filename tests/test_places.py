@@ -107,7 +107,10 @@ def test_body_decision_by_hand():
 
 # ------------------------------------------------------------------ no structure = before
 #: TINY at its seed, 24 months: values computed with the code before levels existed (commit
-#: 0e2d217), printed with repr
+#: 0e2d217), printed with repr, at that commit's defaults (OLD_DEFAULTS: the calibration refit
+#: of docs/ODD.md §10 changed three of them since)
+OLD_DEFAULTS = ("decisions.reflect_threshold=0.95", "engagement_dynamics.expectation=0.829",
+                "engagement_dynamics.learning_rate=0.181")
 BEFORE = {
     "relevance_skill": [0.696387307773674, 0.7987928221892153, 0.7405911082662733],
     "misallocated_per_head": [114.56991854719139, 128.7813859808848, 123.09679900740745],
@@ -123,7 +126,8 @@ def _final(model):
     return {c: np.asarray(df[c].iloc[-1], float) for c in df.columns}
 
 
-def test_no_structure_is_bitwise_the_model_before_levels(tiny):
+def test_no_structure_is_bitwise_the_model_before_levels(tiny_path):
+    tiny = load_scenario(tiny_path, list(OLD_DEFAULTS))
     m = CommissioningModel(tiny)
     for _ in range(tiny.steps):
         m.step()
