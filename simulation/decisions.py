@@ -49,6 +49,7 @@ __all__ = [
     "group_allocation",
     "incremental_step",
     "incremental_step_loop",
+    "spend",
 ]
 
 
@@ -196,20 +197,34 @@ def decide(
     board = incremental_step(budget.board, allocate(board_view, board_objective, objective_weight),
                              max_shift)
     local = budget.local
-    if local_view is not None and share > 0:
+    devolved = local_view is not None and share > 0
+    if devolved:
         view = np.where(np.isnan(local_view), board_view[area_group], local_view)
         obj = np.where(np.isnan(local_objective), board_objective[area_group], local_objective)
         local = incremental_step(local, allocate(view, obj, objective_weight), max_shift)
-        if body_view is None:
-            area = effective_allocation(board, local, area_group, share)
-    elif body_view is None:
-        area = board[area_group].copy()
     body = budget.body
     if body_view is not None:
         body = incremental_step(body, allocate(body_view, body_objective, objective_weight),
                                 max_shift) if len(body) else body
-        devolved = local if local_view is not None and share > 0 else None
-        area = effective_allocation_levels(body, group_body, board, devolved, area_group,
-                                           body_share, share)
-    group = group_allocation(area, area_population, area_group, board.shape[0])
+    area, group = spend(board, local if devolved else None,
+                        body if body_view is not None else None, group_body,
+                        area_group=area_group, area_population=area_population, share=share,
+                        body_share=body_share)
     return Budget(board, local, area, group, body)
+
+
+def spend(board: np.ndarray, local: np.ndarray | None, body: np.ndarray | None,
+          group_body: np.ndarray | None, *, area_group: np.ndarray, area_population: np.ndarray,
+          share: float, body_share: float) -> tuple[np.ndarray, np.ndarray]:
+    """What is spent per area ``(L, K)`` and per group ``(G, K)`` given each level's own
+    allocation: the groups' ``board``, the localities' devolved ``local`` (None: no devolved
+    share) and the upper bodies' ``body`` (None: no upper level;
+    :func:`effective_allocation_levels`, else :func:`effective_allocation`)."""
+    if body is not None:
+        area = effective_allocation_levels(body, group_body, board, local, area_group,
+                                           body_share, share)
+    elif local is not None:
+        area = effective_allocation(board, local, area_group, share)
+    else:
+        area = board[area_group].copy()
+    return area, group_allocation(area, area_population, area_group, board.shape[0])

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import needs, places
-from .decisions import Budget, effective_allocation, effective_allocation_levels, group_allocation
+from .decisions import Budget, spend
 from .kinds import STAKEHOLDER_TYPES
 from .localities import membership
 from .scenario import Reorganise
@@ -91,19 +91,15 @@ def rebuild_areas(model: CommissioningModel, counts: dict[int, int]) -> None:
 
 def respend(model: CommissioningModel, budget: Budget) -> Budget:
     """The area and group spending profiles of a budget's allocations under the model's
-    current structure and areas (the combination :func:`simulation.decisions.decide` makes)."""
+    current structure and areas (the combination :func:`simulation.decisions.decide` makes,
+    :func:`simulation.decisions.spend`)."""
     s, p = model.spec, model.pop
-    loc = s.localities.enabled
-    share = model.locality_share if loc else 0.0
-    local = budget.local if loc and share > 0 else None
-    if model.structure is not None:
-        area = effective_allocation_levels(budget.body, p.group_body, budget.board, local,
-                                           p.area_group, model.structure.body_share, share)
-    elif local is not None:
-        area = effective_allocation(budget.board, local, p.area_group, share)
-    else:
-        area = budget.board[p.area_group].copy()
-    group = group_allocation(area, model.area_population, p.area_group, p.n_groups)
+    share = model.locality_share if s.localities.enabled else 0.0
+    area, group = spend(budget.board, budget.local if share > 0 else None,
+                        budget.body if model.structure is not None else None, p.group_body,
+                        area_group=p.area_group, area_population=model.area_population,
+                        share=share,
+                        body_share=model.structure.body_share if model.structure else 0.0)
     return Budget(budget.board, budget.local, area, group, budget.body)
 
 
