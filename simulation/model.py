@@ -23,8 +23,8 @@ import mesa
 import numpy as np
 import scipy.sparse as sp
 
+from . import _kernels, leadership, needs, places
 from . import exchange as ex
-from . import leadership, needs, places
 from ._numeric import row_positions
 from .agents import AGENT_CLASSES, CommissioningAgent
 from .decisions import Budget, decide
@@ -577,6 +577,18 @@ class CommissioningModel(mesa.Model):
     def observe_need(self) -> None:
         """Active agents observe the need of their scope (:func:`~simulation.knowledge_flows.observe`)."""
         o = self.spec.observation
+        kern = _kernels.kernels()
+        if kern is not None and 1 <= self.belief.shape[1] <= 128:  # compiled: the same bits
+            eps = self.rng.standard_normal(self.belief.shape)
+            arg = kern.observe_noise(o.noise, self.type_noise, o.noise_engagement_factor,
+                                     self.engagement, eps)
+            np.exp(arg, out=arg)  # numpy's exp, as on the numpy path
+            self.belief, self.private = kern.observe_take_up(
+                arg, self.observed_need(), o.rate, self.engagement, self.active,
+                self.route_observe, self.belief, self.private)
+            if o.data_lag:
+                self.need_history.append(self.practice_need)
+            return
         sd = observation_noise(self.engagement, o.noise, self.type_noise, o.noise_engagement_factor)
         rate = o.rate * self.engagement * self.active * self.route_observe
         eps = self.rng.standard_normal(self.belief.shape)
@@ -598,6 +610,12 @@ class CommissioningModel(mesa.Model):
         e = self.spec.exchange
         t = self.ties
         act = self.active
+        informal = self.spec.knowledge_routes.informal_ties
+        if t.m and (e.rule == "degroot" or not informal) and t.weight.min() > 0:
+            kern = _kernels.kernels()
+            if kern is not None:  # the compiled DeGroot month: the same bits
+                self._exchange_compiled(kern, informal)
+                return
         self.used = used = act[t.src] & act[t.dst]
         d = t.weight * used  # influence_weights(t.src, t.dst, t.weight, act)
         trust = None
@@ -645,6 +663,25 @@ class CommissioningModel(mesa.Model):
             (obj,) = ex._degroot_steps(W, [self.objective], [obj_rate], trust)
         pull = self.spec.objectives.belief_pull * self.engagement[:, None] * act[:, None]
         self.objective = (1.0 - pull) * obj + pull * self.belief
+
+    def _exchange_compiled(self, kern, informal: bool) -> None:
+        """:meth:`exchange_knowledge` by the DeGroot rule (or objectives only, with the
+        informal-ties route off) in one compiled pass (:func:`simulation._kernels.exchange_degroot`),
+        for tie sets with every weight positive."""
+        e = self.spec.exchange
+        t = self.ties
+        relevance = None
+        if e.source_relevance != 1.0:
+            relevance = t.per_tie(("source_relevance", e.source_relevance, id(self.serving_bits)),
+                                  partial(tie_relevance, bits=self.serving_bits,
+                                          relevance=e.source_relevance))
+        indptr, indices, tie = t._structure()
+        self.used, self.exchanges, belief, self.objective = kern.exchange_degroot(
+            t.src, t.dst, t.weight, self.active, t.weight if relevance is None else relevance,
+            relevance is not None, indptr, indices, tie, self.engagement, e.rate,
+            e.objective_rate, self.spec.objectives.belief_pull, self.belief, self.objective,
+            informal, self.board_slots, self.last_contact, self.month)
+        self.belief = belief
 
     # ------------------------------------------------------------------ 4. meetings
     def hold_locality_meetings(self) -> None:
@@ -849,15 +886,24 @@ class CommissioningModel(mesa.Model):
         maintenance = 0.5 * lever["intensity"] if lever["enabled"] else 0.0
         t = self.ties
         used = self.used if self.used.size == t.m else np.zeros(t.m, bool)
-        t.weight = update_weights(t.weight, used, s.reinforce, s.decay, maintenance)
-        lasting = t.weight >= s.dissolve_below
+        kern = _kernels.kernels()
+        if kern is not None:
+            t.weight, lasting = kern.tie_weights(t.weight, used, s.reinforce, s.decay, maintenance,
+                                                 s.dissolve_below)
+        else:
+            t.weight = update_weights(t.weight, used, s.reinforce, s.decay, maintenance)
+            lasting = t.weight >= s.dissolve_below
         before, t = t, t.keep(lasting)
         if self.spec.network.informal:
             starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure)
                                       & self.active)
             u = self.rng.random((2, starters.size))
-            nbrs = before.pattern(lasting)  # = t.pattern(), from the structure built already
-            a, b = close_triads(nbrs, starters, u[0], u[1])
+            if kern is not None:  # close_triads on before.pattern(lasting), compiled
+                a, b, degree = kern.kept_triads(*before._structure(), lasting, starters, u[0], u[1])
+            else:
+                nbrs = before.pattern(lasting)  # = t.pattern(), from the structure built already
+                a, b = close_triads(nbrs, starters, u[0], u[1])
+                degree = np.diff(nbrs.indptr)
             if self.spec.relationships.mode == "transactional":
                 same = self.sector[a] == self.sector[b]
                 a, b = a[same], b[same]
@@ -865,7 +911,7 @@ class CommissioningModel(mesa.Model):
             if brokering["enabled"]:
                 ba, bb = leadership.broker_ties(self, brokering["intensity"])
                 a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
-            ok = accept_by_capacity(a, b, np.diff(nbrs.indptr), s.capacity, self.rng.random(a.size))
+            ok = accept_by_capacity(a, b, degree, s.capacity, self.rng.random(a.size))
             if ok.any():
                 t = t.add(a[ok], b[ok], s.new_tie_weight)
         self.ties = t

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import _sparsetools  # the COO->CSR counting sort (csr_structure)
 
+from . import _kernels
 from ._numeric import row_positions
 from .population import (
     LOCAL_AUTHORITY,
@@ -214,6 +215,15 @@ class Ties:
             return new
         keys = self.keys()
         nk = new.keys()
+        kern = _kernels.kernels()
+        if kern is not None:  # the same merge in one compiled pass
+            src, dst, weight, merged, at, fresh = kern.merge_ties(
+                keys, self.src, self.dst, self.weight, nk, new.src, new.dst, new.weight)
+            out = Ties(self.n, src, dst, weight)
+            merged.flags.writeable = False
+            out.__dict__["_keys"] = merged
+            return self._carry(out, lambda f, v: kern.insert_sorted(
+                v, at, f(new.src[fresh], new.dst[fresh])))
         pos = np.searchsorted(keys, nk)
         exists = (pos < keys.size) & (keys[np.minimum(pos, keys.size - 1)] == nk)
         weight = self.weight.copy()

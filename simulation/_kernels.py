@@ -1,0 +1,372 @@
+"""Compiled (numba) kernels for the model step's hottest phases, bit for bit equal to numpy.
+
+Each kernel fuses what the numpy path of one phase does in many small array calls into one
+pass (``observe_need``: :func:`observe_noise` and :func:`observe_take_up` around numpy's own
+``exp``; ``exchange_knowledge``: :func:`exchange_degroot`; ``update_ties``:
+:func:`tie_weights`, :func:`kept_triads`, and :meth:`simulation.network.Ties.add` through
+:func:`merge_ties` and :func:`insert_sorted`).  They perform the same floating-point
+operations in the same order as the numpy path, element by element: products and sums are
+accumulated in the entry order of scipy's CSR loops and ``np.bincount``, row sums of ``K``
+columns in numpy's pairwise order (:func:`simulation._numeric.row_sums`), and no operation
+whose last bit may differ between numpy and LLVM (``exp``, ``log``, ``**``) runs inside a
+kernel.  Random numbers are drawn by the caller, with numpy's Generator, in the same order and
+shapes as on the numpy path; the kernels take the drawn arrays.  Compiled without
+``fastmath`` (no reassociation, no fused multiply-add) and without ``parallel``.
+
+Which path runs is chosen by the environment variable ``COMMNET_KERNELS``:
+
+* ``numpy``: the numpy path (the reference; always available);
+* ``numba``: these kernels (an error if numba cannot be imported);
+* ``auto`` (default): these kernels when numba can be imported, otherwise numpy.
+
+Both paths give the same results for the same seed (the test suite and the project's bitwise
+check compare them).  numba is imported, and the kernels compiled or loaded from numba's
+on-disk cache (``cache=True``: ``__pycache__`` next to this file, or numba's user cache
+directory when the package is installed read-only, or ``NUMBA_CACHE_DIR``), at the first
+call of :func:`kernels` that selects them, so ``import simulation`` and ``commnet --help``
+never pay for it.  The kernels here are plain Python functions until then.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+
+import numpy as np
+
+__all__ = ["MODES", "kernels", "mode"]
+
+#: The accepted values of ``COMMNET_KERNELS``.
+MODES = ("auto", "numba", "numpy")
+
+_compiled: SimpleNamespace | None = None
+_tried = False
+_error: BaseException | None = None
+
+
+def mode() -> str:
+    """The kernel mode asked for by ``COMMNET_KERNELS`` (``auto`` when unset or empty)."""
+    m = os.environ.get("COMMNET_KERNELS", "").strip().lower() or "auto"
+    if m not in MODES:
+        raise ValueError(f"COMMNET_KERNELS={m!r}: expected one of {', '.join(MODES)}")
+    return m
+
+
+def kernels() -> SimpleNamespace | None:
+    """The compiled kernels, or ``None`` when the numpy path is to run (``COMMNET_KERNELS``).
+
+    The first call that selects them imports numba and compiles (or loads from the cache)
+    every kernel; later calls return the same namespace.
+    """
+    m = mode()
+    if m == "numpy":
+        return None
+    k = _compiled if _tried else _compile()
+    if k is None and m == "numba":
+        raise ImportError(f"COMMNET_KERNELS=numba but numba cannot be used: {_error!r}")
+    return k
+
+
+def _compile() -> SimpleNamespace | None:
+    """Wrap every kernel of this module with ``numba.njit(cache=True)`` (once)."""
+    global _compiled, _tried, _error
+    _tried = True
+    try:
+        import numba
+    except Exception as exc:  # not installed, or an llvmlite that does not load
+        _error = exc
+        return None
+    _compiled = SimpleNamespace(**{name: numba.njit(cache=True)(fn) for name, fn in _KERNELS.items()})
+    return _compiled
+
+
+# ---------------------------------------------------------------------------------------------
+# observe_need (simulation.knowledge_flows.noisy_observation and take_up)
+# ---------------------------------------------------------------------------------------------
+
+
+def observe_noise(base, type_factor, k, engagement, eps):
+    """``sd_i * eps_ij`` with ``sd_i = base * type_factor_i / (1 + k * engagement_i)``
+    (:func:`simulation.knowledge_flows.observation_noise`), the argument of the exponential
+    of :func:`simulation.knowledge_flows.noisy_observation` (whose ``exp`` stays numpy's)."""
+    n, kk = eps.shape
+    out = np.empty((n, kk))
+    for i in range(n):
+        sd = base * type_factor[i] / (1.0 + k * engagement[i])
+        for j in range(kk):
+            out[i, j] = sd * eps[i, j]
+    return out
+
+
+def observe_take_up(expo, seen, rate, engagement, active, route, belief, private):
+    """Beliefs and private beliefs after observation: ``o_i = expo_i seen_i / sum_j(...)`` and
+    ``b' = (1 - a) b + a o`` for both, with ``a_i = rate * engagement_i * active_i * route_i``
+    (:func:`simulation.knowledge_flows.noisy_observation` then ``take_up`` twice sharing the
+    gain ``a o``).  The row sum is numpy's pairwise sum of the ``K`` products (``row_sums``;
+    at most 128 columns: the caller checks)."""
+    n, kk = expo.shape
+    new_b = np.empty_like(belief)
+    new_p = np.empty_like(private)
+    p = np.empty(kk)
+    full = kk - kk % 8
+    for i in range(n):
+        a = rate * engagement[i] * (1.0 if active[i] else 0.0) * route[i]
+        for j in range(kk):
+            p[j] = expo[i, j] * seen[i, j]
+        if kk < 8:
+            s = p[0] + 0.0
+            for j in range(1, kk):
+                s += p[j]
+        else:
+            r0, r1, r2, r3 = p[0], p[1], p[2], p[3]
+            r4, r5, r6, r7 = p[4], p[5], p[6], p[7]
+            for q in range(8, full, 8):
+                r0 += p[q]
+                r1 += p[q + 1]
+                r2 += p[q + 2]
+                r3 += p[q + 3]
+                r4 += p[q + 4]
+                r5 += p[q + 5]
+                r6 += p[q + 6]
+                r7 += p[q + 7]
+            s = (r0 + r1) + (r2 + r3)
+            s += (r4 + r5) + (r6 + r7)
+            for q in range(full, kk):
+                s += p[q]
+        keep = 1.0 - a
+        for j in range(kk):
+            g = a * (p[j] / s)
+            new_b[i, j] = keep * belief[i, j] + g
+            new_p[i, j] = keep * private[i, j] + g
+    return new_b, new_p
+
+
+# ---------------------------------------------------------------------------------------------
+# exchange_knowledge, DeGroot (simulation.exchange._degroot_core on the ties in use)
+# ---------------------------------------------------------------------------------------------
+
+
+def exchange_degroot(src, dst, weight, active, relevance, use_relevance, indptr, indices, tie,
+                     engagement, rate, objective_rate, pull, belief, objective, move_belief,
+                     board_slots, last_contact, month):
+    """One month of informal exchange by DeGroot among active agents, fused.
+
+    Per tie: ``used = active[src] & active[dst]``, influence ``d = weight * used`` (times
+    ``relevance`` when ``use_relevance``; each agent's trust ``T_i`` is then the sum of its
+    undiscounted ``d`` as two ``np.bincount`` passes, by ``src`` then by ``dst``).  Per agent
+    *i*, over the entries of its row of the tie structure (``indptr``, ``indices``, ``tie``:
+    :meth:`simulation.network.Ties._structure`) whose tie is used, in entry order as scipy's
+    CSR loops: the row sum of ``d`` and ``sum_j d_ij x_j`` for each state; then
+    :func:`simulation.exchange._degroot_core`'s update (beliefs only when ``move_belief``;
+    rates ``rate * engagement * active``) and the objectives' pull toward the new beliefs,
+    ``o' = (1 - p) o + p b`` with ``p = pull * engagement * active``.  Board members who used
+    a tie, and their partners on the used ties, get ``last_contact = month`` (in place).
+
+    Returns ``(used, exchanges, belief, objective)`` (``exchanges``: used ties per agent).
+    Requires every weight > 0 (the caller's branch), so the used ties are the entries of W.
+    """
+    n = active.size
+    m = src.size
+    used = np.empty(m, np.bool_)
+    d = np.empty(m)
+    t_src = np.zeros(n)
+    t_dst = np.zeros(n)
+    for e in range(m):
+        u = active[src[e]] and active[dst[e]]
+        used[e] = u
+        de = weight[e] * (1.0 if u else 0.0)
+        if use_relevance:
+            t_src[src[e]] += de
+            t_dst[dst[e]] += de
+            de = de * relevance[e]
+        d[e] = de
+    kb = belief.shape[1]
+    ko = objective.shape[1]
+    new_b = np.empty_like(belief) if move_belief else belief
+    new_o = np.empty_like(objective)
+    exchanges = np.empty(n, np.int64)
+    acc_b = np.empty(kb)
+    acc_o = np.empty(ko)
+    for i in range(n):
+        acc_b[:] = 0.0
+        acc_o[:] = 0.0
+        s = 0.0
+        c = 0
+        for p in range(indptr[i], indptr[i + 1]):
+            e = tie[p]
+            if used[e]:
+                c += 1
+                w = d[e]
+                j = indices[p]
+                s += w * 1.0
+                if move_belief:
+                    for k in range(kb):
+                        acc_b[k] += w * belief[j, k]
+                for k in range(ko):
+                    acc_o[k] += w * objective[j, k]
+        exchanges[i] = c
+        has = 1.0 if c > 0 else 0.0
+        act = 1.0 if active[i] else 0.0
+        kept = 0.0
+        if use_relevance:
+            trust = t_src[i] + t_dst[i]
+            denom = trust if (c > 0 and trust > 0) else 1.0
+            kept = (s if c > 0 else 0.0) / denom
+        else:
+            denom = s if c > 0 else 1.0
+        if move_belief:
+            r = rate * engagement[i] * act * has
+            q = r / denom
+            stay = (1.0 - r * kept) if use_relevance else (1.0 - r)
+            for k in range(kb):
+                new_b[i, k] = acc_b[k] * q + stay * belief[i, k]
+        r = objective_rate * engagement[i] * act * has
+        q = r / denom
+        stay = (1.0 - r * kept) if use_relevance else (1.0 - r)
+        pl = pull * engagement[i] * act
+        for k in range(ko):
+            o = acc_o[k] * q + stay * objective[i, k]
+            new_o[i, k] = (1.0 - pl) * o + pl * new_b[i, k]
+    for b in board_slots:
+        if exchanges[b] > 0:
+            last_contact[b] = month
+            for p in range(indptr[b], indptr[b + 1]):
+                if used[tie[p]]:
+                    last_contact[indices[p]] = month
+    return used, exchanges, new_b, new_o
+
+
+# ---------------------------------------------------------------------------------------------
+# update_ties (simulation.tie_dynamics, simulation.network.Ties)
+# ---------------------------------------------------------------------------------------------
+
+
+def tie_weights(w, used, reinforce, decay, maintenance, dissolve_below):
+    """:func:`simulation.tie_dynamics.update_weights` and the mask of ties lasting
+    (``w' >= dissolve_below``)."""
+    m = w.size
+    out = np.empty(m)
+    lasting = np.empty(m, np.bool_)
+    f = 1.0 - decay * (1.0 - maintenance)
+    for e in range(m):
+        we = w[e]
+        x = we + reinforce * (1.0 - we) if used[e] else we * f
+        out[e] = x
+        lasting[e] = x >= dissolve_below
+    return out, lasting
+
+
+def kept_triads(indptr, indices, tie, lasting, starters, u1, u2):
+    """:func:`simulation.tie_dynamics.close_triads` on the lasting ties' pattern.
+
+    The pattern (``Ties.pattern(lasting)``: the structure's entries whose tie lasts, in
+    entry order) is compacted once; returns the proposals ``(i, k)`` and every agent's degree
+    in it."""
+    n = indptr.size - 1
+    kptr = np.empty(n + 1, np.int64)
+    kidx = np.empty(indices.size, np.int64)
+    c = 0
+    for r in range(n):
+        kptr[r] = c
+        for p in range(indptr[r], indptr[r + 1]):
+            if lasting[tie[p]]:
+                kidx[c] = indices[p]
+                c += 1
+    kptr[n] = c
+    a = np.empty(starters.size, np.int64)
+    b = np.empty(starters.size, np.int64)
+    q = 0
+    for s in range(starters.size):
+        i = starters[s]
+        di = kptr[i + 1] - kptr[i]
+        if di > 0:
+            j = kidx[kptr[i] + np.int64(np.floor(u1[s] * di))]
+            dj = kptr[j + 1] - kptr[j]
+            k = kidx[kptr[j] + np.int64(np.floor(u2[s] * dj))]
+            if k != i:
+                a[q] = i
+                b[q] = k
+                q += 1
+    return a[:q], b[:q], kptr[1:] - kptr[:-1]
+
+
+def merge_ties(keys, src, dst, weight, new_keys, new_src, new_dst, new_weight):
+    """:meth:`simulation.network.Ties.add`'s merge of sorted unique ``new_keys`` into sorted
+    unique ``keys``: an existing tie keeps ``max(weight, new weight)``, a new one is inserted
+    at its ``searchsorted`` position.  Returns ``(src, dst, weight, keys, at, fresh)`` with ``at``
+    the insert positions (in the old arrays, as ``np.insert`` takes them) of the new ties not
+    in ``keys`` and ``fresh`` the mask of those among the new ties."""
+    m = keys.size
+    k = new_keys.size
+    at = np.empty(k, np.int64)
+    fresh = np.empty(k, np.bool_)
+    pos = 0
+    nf = 0
+    for q in range(k):
+        while pos < m and keys[pos] < new_keys[q]:
+            pos += 1
+        at[q] = pos
+        fresh[q] = not (pos < m and keys[pos] == new_keys[q])
+        if fresh[q]:
+            nf += 1
+    total = m + nf
+    o_src = np.empty(total, src.dtype)
+    o_dst = np.empty(total, dst.dtype)
+    o_w = np.empty(total, weight.dtype)
+    o_keys = np.empty(total, keys.dtype)
+    out_at = np.empty(nf, np.int64)
+    e = 0
+    o = 0
+    f = 0
+    for q in range(k + 1):
+        stop = at[q] if q < k else m
+        while e < stop:
+            o_src[o] = src[e]
+            o_dst[o] = dst[e]
+            o_w[o] = weight[e]
+            o_keys[o] = keys[e]
+            e += 1
+            o += 1
+        if q == k:
+            break
+        if fresh[q]:
+            o_src[o] = new_src[q]
+            o_dst[o] = new_dst[q]
+            o_w[o] = new_weight[q]
+            o_keys[o] = new_keys[q]
+            out_at[f] = at[q]
+            f += 1
+            o += 1
+        else:  # the existing tie at[q] (not copied yet: e == at[q]) keeps the larger weight
+            w_old = weight[e]
+            w_new = new_weight[q]
+            o_src[o] = src[e]
+            o_dst[o] = dst[e]
+            o_w[o] = w_new if w_new > w_old else w_old
+            o_keys[o] = keys[e]
+            e += 1
+            o += 1
+    return o_src, o_dst, o_w, o_keys, out_at, fresh
+
+
+def insert_sorted(values, at, new):
+    """``np.insert(values, at, new)`` for non-decreasing ``at``."""
+    m = values.size
+    k = at.size
+    out = np.empty(m + k, values.dtype)
+    e = 0
+    o = 0
+    for q in range(k + 1):
+        stop = at[q] if q < k else m
+        while e < stop:
+            out[o] = values[e]
+            e += 1
+            o += 1
+        if q < k:
+            out[o] = new[q]
+            o += 1
+    return out
+
+
+_KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_degroot, tie_weights,
+                                    kept_triads, merge_ties, insert_sorted)}
