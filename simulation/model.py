@@ -913,7 +913,7 @@ class CommissioningModel(mesa.Model):
                 a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
             ok = accept_by_capacity(a, b, degree, s.capacity, self.rng.random(a.size))
             if ok.any():
-                t = t.add(a[ok], b[ok], s.new_tie_weight)
+                t = t.add(a[ok], b[ok], s.new_tie_weight, kernels=kern)
         self.ties = t
         self.used = np.zeros(t.m, bool)
         self.key_history.append(t.keys())

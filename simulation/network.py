@@ -39,7 +39,6 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import _sparsetools  # the COO->CSR counting sort (csr_structure)
 
-from . import _kernels
 from ._numeric import row_positions
 from .population import (
     LOCAL_AUTHORITY,
@@ -200,11 +199,14 @@ class Ties:
         """Sum of tie weights of each agent."""
         return np.bincount(self.src, self.weight, self.n) + np.bincount(self.dst, self.weight, self.n)
 
-    def add(self, a: np.ndarray, b: np.ndarray, w: float | np.ndarray) -> Ties:
+    def add(self, a: np.ndarray, b: np.ndarray, w: float | np.ndarray, kernels=None) -> Ties:
         """New ties merged in; a tie that exists already keeps the larger weight.
 
         Keys stay sorted: new keys are inserted at their ``searchsorted`` positions, so the
-        cost is linear in the number of ties plus a sort of the new ones only.
+        cost is linear in the number of ties plus a sort of the new ones only.  ``kernels``,
+        if given, are the compiled kernels (:func:`simulation._kernels.kernels`, passed in by
+        the model: this input-layer module does not import them) that do the same merge in
+        one pass (:func:`simulation._kernels.merge_ties`; the same arrays).
         """
         new = Ties.from_pairs(self.n, np.asarray(a, np.int64), np.asarray(b, np.int64),
                               np.broadcast_to(np.asarray(w, float), np.shape(a)))
@@ -215,7 +217,7 @@ class Ties:
             return new
         keys = self.keys()
         nk = new.keys()
-        kern = _kernels.kernels()
+        kern = kernels
         if kern is not None:  # the same merge in one compiled pass
             src, dst, weight, merged, at, fresh = kern.merge_ties(
                 keys, self.src, self.dst, self.weight, nk, new.src, new.dst, new.weight)
