@@ -28,9 +28,17 @@ def membership(unit: np.ndarray, n_units: int, mask: np.ndarray | None = None) -
 
 
 def _pairs(members: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(unit, agent, value) of the stored entries of a CSR membership matrix."""
-    rows = np.repeat(np.arange(members.shape[0]), np.diff(members.indptr))
-    return rows, members.indices, members.data
+    """(unit, agent, value) of the stored entries of a CSR membership matrix.
+
+    The unit of every entry depends on the row pointers only; it is computed once per
+    membership matrix and kept on the matrix (``_unit_of_entry``, checked against the identity
+    of its ``indptr``, so a matrix given new row pointers recomputes it)."""
+    indptr = members.indptr
+    cached = getattr(members, "_unit_of_entry", None)
+    if cached is None or cached[0] is not indptr:
+        rows = np.repeat(np.arange(members.shape[0]), np.diff(indptr))
+        members._unit_of_entry = cached = (indptr, rows)
+    return cached[1], members.indices, members.data
 
 
 def _sum_rows(index: np.ndarray, weights: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
