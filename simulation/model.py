@@ -29,7 +29,6 @@ from ._numeric import csr_product, row_positions
 from .agents import AGENT_CLASSES, CommissioningAgent
 from .decisions import Budget, decide
 from .engagement import (
-    climate,
     draw_engagement,
     leave_hazard,
     reflection,
@@ -380,16 +379,45 @@ class CommissioningModel(mesa.Model):
         organisation)."""
         peers = self.present.copy()
         peers[slots] = False
+        # the climates of the three levels (area, group, organisation) in one pass: their
+        # (agent, key) entries laid end to end, keys offset per level, so each key's sum
+        # adds the same engagements in the same (agent) order as climate() per level
+        agent, key_all, starts, n_all = self._climate_entries()
+        ok = peers[agent]
+        unit = key_all[ok]
+        total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all)
+        count = np.bincount(unit, minlength=n_all)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c_all = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         clim = np.full(slots.size, np.nan)
-        for key, n_keys in self.climate_keys:
-            c = climate(self.engagement, key, n_keys, peers)
+        for (key, _), start in zip(self.climate_keys, starts, strict=True):
             k = key[slots]
             fill = np.isnan(clim) & (k >= 0)
-            clim[fill] = c[k[fill]]
+            clim[fill] = c_all[start + k[fill]]
         base = self.engagement_base[slots]
         c = self.spec.turnover.newcomer_climate
         mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
         return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
+
+    def _climate_entries(self) -> tuple[np.ndarray, np.ndarray, list[int], int]:
+        """(agent, offset key) of every agent with a key at each level of ``climate_keys``,
+        level after level, the offset of each level's keys and their total number; cached
+        until a level's keys change (a reorganise event rebuilds the areas')."""
+        cached = getattr(self, "_climate_cache", None)
+        keys = [key for key, _ in self.climate_keys]
+        if cached is not None and len(cached[0]) == len(keys) and all(
+                a is b for a, b in zip(cached[0], keys, strict=True)):
+            return cached[1]
+        agents, offset_keys, starts, start = [], [], [], 0
+        for key, n_keys in self.climate_keys:
+            valid = np.flatnonzero(key >= 0)
+            agents.append(valid)
+            offset_keys.append(key[valid] + start)
+            starts.append(start)
+            start += n_keys
+        entries = (np.concatenate(agents), np.concatenate(offset_keys), starts, start)
+        self._climate_cache = (keys, entries)
+        return entries
 
     def _draw_objectives(self, slots: np.ndarray) -> np.ndarray:
         """Initial priorities: Dirichlet(c × base) (see :class:`~simulation.scenario.ObjectiveSpec`).
