@@ -28,9 +28,17 @@ def membership(unit: np.ndarray, n_units: int, mask: np.ndarray | None = None) -
 
 
 def _pairs(members: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(unit, agent, value) of the stored entries of a CSR membership matrix."""
-    rows = np.repeat(np.arange(members.shape[0]), np.diff(members.indptr))
-    return rows, members.indices, members.data
+    """(unit, agent, value) of the stored entries of a CSR membership matrix.
+
+    The unit of every entry depends on the row pointers only; it is computed once per
+    membership matrix and kept on the matrix (``_unit_of_entry``, checked against the identity
+    of its ``indptr``, so a matrix given new row pointers recomputes it)."""
+    indptr = members.indptr
+    cached = getattr(members, "_unit_of_entry", None)
+    if cached is None or cached[0] is not indptr:
+        rows = np.repeat(np.arange(members.shape[0]), np.diff(indptr))
+        members._unit_of_entry = cached = (indptr, rows)
+    return cached[1], members.indices, members.data
 
 
 def _sum_rows(index: np.ndarray, weights: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
@@ -64,12 +72,12 @@ def pool(members: sp.csr_array, weights: np.ndarray,
     # same products added in the same (entry) order as a bincount per column, so the same
     # bits; scipy's own loop, without building the weighted matrix (csr_product)
     if isinstance(x, tuple):  # a product per state (contiguous), stacked: units x K is small
-        s = np.hstack([csr_product(members.indptr, cols, w, a, n_units) for a in x])
+        s = np.concatenate([csr_product(members.indptr, cols, w, a, n_units) for a in x], axis=1)
     else:
         s = csr_product(members.indptr, cols, w, x, n_units)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        pooled = s / total[:, None]
-    pooled[total <= 0] = np.nan
+    # s / total, NaN where total <= 0 (or NaN): the same quotients, no division by zero
+    pooled = np.full_like(s, np.nan)
+    np.divide(s, total[:, None], out=pooled, where=(total > 0)[:, None])
     return pooled, total
 
 
@@ -114,11 +122,16 @@ def meet(
     single = count.max(initial=0) <= 1  # each attendee in one unit (localities): its pool
     if not single:
         # per attendee, the sum of its units' pools: a sparse product over (attendee, unit)
-        # entries kept in entry order (stable COO -> CSR), the additions of a bincount per column
+        # entries, each attendee's in ascending unit order (``rows`` ascends: a stable sort by
+        # attendee keeps it), the additions of a bincount per column; the CSR structure is
+        # laid out directly (what COO -> CSR gives, without building the matrices)
         hit = np.flatnonzero(count > 0)
         at = np.searchsorted(hit, cols)
-        T = sp.coo_array((np.ones(cols.size), (at, rows)), shape=(hit.size, pooled.shape[0])).tocsr()
-        target = (T @ pooled) / count[hit, None]
+        order = np.argsort(at, kind="stable")
+        indptr = np.zeros(hit.size + 1, np.int64)
+        np.cumsum(count[hit], out=indptr[1:])
+        target = csr_product(indptr, rows[order].astype(np.int64), np.ones(cols.size), pooled,
+                             hit.size) / count[hit, None]
     for part in parts:
         k = part.shape[1]
         out = part.copy()

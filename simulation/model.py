@@ -25,11 +25,10 @@ import scipy.sparse as sp
 
 from . import _kernels, leadership, needs, places
 from . import exchange as ex
-from ._numeric import row_positions
+from ._numeric import csr_product, row_positions
 from .agents import AGENT_CLASSES, CommissioningAgent
 from .decisions import Budget, decide
 from .engagement import (
-    climate,
     draw_engagement,
     leave_hazard,
     reflection,
@@ -334,9 +333,9 @@ class CommissioningModel(mesa.Model):
 
     def _refresh_truth(self) -> None:
         """Area, group and per-agent (scope) need from practice need."""
-        self.area_need = self.area_matrix @ self.practice_need
-        self.group_need = self.group_matrix @ self.practice_need
-        self.truth = self.pop.scope @ self.practice_need
+        x = self.practice_need
+        self.area_need, self.group_need, self.truth = (
+            _product(m, x) for m in (self.area_matrix, self.group_matrix, self.pop.scope))
 
     def observed_need(self) -> np.ndarray:
         """What each agent's observation is of: current need of its scope for practice-based
@@ -380,16 +379,45 @@ class CommissioningModel(mesa.Model):
         organisation)."""
         peers = self.present.copy()
         peers[slots] = False
+        # the climates of the three levels (area, group, organisation) in one pass: their
+        # (agent, key) entries laid end to end, keys offset per level, so each key's sum
+        # adds the same engagements in the same (agent) order as climate() per level
+        agent, key_all, starts, n_all = self._climate_entries()
+        ok = peers[agent]
+        unit = key_all[ok]
+        total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all)
+        count = np.bincount(unit, minlength=n_all)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c_all = np.where(count > 0, total / np.maximum(count, 1), np.nan)
         clim = np.full(slots.size, np.nan)
-        for key, n_keys in self.climate_keys:
-            c = climate(self.engagement, key, n_keys, peers)
+        for (key, _), start in zip(self.climate_keys, starts, strict=True):
             k = key[slots]
             fill = np.isnan(clim) & (k >= 0)
-            clim[fill] = c[k[fill]]
+            clim[fill] = c_all[start + k[fill]]
         base = self.engagement_base[slots]
         c = self.spec.turnover.newcomer_climate
         mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
         return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
+
+    def _climate_entries(self) -> tuple[np.ndarray, np.ndarray, list[int], int]:
+        """(agent, offset key) of every agent with a key at each level of ``climate_keys``,
+        level after level, the offset of each level's keys and their total number; cached
+        until a level's keys change (a reorganise event rebuilds the areas')."""
+        cached = getattr(self, "_climate_cache", None)
+        keys = [key for key, _ in self.climate_keys]
+        if cached is not None and len(cached[0]) == len(keys) and all(
+                a is b for a, b in zip(cached[0], keys, strict=True)):
+            return cached[1]
+        agents, offset_keys, starts, start = [], [], [], 0
+        for key, n_keys in self.climate_keys:
+            valid = np.flatnonzero(key >= 0)
+            agents.append(valid)
+            offset_keys.append(key[valid] + start)
+            starts.append(start)
+            start += n_keys
+        entries = (np.concatenate(agents), np.concatenate(offset_keys), starts, start)
+        self._climate_cache = (keys, entries)
+        return entries
 
     def _draw_objectives(self, slots: np.ndarray) -> np.ndarray:
         """Initial priorities: Dirichlet(c × base) (see :class:`~simulation.scenario.ObjectiveSpec`).
@@ -698,11 +726,10 @@ class CommissioningModel(mesa.Model):
             attend = attend & (self.rng.random(self.n_agents) < loc.attendance)
         attend = self.locality_attendance(attend)
         # attendees of a meeting with a board member present are in contact with the board
-        area = self.pop.area
+        area, in_area, board_in_area, area0 = self._locality_masks()
         present_board = np.zeros(self.pop.n_areas, bool)
-        here = attend & self.on_board & (area >= 0) & self.front_line
-        present_board[area[here]] = True
-        met_board = attend & self.front_line & (area >= 0) & present_board[np.maximum(area, 0)]
+        present_board[area[attend & board_in_area]] = True
+        met_board = attend & in_area & present_board[area0]
         self.last_contact[met_board] = self.month
         if not self.spec.knowledge_routes.locality_meetings:  # priorities only, no view of need
             self.objective, pooled = meet(self.objective, self.area_members,
@@ -717,6 +744,19 @@ class CommissioningModel(mesa.Model):
         met = np.isfinite(pooled).all(axis=1)
         self.locality_view[met] = pooled[met, :k]
         self.locality_objective[met] = pooled[met, k:]
+
+    def _locality_masks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The agents' areas, who is front-line in an area, who of them is on a board, and
+        the areas clipped at 0 (an index): cached until areas or boards change."""
+        area = self.pop.area
+        cached = getattr(self, "_locality_cache", None)
+        if (cached is None or cached[0] is not area or cached[1] is not self.front_line
+                or cached[2] is not self.on_board):
+            in_area = self.front_line & (area >= 0)
+            cached = (area, self.front_line, self.on_board,
+                      (area, in_area, in_area & self.on_board, np.maximum(area, 0)))
+            self._locality_cache = cached
+        return cached[3]
 
     def locality_attendance(self, attend: np.ndarray) -> np.ndarray:
         """Who attends this month's locality meetings, given who the model drew (a hook: the
@@ -794,6 +834,57 @@ class CommissioningModel(mesa.Model):
         return seen
 
     def _allocation_seen(self) -> np.ndarray:
+        """One gather from the stacked area, group and per-organisation allocations
+        (:meth:`_seen_index`), the same values as :meth:`_allocation_seen_parts`."""
+        index = self._seen_index()
+        if index is None:  # somebody judges nothing: the reference, piece by piece
+            return self._allocation_seen_parts()
+        idx, orgs = index
+        tables = [self.area_alloc, self.group_alloc]
+        for sv, div, has in orgs:
+            # the mean over the groups each organisation serves (sparse, as the reference)
+            tables.append(np.where(has, csr_product(sv.indptr, sv.indices, sv.data,
+                                                    self.group_alloc, sv.shape[0]) / div,
+                                   1.0 / self.n_services))
+        return np.concatenate(tables).take(idx, axis=0)
+
+    def _seen_index(self) -> tuple[np.ndarray, list] | None:
+        """Row of each agent in the stack [area allocations; group allocations; provider
+        views; council views] of :meth:`_allocation_seen` (later pieces override earlier ones,
+        as in :meth:`_allocation_seen_parts`), and per organisation kind with staff its
+        serving matrix (CSR), the divisor and whether it serves any group; None when some
+        agent is in no piece.  Cached until areas, groups or who serves whom change (a
+        reorganise event, a provider exit)."""
+        p = self.pop
+        key = (p.area, p.group, p.kind, p.org, p.n_areas, self.n_groups,
+               p.provider_serves.tobytes(), p.la_serves.tobytes())
+        cached = getattr(self, "_seen_index_cache", None)
+        if cached is not None and len(cached[0]) == len(key) and all(
+                a is b or (isinstance(a, (bytes, int)) and a == b)
+                for a, b in zip(cached[0], key, strict=True)):
+            return cached[1]
+        idx = np.full(p.n, -1, np.int64)
+        has_area = p.area >= 0
+        idx[has_area] = p.area[has_area]
+        grp = ~has_area & (p.group >= 0)
+        idx[grp] = p.n_areas + p.group[grp]
+        offset = p.n_areas + self.n_groups
+        orgs = []
+        for kind, serves in ((PROVIDER, p.provider_serves), (LOCAL_AUTHORITY, p.la_serves)):
+            staff = p.kind == kind
+            if staff.any():
+                sv = sp.csr_array(serves.astype(float))
+                tot = sv.sum(axis=1)[:, None]
+                orgs.append((sv, np.where(tot > 0, tot, 1.0), tot > 0))
+                idx[staff] = offset + p.org[staff]
+                offset += serves.shape[0]
+        result = None if (idx < 0).any() else (idx, orgs)
+        self._seen_index_cache = (key, result)
+        return result
+
+    def _allocation_seen_parts(self) -> np.ndarray:
+        """Reference of :meth:`_allocation_seen`, piece by piece (agents in no piece keep
+        uninitialised rows)."""
         p = self.pop
         seen = np.empty_like(self.belief)
         has_area = p.area >= 0
@@ -946,3 +1037,10 @@ def _normalised(values: list[float] | None, k: int) -> np.ndarray:
     v = np.asarray(values, float)
     return v / v.sum()
 
+
+
+def _product(m: sp.csr_array, x: np.ndarray) -> np.ndarray:
+    """``m @ x`` for a CSR matrix, bit for bit (scipy's loop without its dispatch)."""
+    if m.format != "csr" or m.indptr.dtype != m.indices.dtype:
+        return m @ x
+    return csr_product(m.indptr, m.indices, m.data, x, m.shape[0])

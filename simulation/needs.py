@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._numeric import row_sums
+
 __all__ = ["aggregation_matrix", "deprivation_shift", "dirichlet_rows", "drift", "imd_quintiles",
            "initial_needs", "shock"]
 
@@ -16,7 +18,7 @@ __all__ = ["aggregation_matrix", "deprivation_shift", "dirichlet_rows", "drift",
 def dirichlet_rows(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
     """One Dirichlet draw per row of ``alpha`` (vectorised through Gamma variates)."""
     g = rng.standard_gamma(np.maximum(alpha, 1e-12))
-    total = g.sum(axis=1, keepdims=True)
+    total = row_sums(g)[:, None]  # g.sum(axis=1, keepdims=True), bit for bit
     return np.where(total > 0, g / np.where(total > 0, total, 1.0), 1.0 / alpha.shape[1])
 
 
@@ -46,8 +48,10 @@ def drift(need: np.ndarray, sd: float, eps: np.ndarray) -> np.ndarray:
 
     .. math:: n'_{pk} = n_{pk} e^{\\sigma \\varepsilon_{pk}} / \\sum_j n_{pj} e^{\\sigma \\varepsilon_{pj}}
     """
-    out = need * np.exp(sd * eps)
-    return out / out.sum(axis=1, keepdims=True)
+    out = np.exp(sd * eps)
+    out *= need  # need * exp(...): the same products
+    out /= row_sums(out)[:, None]  # out.sum(axis=1, keepdims=True), bit for bit
+    return out
 
 
 def shock(need: np.ndarray, rows: np.ndarray, service: int, factor: float) -> np.ndarray:
