@@ -19,6 +19,7 @@ All functions take and return numpy arrays (graphs as symmetric
 
 from .coherence import external_coherence, internal_coherence, system_objective
 from .knowledge import (
+    GroupIndex,
     accuracy,
     detection_time,
     dispersion,
@@ -59,6 +60,7 @@ from .structure import (
 )
 
 __all__ = [
+    "GroupIndex",
     "accuracy",
     "betweenness",
     "betweenness_centralisation",

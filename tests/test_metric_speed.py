@@ -1,0 +1,236 @@
+"""The metrics' shortcuts against their previous implementations (issue 24): shared group
+indexes, the overall mean, the survey shares' kept (respondent, body) pairs.  Each must give
+the previous numbers bit for bit."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from simulation import reporters as R
+from simulation._numeric import csr_product
+from simulation.measures import GroupIndex, dispersion_by_group, mean_by_group, tv_distance
+from simulation.measures.knowledge import _group_index, _group_sums
+
+
+# ------------------------------------------------------------------ previous implementations
+def _old_sorted_means(values, rows, g, n_groups, weights):
+    n = values.shape[0]
+    kind = g.dtype if np.issubdtype(g.dtype, np.integer) and np.iinfo(g.dtype).max > n_groups \
+        else np.int64
+    indptr = np.searchsorted(g, np.arange(n_groups + 1, dtype=kind)).astype(np.int64)
+    rows = np.asarray(rows, np.int64)
+    if weights is None:
+        data = np.ones(rows.size)
+        totals = np.diff(indptr).astype(float)
+    else:
+        data = np.asarray(weights, dtype=float)[rows]
+        totals = csr_product(indptr, rows, data, np.ones(n), n_groups)
+    sums = csr_product(indptr, rows, data, values, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums / (totals if sums.ndim == 1 else totals[:, None])
+    out[totals <= 0] = np.nan
+    return out
+
+
+def old_mean_by_group(values, group, n_groups, mask=None, weights=None):
+    """mean_by_group as it was before GroupIndex (main at 0056868)."""
+    values = np.asarray(values, dtype=float)
+    group, keep = _group_index(group, n_groups, mask)
+    rows = np.flatnonzero(keep)
+    g = group[rows]
+    if g.size > 64 and bool((g[1:] >= g[:-1]).all()):
+        return _old_sorted_means(values, rows, g, n_groups, weights)
+    if weights is None:
+        w = None
+        totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
+    else:
+        w = np.asarray(weights, dtype=float)[keep]
+        totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
+    sums = _group_sums(values[keep], g, n_groups, w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = sums / (totals if sums.ndim == 1 else totals[:, None])
+    out[totals <= 0] = np.nan
+    return out
+
+
+def old_dispersion_by_group(beliefs, group, n_groups, mask=None, weights=None):
+    b = np.asarray(beliefs, dtype=float)
+    means = old_mean_by_group(b, group, n_groups, mask=mask, weights=weights)
+    group, keep = _group_index(group, n_groups, mask)
+    g = group[keep]
+    dist = tv_distance(b[keep], means[g])
+    return old_mean_by_group(dist, g, n_groups,
+                             weights=None if weights is None else np.asarray(weights)[keep])
+
+
+def old_overall(w, values):
+    v = np.asarray(values, float).ravel()
+    ok = np.isfinite(v)
+    out = np.empty(v.size + 1)
+    out[:-1] = v
+    if v.size and ok.all():
+        out[-1] = float(np.sum(w * v) / w.sum())
+    else:
+        out[-1] = float(np.sum(w[ok] * v[ok]) / w[ok].sum()) if ok.any() else np.nan
+    return out
+
+
+def _cases(rng):
+    """(group, n_groups, mask, weights, values) covering both kernels and the edges."""
+    out = []
+    for n, G, sort in ((500, 7, True), (500, 7, False), (40, 3, True), (1, 1, True),
+                       (0, 2, True), (300, 1, True), (200, 9, True)):
+        group = rng.integers(-1, G, n).astype(np.int32 if n % 2 else np.int64)
+        if sort:
+            group = np.sort(group)
+        mask = rng.random(n) < 0.8
+        w = rng.random(n) * 10.0 ** rng.uniform(-3, 3, n)
+        if n > 3:
+            w[:3] = 0.0  # zero weights: a group may have zero total weight
+        x1 = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 5, n)
+        if n > 10:
+            x1[rng.integers(0, n, 3)] = np.nan  # NaN values where they occur (reflection)
+        x2 = rng.dirichlet(np.ones(5), n) if n else np.zeros((0, 5))
+        for m in (None, mask, np.zeros(n, bool)):
+            for weights in (None, w):
+                for x in (x1, x2):
+                    out.append((group, G, m, weights, x))
+    return out
+
+
+def _same(a, b):
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def test_group_index_means_are_the_previous_mean_by_group_bit_for_bit():
+    rng = np.random.default_rng(24)
+    for group, G, mask, weights, x in _cases(rng):
+        want = old_mean_by_group(x, group, G, mask=mask, weights=weights)
+        index = GroupIndex(group, G, mask)
+        assert _same(index.mean(x, weights), want)
+        assert _same(index.mean(x, weights), want)  # reused: the kept counts change nothing
+        assert _same(mean_by_group(x, group, G, mask=mask, weights=weights), want)
+
+
+def test_group_index_dispersion_is_the_previous_dispersion_by_group_bit_for_bit():
+    rng = np.random.default_rng(7)
+    for group, G, mask, weights, x in _cases(rng):
+        if x.ndim != 2:
+            continue
+        want = old_dispersion_by_group(x, group, G, mask=mask, weights=weights)
+        assert _same(GroupIndex(group, G, mask).dispersion(x, weights), want)
+        assert _same(dispersion_by_group(x, group, G, mask=mask, weights=weights), want)
+
+
+def test_group_index_checks_its_inputs_as_mean_by_group_did():
+    with pytest.raises(ValueError):
+        GroupIndex(np.array([3]), 2)
+    with pytest.raises(ValueError):
+        GroupIndex(np.array([0, 1]), 2).mean(np.ones(3))
+    with pytest.raises(TypeError):
+        GroupIndex(np.array([0.5]), 2)
+
+
+def test_overall_is_the_previous_overall_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for G in (0, 1, 5, 45, 211):
+        w = rng.integers(1_000, 500_000, G).astype(float)
+        model = SimpleNamespace(pop=SimpleNamespace(group_population=w.astype(np.int64)))
+        for v in (rng.random(G), rng.standard_normal(G) * 1e300, np.full(G, np.nan)):
+            for bad in (None, np.nan, np.inf, -np.inf):
+                v = v.copy()
+                if bad is not None and G:
+                    v[rng.integers(0, G)] = bad
+                with np.errstate(over="ignore", invalid="ignore"):
+                    want = old_overall(w, v)
+                    got = R._overall(model, v)
+                assert np.array_equal(got, want, equal_nan=True)
+                assert _same(got, want)
+
+
+# ------------------------------------------------------------------ the survey shares
+def old_survey_share(model, agree, cls, known=True):
+    """The survey share as it was (main at 0056868): every (respondent, body) pair counted
+    with np.bincount, the pairs deduplicated afresh."""
+    rows, cols = model.serving_pairs
+    keep = np.flatnonzero(R._respondents(model, cls)[rows])
+    rows, cols = rows[keep], cols[keep]
+    g = model.n_groups
+    gb = model.pop.group_body
+    if gb is None or not (gb >= 0).any():
+        at, unit, n_units, unit_of = rows, cols, g, None
+    else:
+        unit_of = np.where(gb >= 0, g + gb, np.arange(g))
+        pairs = np.unique(np.stack([rows, unit_of[cols]]), axis=1)
+        at, unit, n_units = pairs[0], pairs[1], g + model.pop.n_bodies
+    if known is True:
+        den = np.bincount(unit, minlength=n_units).astype(float)
+        ok = agree[at]
+    else:
+        k = np.asarray(known, bool)[at]
+        den = np.bincount(unit[k], minlength=n_units).astype(float)
+        ok = k & agree[at]
+    num = np.bincount(unit[ok], minlength=n_units).astype(float)
+    if unit_of is not None:
+        den, num = den[unit_of], num[unit_of]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    w = model.pop.group_population.astype(float)
+    return old_overall(w, share)
+
+
+def _old_survey_values(model):
+    d, q = model.spec.decisions, model.spec.survey_questions
+    informed = model.last_contact > model.month - d.informed_window
+    known = np.isfinite(model.reflect)
+    agree = {"engaged_high": (model.engagement >= q.engaged_high, True),
+             "engaged_some": (model.engagement >= q.engaged_some, True),
+             "influence": (model.engagement >= d.influence_threshold, True),
+             "reflected": (model.reflect >= d.reflect_threshold, known),
+             "informed": (informed, True),
+             "acted_on": (informed & model.moved_toward, known)}
+    return {f"survey_{name}_{c}": old_survey_share(model, a, c, k)
+            for name, (a, k) in agree.items() for c in ("formal", "other", "stakeholder")}
+
+
+def test_survey_shares_with_kept_pairs_equal_counting_afresh_through_reorganisations():
+    # the 2011-2026 history: PCTs (an upper level), the CCG era without one (reorganise at
+    # month 24), the ICBs (reorganise at month 135); turnover and presence change the
+    # respondents every month.  Every month's collected survey shares must be the previous
+    # implementation's, computed afresh from the model's state.
+    from simulation.loader import load_scenario
+    from simulation.model import CommissioningModel
+
+    s = load_scenario("scenarios/east_of_england_2011_2026.yaml", ["scale=0.1", "burn_in=0"])
+    m = CommissioningModel(s, seed=3)
+    seen_bodies = set()
+    for _ in range(140):
+        m.step()
+        seen_bodies.add(m.pop.n_bodies)
+        want = _old_survey_values(m)
+        for name, value in want.items():
+            got = m.datacollector.model_vars[name][-1]
+            assert _same(got, value), (m.month, name)
+    assert seen_bodies >= {0, 2, 3}  # PCTs, none, ICBs: each structure was collected
+
+
+def test_kept_survey_pairs_follow_a_change_of_respondents():
+    from simulation.loader import load_scenario
+    from simulation.model import CommissioningModel
+
+    s = load_scenario("scenarios/icb_2022.yaml", ["scale=0.2", "burn_in=0"])
+    m = CommissioningModel(s, seed=5)
+    m.step()
+    cls = "stakeholder"
+    first = R._kept_pairs(m, cls)
+    assert R._kept_pairs(m, cls) is first  # unchanged: kept
+    who = np.flatnonzero(R._respondents(m, cls))[:3]
+    m.present[who] = False  # three respondents absent: recomputed
+    second = R._kept_pairs(m, cls)
+    assert second is not first
+    assert second[1].size < first[1].size
+    for name, value in _old_survey_values(m).items():
+        assert _same(R.METRICS[name].reporter(m), value), name
