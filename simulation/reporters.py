@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from mesa import DataCollector
 
 from . import measures as M
-from ._numeric import csr_product, row_positions
+from ._numeric import csr_product, row_positions, row_sums
 from .places import body_need, body_profile
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
@@ -177,20 +177,36 @@ def board_uncertainty(model: CommissioningModel) -> np.ndarray:
     over the present members :math:`B_g` (unweighted): how much the people round the table
     disagree about need.  Nothing is divided by engagement.
     """
-    coo = model.board.tocoo()
-    here = model.present[coo.col]
-    rows, cols = coo.row[here], coo.col[here]
-    count = np.bincount(rows, minlength=model.n_groups)
+    g = model.n_groups
+    board_rows, board_cols = _board_entries(model)
+    here = model.present[board_cols]
+    rows, cols = board_rows[here], board_cols[here]
+    count = np.bincount(rows, minlength=g)
     b = model.belief[cols]
-    # per column the additions of np.add.at (entry order, from zero), by bincount: faster
-    centre = np.empty((model.n_groups, model.n_services))
-    for k in range(model.n_services):
-        centre[:, k] = np.bincount(rows, weights=b[:, k], minlength=model.n_groups)
+    # per (group, service) the additions of np.add.at (entry order, from zero): the entries
+    # are in row order, so one CSR product over them adds the same terms in the same order
+    indptr = np.zeros(g + 1, np.int64)
+    np.cumsum(count, out=indptr[1:])
+    centre = csr_product(indptr, np.arange(rows.size, dtype=np.int64), np.ones(rows.size), b, g)
     centre /= np.maximum(count, 1)[:, None]
-    tv = 0.5 * np.abs(b - centre[rows]).sum(axis=1)
-    num = np.bincount(rows, weights=tv, minlength=model.n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _overall(model, np.where(count > 0, num / np.maximum(count, 1), np.nan))
+    tv = 0.5 * row_sums(np.abs(b - centre[rows]))  # = .sum(axis=1), bit for bit
+    num = np.bincount(rows, weights=tv, minlength=g)
+    out = np.full(g, np.nan)
+    met = count > 0
+    out[met] = num[met] / count[met]  # = num / max(count, 1) where count > 0
+    return _overall(model, out)
+
+
+def _board_entries(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray]:
+    """(group, member slot) of every entry of the boards' matrix in its (row) order, as its
+    ``tocoo()`` gives them; kept while ``model.board`` is the same matrix (a reorganise
+    replaces it; nothing writes into it after it is drawn)."""
+    hit = model.__dict__.get("_board_entries")
+    if hit is None or hit[0] is not model.board:
+        coo = model.board.tocoo()
+        hit = (model.board, (coo.row, coo.col))
+        model.__dict__["_board_entries"] = hit
+    return hit[1]
 
 
 def knowledge_flow(model: CommissioningModel) -> np.ndarray:
@@ -265,15 +281,38 @@ def coherence_internal(model: CommissioningModel) -> np.ndarray:
 
 
 def _org_objectives(model: CommissioningModel, kind: int, n_orgs: int) -> np.ndarray:
-    """Mean objective of the present staff of each organisation (uniform if none)."""
-    staff = np.flatnonzero((model.pop.kind == kind) & model.present)
-    org = model.pop.org[staff]
-    count = np.bincount(org, minlength=n_orgs).astype(float)
+    """Mean objective of the present staff of each organisation (uniform if none).
+
+    Per organisation and service the staff's objectives are added in slot order from zero
+    (what one bincount per service did), by one CSR product whose rows are the
+    organisations and whose entries are the staff in slot order (:func:`_staff_by_org`)."""
+    indptr, staff, ones, count = _staff_by_org(model, kind, n_orgs)
     out = np.full((n_orgs, model.n_services), 1.0 / model.n_services)
     has = count > 0
-    for k in range(model.n_services):
-        out[has, k] = np.bincount(org, weights=model.objective[staff, k], minlength=n_orgs)[has]
+    out[has] = csr_product(indptr, staff, ones, model.objective, n_orgs)[has]
     out[has] /= count[has, None]
+    return out
+
+
+def _staff_by_org(model: CommissioningModel, kind: int, n_orgs: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The present staff of ``kind`` by organisation: CSR row pointers, the staff's slots
+    (ascending within each organisation), ones, and the number per organisation; kept on
+    the model while the present staff are the same (compared element by element)."""
+    staff_mask = (model.pop.kind == kind) & model.present
+    cache = model.__dict__.setdefault("_staff_by_org", {})
+    hit = cache.get(kind)
+    if (hit is not None and hit[0] is model.pop.org and hit[1] == n_orgs
+            and np.array_equal(hit[2], staff_mask)):
+        return hit[3]
+    staff = np.flatnonzero(staff_mask)
+    org = model.pop.org[staff]
+    order = np.argsort(org, kind="stable")
+    count = np.bincount(org, minlength=n_orgs)
+    indptr = np.zeros(n_orgs + 1, np.int64)
+    np.cumsum(count, out=indptr[1:])
+    out = (indptr, staff[order].astype(np.int64), np.ones(staff.size), count.astype(float))
+    cache[kind] = (model.pop.org, n_orgs, staff_mask, out)
     return out
 
 
@@ -286,6 +325,12 @@ def _serving(model: CommissioningModel) -> tuple[sp.csr_array, sp.csr_array, sp.
     whose worker threads then spin on the other core (CPU time doubled, a sweep's other worker
     slowed).  Built once and kept while who-serves-whom is unchanged (a provider's exit
     changes it), not from the dense tables every step."""
+    return _serving_cached(model)[1]
+
+
+def _serving_cached(model: CommissioningModel) -> tuple:
+    """(key, :func:`_serving`'s matrices, their :class:`~simulation.measures.SystemWeights`),
+    rebuilt when who serves whom changed."""
     p = model.pop
     key = (p.la_serves.tobytes(), p.provider_serves.tobytes())
     cached = model.__dict__.get("_serving")
@@ -293,10 +338,11 @@ def _serving(model: CommissioningModel) -> tuple[sp.csr_array, sp.csr_array, sp.
         serves = p.provider_serves.T.astype(float)  # (G, n_providers)
         pop = serves * p.group_population[:, None]
         share = pop / np.maximum(pop.sum(axis=0, keepdims=True), 1.0)
-        cached = (key, (sp.csr_array(p.la_serves.T.astype(float)), sp.csr_array(serves),
-                        sp.csr_array(share * p.provider_size[None, :])))
+        mats = (sp.csr_array(p.la_serves.T.astype(float)), sp.csr_array(serves),
+                sp.csr_array(share * p.provider_size[None, :]))
+        cached = (key, mats, M.SystemWeights(mats[0], mats[1]))
         model.__dict__["_serving"] = cached
-    return cached[1]
+    return cached
 
 
 def system_objective(model: CommissioningModel) -> np.ndarray:
@@ -304,8 +350,9 @@ def system_objective(model: CommissioningModel) -> np.ndarray:
     p = model.pop
     la = _org_objectives(model, LOCAL_AUTHORITY, p.la_serves.shape[0])
     pr = _org_objectives(model, PROVIDER, p.provider_serves.shape[0])
-    la_groups, provider_groups, _ = _serving(model)
-    return M.system_objective(la, pr, model.national, la_groups, provider_groups)
+    # M.system_objective(la, pr, national, la_groups, provider_groups), the serving
+    # matrices' row sums kept with them
+    return _serving_cached(model)[2].objective(la, pr, model.national)
 
 
 def coherence_external(model: CommissioningModel) -> np.ndarray:

@@ -234,3 +234,117 @@ def test_kept_survey_pairs_follow_a_change_of_respondents():
     assert second[1].size < first[1].size
     for name, value in _old_survey_values(m).items():
         assert _same(R.METRICS[name].reporter(m), value), name
+
+
+# ------------------------------------------------------------------ coherence, boards
+def old_weighted_row_means(weight_matrix, objectives):
+    import scipy.sparse as sp
+
+    if sp.issparse(weight_matrix):
+        w = weight_matrix if (isinstance(weight_matrix, sp.csr_array)
+                              and weight_matrix.dtype == np.float64) \
+            else sp.csr_array(weight_matrix, dtype=float)
+        totals = np.asarray(w.sum(axis=1)).ravel()
+        sums = np.asarray(w @ objectives)
+    else:
+        w = np.asarray(weight_matrix, dtype=float)
+        totals = w.sum(axis=1)
+        sums = w @ objectives
+    if np.any(w.data < 0 if sp.issparse(w) else w < 0):
+        raise ValueError("weight matrices must be non-negative")
+    has = totals > 0
+    means = np.zeros_like(sums)
+    means[has] = sums[has] / totals[has, None]
+    return means, has
+
+
+def old_system_objective(la_obj, provider_obj, national, la_w, provider_w):
+    la_mean, has_la = old_weighted_row_means(la_w, np.asarray(la_obj, dtype=float))
+    p_mean, has_p = old_weighted_row_means(provider_w, np.asarray(provider_obj, dtype=float))
+    nat = np.broadcast_to(np.asarray(national, dtype=float), la_mean.shape)
+    parts = has_la.astype(float) + has_p.astype(float) + 1.0
+    mix = (la_mean + p_mean + nat) / parts[:, None]
+    return mix / mix.sum(axis=1, keepdims=True)
+
+
+def test_system_weights_give_the_previous_system_objective_bit_for_bit():
+    import scipy.sparse as sp
+
+    from simulation.measures import SystemWeights, system_objective
+
+    rng = np.random.default_rng(11)
+    for G, n_la, n_p, K in ((1, 1, 1, 1), (5, 3, 7, 6), (211, 116, 241, 6), (40, 9, 30, 8)):
+        la_w = (rng.random((G, n_la)) < 0.3) * rng.random((G, n_la)) * 10.0 ** rng.uniform(-3, 3)
+        p_w = (rng.random((G, n_p)) < 0.5) * rng.random((G, n_p))
+        if G > 1:
+            la_w[0] = 0.0  # a group without a local authority
+        la_obj = rng.dirichlet(np.ones(K), n_la)
+        p_obj = rng.dirichlet(np.ones(K), n_p)
+        nat = rng.dirichlet(np.ones(K))
+        for a, b in ((sp.csr_array(la_w), sp.csr_array(p_w)), (la_w, p_w),
+                     (sp.csr_array(la_w), p_w.astype(np.float32))):
+            want = old_system_objective(la_obj, p_obj, nat, a, b)
+            assert _same(SystemWeights(a, b).objective(la_obj, p_obj, nat), want)
+            assert _same(system_objective(la_obj, p_obj, nat, a, b), want)
+    with pytest.raises(ValueError):
+        SystemWeights(-np.ones((2, 2)), np.ones((2, 2)))
+
+
+def _model(path="scenarios/icb_2022.yaml", overrides=("scale=0.2", "burn_in=0"), steps=3):
+    from simulation.loader import load_scenario
+    from simulation.model import CommissioningModel
+
+    m = CommissioningModel(load_scenario(path, list(overrides)), seed=5)
+    for _ in range(steps):
+        m.step()
+    return m
+
+
+def old_org_objectives(model, kind, n_orgs):
+    staff = np.flatnonzero((model.pop.kind == kind) & model.present)
+    org = model.pop.org[staff]
+    count = np.bincount(org, minlength=n_orgs).astype(float)
+    out = np.full((n_orgs, model.n_services), 1.0 / model.n_services)
+    has = count > 0
+    for k in range(model.n_services):
+        out[has, k] = np.bincount(org, weights=model.objective[staff, k], minlength=n_orgs)[has]
+    out[has] /= count[has, None]
+    return out
+
+
+def old_board_uncertainty(model):
+    coo = model.board.tocoo()
+    here = model.present[coo.col]
+    rows, cols = coo.row[here], coo.col[here]
+    count = np.bincount(rows, minlength=model.n_groups)
+    b = model.belief[cols]
+    centre = np.empty((model.n_groups, model.n_services))
+    for k in range(model.n_services):
+        centre[:, k] = np.bincount(rows, weights=b[:, k], minlength=model.n_groups)
+    centre /= np.maximum(count, 1)[:, None]
+    tv = 0.5 * np.abs(b - centre[rows]).sum(axis=1)
+    num = np.bincount(rows, weights=tv, minlength=model.n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.where(count > 0, num / np.maximum(count, 1), np.nan)
+    return old_overall(model.pop.group_population.astype(float), v)
+
+
+@pytest.mark.parametrize("path, overrides", [
+    ("scenarios/icb_2022.yaml", ("scale=0.2", "burn_in=0")),
+    ("scenarios/east_of_england_2013.yaml", ("scale=0.2", "burn_in=0")),
+])
+def test_org_objectives_and_board_uncertainty_equal_the_previous_loops(path, overrides):
+    m = _model(path, overrides)
+    p = m.pop
+    for absent in (0, 5, 40):  # staff and board members leaving: the kept indexes follow
+        if absent:
+            m.present[np.flatnonzero(m.present)[::max(1, m.n_agents // absent)]] = False
+        for kind, n in ((R.LOCAL_AUTHORITY, p.la_serves.shape[0]),
+                        (R.PROVIDER, p.provider_serves.shape[0])):
+            assert _same(R._org_objectives(m, kind, n), old_org_objectives(m, kind, n))
+        assert _same(R.board_uncertainty(m), old_board_uncertainty(m))
+    m.present[:] = False  # nobody present: uniform objectives, NaN uncertainty
+    assert _same(R.board_uncertainty(m), old_board_uncertainty(m))
+    for kind, n in ((R.LOCAL_AUTHORITY, p.la_serves.shape[0]),
+                    (R.PROVIDER, p.provider_serves.shape[0])):
+        assert _same(R._org_objectives(m, kind, n), old_org_objectives(m, kind, n))
