@@ -450,26 +450,42 @@ def decision_span_per_head(model: CommissioningModel) -> np.ndarray:
     return per_head * (relevance_ceiling(model) - relevance_floor(model))
 
 
-def _misallocated(model: CommissioningModel, area_alloc: np.ndarray) -> np.ndarray:
-    mis = M.misallocated_per_head(area_alloc, model.area_need,
-                                  model.spec.decisions.budget_per_head)
+def _area_allocation(model: CommissioningModel, which: str) -> np.ndarray:
+    """What is spent in each area by the model's (``"model"``), the floor's or the
+    ceiling's decisions."""
+    if which == "model":
+        return model.area_alloc
+    return (model.floor_budget if which == "floor" else model.ceiling_budget).area
+
+
+def _area_tv(model: CommissioningModel, which: str) -> np.ndarray:
+    """TV(area allocation, area need) per area for ``which`` allocation, once a collection:
+    the distance that both the locality relevance (1 − TV) and the misallocated spend
+    (budget per head × TV) are made of."""
+    return _scratch(model, ("area_tv", which), lambda: M.tv_distance(
+        _area_allocation(model, which), model.area_need))
+
+
+def _misallocated(model: CommissioningModel, which: str) -> np.ndarray:
+    # M.misallocated_per_head(alloc, area_need, budget_per_head), its TV shared
+    mis = float(model.spec.decisions.budget_per_head) * _area_tv(model, which)
     return _overall(model, _area_mean(model, mis))
 
 
 def misallocated_per_head(model: CommissioningModel) -> np.ndarray:
     """£ per head per year allocated away from need: budget per head × TV(allocation, need),
     per area (what is spent in an area against that area's need), population-weighted."""
-    return _misallocated(model, model.area_alloc)
+    return _misallocated(model, "model")
 
 
 def misallocated_floor_per_head(model: CommissioningModel) -> np.ndarray:
     """The same for the decisions fed no local knowledge (the floor's allocation)."""
-    return _misallocated(model, model.floor_budget.area)
+    return _misallocated(model, "floor")
 
 
 def misallocated_ceiling_per_head(model: CommissioningModel) -> np.ndarray:
     """The same for the decisions fed true need (the ceiling's allocation)."""
-    return _misallocated(model, model.ceiling_budget.area)
+    return _misallocated(model, "ceiling")
 
 
 def _misallocated_in_quintile(model: CommissioningModel, q: int) -> np.ndarray:
@@ -543,17 +559,18 @@ def relevance_provider(model: CommissioningModel) -> np.ndarray:
 
 def relevance_localities(model: CommissioningModel) -> np.ndarray:
     """Population-weighted mean over areas of 1 − TV(area allocation, area need)."""
-    rel = M.locality_relevance(model.area_alloc, model.area_need)
-    return _overall(model, _area_mean(model, rel))
+    return _locality_relevance_of(model, "model")
 
 
 def _pct(r: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_span: float) -> np.ndarray:
     return M.relevance_skill(r, lo, hi, min_range=min_span)
 
 
-def _locality_relevance_of(model: CommissioningModel, area_alloc: np.ndarray) -> np.ndarray:
-    rel = M.locality_relevance(area_alloc, model.area_need)
-    return _overall(model, _area_mean(model, rel))
+def _locality_relevance_of(model: CommissioningModel, which: str) -> np.ndarray:
+    """Per group and overall the population-weighted mean over areas of
+    M.locality_relevance (1 − TV(area allocation, area need)), once a collection."""
+    return _scratch(model, ("locality_relevance", which), lambda: _overall(
+        model, _area_mean(model, 1.0 - _area_tv(model, which))))
 
 
 def relevance_skill_localities(model: CommissioningModel) -> np.ndarray:
@@ -562,16 +579,16 @@ def relevance_skill_localities(model: CommissioningModel) -> np.ndarray:
     is spent in the locality, the locality's need), for the model's, the floor's and the
     ceiling's allocations; NaN (not interpretable) where the span is below
     ``decisions.min_span``."""
-    r = _locality_relevance_of(model, model.area_alloc)
-    lo = _locality_relevance_of(model, model.floor_budget.area)
-    hi = _locality_relevance_of(model, model.ceiling_budget.area)
+    r = _locality_relevance_of(model, "model")
+    lo = _locality_relevance_of(model, "floor")
+    hi = _locality_relevance_of(model, "ceiling")
     return _pct(r, lo, hi, model.spec.decisions.min_span)
 
 
 def decision_span_per_head_localities(model: CommissioningModel) -> np.ndarray:
     """Budget per head × (R_l,ceiling − R_l,floor) at the locality level (£ per head)."""
-    lo = _locality_relevance_of(model, model.floor_budget.area)
-    hi = _locality_relevance_of(model, model.ceiling_budget.area)
+    lo = _locality_relevance_of(model, "floor")
+    hi = _locality_relevance_of(model, "ceiling")
     return model.spec.decisions.budget_per_head * (hi - lo)
 
 

@@ -348,3 +348,34 @@ def test_org_objectives_and_board_uncertainty_equal_the_previous_loops(path, ove
     for kind, n in ((R.LOCAL_AUTHORITY, p.la_serves.shape[0]),
                     (R.PROVIDER, p.provider_serves.shape[0])):
         assert _same(R._org_objectives(m, kind, n), old_org_objectives(m, kind, n))
+
+
+def test_area_metrics_sharing_their_distances_equal_the_measures_called_one_by_one():
+    from simulation import measures as M
+
+    m = _model("scenarios/east_of_england_2013.yaml", ("scale=0.2", "burn_in=0"), steps=4)
+    w = m.pop.group_population.astype(float)
+    per_head = m.spec.decisions.budget_per_head
+
+    def by_area(v):
+        return old_overall(w, old_mean_by_group(v, m.pop.area_group, m.n_groups,
+                                                weights=m.area_population))
+
+    allocs = {"model": m.area_alloc, "floor": m.floor_budget.area,
+              "ceiling": m.ceiling_budget.area}
+    rel = {k: by_area(M.locality_relevance(a, m.area_need)) for k, a in allocs.items()}
+    mis = {k: by_area(M.misallocated_per_head(a, m.area_need, per_head))
+           for k, a in allocs.items()}
+    m.__dict__["_collect_scratch"] = {}  # as in a collection: the distances shared
+    try:
+        assert _same(R.relevance_localities(m), rel["model"])
+        assert _same(R.misallocated_per_head(m), mis["model"])
+        assert _same(R.misallocated_floor_per_head(m), mis["floor"])
+        assert _same(R.misallocated_ceiling_per_head(m), mis["ceiling"])
+        assert _same(R.relevance_skill_localities(m), M.relevance_skill(
+            rel["model"], rel["floor"], rel["ceiling"], min_range=m.spec.decisions.min_span))
+        assert _same(R.decision_span_per_head_localities(m),
+                     per_head * (rel["ceiling"] - rel["floor"]))
+    finally:
+        del m.__dict__["_collect_scratch"]
+    assert _same(R.relevance_localities(m), rel["model"])  # outside a collection: the same
