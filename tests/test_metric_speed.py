@@ -379,3 +379,27 @@ def test_area_metrics_sharing_their_distances_equal_the_measures_called_one_by_o
     finally:
         del m.__dict__["_collect_scratch"]
     assert _same(R.relevance_localities(m), rel["model"])  # outside a collection: the same
+
+
+def test_accuracy_localities_and_capacity_metrics_equal_the_previous_code():
+    from simulation import measures as M
+
+    m = _model("scenarios/east_of_england_2013.yaml", ("scale=0.2", "burn_in=0"), steps=2)
+    w = m.pop.group_population.astype(float)
+    m.locality_view[::3] = np.nan  # localities that did not meet
+    m.locality_view[1, 2] = np.inf  # and a non-finite entry in a met row
+    view = m.locality_view
+    met = np.isfinite(view).all(axis=1)
+    acc = np.where(met, M.accuracy(np.nan_to_num(view), m.area_need), np.nan)
+    want = old_overall(w, old_mean_by_group(acc, m.pop.area_group, m.n_groups, mask=met,
+                                            weights=m.area_population))
+    assert _same(R.accuracy_localities(m), want)
+    cap = R._compute_group_capacity(m)
+    m.__dict__["_collect_scratch"] = {}
+    try:
+        assert _same(R.relevance_provider(m), old_overall(
+            w, M.provider_relevance(m.group_alloc, cap)))
+        assert _same(R.wasted_spend(m), old_overall(w, M.wasted_spend(
+            m.group_alloc, m.group_need, cap, m.spec.decisions.budget_per_head)))
+    finally:
+        del m.__dict__["_collect_scratch"]
