@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from mesa import DataCollector
 
 from . import measures as M
-from ._numeric import row_positions
+from ._numeric import csr_product, row_positions, row_sums
 from .places import body_need, body_profile
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
@@ -54,12 +54,12 @@ def _overall(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
     """Append the population-weighted mean of finite group values."""
     v = np.asarray(values, float).ravel()
     w, w_total = _scratch(model, "group_population", lambda: _weights(model))
-    ok = np.isfinite(v)
     out = np.empty(v.size + 1)
     out[:-1] = v
-    if v.size and ok.all():  # the common case: the same sums as over the finite entries, without the masks
-        out[-1] = float(np.sum(w * v) / w_total)
+    if v.size and np.isfinite(v).all():  # the common case: the same sum without the masks
+        out[-1] = np.add.reduce(w * v) / w_total  # np.sum's own reduction, called directly
     else:
+        ok = np.isfinite(v)
         out[-1] = float(np.sum(w[ok] * v[ok]) / w[ok].sum()) if ok.any() else np.nan
     return out
 
@@ -120,6 +120,32 @@ def _members(model: CommissioningModel) -> np.ndarray:
     return _scratch(model, "members", lambda: model.present & (model.pop.group >= 0))
 
 
+def _index(model: CommissioningModel, key: object, mask: Callable[[], np.ndarray] | None
+           ) -> M.GroupIndex:
+    """The agents' :class:`~simulation.measures.GroupIndex` (by group, the rows where
+    ``mask()`` holds), built once a collection per ``key``: ``_index(...).mean(v)`` is
+    ``mean_by_group(v, model.pop.group, model.n_groups, mask=mask())`` bit for bit."""
+    return _scratch(model, ("index", key), lambda: M.GroupIndex(
+        model.pop.group, model.n_groups, None if mask is None else mask()))
+
+
+def _member_index(model: CommissioningModel) -> M.GroupIndex:
+    """The group index of :func:`_members`."""
+    return _index(model, "members", lambda: _members(model))
+
+
+def _area_index(model: CommissioningModel) -> M.GroupIndex:
+    """The areas' group index (every area, by its group), once a collection."""
+    return _scratch(model, ("index", "areas"), lambda: M.GroupIndex(model.pop.area_group,
+                                                                    model.n_groups))
+
+
+def _area_mean(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
+    """``mean_by_group(values, area_group, n_groups, weights=area_population)``: the
+    population-weighted mean over each group's areas."""
+    return _area_index(model).mean(values, model.area_population)
+
+
 # ------------------------------------------------------------------ knowledge
 def accuracy_board(model: CommissioningModel) -> np.ndarray:
     """1 − TV(board view, group need) per group."""
@@ -130,7 +156,10 @@ def accuracy_localities(model: CommissioningModel) -> np.ndarray:
     """Mean over a group's areas (population-weighted) of 1 − TV(locality view, area need),
     the view being what the locality's last meeting pooled (NaN without locality meetings)."""
     view = model.locality_view
-    met = np.isfinite(view).all(axis=1)
+    # np.isfinite(view).all(axis=1), column by column (one short reduction per row is slow)
+    met = np.isfinite(view[:, 0]) if view.shape[1] else np.ones(view.shape[0], bool)
+    for k in range(1, view.shape[1]):
+        met &= np.isfinite(view[:, k])
     acc = np.where(met, M.accuracy(np.nan_to_num(view), model.area_need), np.nan)
     return _overall(model, M.mean_by_group(acc, model.pop.area_group, model.n_groups,
                                            mask=met, weights=model.area_population))
@@ -139,7 +168,7 @@ def accuracy_localities(model: CommissioningModel) -> np.ndarray:
 def accuracy_all(model: CommissioningModel) -> np.ndarray:
     """Mean over a group's agents of 1 − TV(belief, need of the agent's scope)."""
     acc = M.accuracy(model.belief, model.truth)
-    return _overall(model, M.mean_by_group(acc, model.pop.group, model.n_groups, mask=_members(model)))
+    return _overall(model, _member_index(model).mean(acc))
 
 
 def board_uncertainty(model: CommissioningModel) -> np.ndarray:
@@ -151,27 +180,41 @@ def board_uncertainty(model: CommissioningModel) -> np.ndarray:
     over the present members :math:`B_g` (unweighted): how much the people round the table
     disagree about need.  Nothing is divided by engagement.
     """
-    coo = model.board.tocoo()
-    here = model.present[coo.col]
-    rows, cols = coo.row[here], coo.col[here]
-    count = np.bincount(rows, minlength=model.n_groups)
+    g = model.n_groups
+    board_rows, board_cols = _board_entries(model)
+    here = model.present[board_cols]
+    rows, cols = board_rows[here], board_cols[here]
+    count = np.bincount(rows, minlength=g)
     b = model.belief[cols]
-    # per column the additions of np.add.at (entry order, from zero), by bincount: faster
-    centre = np.empty((model.n_groups, model.n_services))
-    for k in range(model.n_services):
-        centre[:, k] = np.bincount(rows, weights=b[:, k], minlength=model.n_groups)
+    # per (group, service) the additions of np.add.at (entry order, from zero): the entries
+    # are in row order, so one CSR product over them adds the same terms in the same order
+    indptr = np.zeros(g + 1, np.int64)
+    np.cumsum(count, out=indptr[1:])
+    centre = csr_product(indptr, np.arange(rows.size, dtype=np.int64), np.ones(rows.size), b, g)
     centre /= np.maximum(count, 1)[:, None]
-    tv = 0.5 * np.abs(b - centre[rows]).sum(axis=1)
-    num = np.bincount(rows, weights=tv, minlength=model.n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _overall(model, np.where(count > 0, num / np.maximum(count, 1), np.nan))
+    tv = 0.5 * row_sums(np.abs(b - centre[rows]))  # = .sum(axis=1), bit for bit
+    num = np.bincount(rows, weights=tv, minlength=g)
+    out = np.full(g, np.nan)
+    met = count > 0
+    out[met] = num[met] / count[met]  # = num / max(count, 1) where count > 0
+    return _overall(model, out)
+
+
+def _board_entries(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray]:
+    """(group, member slot) of every entry of the boards' matrix in its (row) order, as its
+    ``tocoo()`` gives them; kept while ``model.board`` is the same matrix (a reorganise
+    replaces it; nothing writes into it after it is drawn)."""
+    hit = model.__dict__.get("_board_entries")
+    if hit is None or hit[0] is not model.board:
+        coo = model.board.tocoo()
+        hit = (model.board, (coo.row, coo.col))
+        model.__dict__["_board_entries"] = hit
+    return hit[1]
 
 
 def knowledge_flow(model: CommissioningModel) -> np.ndarray:
     """Exchanges per agent this step: ties used (both ends active) per group member."""
-    return _overall(model, M.mean_by_group(model.exchanges.astype(float), model.pop.group,
-                                           model.n_groups,
-                                           mask=_members(model)))
+    return _overall(model, _member_index(model).mean(model.exchanges.astype(float)))
 
 
 def _neighbours(
@@ -236,20 +279,43 @@ def shock_detection_time(model: CommissioningModel) -> np.ndarray:
 # ------------------------------------------------------------------ coherence
 def coherence_internal(model: CommissioningModel) -> np.ndarray:
     """1 − mean TV of members' objectives to their group's mean objective."""
-    return _overall(model, M.internal_coherence(model.objective, model.pop.group, model.n_groups,
-                                                mask=_members(model)))
+    # M.internal_coherence over the members' shared index: 1 − their dispersion
+    return _overall(model, 1.0 - _member_index(model).dispersion(model.objective))
 
 
 def _org_objectives(model: CommissioningModel, kind: int, n_orgs: int) -> np.ndarray:
-    """Mean objective of the present staff of each organisation (uniform if none)."""
-    staff = np.flatnonzero((model.pop.kind == kind) & model.present)
-    org = model.pop.org[staff]
-    count = np.bincount(org, minlength=n_orgs).astype(float)
+    """Mean objective of the present staff of each organisation (uniform if none).
+
+    Per organisation and service the staff's objectives are added in slot order from zero
+    (what one bincount per service did), by one CSR product whose rows are the
+    organisations and whose entries are the staff in slot order (:func:`_staff_by_org`)."""
+    indptr, staff, ones, count = _staff_by_org(model, kind, n_orgs)
     out = np.full((n_orgs, model.n_services), 1.0 / model.n_services)
     has = count > 0
-    for k in range(model.n_services):
-        out[has, k] = np.bincount(org, weights=model.objective[staff, k], minlength=n_orgs)[has]
+    out[has] = csr_product(indptr, staff, ones, model.objective, n_orgs)[has]
     out[has] /= count[has, None]
+    return out
+
+
+def _staff_by_org(model: CommissioningModel, kind: int, n_orgs: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The present staff of ``kind`` by organisation: CSR row pointers, the staff's slots
+    (ascending within each organisation), ones, and the number per organisation; kept on
+    the model while the present staff are the same (compared element by element)."""
+    staff_mask = (model.pop.kind == kind) & model.present
+    cache = model.__dict__.setdefault("_staff_by_org", {})
+    hit = cache.get(kind)
+    if (hit is not None and hit[0] is model.pop.org and hit[1] == n_orgs
+            and np.array_equal(hit[2], staff_mask)):
+        return hit[3]
+    staff = np.flatnonzero(staff_mask)
+    org = model.pop.org[staff]
+    order = np.argsort(org, kind="stable")
+    count = np.bincount(org, minlength=n_orgs)
+    indptr = np.zeros(n_orgs + 1, np.int64)
+    np.cumsum(count, out=indptr[1:])
+    out = (indptr, staff[order].astype(np.int64), np.ones(staff.size), count.astype(float))
+    cache[kind] = (model.pop.org, n_orgs, staff_mask, out)
     return out
 
 
@@ -262,6 +328,12 @@ def _serving(model: CommissioningModel) -> tuple[sp.csr_array, sp.csr_array, sp.
     whose worker threads then spin on the other core (CPU time doubled, a sweep's other worker
     slowed).  Built once and kept while who-serves-whom is unchanged (a provider's exit
     changes it), not from the dense tables every step."""
+    return _serving_cached(model)[1]
+
+
+def _serving_cached(model: CommissioningModel) -> tuple:
+    """(key, :func:`_serving`'s matrices, their :class:`~simulation.measures.SystemWeights`),
+    rebuilt when who serves whom changed."""
     p = model.pop
     key = (p.la_serves.tobytes(), p.provider_serves.tobytes())
     cached = model.__dict__.get("_serving")
@@ -269,10 +341,11 @@ def _serving(model: CommissioningModel) -> tuple[sp.csr_array, sp.csr_array, sp.
         serves = p.provider_serves.T.astype(float)  # (G, n_providers)
         pop = serves * p.group_population[:, None]
         share = pop / np.maximum(pop.sum(axis=0, keepdims=True), 1.0)
-        cached = (key, (sp.csr_array(p.la_serves.T.astype(float)), sp.csr_array(serves),
-                        sp.csr_array(share * p.provider_size[None, :])))
+        mats = (sp.csr_array(p.la_serves.T.astype(float)), sp.csr_array(serves),
+                sp.csr_array(share * p.provider_size[None, :]))
+        cached = (key, mats, M.SystemWeights(mats[0], mats[1]))
         model.__dict__["_serving"] = cached
-    return cached[1]
+    return cached
 
 
 def system_objective(model: CommissioningModel) -> np.ndarray:
@@ -280,8 +353,9 @@ def system_objective(model: CommissioningModel) -> np.ndarray:
     p = model.pop
     la = _org_objectives(model, LOCAL_AUTHORITY, p.la_serves.shape[0])
     pr = _org_objectives(model, PROVIDER, p.provider_serves.shape[0])
-    la_groups, provider_groups, _ = _serving(model)
-    return M.system_objective(la, pr, model.national, la_groups, provider_groups)
+    # M.system_objective(la, pr, national, la_groups, provider_groups), the serving
+    # matrices' row sums kept with them
+    return _serving_cached(model)[2].objective(la, pr, model.national)
 
 
 def coherence_external(model: CommissioningModel) -> np.ndarray:
@@ -303,14 +377,16 @@ def tie_persistence(model: CommissioningModel) -> np.ndarray:
 
 def retention(model: CommissioningModel) -> np.ndarray:
     """Share of a group's slots held by the same person as a window ago."""
-    return _overall(model, M.retention(model.occupant_id, model.id_history[0], model.pop.group,
-                                       model.n_groups, mask=_members(model)))
+    # M.retention over the members' shared index: the share of unchanged occupant ids
+    then = model.id_history[0]
+    if then.shape != model.occupant_id.shape:
+        raise ValueError("ids_now and ids_then must have the same shape")
+    return _overall(model, _member_index(model).mean((model.occupant_id == then).astype(float)))
 
 
 def turnover(model: CommissioningModel) -> np.ndarray:
     """Share of a group's agents who left this step."""
-    return _overall(model, M.mean_by_group(model.left_this_step.astype(float), model.pop.group,
-                                           model.n_groups, mask=_members(model)))
+    return _overall(model, _member_index(model).mean(model.left_this_step.astype(float)))
 
 
 def decision_volatility(model: CommissioningModel) -> np.ndarray:
@@ -329,7 +405,11 @@ def leader_dependence(model: CommissioningModel) -> np.ndarray:
 def _group_capacity(model: CommissioningModel) -> np.ndarray:
     """What the providers serving each group can deliver, (G, K): each provider's capacity
     profile weighted by its size (``providers[].size``) times the group's share of the
-    population it serves."""
+    population it serves (once a collection: relevance_provider and wasted_spend read it)."""
+    return _scratch(model, "group_capacity", lambda: _compute_group_capacity(model))
+
+
+def _compute_group_capacity(model: CommissioningModel) -> np.ndarray:
     if not model.pop.provider_serves.size:
         return np.full((model.n_groups, model.n_services), 1.0 / model.n_services)
     cap = _serving(model)[2] @ model.capacity
@@ -377,27 +457,42 @@ def decision_span_per_head(model: CommissioningModel) -> np.ndarray:
     return per_head * (relevance_ceiling(model) - relevance_floor(model))
 
 
-def _misallocated(model: CommissioningModel, area_alloc: np.ndarray) -> np.ndarray:
-    mis = M.misallocated_per_head(area_alloc, model.area_need,
-                                  model.spec.decisions.budget_per_head)
-    return _overall(model, M.mean_by_group(mis, model.pop.area_group, model.n_groups,
-                                           weights=model.area_population))
+def _area_allocation(model: CommissioningModel, which: str) -> np.ndarray:
+    """What is spent in each area by the model's (``"model"``), the floor's or the
+    ceiling's decisions."""
+    if which == "model":
+        return model.area_alloc
+    return (model.floor_budget if which == "floor" else model.ceiling_budget).area
+
+
+def _area_tv(model: CommissioningModel, which: str) -> np.ndarray:
+    """TV(area allocation, area need) per area for ``which`` allocation, once a collection:
+    the distance that both the locality relevance (1 − TV) and the misallocated spend
+    (budget per head × TV) are made of."""
+    return _scratch(model, ("area_tv", which), lambda: M.tv_distance(
+        _area_allocation(model, which), model.area_need))
+
+
+def _misallocated(model: CommissioningModel, which: str) -> np.ndarray:
+    # M.misallocated_per_head(alloc, area_need, budget_per_head), its TV shared
+    mis = float(model.spec.decisions.budget_per_head) * _area_tv(model, which)
+    return _overall(model, _area_mean(model, mis))
 
 
 def misallocated_per_head(model: CommissioningModel) -> np.ndarray:
     """£ per head per year allocated away from need: budget per head × TV(allocation, need),
     per area (what is spent in an area against that area's need), population-weighted."""
-    return _misallocated(model, model.area_alloc)
+    return _misallocated(model, "model")
 
 
 def misallocated_floor_per_head(model: CommissioningModel) -> np.ndarray:
     """The same for the decisions fed no local knowledge (the floor's allocation)."""
-    return _misallocated(model, model.floor_budget.area)
+    return _misallocated(model, "floor")
 
 
 def misallocated_ceiling_per_head(model: CommissioningModel) -> np.ndarray:
     """The same for the decisions fed true need (the ceiling's allocation)."""
-    return _misallocated(model, model.ceiling_budget.area)
+    return _misallocated(model, "ceiling")
 
 
 def _misallocated_in_quintile(model: CommissioningModel, q: int) -> np.ndarray:
@@ -471,19 +566,18 @@ def relevance_provider(model: CommissioningModel) -> np.ndarray:
 
 def relevance_localities(model: CommissioningModel) -> np.ndarray:
     """Population-weighted mean over areas of 1 − TV(area allocation, area need)."""
-    rel = M.locality_relevance(model.area_alloc, model.area_need)
-    return _overall(model, M.mean_by_group(rel, model.pop.area_group, model.n_groups,
-                                           weights=model.area_population))
+    return _locality_relevance_of(model, "model")
 
 
 def _pct(r: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_span: float) -> np.ndarray:
     return M.relevance_skill(r, lo, hi, min_range=min_span)
 
 
-def _locality_relevance_of(model: CommissioningModel, area_alloc: np.ndarray) -> np.ndarray:
-    rel = M.locality_relevance(area_alloc, model.area_need)
-    return _overall(model, M.mean_by_group(rel, model.pop.area_group, model.n_groups,
-                                           weights=model.area_population))
+def _locality_relevance_of(model: CommissioningModel, which: str) -> np.ndarray:
+    """Per group and overall the population-weighted mean over areas of
+    M.locality_relevance (1 − TV(area allocation, area need)), once a collection."""
+    return _scratch(model, ("locality_relevance", which), lambda: _overall(
+        model, _area_mean(model, 1.0 - _area_tv(model, which))))
 
 
 def relevance_skill_localities(model: CommissioningModel) -> np.ndarray:
@@ -492,16 +586,16 @@ def relevance_skill_localities(model: CommissioningModel) -> np.ndarray:
     is spent in the locality, the locality's need), for the model's, the floor's and the
     ceiling's allocations; NaN (not interpretable) where the span is below
     ``decisions.min_span``."""
-    r = _locality_relevance_of(model, model.area_alloc)
-    lo = _locality_relevance_of(model, model.floor_budget.area)
-    hi = _locality_relevance_of(model, model.ceiling_budget.area)
+    r = _locality_relevance_of(model, "model")
+    lo = _locality_relevance_of(model, "floor")
+    hi = _locality_relevance_of(model, "ceiling")
     return _pct(r, lo, hi, model.spec.decisions.min_span)
 
 
 def decision_span_per_head_localities(model: CommissioningModel) -> np.ndarray:
     """Budget per head × (R_l,ceiling − R_l,floor) at the locality level (£ per head)."""
-    lo = _locality_relevance_of(model, model.floor_budget.area)
-    hi = _locality_relevance_of(model, model.ceiling_budget.area)
+    lo = _locality_relevance_of(model, "floor")
+    hi = _locality_relevance_of(model, "ceiling")
     return model.spec.decisions.budget_per_head * (hi - lo)
 
 
@@ -684,19 +778,17 @@ def board_ties_local_authority(model: CommissioningModel) -> np.ndarray:
 def engagement_gp(model: CommissioningModel) -> np.ndarray:
     """Mean engagement of the group's GPs."""
     gp = model.pop.kind == GP
-    return _overall(model, M.mean_by_group(model.engagement, model.pop.group, model.n_groups,
-                                           mask=gp & model.present))
+    return _overall(model, _index(model, "gp_present", lambda: gp & model.present).mean(
+        model.engagement))
 
 
 def engagement_all(model: CommissioningModel) -> np.ndarray:
     """Mean engagement of all the group's agents."""
-    return _overall(model, M.mean_by_group(model.engagement, model.pop.group, model.n_groups,
-                                           mask=_members(model)))
+    return _overall(model, _member_index(model).mean(model.engagement))
 
 
 def _reflected_share(model: CommissioningModel, formal: bool) -> np.ndarray:
-    agree = model.reflect >= model.spec.decisions.reflect_threshold
-    return _gp_share(model, agree, formal, known=np.isfinite(model.reflect))
+    return _gp_share(model, _reflected(model), formal, known=_known_reflect(model))
 
 
 def reflection_formal(model: CommissioningModel) -> np.ndarray:
@@ -711,10 +803,7 @@ def reflection_other(model: CommissioningModel) -> np.ndarray:
 
 
 def _reflection(model: CommissioningModel, formal: bool) -> np.ndarray:
-    gp = _gps(model, formal)
-    ok = np.isfinite(model.reflect)
-    return _overall(model, M.mean_by_group(np.nan_to_num(model.reflect), model.pop.group,
-                                           model.n_groups, mask=gp & ok))
+    return _overall(model, _gp_index(model, formal, True).mean(np.nan_to_num(model.reflect)))
 
 
 def reflected_formal(model: CommissioningModel) -> np.ndarray:
@@ -732,9 +821,27 @@ def _gp_share(model: CommissioningModel, agree: np.ndarray, formal: bool,
               known: np.ndarray | bool = True) -> np.ndarray:
     """Share of present GPs with (without) a formal role for whom ``agree`` holds, among
     those where it is ``known``."""
-    gp = _gps(model, formal) & known
-    return _overall(model, M.mean_by_group(agree.astype(float), model.pop.group, model.n_groups,
-                                           mask=gp))
+    if known is True:
+        index = _gp_index(model, formal, False)
+    elif known is _known_reflect(model):  # the reflection metrics' mask: its shared index
+        index = _gp_index(model, formal, True)
+    else:
+        index = M.GroupIndex(model.pop.group, model.n_groups, _gps(model, formal) & known)
+    return _overall(model, index.mean(agree.astype(float)))
+
+
+def _known_reflect(model: CommissioningModel) -> np.ndarray:
+    """Agents with a reflection score (a decision seen), once a collection."""
+    return _scratch(model, "known_reflect", lambda: np.isfinite(model.reflect))
+
+
+def _gp_index(model: CommissioningModel, formal: bool, known_reflect: bool) -> M.GroupIndex:
+    """The group index of the present GPs with (without) a formal role (and, with
+    ``known_reflect``, a reflection score)."""
+    if known_reflect:
+        return _index(model, ("gps_known", formal),
+                      lambda: _gps(model, formal) & _known_reflect(model))
+    return _index(model, ("gps", formal), lambda: _gps(model, formal))
 
 
 def _gps(model: CommissioningModel, formal: bool) -> np.ndarray:
@@ -764,12 +871,12 @@ def influence_formal(model: CommissioningModel) -> np.ndarray:
     """Share of GPs with a formal role whose engagement ≥ ``decisions.influence_threshold``:
     the model's "I can influence the work of the CCG if I choose to" (engagement is what the
     experience of influencing decisions builds, :mod:`simulation.engagement`)."""
-    return _gp_share(model, model.engagement >= model.spec.decisions.influence_threshold, True)
+    return _gp_share(model, _influential(model), True)
 
 
 def influence_other(model: CommissioningModel) -> np.ndarray:
     """The same share among GPs without a formal role."""
-    return _gp_share(model, model.engagement >= model.spec.decisions.influence_threshold, False)
+    return _gp_share(model, _influential(model), False)
 
 
 # ------------------------------------------------------------------ the surveys' questions
@@ -793,25 +900,61 @@ def _survey_share(model: CommissioningModel, agree: np.ndarray, cls: str,
     agents' serving matrix (:func:`simulation.knowledge_flows.serving_matrix`).  With an upper
     level (a PCT, an ICB) the body that commissions for a group is its upper body: the share
     is pooled over the body's respondents (each once) and reported for each of its groups."""
-    # the (respondent, body) pairs of the class, once a collection: the sums of 0/1 weights
-    # over all pairs are counts, so counting over the respondents' pairs only gives the same
-    # (exact) numbers
-    at, unit, n_units, unit_of = _scratch(model, ("survey_pairs", cls),
-                                          lambda: _pairs_of(model, cls))
+    # the (respondent, body) pairs of the class as a (bodies × agents) 0/1 CSR matrix, kept
+    # while the structure and the respondents are unchanged (_kept_pairs): its products with
+    # 0/1 vectors are counts, exact in any order of addition, so the numbers are those of
+    # counting the pairs one by one (np.bincount over the pairs, as before)
+    indptr, at, ones, den_all, unit_of = _scratch(model, ("survey_pairs", cls),
+                                                  lambda: _kept_pairs(model, cls))
+    n_units = den_all.size
     if known is True:  # the denominator is the class's: shared by its questions
-        den = _scratch(model, ("survey_den", cls),
-                       lambda: np.bincount(unit, minlength=n_units).astype(float))
-        ok = agree[at]
+        den = den_all
+        num = csr_product(indptr, at, ones, agree.astype(float), n_units)
     else:
-        k = np.asarray(known, bool)[at]
-        den = np.bincount(unit[k], minlength=n_units).astype(float)
-        ok = k & agree[at]
-    num = np.bincount(unit[ok], minlength=n_units).astype(float)
+        if known is _known_reflect(model):  # shared by the questions known from reflection
+            known_f = _scratch(model, "known_reflect_f", lambda: known.astype(float))
+            den = _scratch(model, ("survey_known", cls),
+                           lambda: csr_product(indptr, at, ones, known_f, n_units))
+        else:
+            known_f = np.asarray(known, bool).astype(float)
+            den = csr_product(indptr, at, ones, known_f, n_units)
+        num = csr_product(indptr, at, ones, known_f * agree, n_units)
     if unit_of is not None:  # each group gets its upper body's share
         den, num = den[unit_of], num[unit_of]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    share = np.full(den.size, np.nan)
+    pos = den > 0
+    share[pos] = num[pos] / den[pos]
     return _overall(model, share)
+
+
+def _kept_pairs(model: CommissioningModel, cls: str
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`_pairs_of` as a (units × agents) CSR matrix of ones — row pointers, respondents
+    (columns), ones — with each unit's number of pairs, and each group's unit (or None),
+    kept on the model from one collection to the next while what it
+    depends on is unchanged: the serving pairs (the same object), the groups' upper bodies
+    (``group_body`` and ``n_bodies``, which a reorganise replaces) and the class's
+    respondents (compared element by element).  With an upper level the pairs are
+    deduplicated by a sort of every serving pair (:func:`numpy.unique`), ~0.1–0.3 ms a class
+    a month, while the respondents change only with turnover and presence."""
+    resp = _respondents(model, cls)
+    gb = model.pop.group_body
+    cache = model.__dict__.setdefault("_survey_pairs_cache", {})
+    hit = cache.get(cls)
+    if (hit is not None and hit[0] is model.serving_pairs and hit[1] == model.pop.n_bodies
+            and ((gb is None and hit[2] is None)
+                 or (gb is not None and hit[2] is not None and np.array_equal(hit[2], gb)))
+            and np.array_equal(hit[3], resp)):
+        return hit[4]
+    rows, unit, n_units, unit_of = _pairs_of(model, cls)
+    order = np.argsort(unit, kind="stable")
+    den = np.bincount(unit, minlength=n_units)
+    indptr = np.zeros(n_units + 1, np.int64)
+    np.cumsum(den, out=indptr[1:])
+    out = (indptr, rows[order].astype(np.int64), np.ones(rows.size), den.astype(float), unit_of)
+    cache[cls] = (model.serving_pairs, model.pop.n_bodies, None if gb is None else gb.copy(),
+                  resp.copy(), out)
+    return out
 
 
 def _pairs_of(model: CommissioningModel, cls: str
@@ -835,7 +978,20 @@ def _pairs_of(model: CommissioningModel, cls: str
 
 def _engaged(model: CommissioningModel, level: str) -> np.ndarray:
     q = model.spec.survey_questions
-    return model.engagement >= (q.engaged_high if level == "high" else q.engaged_some)
+    return _scratch(model, ("engaged", level), lambda: model.engagement >= (
+        q.engaged_high if level == "high" else q.engaged_some))
+
+
+def _influential(model: CommissioningModel) -> np.ndarray:
+    """Engagement ≥ ``decisions.influence_threshold``, once a collection."""
+    return _scratch(model, "influential",
+                    lambda: model.engagement >= model.spec.decisions.influence_threshold)
+
+
+def _reflected(model: CommissioningModel) -> np.ndarray:
+    """Reflection ≥ ``decisions.reflect_threshold``, once a collection."""
+    return _scratch(model, "reflected",
+                    lambda: model.reflect >= model.spec.decisions.reflect_threshold)
 
 
 def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np.ndarray]:
@@ -845,17 +1001,16 @@ def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np
         if question == "engaged_some":
             return _survey_share(model, _engaged(model, "some"), cls)
         if question == "influence":
-            return _survey_share(model, model.engagement >= model.spec.decisions.influence_threshold,
-                                 cls)
+            return _survey_share(model, _influential(model), cls)
         if question == "reflected":
-            return _survey_share(model, model.reflect >= model.spec.decisions.reflect_threshold,
-                                 cls, known=np.isfinite(model.reflect))
+            return _survey_share(model, _reflected(model), cls, known=_known_reflect(model))
         if question == "informed":
             return _survey_share(model, _informed(model), cls)
         # acted_on: in contact with the body within the window, and its latest decision moved
         # what the respondent sees toward the respondent's priorities
-        return _survey_share(model, _informed(model) & model.moved_toward, cls,
-                             known=np.isfinite(model.reflect))
+        return _survey_share(model, _scratch(model, "acted_on",
+                                             lambda: _informed(model) & model.moved_toward),
+                             cls, known=_known_reflect(model))
 
     reporter.__name__ = f"survey_{question}_{cls}"
     reporter.__doc__ = f"Share of {_CLASS_WORDS[cls]} agreeing: {SURVEY_QUESTIONS[question][0]}"
@@ -896,8 +1051,7 @@ _SURVEY_REPORTERS = tuple(_survey_metric(q, c) for q in SURVEY_QUESTIONS
 
 def pathway_adoption(model: CommissioningModel) -> np.ndarray:
     """Share of the group's agents who have adopted the new clinical pathway."""
-    return _overall(model, M.mean_by_group(model.adopted.astype(float), model.pop.group,
-                                           model.n_groups, mask=_members(model)))
+    return _overall(model, _member_index(model).mean(model.adopted.astype(float)))
 
 
 class MetricInfo(NamedTuple):

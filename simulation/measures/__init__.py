@@ -17,8 +17,15 @@ All functions take and return numpy arrays (graphs as symmetric
 :mod:`scipy.sparse` arrays) and import nothing from the model.
 """
 
-from .coherence import external_coherence, internal_coherence, system_objective
+from .coherence import (
+    RowWeights,
+    SystemWeights,
+    external_coherence,
+    internal_coherence,
+    system_objective,
+)
 from .knowledge import (
+    GroupIndex,
     accuracy,
     detection_time,
     dispersion,
@@ -59,6 +66,9 @@ from .structure import (
 )
 
 __all__ = [
+    "GroupIndex",
+    "RowWeights",
+    "SystemWeights",
     "accuracy",
     "betweenness",
     "betweenness_centralisation",

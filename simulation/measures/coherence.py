@@ -12,9 +12,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from .._numeric import csr_product
 from .knowledge import dispersion_by_group, tv_distance
 
 __all__ = [
+    "RowWeights",
+    "SystemWeights",
     "external_coherence",
     "internal_coherence",
     "system_objective",
@@ -89,26 +92,92 @@ def external_coherence(board_objective, system_objective):
     return 1.0 - tv_distance(board_objective, system_objective)
 
 
+class RowWeights:
+    r"""The objectives-independent part of the weighted row means :math:`(W O) /
+    \operatorname{rowsum}(W)`: ``W`` as a float array (a float64 CSR array as it is), its
+    row sums and the rows with positive total weight, prepared once for a weight matrix that
+    several objectives are averaged with (the reporters keep one while who-serves-whom is
+    unchanged).  ``RowWeights(W).means(O)`` is the previous ``_weighted_row_means(W, O)``
+    bit for bit: the same row sums (scipy's), the same product loop (scipy's ``csr_matvecs``
+    for a sparse ``W``, :func:`simulation._numeric.csr_product`), the same divisions.
+
+    Raises
+    ------
+    ValueError
+        If ``W`` has a negative weight.
+    """
+
+    __slots__ = ("_den", "_rows", "has", "sparse", "totals", "w")
+
+    def __init__(self, weight_matrix):
+        if sp.issparse(weight_matrix):
+            # a float64 CSR array as it is (the reporters' cached serving matrices): the
+            # conversion would only copy it
+            w = weight_matrix if (isinstance(weight_matrix, sp.csr_array)
+                                  and weight_matrix.dtype == np.float64) \
+                else sp.csr_array(weight_matrix, dtype=float)
+            totals = np.asarray(w.sum(axis=1)).ravel()
+            negative = np.any(w.data < 0)
+        else:
+            w = np.asarray(weight_matrix, dtype=float)
+            totals = w.sum(axis=1)
+            negative = np.any(w < 0)
+        if negative:
+            raise ValueError("weight matrices must be non-negative")
+        self.w, self.totals, self.sparse = w, totals, sp.issparse(w)
+        self.has = totals > 0
+        # the rows with positive weight and their totals as a column, indexed once
+        self._rows = np.flatnonzero(self.has)
+        self._den = totals[self._rows][:, None]
+
+    def means(self, objectives):
+        """``(W @ O) / rowsum(W)`` (zero rows where the total weight is not positive) and the
+        mask of rows with positive total weight."""
+        w = self.w
+        if self.sparse:
+            x = np.asarray(objectives, dtype=float)
+            if x.ndim == 2 and x.shape[0] == w.shape[1]:
+                sums = csr_product(w.indptr, w.indices, w.data, x, w.shape[0])
+            else:  # scipy's own product (and its errors) for anything else
+                sums = np.asarray(w @ objectives)
+        else:
+            sums = w @ objectives
+        rows = self._rows
+        if rows.size == sums.shape[0]:  # every row has weight: the same divisions, no gather
+            return sums / self._den, self.has
+        means = np.zeros_like(sums)
+        means[rows] = sums[rows] / self._den  # = sums[has] / totals[has, None]
+        return means, self.has
+
+
 def _weighted_row_means(weight_matrix, objectives):
     """Return (W @ O) / rowsum(W) and a mask of rows with positive total weight."""
-    if sp.issparse(weight_matrix):
-        # a float64 CSR array as it is (the reporters' cached serving matrices): the
-        # conversion would only copy it
-        w = weight_matrix if (isinstance(weight_matrix, sp.csr_array)
-                              and weight_matrix.dtype == np.float64) \
-            else sp.csr_array(weight_matrix, dtype=float)
-        totals = np.asarray(w.sum(axis=1)).ravel()
-        sums = np.asarray(w @ objectives)
-    else:
-        w = np.asarray(weight_matrix, dtype=float)
-        totals = w.sum(axis=1)
-        sums = w @ objectives
-    if np.any(w.data < 0 if sp.issparse(w) else w < 0):
-        raise ValueError("weight matrices must be non-negative")
-    has = totals > 0
-    means = np.zeros_like(sums)
-    means[has] = sums[has] / totals[has, None]
-    return means, has
+    return RowWeights(weight_matrix).means(objectives)
+
+
+class SystemWeights:
+    """:func:`system_objective` with its two weight matrices prepared once
+    (:class:`RowWeights`): ``SystemWeights(W_LA, W_P).objective(o_LA, o_P, national)`` is
+    ``system_objective(o_LA, o_P, national, W_LA, W_P)`` — its implementation."""
+
+    __slots__ = ("la", "provider")
+
+    def __init__(self, la_weight_matrix, provider_weight_matrix):
+        self.la = RowWeights(la_weight_matrix)
+        self.provider = RowWeights(provider_weight_matrix)
+
+    def objective(self, la_obj, provider_obj, national):
+        """The system objective of each group, (G, K): :func:`system_objective`."""
+        la_obj = np.asarray(la_obj, dtype=float)
+        provider_obj = np.asarray(provider_obj, dtype=float)
+        la_mean, has_la = self.la.means(la_obj)
+        p_mean, has_p = self.provider.means(provider_obj)
+        if la_mean.shape != p_mean.shape:
+            raise ValueError("weight matrices must have the same number of rows (groups)")
+        nat = np.broadcast_to(np.asarray(national, dtype=float), la_mean.shape)
+        parts = has_la.astype(float) + has_p.astype(float) + 1.0
+        mix = (la_mean + p_mean + nat) / parts[:, None]  # absent parts are zero rows
+        return mix / mix.sum(axis=1, keepdims=True)
 
 
 def system_objective(la_obj, provider_obj, national, la_weight_matrix, provider_weight_matrix):
@@ -158,13 +227,5 @@ def system_objective(la_obj, provider_obj, national, la_weight_matrix, provider_
     >>> system_objective(la, prov, [0.2, 0.8], w_la, w_p).round(12).tolist()
     [[0.4, 0.6], [0.6, 0.4]]
     """
-    la_obj = np.asarray(la_obj, dtype=float)
-    provider_obj = np.asarray(provider_obj, dtype=float)
-    la_mean, has_la = _weighted_row_means(la_weight_matrix, la_obj)
-    p_mean, has_p = _weighted_row_means(provider_weight_matrix, provider_obj)
-    if la_mean.shape != p_mean.shape:
-        raise ValueError("weight matrices must have the same number of rows (groups)")
-    nat = np.broadcast_to(np.asarray(national, dtype=float), la_mean.shape)
-    parts = has_la.astype(float) + has_p.astype(float) + 1.0
-    mix = (la_mean + p_mean + nat) / parts[:, None]  # absent parts are zero rows
-    return mix / mix.sum(axis=1, keepdims=True)
+    return SystemWeights(la_weight_matrix, provider_weight_matrix).objective(
+        la_obj, provider_obj, national)

@@ -19,6 +19,7 @@ import numpy as np
 from .._numeric import csr_product, row_sums
 
 __all__ = [
+    "GroupIndex",
     "accuracy",
     "detection_time",
     "dispersion",
@@ -134,33 +135,110 @@ def _group_sums(values, group, n_groups, weights=None):
     return out
 
 
-def _sorted_means(values, rows, g, n_groups, weights):
-    """:func:`mean_by_group` of ``values[rows]`` whose labels ``g`` are sorted.
+class GroupIndex:
+    """The selection of rows that :func:`mean_by_group` aggregates, prepared once and
+    reusable for several value arrays with the same ``group`` and ``mask`` (the reporters
+    share one per mask within a collection).
 
-    The selected rows of each group are then one row of a (G, N) CSR matrix ``M`` holding
-    the weights (ones without weights), and ``M @ values`` adds, per group, the same
-    products in the same (row) order as the bincounts do — bit for bit — in one pass over
-    the values instead of one per column.  Agents are numbered group by group, so the
-    model's per-group metrics take this path.
+    ``GroupIndex(group, n_groups, mask).mean(values, weights)`` is
+    ``mean_by_group(values, group, n_groups, mask, weights)`` bit for bit — it is its
+    implementation: the same selection, the same kernel (a CSR product over the group
+    boundaries when the selected labels are sorted and more than 64, else one bincount per
+    column), the same additions in the same order.
+
+    Attributes
+    ----------
+    rows : numpy.ndarray
+        The selected rows (label ≥ 0 and ``mask``), ascending.
+    g : numpy.ndarray
+        Their labels.
+    indptr : numpy.ndarray of int64 or None
+        The group boundaries in ``rows`` when the labels are sorted (the CSR path), else None.
     """
-    n = values.shape[0]
-    # the group boundaries searched in g's own integer type (an int64 needle made numpy
-    # convert the whole int32 label array on every call: 6x slower at England)
-    kind = g.dtype if np.issubdtype(g.dtype, np.integer) and np.iinfo(g.dtype).max > n_groups \
-        else np.int64
-    indptr = np.searchsorted(g, np.arange(n_groups + 1, dtype=kind)).astype(np.int64)
-    rows = np.asarray(rows, np.int64)
-    if weights is None:
-        data = np.ones(rows.size)
-        totals = np.diff(indptr).astype(float)
-    else:
-        data = np.asarray(weights, dtype=float)[rows]
-        totals = csr_product(indptr, rows, data, np.ones(n), n_groups)
-    sums = csr_product(indptr, rows, data, values, n_groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = sums / (totals if sums.ndim == 1 else totals[:, None])
-    out[totals <= 0] = np.nan
-    return out
+
+    __slots__ = ("_counts", "_local", "g", "indptr", "n", "n_groups", "rows")
+
+    def __init__(self, group, n_groups, mask=None):
+        group, keep = _group_index(group, n_groups, mask)
+        self.n = group.shape[0]
+        self.n_groups = n_groups
+        rows = np.flatnonzero(keep)
+        g = group[rows]
+        self.g = g
+        self._counts = None
+        self._local = None
+        if g.size > 64 and bool((g[1:] >= g[:-1]).all()):
+            # the group boundaries searched in g's own integer type (an int64 needle made
+            # numpy convert the whole int32 label array on every call: 6x slower at England)
+            kind = g.dtype if np.issubdtype(g.dtype, np.integer) and \
+                np.iinfo(g.dtype).max > n_groups else np.int64
+            self.indptr = np.searchsorted(g, np.arange(n_groups + 1, dtype=kind)).astype(np.int64)
+            self.rows = np.asarray(rows, np.int64)
+        else:
+            self.indptr = None
+            self.rows = rows
+
+    def selected(self) -> GroupIndex:
+        """The index over the selected rows themselves: ``.selected().mean(v[rows])`` is
+        ``mean_by_group(v[rows], g, n_groups)`` (values already gathered)."""
+        if self._local is None:
+            local = GroupIndex.__new__(GroupIndex)
+            local.n = self.rows.size
+            local.n_groups = self.n_groups
+            local.g = self.g
+            local.indptr = self.indptr
+            local.rows = np.arange(self.rows.size, dtype=np.int64 if self.indptr is not None
+                                   else np.intp)
+            local._counts = None
+            local._local = None
+            self._local = local
+        return self._local
+
+    def mean(self, values, weights=None):
+        """Weighted mean of ``values`` (N,) or (N, K) per group over the selected rows (NaN
+        where a group has no selected row or zero total weight): :func:`mean_by_group`."""
+        values = np.asarray(values, dtype=float)
+        if values.shape[0] != self.n:
+            raise ValueError("values and group must have the same length")
+        n_groups, rows = self.n_groups, self.rows
+        if self.indptr is not None:
+            # the selected rows of each group are one row of a (G, N) CSR matrix M holding the
+            # weights (ones without weights), and M @ values adds, per group, the same products
+            # in the same (row) order as the bincounts do — bit for bit — in one pass over the
+            # values instead of one per column
+            indptr = self.indptr
+            if weights is None:
+                data = np.ones(rows.size)
+                if self._counts is None:
+                    self._counts = np.diff(indptr).astype(float)
+                totals = self._counts
+            else:
+                data = np.asarray(weights, dtype=float)[rows]
+                totals = csr_product(indptr, rows, data, np.ones(self.n), n_groups)
+            sums = csr_product(indptr, rows, data, values, n_groups)
+        else:
+            g = self.g
+            if weights is None:  # unit weights: counts, and sums of the values (v·1 = v)
+                w = None
+                totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
+            else:
+                w = np.asarray(weights, dtype=float)[rows]
+                totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
+            sums = _group_sums(values[rows], g, n_groups, w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = sums / (totals if sums.ndim == 1 else totals[:, None])
+        out[totals <= 0] = np.nan
+        return out
+
+    def dispersion(self, beliefs, weights=None):
+        """:func:`dispersion_by_group` over the selected rows: the weighted mean per group of
+        each row's TV distance to its group's weighted mean row."""
+        b = np.asarray(beliefs, dtype=float)
+        means = self.mean(b, weights)
+        rows = self.rows
+        dist = tv_distance(b[rows], means[self.g])
+        return self.selected().mean(dist, None if weights is None
+                                    else np.asarray(weights)[rows])
 
 
 def mean_by_group(values, group, n_groups, mask=None, weights=None):
@@ -198,26 +276,7 @@ def mean_by_group(values, group, n_groups, mask=None, weights=None):
     >>> mean_by_group([1.0, 3.0, 5.0, 7.0], [0, 0, 1, -1], 3).tolist()
     [2.0, 5.0, nan]
     """
-    values = np.asarray(values, dtype=float)
-    group, keep = _group_index(group, n_groups, mask)
-    if values.shape[0] != group.shape[0]:
-        raise ValueError("values and group must have the same length")
-    rows = np.flatnonzero(keep)
-    g = group[rows]
-    if g.size > 64 and bool((g[1:] >= g[:-1]).all()):
-        return _sorted_means(values, rows, g, n_groups, weights)
-    if weights is None:  # unit weights: counts, and sums of the values themselves (v·1 = v)
-        w = None
-        totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
-    else:
-        w = np.asarray(weights, dtype=float)[keep]
-        totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
-    sums = _group_sums(values[keep], g, n_groups, w)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        den = totals if sums.ndim == 1 else totals[:, None]
-        out = sums / den
-    out[totals <= 0] = np.nan
-    return out
+    return GroupIndex(group, n_groups, mask).mean(values, weights)
 
 
 def dispersion(beliefs, weights=None):
@@ -301,14 +360,7 @@ def dispersion_by_group(beliefs, group, n_groups, mask=None, weights=None):
     >>> dispersion_by_group(b, [0, 0, 1], 3).tolist()
     [0.5, 0.0, nan]
     """
-    b = np.asarray(beliefs, dtype=float)
-    means = mean_by_group(b, group, n_groups, mask=mask, weights=weights)
-    group, keep = _group_index(group, n_groups, mask)
-    g = group[keep]
-    dist = tv_distance(b[keep], means[g])
-    return mean_by_group(
-        dist, g, n_groups, weights=None if weights is None else np.asarray(weights)[keep]
-    )
+    return GroupIndex(group, n_groups, mask).dispersion(beliefs, weights)
 
 
 def detection_time(series, shock_step, baseline_window=3, fraction=0.5, true_series=None):
