@@ -195,8 +195,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     # (progress bar, notebook kernel, Dask client), so no lock is copied in a held state.
     # The server starts once per process (~1 import of the simulator); later pools are fast.
     ctx = multiprocessing.get_context("forkserver")
+    # The compiled kernels are loaded there too (worker_preload), once per pool.
     ctx.set_forkserver_preload(["simulation.experiment.executors", "simulation.results",
-                                "simulation.experiment.outcomes"])
+                                "simulation.experiment.outcomes",
+                                "simulation.experiment.worker_preload"])
     return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_ignore_sigint)
 
 
