@@ -256,38 +256,52 @@ def tie_weights(w, used, reinforce, decay, maintenance, dissolve_below):
     return out, lasting
 
 
-def kept_triads(indptr, indices, tie, lasting, starters, u1, u2):
-    """:func:`simulation.tie_dynamics.close_triads` on the lasting ties' pattern.
-
-    The pattern (``Ties.pattern(lasting)``: the structure's entries whose tie lasts, in
-    entry order) is compacted once; returns the proposals ``(i, k)`` and every agent's degree
-    in it."""
+def kept_triads(indptr, indices, tie, src, dst, lasting, starters, u1, u2):
+    """:func:`simulation.tie_dynamics.close_triads` on the lasting ties' pattern
+    (``Ties.pattern(lasting)``: the entries of the structure ``indptr``, ``indices``, ``tie``
+    whose tie lasts, in entry order), without laying that pattern out: each agent's degree in
+    it is its degree less its ties that do not last, and a starter's (or its neighbour's)
+    ``floor(u * deg)``-th lasting neighbour is found by scanning its own row only.  Returns the
+    proposals ``(i, k)`` and every agent's degree in the pattern."""
     n = indptr.size - 1
-    kptr = np.empty(n + 1, np.int64)
-    kidx = np.empty(indices.size, np.int64)
-    c = 0
+    deg = np.empty(n, np.int64)
     for r in range(n):
-        kptr[r] = c
-        for p in range(indptr[r], indptr[r + 1]):
-            if lasting[tie[p]]:
-                kidx[c] = indices[p]
-                c += 1
-    kptr[n] = c
+        deg[r] = indptr[r + 1] - indptr[r]
+    for e in range(lasting.size):
+        if not lasting[e]:
+            deg[src[e]] -= 1
+            deg[dst[e]] -= 1
     a = np.empty(starters.size, np.int64)
     b = np.empty(starters.size, np.int64)
     q = 0
     for s in range(starters.size):
         i = starters[s]
-        di = kptr[i + 1] - kptr[i]
+        di = deg[i]
         if di > 0:
-            j = kidx[kptr[i] + np.int64(np.floor(u1[s] * di))]
-            dj = kptr[j + 1] - kptr[j]
-            k = kidx[kptr[j] + np.int64(np.floor(u2[s] * dj))]
+            want = np.int64(np.floor(u1[s] * di))
+            p = indptr[i]
+            while True:  # the want-th lasting entry of row i
+                if lasting[tie[p]]:
+                    if want == 0:
+                        break
+                    want -= 1
+                p += 1
+            j = indices[p]
+            dj = deg[j]
+            want = np.int64(np.floor(u2[s] * dj))
+            p = indptr[j]
+            while True:
+                if lasting[tie[p]]:
+                    if want == 0:
+                        break
+                    want -= 1
+                p += 1
+            k = indices[p]
             if k != i:
                 a[q] = i
                 b[q] = k
                 q += 1
-    return a[:q], b[:q], kptr[1:] - kptr[:-1]
+    return a[:q], b[:q], deg
 
 
 def merge_ties(keys, src, dst, weight, new_keys, new_src, new_dst, new_weight):

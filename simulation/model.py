@@ -990,7 +990,8 @@ class CommissioningModel(mesa.Model):
                                       & self.active)
             u = self.rng.random((2, starters.size))
             if kern is not None:  # close_triads on before.pattern(lasting), compiled
-                a, b, degree = kern.kept_triads(*before._structure(), lasting, starters, u[0], u[1])
+                a, b, degree = kern.kept_triads(*before._structure(), before.src, before.dst,
+                                                lasting, starters, u[0], u[1])
             else:
                 nbrs = before.pattern(lasting)  # = t.pattern(), from the structure built already
                 a, b = close_triads(nbrs, starters, u[0], u[1])

@@ -330,14 +330,15 @@ def _triads_loop(t, lasting, starters, u1, u2):
     return np.array(a, np.int64), np.array(b, np.int64), np.array([len(x) for x in nb], np.int64)
 
 
+@pytest.mark.parametrize("share", [0.0, 0.8, 1.0])
 @pytest.mark.parametrize("n,m", [(0, 0), (1, 0), (5, 3), (100, 300), (400, 3000)])
-def test_kept_triads_equal_close_triads_on_the_kept_pattern(kern, n, m):
+def test_kept_triads_equal_close_triads_on_the_kept_pattern(kern, n, m, share):
     rng = np.random.default_rng(n + m)
     t = _random_ties(rng, n, m)
-    lasting = rng.random(t.m) < 0.8
+    lasting = rng.random(t.m) < share
     starters = np.flatnonzero(rng.random(n) < 0.5)
     u = rng.random((2, starters.size))
-    a, b, deg = kern.kept_triads(*t._structure(), lasting, starters, u[0], u[1])
+    a, b, deg = kern.kept_triads(*t._structure(), t.src, t.dst, lasting, starters, u[0], u[1])
     nbrs = t.pattern(lasting)
     wa, wb = close_triads(nbrs, starters, u[0], u[1])
     assert same(a, wa) and same(b, wb)
