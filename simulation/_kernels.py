@@ -34,7 +34,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-__all__ = ["MODES", "kernels", "mode"]
+__all__ = ["AUTO_MIN_WORK", "MODES", "kernels", "loaded", "mode"]
 
 #: The accepted values of ``COMMNET_KERNELS``.
 MODES = ("auto", "numba", "numpy")
@@ -52,19 +52,39 @@ def mode() -> str:
     return m
 
 
-def kernels() -> SimpleNamespace | None:
+#: ``auto`` loads numba for a caller only when the work it announces (agent-months: agents
+#: × months still to run, burn-in included) is at least this.  Measured break-even (issue 24,
+#: 6 Dec 2026): a new process pays ≈ 0.4–0.8 s to import numba and load the cached kernels,
+#: and the kernels save ≈ 0.6 µs (East of England) to 0.8 µs (England × 0.1) per agent-month,
+#: so they pay from ≈ 10⁶ agent-months (one East of England run is 1,551 × 180 ≈ 2.8·10⁵;
+#: one England run 58,889 × 84 ≈ 4.9·10⁶).  Once loaded (by a larger caller, or by a worker
+#: pool's preload) they are used for everything.  Either path gives the same bits.
+AUTO_MIN_WORK = 1_000_000
+
+
+def kernels(work: float | None = None) -> SimpleNamespace | None:
     """The compiled kernels, or ``None`` when the numpy path is to run (``COMMNET_KERNELS``).
 
-    The first call that selects them imports numba and compiles (or loads from the cache)
-    every kernel; later calls return the same namespace.
+    ``work`` is what the caller is about to run, in agent-months (``None``: unknown, treated
+    as large).  With ``auto``, numba is imported only for work of at least
+    :data:`AUTO_MIN_WORK`, or when the kernels are loaded already.  The first call that
+    selects them imports numba and compiles (or loads from the cache) every kernel; later
+    calls return the same namespace.
     """
     m = mode()
     if m == "numpy":
         return None
+    if m == "auto" and not _tried and work is not None and work < AUTO_MIN_WORK:
+        return None  # not worth numba's import for this caller alone
     k = _compiled if _tried else _compile()
     if k is None and m == "numba":
         raise ImportError(f"COMMNET_KERNELS=numba but numba cannot be used: {_error!r}")
     return k
+
+
+def loaded() -> bool:
+    """Whether the compiled kernels are loaded in this process."""
+    return _compiled is not None
 
 
 def _compile() -> SimpleNamespace | None:

@@ -196,6 +196,8 @@ class CommissioningModel(mesa.Model):
         self.capacity = p.provider_capacity.copy()
         self.levers = {name: lever.model_dump() for name, lever in s.leadership}
         self.month = -s.burn_in
+        # agent-months this model will run: whether COMMNET_KERNELS=auto loads numba for it
+        self.kernel_work = n * (s.burn_in + s.steps)
         self.turnover_sensitivity = s.turnover.engagement_sensitivity
         self.engagement_base, self.engagement_sd = self._engagement_params(np.arange(n))
         # newcomers' local climate: one per (type, unit), key = type * n_units + unit; slots
@@ -605,7 +607,7 @@ class CommissioningModel(mesa.Model):
     def observe_need(self) -> None:
         """Active agents observe the need of their scope (:func:`~simulation.knowledge_flows.observe`)."""
         o = self.spec.observation
-        kern = _kernels.kernels()
+        kern = _kernels.kernels(self.kernel_work)
         if kern is not None and 1 <= self.belief.shape[1] <= 128:  # compiled: the same bits
             eps = self.rng.standard_normal(self.belief.shape)
             arg = kern.observe_noise(o.noise, self.type_noise, o.noise_engagement_factor,
@@ -640,7 +642,7 @@ class CommissioningModel(mesa.Model):
         act = self.active
         informal = self.spec.knowledge_routes.informal_ties
         if t.m and (e.rule == "degroot" or not informal) and t.weight.min() > 0:
-            kern = _kernels.kernels()
+            kern = _kernels.kernels(self.kernel_work)
             if kern is not None:  # the compiled DeGroot month: the same bits
                 self._exchange_compiled(kern, informal)
                 return
@@ -977,7 +979,7 @@ class CommissioningModel(mesa.Model):
         maintenance = 0.5 * lever["intensity"] if lever["enabled"] else 0.0
         t = self.ties
         used = self.used if self.used.size == t.m else np.zeros(t.m, bool)
-        kern = _kernels.kernels()
+        kern = _kernels.kernels(self.kernel_work)
         if kern is not None:
             t.weight, lasting = kern.tie_weights(t.weight, used, s.reinforce, s.decay, maintenance,
                                                  s.dissolve_below)

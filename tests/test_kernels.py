@@ -432,3 +432,34 @@ def test_relevance_kernel_input_is_the_per_tie_values(tiny):
     got = t.per_tie(("source_relevance", e.source_relevance, id(m.serving_bits)),
                     partial(tie_relevance, bits=m.serving_bits, relevance=e.source_relevance))
     assert same(got, tie_relevance(t.src, t.dst, m.serving_bits, e.source_relevance))
+
+
+def test_auto_loads_numba_only_for_work_that_pays(monkeypatch):
+    """``auto`` does not import numba for a caller below AUTO_MIN_WORK agent-months unless the
+    kernels are loaded already; at or above it (or with unknown work) it loads them."""
+    monkeypatch.setenv("COMMNET_KERNELS", "auto")
+    monkeypatch.setattr(_kernels, "_compiled", None)
+    monkeypatch.setattr(_kernels, "_tried", False)
+    small = _kernels.AUTO_MIN_WORK - 1
+    assert _kernels.kernels(small) is None
+    assert not _kernels.loaded() and not _kernels._tried  # nothing imported for it
+    monkeypatch.setenv("COMMNET_KERNELS", "numpy")
+    assert _kernels.kernels(10 * _kernels.AUTO_MIN_WORK) is None
+    if HAVE_NUMBA:
+        monkeypatch.setenv("COMMNET_KERNELS", "auto")
+        k = _kernels.kernels(_kernels.AUTO_MIN_WORK)
+        assert k is not None and _kernels.loaded()
+        assert _kernels.kernels(small) is k  # loaded: used for everything
+        monkeypatch.setenv("COMMNET_KERNELS", "numba")
+        monkeypatch.setattr(_kernels, "_compiled", None)
+        monkeypatch.setattr(_kernels, "_tried", False)
+        assert _kernels.kernels(small) is not None  # numba: whatever the work
+
+
+def test_model_announces_its_agent_months():
+    from simulation.loader import load_scenario
+    from simulation.model import CommissioningModel
+
+    s = load_scenario(ROOT / "scenarios/teaching.yaml", ["burn_in=3", "steps=5"])
+    m = CommissioningModel(s, seed=1, collect=False)
+    assert m.kernel_work == m.n_agents * 8
