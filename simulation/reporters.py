@@ -126,7 +126,19 @@ def _index(model: CommissioningModel, key: object, mask: Callable[[], np.ndarray
     ``mask()`` holds), built once a collection per ``key``: ``_index(...).mean(v)`` is
     ``mean_by_group(v, model.pop.group, model.n_groups, mask=mask())`` bit for bit."""
     return _scratch(model, ("index", key), lambda: M.GroupIndex(
-        model.pop.group, model.n_groups, None if mask is None else mask()))
+        model.pop.group, model.n_groups, None if mask is None else mask(),
+        labels_sorted=_labels_sorted(model)))
+
+
+def _labels_sorted(model: CommissioningModel) -> bool:
+    """Whether the agents' group labels ≥ 0 are in ascending order (agents are numbered
+    group by group), checked once a collection."""
+    def check() -> bool:
+        g = model.pop.group
+        g = g[g >= 0]
+        return bool((g[1:] >= g[:-1]).all())
+
+    return _scratch(model, "labels_sorted", check)
 
 
 def _member_index(model: CommissioningModel) -> M.GroupIndex:
@@ -887,7 +899,7 @@ def _respondents(model: CommissioningModel, cls: str) -> np.ndarray:
     p = model.pop
     if cls == "stakeholder":
         return _scratch(model, ("respondents", cls), lambda: model.present & (
-            np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG)))
+            (p.kind == PROVIDER) | (p.kind == LOCAL_AUTHORITY) | (p.role == R_PPG)))
     return _scratch(model, ("respondents", cls), lambda: model.present & (p.role == R_GP)
                     & (model.formal_role == (cls == "formal")))
 
