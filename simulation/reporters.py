@@ -126,7 +126,19 @@ def _index(model: CommissioningModel, key: object, mask: Callable[[], np.ndarray
     ``mask()`` holds), built once a collection per ``key``: ``_index(...).mean(v)`` is
     ``mean_by_group(v, model.pop.group, model.n_groups, mask=mask())`` bit for bit."""
     return _scratch(model, ("index", key), lambda: M.GroupIndex(
-        model.pop.group, model.n_groups, None if mask is None else mask()))
+        model.pop.group, model.n_groups, None if mask is None else mask(),
+        labels_sorted=_labels_sorted(model)))
+
+
+def _labels_sorted(model: CommissioningModel) -> bool:
+    """Whether the agents' group labels ≥ 0 are in ascending order (agents are numbered
+    group by group), checked once a collection."""
+    def check() -> bool:
+        g = model.pop.group
+        g = g[g >= 0]
+        return bool((g[1:] >= g[:-1]).all())
+
+    return _scratch(model, "labels_sorted", check)
 
 
 def _member_index(model: CommissioningModel) -> M.GroupIndex:
@@ -301,12 +313,13 @@ def _staff_by_org(model: CommissioningModel, kind: int, n_orgs: int
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The present staff of ``kind`` by organisation: CSR row pointers, the staff's slots
     (ascending within each organisation), ones, and the number per organisation; kept on
-    the model while the present staff are the same (compared element by element)."""
+    the model while the present staff and their organisations are the same (compared
+    element by element)."""
     staff_mask = (model.pop.kind == kind) & model.present
     cache = model.__dict__.setdefault("_staff_by_org", {})
     hit = cache.get(kind)
-    if (hit is not None and hit[0] is model.pop.org and hit[1] == n_orgs
-            and np.array_equal(hit[2], staff_mask)):
+    if (hit is not None and hit[1] == n_orgs and np.array_equal(hit[2], staff_mask)
+            and np.array_equal(hit[0], model.pop.org)):
         return hit[3]
     staff = np.flatnonzero(staff_mask)
     org = model.pop.org[staff]
@@ -315,7 +328,7 @@ def _staff_by_org(model: CommissioningModel, kind: int, n_orgs: int
     indptr = np.zeros(n_orgs + 1, np.int64)
     np.cumsum(count, out=indptr[1:])
     out = (indptr, staff[order].astype(np.int64), np.ones(staff.size), count.astype(float))
-    cache[kind] = (model.pop.org, n_orgs, staff_mask, out)
+    cache[kind] = (model.pop.org.copy(), n_orgs, staff_mask, out)
     return out
 
 
@@ -887,7 +900,7 @@ def _respondents(model: CommissioningModel, cls: str) -> np.ndarray:
     p = model.pop
     if cls == "stakeholder":
         return _scratch(model, ("respondents", cls), lambda: model.present & (
-            np.isin(p.kind, (PROVIDER, LOCAL_AUTHORITY)) | (p.role == R_PPG)))
+            (p.kind == PROVIDER) | (p.kind == LOCAL_AUTHORITY) | (p.role == R_PPG)))
     return _scratch(model, ("respondents", cls), lambda: model.present & (p.role == R_GP)
                     & (model.formal_role == (cls == "formal")))
 
@@ -941,7 +954,8 @@ def _kept_pairs(model: CommissioningModel, cls: str
     gb = model.pop.group_body
     cache = model.__dict__.setdefault("_survey_pairs_cache", {})
     hit = cache.get(cls)
-    if (hit is not None and hit[0] is model.serving_pairs and hit[1] == model.pop.n_bodies
+    if (hit is not None and hit[0] is model.serving_pairs
+            and hit[1] == (model.pop.n_bodies, model.n_groups)
             and ((gb is None and hit[2] is None)
                  or (gb is not None and hit[2] is not None and np.array_equal(hit[2], gb)))
             and np.array_equal(hit[3], resp)):
@@ -952,7 +966,8 @@ def _kept_pairs(model: CommissioningModel, cls: str
     indptr = np.zeros(n_units + 1, np.int64)
     np.cumsum(den, out=indptr[1:])
     out = (indptr, rows[order].astype(np.int64), np.ones(rows.size), den.astype(float), unit_of)
-    cache[cls] = (model.serving_pairs, model.pop.n_bodies, None if gb is None else gb.copy(),
+    cache[cls] = (model.serving_pairs, (model.pop.n_bodies, model.n_groups),
+                  None if gb is None else gb.copy(),
                   resp.copy(), out)
     return out
 

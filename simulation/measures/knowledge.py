@@ -158,7 +158,10 @@ class GroupIndex:
 
     __slots__ = ("_counts", "_local", "g", "indptr", "n", "n_groups", "rows")
 
-    def __init__(self, group, n_groups, mask=None):
+    def __init__(self, group, n_groups, mask=None, labels_sorted=False):
+        """``labels_sorted=True`` is the caller's guarantee that the labels ≥ 0 of ``group``
+        are sorted (agents numbered group by group): every selection of them is then sorted
+        too, and the check of the selected labels is skipped (the same kernel is chosen)."""
         group, keep = _group_index(group, n_groups, mask)
         self.n = group.shape[0]
         self.n_groups = n_groups
@@ -167,7 +170,7 @@ class GroupIndex:
         self.g = g
         self._counts = None
         self._local = None
-        if g.size > 64 and bool((g[1:] >= g[:-1]).all()):
+        if g.size > 64 and (labels_sorted or bool((g[1:] >= g[:-1]).all())):
             # the group boundaries searched in g's own integer type (an int64 needle made
             # numpy convert the whole int32 label array on every call: 6x slower at England)
             kind = g.dtype if np.issubdtype(g.dtype, np.integer) and \
