@@ -300,7 +300,7 @@ class CommissioningModel(mesa.Model):
     def _snapshot(self, mesa_keys: set[str]) -> bytes:
         """The model's own state after the burn-in (not Mesa's internals, nor the agents,
         which read everything from the arrays), with the generators' states, pickled."""
-        skip = mesa_keys | {"spec", "occupant", "_seen_cache"}
+        skip = mesa_keys | {"spec", "occupant", "_seen_cache", *_STRUCTURE_CACHES}
         state = {k: v for k, v in vars(self).items() if k not in skip}
         state["agent_id_counter"] = self.agent_id_counter
         return pickle.dumps((state, self.rng.bit_generator.state, self.random.getstate()),
@@ -344,7 +344,7 @@ class CommissioningModel(mesa.Model):
         local-authority staff)."""
         o = self.spec.observation
         old = self.need_history[0] if o.data_lag and self.need_history else self.practice_need
-        data = self.data_scope @ old
+        data = _product(self.data_scope, old)
         data = activity_view(data, self.allocation_seen()[self.data_observer],
                              o.activity_supply_share)
         seen = self.truth.copy()
@@ -387,8 +387,8 @@ class CommissioningModel(mesa.Model):
         unit = key_all[ok]
         total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all)
         count = np.bincount(unit, minlength=n_all)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c_all = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+        c_all = total / np.maximum(count, 1)
+        c_all[count == 0] = np.nan
         clim = np.full(slots.size, np.nan)
         for (key, _), start in zip(self.climate_keys, starts, strict=True):
             k = key[slots]
@@ -775,14 +775,24 @@ class CommissioningModel(mesa.Model):
         body, body_floor, body_ceiling = places.decision_inputs(self)  # {} without bodies
         self.budget = decide(self.budget, self.meeting_view, obj,
                              self.locality_view if loc else None, local_obj, **kw, **body)
-        national = np.broadcast_to(self.national_need, self.meeting_view.shape)
-        local_national = np.broadcast_to(self.national_need, self.locality_view.shape)
+        national = self._national_rows(self.meeting_view.shape[0])
+        local_national = self._national_rows(self.locality_view.shape[0])
         self.floor_budget = decide(self.floor_budget, national, obj,
                                    local_national if loc else None, local_obj, **kw, **body_floor)
         self.ceiling_budget = decide(self.ceiling_budget, self.group_need, obj,
                                      self.area_need if loc else None, local_obj, **kw,
                                      **body_ceiling)
         self.decisions_made += 1
+
+    def _national_rows(self, n: int) -> np.ndarray:
+        """The national need profile as ``n`` rows (a read-only broadcast view, cached)."""
+        cache = getattr(self, "_national_cache", None)
+        if cache is None or cache[0] is not self.national_need:
+            cache = self._national_cache = (self.national_need, {})
+        rows = cache[1].get(n)
+        if rows is None:
+            rows = cache[1][n] = np.broadcast_to(self.national_need, (n, self.national_need.size))
+        return rows
 
     def allocation_seen(self) -> np.ndarray:
         """The allocation each agent judges: its area's, else its group's, else (provider/LA
@@ -983,6 +993,11 @@ class CommissioningModel(mesa.Model):
             g = last["groups"]
             self.funded[since][g] = shock_funded(self.group_alloc[g, svc], last["alloc"][g],
                                                  last["before"][g], last["target"][g])
+
+
+#: Attributes caching what is constant between structure changes (rebuilt on first use when
+#: what they derive from changes; left out of burn-in snapshots).
+_STRUCTURE_CACHES = ("_seen_index_cache", "_locality_cache", "_climate_cache", "_national_cache")
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:
