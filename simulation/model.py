@@ -382,40 +382,42 @@ class CommissioningModel(mesa.Model):
         # the climates of the three levels (area, group, organisation) in one pass: their
         # (agent, key) entries laid end to end, keys offset per level, so each key's sum
         # adds the same engagements in the same (agent) order as climate() per level
-        agent, key_all, starts, n_all = self._climate_entries()
+        agent, key_all, slot_keys, n_all = self._climate_entries()
         ok = peers[agent]
         unit = key_all[ok]
-        total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all)
-        count = np.bincount(unit, minlength=n_all)
+        total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all + 1)
+        count = np.bincount(unit, minlength=n_all + 1)
         c_all = total / np.maximum(count, 1)
-        c_all[count == 0] = np.nan
-        clim = np.full(slots.size, np.nan)
-        for (key, _), start in zip(self.climate_keys, starts, strict=True):
-            k = key[slots]
-            fill = np.isnan(clim) & (k >= 0)
-            clim[fill] = c_all[start + k[fill]]
+        c_all[count == 0] = np.nan  # the last entry (no key) stays NaN
+        # each newcomer's climate: the first level (area, group, organisation) with a value
+        levels = c_all[slot_keys[slots]]
+        first = np.isnan(levels).argmin(axis=1)  # 0 (NaN) when no level has a value
+        clim = levels[np.arange(slots.size), first]
         base = self.engagement_base[slots]
         c = self.spec.turnover.newcomer_climate
         mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
         return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
 
-    def _climate_entries(self) -> tuple[np.ndarray, np.ndarray, list[int], int]:
+    def _climate_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(agent, offset key) of every agent with a key at each level of ``climate_keys``,
-        level after level, the offset of each level's keys and their total number; cached
-        until a level's keys change (a reorganise event rebuilds the areas')."""
+        level after level; each agent's offset key per level ``(N, levels)`` (the total number
+        of keys where it has none) and that total; cached until a level's keys change (a
+        reorganise event rebuilds the areas')."""
         cached = getattr(self, "_climate_cache", None)
         keys = [key for key, _ in self.climate_keys]
         if cached is not None and len(cached[0]) == len(keys) and all(
                 a is b for a, b in zip(cached[0], keys, strict=True)):
             return cached[1]
-        agents, offset_keys, starts, start = [], [], [], 0
+        agents, offset_keys, per_agent, start = [], [], [], 0
         for key, n_keys in self.climate_keys:
             valid = np.flatnonzero(key >= 0)
             agents.append(valid)
             offset_keys.append(key[valid] + start)
-            starts.append(start)
+            per_agent.append(np.where(key >= 0, key + start, -1))
             start += n_keys
-        entries = (np.concatenate(agents), np.concatenate(offset_keys), starts, start)
+        slot_keys = np.stack(per_agent, axis=1)
+        slot_keys[slot_keys < 0] = start
+        entries = (np.concatenate(agents), np.concatenate(offset_keys), slot_keys, start)
         self._climate_cache = (keys, entries)
         return entries
 
