@@ -377,6 +377,16 @@ class CommissioningModel(mesa.Model):
         """Newcomers' engagement: Beta around (1 − c) × type mean + c × the local climate (the
         mean engagement of present peers of the same type in the same area, else group, else
         organisation)."""
+        clim = self._newcomer_climate(slots)
+        base = self.engagement_base[slots]
+        c = self.spec.turnover.newcomer_climate
+        mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
+        return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
+
+    def _newcomer_climate(self, slots: np.ndarray) -> np.ndarray:
+        """The local climate of newcomers in ``slots``: the mean engagement of the present
+        peers (not newcomers) of the same type in the same area, else group, else
+        organisation (NaN when none has any)."""
         peers = self.present.copy()
         peers[slots] = False
         # the climates of the three levels (area, group, organisation) in one pass: their
@@ -392,11 +402,7 @@ class CommissioningModel(mesa.Model):
         # each newcomer's climate: the first level (area, group, organisation) with a value
         levels = c_all[slot_keys[slots]]
         first = np.isnan(levels).argmin(axis=1)  # 0 (NaN) when no level has a value
-        clim = levels[np.arange(slots.size), first]
-        base = self.engagement_base[slots]
-        c = self.spec.turnover.newcomer_climate
-        mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
-        return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
+        return levels[np.arange(slots.size), first]
 
     def _climate_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(agent, offset key) of every agent with a key at each level of ``climate_keys``,
