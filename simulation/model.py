@@ -345,11 +345,19 @@ class CommissioningModel(mesa.Model):
         o = self.spec.observation
         old = self.need_history[0] if o.data_lag and self.need_history else self.practice_need
         data = _product(self.data_scope, old)
-        data = activity_view(data, self.allocation_seen()[self.data_observer],
-                             o.activity_supply_share)
+        data = activity_view(data, self._observers_supply(), o.activity_supply_share)
         seen = self.truth.copy()
         seen[self.data_observer] = data
         return seen
+
+    def _observers_supply(self) -> np.ndarray:
+        """The allocation the data observers see (their rows of :meth:`allocation_seen`),
+        cached with it until the next decision."""
+        seen = self.allocation_seen()
+        cached = getattr(self, "_supply_cache", None)
+        if cached is None or cached[0] is not seen or cached[1] is not self.data_observer:
+            cached = self._supply_cache = (seen, self.data_observer, seen[self.data_observer])
+        return cached[2]
 
     def _engagement_params(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s, p = self.spec, self.pop
@@ -436,7 +444,7 @@ class CommissioningModel(mesa.Model):
         local need, which reaches priorities only through beliefs (``objectives.belief_pull``).
         """
         p = self.pop
-        base = self.belief[slots].copy()
+        base = self.belief[slots]  # a copy (integer index)
         prov = p.kind[slots] == PROVIDER
         base[prov] = self.capacity[p.org[slots[prov]]]
         la = p.kind[slots] == LOCAL_AUTHORITY
@@ -1005,7 +1013,8 @@ class CommissioningModel(mesa.Model):
 
 #: Attributes caching what is constant between structure changes (rebuilt on first use when
 #: what they derive from changes; left out of burn-in snapshots).
-_STRUCTURE_CACHES = ("_seen_index_cache", "_locality_cache", "_climate_cache", "_national_cache")
+_STRUCTURE_CACHES = ("_seen_index_cache", "_locality_cache", "_climate_cache", "_national_cache",
+                     "_supply_cache")
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:
