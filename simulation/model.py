@@ -777,7 +777,10 @@ class CommissioningModel(mesa.Model):
         """Boards move their allocation incrementally toward what their meeting's view and
         priorities call for; localities do the same with their devolved share
         (:func:`simulation.decisions.decide`).  The floor and ceiling budgets take the same
-        decision fed the national profile and true need instead of the deciders' views."""
+        decision fed the national profile and true need instead of the deciders' views.
+
+        The three decisions run as one (:meth:`_decide_stacked`: their rows stacked, every
+        operation row by row), bit for bit the three calls of :meth:`_decide_separately`."""
         s = self.spec
         p = self.pop
         loc = s.localities.enabled
@@ -789,16 +792,92 @@ class CommissioningModel(mesa.Model):
         self._seen_before = self.allocation_seen()  # what each agent saw before this decision
         obj = self.meeting_objective
         body, body_floor, body_ceiling = places.decision_inputs(self)  # {} without bodies
-        self.budget = decide(self.budget, self.meeting_view, obj,
+        views = (self.meeting_view, self._national_rows(self.meeting_view.shape[0]),
+                 self.group_need)
+        local_views = (self.locality_view, self._national_rows(self.locality_view.shape[0]),
+                       self.area_need) if loc else None
+        self.budget, self.floor_budget, self.ceiling_budget = self._decide_stacked(
+            (self.budget, self.floor_budget, self.ceiling_budget), views, obj, local_views,
+            local_obj, kw, (body, body_floor, body_ceiling))
+        self.decisions_made += 1
+
+    def _decide_stacked(self, budgets: tuple[Budget, ...], views: tuple[np.ndarray, ...],
+                        obj: np.ndarray, local_views: tuple[np.ndarray, ...] | None,
+                        local_obj: np.ndarray | None, kw: dict,
+                        bodies: tuple[dict, ...]) -> list[Budget]:
+        """:func:`simulation.decisions.decide` for several budgets with the same priorities,
+        as one call on their rows stacked (groups, areas and bodies of budget *i* offset by
+        *i* times their number).  Every operation of the decision is row by row (row sums,
+        the areas' group and body rows gathered by index, per-group sums over the areas in
+        area order), so each budget's rows are those of its own call, bit for bit; the
+        budgets returned are row blocks (views) of the stacked result."""
+        n = len(budgets)
+        cat = np.concatenate
+        area_group, area_population, group_body = self._stacked_structure(n, kw["area_group"],
+                                                                          kw["area_population"])
+        g, a = budgets[0].board.shape[0], budgets[0].local.shape[0]
+        has_body = bool(bodies[0])
+        upper = {}
+        if has_body:
+            upper = {"body_view": cat([b["body_view"] for b in bodies]),
+                     "body_objective": cat([b["body_objective"] for b in bodies]),
+                     "body_share": bodies[0]["body_share"], "group_body": group_body}
+        body = cat([b.body for b in budgets]) if budgets[0].body is not None else None
+        # decide reads the allocations (board, local, body) only, not what they spend
+        stacked = Budget(cat([b.board for b in budgets]), cat([b.local for b in budgets]),
+                         None, None, body)  # type: ignore[arg-type]
+        r = decide(stacked, cat(views), cat([obj] * n),
+                   None if local_views is None else cat(local_views),
+                   None if local_obj is None else cat([local_obj] * n),
+                   objective_weight=kw["objective_weight"], max_shift=kw["max_shift"],
+                   share=kw["share"], area_group=area_group, area_population=area_population,
+                   **upper)
+        c = 0 if r.body is None else r.body.shape[0] // n
+        return [Budget(r.board[i * g:(i + 1) * g], r.local[i * a:(i + 1) * a],
+                       r.area[i * a:(i + 1) * a], r.group[i * g:(i + 1) * g],
+                       None if r.body is None else r.body[i * c:(i + 1) * c])
+                for i in range(n)]
+
+    def _stacked_structure(self, n: int, area_group: np.ndarray, area_population: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``area_group``, ``area_population`` and the groups' upper bodies repeated ``n``
+        times, the groups and bodies of copy *i* offset by *i* times their number (cached
+        until the areas or the structure change)."""
+        gb = self.pop.group_body
+        key = (n, area_group, area_population, gb, self.n_groups)
+        cached = getattr(self, "_stacked_cache", None)
+        if cached is not None and all(x is y for x, y in zip(cached[0], key, strict=True)):
+            return cached[1]
+        n_bodies = self.pop.n_bodies if gb is not None else 0
+        stacked_gb = None if gb is None else np.concatenate(
+            [np.where(gb >= 0, gb + i * n_bodies, -1) for i in range(n)])
+        value = (np.concatenate([area_group.astype(np.int64) + i * self.n_groups
+                                 for i in range(n)]),
+                 np.tile(area_population, n), stacked_gb)
+        self._stacked_cache = (key, value)
+        return value
+
+    def _decide_separately(self) -> tuple[Budget, Budget, Budget]:
+        """Reference of :meth:`decide`'s three decisions, one call each (as before the
+        stacking; changes nothing)."""
+        s = self.spec
+        p = self.pop
+        loc = s.localities.enabled
+        share = self.locality_share if loc else 0.0
+        kw = {"objective_weight": s.decisions.objective_weight, "max_shift": s.decisions.max_shift,
+              "share": share, "area_group": p.area_group, "area_population": self.area_population}
+        local_obj = self.locality_objective if loc else None
+        obj = self.meeting_objective
+        body, body_floor, body_ceiling = places.decision_inputs(self)
+        budget = decide(self.budget, self.meeting_view, obj,
                              self.locality_view if loc else None, local_obj, **kw, **body)
         national = self._national_rows(self.meeting_view.shape[0])
         local_national = self._national_rows(self.locality_view.shape[0])
-        self.floor_budget = decide(self.floor_budget, national, obj,
-                                   local_national if loc else None, local_obj, **kw, **body_floor)
-        self.ceiling_budget = decide(self.ceiling_budget, self.group_need, obj,
-                                     self.area_need if loc else None, local_obj, **kw,
-                                     **body_ceiling)
-        self.decisions_made += 1
+        floor = decide(self.floor_budget, national, obj,
+                       local_national if loc else None, local_obj, **kw, **body_floor)
+        ceiling = decide(self.ceiling_budget, self.group_need, obj,
+                         self.area_need if loc else None, local_obj, **kw, **body_ceiling)
+        return budget, floor, ceiling
 
     def _national_rows(self, n: int) -> np.ndarray:
         """The national need profile as ``n`` rows (a read-only broadcast view, cached)."""
@@ -1014,7 +1093,7 @@ class CommissioningModel(mesa.Model):
 #: Attributes caching what is constant between structure changes (rebuilt on first use when
 #: what they derive from changes; left out of burn-in snapshots).
 _STRUCTURE_CACHES = ("_seen_index_cache", "_locality_cache", "_climate_cache", "_national_cache",
-                     "_supply_cache")
+                     "_supply_cache", "_stacked_cache")
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:

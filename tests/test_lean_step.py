@@ -206,3 +206,32 @@ def test_newcomers_climate_with_few_or_no_peers_left(tiny):
             assert np.array_equal(got, newcomer_climate_previous(m, chosen), equal_nan=True)
     m.present[:] = False
     assert np.isnan(m._newcomer_climate(slots[:4])).all()
+
+
+# ------------------------------------------------------------------ decisions stacked
+def _same_budget(a, b):
+    for name in ("board", "local", "area", "group", "body"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if x is not None:
+            assert np.array_equal(x, y), name
+
+
+@pytest.mark.parametrize("path,overrides", [
+    ("scenarios/east_of_england_2013.yaml", ["scale=0.3"]),
+    ("scenarios/no_localities.yaml", ["scale=0.3"]),
+    ("scenarios/icb_2022.yaml", ["scale=0.3"]),
+    ("scenarios/east_of_england_2011_2026.yaml", ["scale=0.15"]),
+])
+def test_stacked_decision_equals_three_separate_decisions(path, overrides):
+    s = load_scenario(path, overrides)
+    s = s.model_validate({**s.model_dump(), "burn_in": 3})
+    m = CommissioningModel(s, seed=8, collect=False)
+    months = (1, 2, 25, 26, 136, 137) if "2011" in path else (1, 2, 3)
+    for month in range(1, max(months) + 1):
+        m.step()
+        if month in months:
+            ref = m._decide_separately()
+            m.decide()
+            for got, want in zip((m.budget, m.floor_budget, m.ceiling_budget), ref, strict=True):
+                _same_budget(got, want)
