@@ -333,9 +333,23 @@ class CommissioningModel(mesa.Model):
 
     def _refresh_truth(self) -> None:
         """Area, group and per-agent (scope) need from practice need."""
-        x = self.practice_need
-        self.area_need, self.group_need, self.truth = (
-            _product(m, x) for m in (self.area_matrix, self.group_matrix, self.pop.scope))
+        # one product with the three aggregation matrices stacked (row by row the same sums
+        # as three products), split into row blocks
+        stacked, (n_area, n_group) = self._truth_matrix()
+        need = _product(stacked, self.practice_need)
+        self.area_need = need[:n_area]
+        self.group_need = need[n_area:n_area + n_group]
+        self.truth = need[n_area + n_group:]
+
+    def _truth_matrix(self) -> tuple[sp.csr_array, tuple[int, int]]:
+        """The area, group and scope aggregation matrices stacked (rows in that order) and
+        the numbers of area and group rows; cached until one of them changes."""
+        parts = (self.area_matrix, self.group_matrix, self.pop.scope)
+        cached = getattr(self, "_truth_cache", None)
+        if cached is None or not all(a is b for a, b in zip(cached[0], parts, strict=True)):
+            stacked = sp.csr_array(sp.vstack(parts, format="csr"))
+            cached = self._truth_cache = (parts, (stacked, (parts[0].shape[0], parts[1].shape[0])))
+        return cached[1]
 
     def observed_need(self) -> np.ndarray:
         """What each agent's observation is of: current need of its scope for practice-based
@@ -1093,7 +1107,7 @@ class CommissioningModel(mesa.Model):
 #: Attributes caching what is constant between structure changes (rebuilt on first use when
 #: what they derive from changes; left out of burn-in snapshots).
 _STRUCTURE_CACHES = ("_seen_index_cache", "_locality_cache", "_climate_cache", "_national_cache",
-                     "_supply_cache", "_stacked_cache")
+                     "_supply_cache", "_stacked_cache", "_truth_cache")
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:

@@ -162,6 +162,10 @@ def _check_caches(m):
     slots = np.unique(rng.integers(0, m.n_agents, 12))
     assert np.array_equal(m._newcomer_climate(slots), newcomer_climate_previous(m, slots),
                           equal_nan=True)
+    x = m.practice_need  # the stacked need aggregation: the three products' bits
+    assert np.array_equal(m.area_need, m.area_matrix @ x)
+    assert np.array_equal(m.group_need, m.group_matrix @ x)
+    assert np.array_equal(m.truth, m.pop.scope @ x)
     area, in_area, board_in_area, area0 = m._locality_masks()
     p = m.pop
     assert area is p.area
