@@ -72,8 +72,8 @@ def incremental_step(current: np.ndarray, target: np.ndarray, max_shift: float) 
     """
     diff = target - current
     d = 0.5 * row_sums(np.abs(diff))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        theta = np.where(d > max_shift, max_shift / d, 1.0)
+    theta = np.ones_like(d)  # max_shift / d where d > max_shift (no division by 0 or NaN)
+    np.divide(max_shift, d, out=theta, where=d > max_shift)
     return current + theta[:, None] * diff
 
 

@@ -302,7 +302,7 @@ class CommissioningModel(mesa.Model):
     def _snapshot(self, mesa_keys: set[str]) -> bytes:
         """The model's own state after the burn-in (not Mesa's internals, nor the agents,
         which read everything from the arrays), with the generators' states, pickled."""
-        skip = mesa_keys | {"spec", "occupant", "_seen_cache"}
+        skip = mesa_keys | {"spec", "occupant", "_seen_cache", *_STRUCTURE_CACHES}
         state = {k: v for k, v in vars(self).items() if k not in skip}
         state["agent_id_counter"] = self.agent_id_counter
         return pickle.dumps((state, self.rng.bit_generator.state, self.random.getstate()),
@@ -335,9 +335,23 @@ class CommissioningModel(mesa.Model):
 
     def _refresh_truth(self) -> None:
         """Area, group and per-agent (scope) need from practice need."""
-        x = self.practice_need
-        self.area_need, self.group_need, self.truth = (
-            _product(m, x) for m in (self.area_matrix, self.group_matrix, self.pop.scope))
+        # one product with the three aggregation matrices stacked (row by row the same sums
+        # as three products), split into row blocks
+        stacked, (n_area, n_group) = self._truth_matrix()
+        need = _product(stacked, self.practice_need)
+        self.area_need = need[:n_area]
+        self.group_need = need[n_area:n_area + n_group]
+        self.truth = need[n_area + n_group:]
+
+    def _truth_matrix(self) -> tuple[sp.csr_array, tuple[int, int]]:
+        """The area, group and scope aggregation matrices stacked (rows in that order) and
+        the numbers of area and group rows; cached until one of them changes."""
+        parts = (self.area_matrix, self.group_matrix, self.pop.scope)
+        cached = getattr(self, "_truth_cache", None)
+        if cached is None or not all(a is b for a, b in zip(cached[0], parts, strict=True)):
+            stacked = sp.csr_array(sp.vstack(parts, format="csr"))
+            cached = self._truth_cache = (parts, (stacked, (parts[0].shape[0], parts[1].shape[0])))
+        return cached[1]
 
     def observed_need(self) -> np.ndarray:
         """What each agent's observation is of: current need of its scope for practice-based
@@ -346,12 +360,20 @@ class CommissioningModel(mesa.Model):
         local-authority staff)."""
         o = self.spec.observation
         old = self.need_history[0] if o.data_lag and self.need_history else self.practice_need
-        data = self.data_scope @ old
-        data = activity_view(data, self.allocation_seen()[self.data_observer],
-                             o.activity_supply_share)
+        data = _product(self.data_scope, old)
+        data = activity_view(data, self._observers_supply(), o.activity_supply_share)
         seen = self.truth.copy()
         seen[self.data_observer] = data
         return seen
+
+    def _observers_supply(self) -> np.ndarray:
+        """The allocation the data observers see (their rows of :meth:`allocation_seen`),
+        cached with it until the next decision."""
+        seen = self.allocation_seen()
+        cached = getattr(self, "_supply_cache", None)
+        if cached is None or cached[0] is not seen or cached[1] is not self.data_observer:
+            cached = self._supply_cache = (seen, self.data_observer, seen[self.data_observer])
+        return cached[2]
 
     def _engagement_params(self, slots: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         s, p = self.spec, self.pop
@@ -379,45 +401,53 @@ class CommissioningModel(mesa.Model):
         """Newcomers' engagement: Beta around (1 − c) × type mean + c × the local climate (the
         mean engagement of present peers of the same type in the same area, else group, else
         organisation)."""
-        peers = self.present.copy()
-        peers[slots] = False
-        # the climates of the three levels (area, group, organisation) in one pass: their
-        # (agent, key) entries laid end to end, keys offset per level, so each key's sum
-        # adds the same engagements in the same (agent) order as climate() per level
-        agent, key_all, starts, n_all = self._climate_entries()
-        ok = peers[agent]
-        unit = key_all[ok]
-        total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all)
-        count = np.bincount(unit, minlength=n_all)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c_all = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-        clim = np.full(slots.size, np.nan)
-        for (key, _), start in zip(self.climate_keys, starts, strict=True):
-            k = key[slots]
-            fill = np.isnan(clim) & (k >= 0)
-            clim[fill] = c_all[start + k[fill]]
+        clim = self._newcomer_climate(slots)
         base = self.engagement_base[slots]
         c = self.spec.turnover.newcomer_climate
         mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
         return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
 
-    def _climate_entries(self) -> tuple[np.ndarray, np.ndarray, list[int], int]:
+    def _newcomer_climate(self, slots: np.ndarray) -> np.ndarray:
+        """The local climate of newcomers in ``slots``: the mean engagement of the present
+        peers (not newcomers) of the same type in the same area, else group, else
+        organisation (NaN when none has any)."""
+        peers = self.present.copy()
+        peers[slots] = False
+        # the climates of the three levels (area, group, organisation) in one pass: their
+        # (agent, key) entries laid end to end, keys offset per level, so each key's sum
+        # adds the same engagements in the same (agent) order as climate() per level
+        agent, key_all, slot_keys, n_all = self._climate_entries()
+        ok = peers[agent]
+        unit = key_all[ok]
+        total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all + 1)
+        count = np.bincount(unit, minlength=n_all + 1)
+        c_all = total / np.maximum(count, 1)
+        c_all[count == 0] = np.nan  # the last entry (no key) stays NaN
+        # each newcomer's climate: the first level (area, group, organisation) with a value
+        levels = c_all[slot_keys[slots]]
+        first = np.isnan(levels).argmin(axis=1)  # 0 (NaN) when no level has a value
+        return levels[np.arange(slots.size), first]
+
+    def _climate_entries(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """(agent, offset key) of every agent with a key at each level of ``climate_keys``,
-        level after level, the offset of each level's keys and their total number; cached
-        until a level's keys change (a reorganise event rebuilds the areas')."""
+        level after level; each agent's offset key per level ``(N, levels)`` (the total number
+        of keys where it has none) and that total; cached until a level's keys change (a
+        reorganise event rebuilds the areas')."""
         cached = getattr(self, "_climate_cache", None)
         keys = [key for key, _ in self.climate_keys]
         if cached is not None and len(cached[0]) == len(keys) and all(
                 a is b for a, b in zip(cached[0], keys, strict=True)):
             return cached[1]
-        agents, offset_keys, starts, start = [], [], [], 0
+        agents, offset_keys, per_agent, start = [], [], [], 0
         for key, n_keys in self.climate_keys:
             valid = np.flatnonzero(key >= 0)
             agents.append(valid)
             offset_keys.append(key[valid] + start)
-            starts.append(start)
+            per_agent.append(np.where(key >= 0, key + start, -1))
             start += n_keys
-        entries = (np.concatenate(agents), np.concatenate(offset_keys), starts, start)
+        slot_keys = np.stack(per_agent, axis=1)
+        slot_keys[slot_keys < 0] = start
+        entries = (np.concatenate(agents), np.concatenate(offset_keys), slot_keys, start)
         self._climate_cache = (keys, entries)
         return entries
 
@@ -430,7 +460,7 @@ class CommissioningModel(mesa.Model):
         local need, which reaches priorities only through beliefs (``objectives.belief_pull``).
         """
         p = self.pop
-        base = self.belief[slots].copy()
+        base = self.belief[slots]  # a copy (integer index)
         prov = p.kind[slots] == PROVIDER
         base[prov] = self.capacity[p.org[slots[prov]]]
         la = p.kind[slots] == LOCAL_AUTHORITY
@@ -800,7 +830,10 @@ class CommissioningModel(mesa.Model):
         """Boards move their allocation incrementally toward what their meeting's view and
         priorities call for; localities do the same with their devolved share
         (:func:`simulation.decisions.decide`).  The floor and ceiling budgets take the same
-        decision fed the national profile and true need instead of the deciders' views."""
+        decision fed the national profile and true need instead of the deciders' views.
+
+        The three decisions run as one (:meth:`_decide_stacked`: their rows stacked, every
+        operation row by row), bit for bit the three calls of :meth:`_decide_separately`."""
         s = self.spec
         p = self.pop
         loc = s.localities.enabled
@@ -812,16 +845,102 @@ class CommissioningModel(mesa.Model):
         self._seen_before = self.allocation_seen()  # what each agent saw before this decision
         obj = self.meeting_objective
         body, body_floor, body_ceiling = places.decision_inputs(self)  # {} without bodies
-        self.budget = decide(self.budget, self.meeting_view, obj,
-                             self.locality_view if loc else None, local_obj, **kw, **body)
-        national = np.broadcast_to(self.national_need, self.meeting_view.shape)
-        local_national = np.broadcast_to(self.national_need, self.locality_view.shape)
-        self.floor_budget = decide(self.floor_budget, national, obj,
-                                   local_national if loc else None, local_obj, **kw, **body_floor)
-        self.ceiling_budget = decide(self.ceiling_budget, self.group_need, obj,
-                                     self.area_need if loc else None, local_obj, **kw,
-                                     **body_ceiling)
+        views = (self.meeting_view, self._national_rows(self.meeting_view.shape[0]),
+                 self.group_need)
+        local_views = (self.locality_view, self._national_rows(self.locality_view.shape[0]),
+                       self.area_need) if loc else None
+        self.budget, self.floor_budget, self.ceiling_budget = self._decide_stacked(
+            (self.budget, self.floor_budget, self.ceiling_budget), views, obj, local_views,
+            local_obj, kw, (body, body_floor, body_ceiling))
         self.decisions_made += 1
+
+    def _decide_stacked(self, budgets: tuple[Budget, ...], views: tuple[np.ndarray, ...],
+                        obj: np.ndarray, local_views: tuple[np.ndarray, ...] | None,
+                        local_obj: np.ndarray | None, kw: dict,
+                        bodies: tuple[dict, ...]) -> list[Budget]:
+        """:func:`simulation.decisions.decide` for several budgets with the same priorities,
+        as one call on their rows stacked (groups, areas and bodies of budget *i* offset by
+        *i* times their number).  Every operation of the decision is row by row (row sums,
+        the areas' group and body rows gathered by index, per-group sums over the areas in
+        area order), so each budget's rows are those of its own call, bit for bit; the
+        budgets returned are row blocks (views) of the stacked result."""
+        n = len(budgets)
+        cat = np.concatenate
+        area_group, area_population, group_body = self._stacked_structure(n, kw["area_group"],
+                                                                          kw["area_population"])
+        g, a = budgets[0].board.shape[0], budgets[0].local.shape[0]
+        has_body = bool(bodies[0])
+        upper = {}
+        if has_body:
+            upper = {"body_view": cat([b["body_view"] for b in bodies]),
+                     "body_objective": cat([b["body_objective"] for b in bodies]),
+                     "body_share": bodies[0]["body_share"], "group_body": group_body}
+        body = cat([b.body for b in budgets]) if budgets[0].body is not None else None
+        # decide reads the allocations (board, local, body) only, not what they spend
+        stacked = Budget(cat([b.board for b in budgets]), cat([b.local for b in budgets]),
+                         None, None, body)  # type: ignore[arg-type]
+        r = decide(stacked, cat(views), cat([obj] * n),
+                   None if local_views is None else cat(local_views),
+                   None if local_obj is None else cat([local_obj] * n),
+                   objective_weight=kw["objective_weight"], max_shift=kw["max_shift"],
+                   share=kw["share"], area_group=area_group, area_population=area_population,
+                   **upper)
+        c = 0 if r.body is None else r.body.shape[0] // n
+        return [Budget(r.board[i * g:(i + 1) * g], r.local[i * a:(i + 1) * a],
+                       r.area[i * a:(i + 1) * a], r.group[i * g:(i + 1) * g],
+                       None if r.body is None else r.body[i * c:(i + 1) * c])
+                for i in range(n)]
+
+    def _stacked_structure(self, n: int, area_group: np.ndarray, area_population: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """``area_group``, ``area_population`` and the groups' upper bodies repeated ``n``
+        times, the groups and bodies of copy *i* offset by *i* times their number (cached
+        until the areas or the structure change)."""
+        gb = self.pop.group_body
+        key = (n, area_group, area_population, gb, self.n_groups)
+        cached = getattr(self, "_stacked_cache", None)
+        if cached is not None and all(x is y for x, y in zip(cached[0], key, strict=True)):
+            return cached[1]
+        n_bodies = self.pop.n_bodies if gb is not None else 0
+        stacked_gb = None if gb is None else np.concatenate(
+            [np.where(gb >= 0, gb + i * n_bodies, -1) for i in range(n)])
+        value = (np.concatenate([area_group.astype(np.int64) + i * self.n_groups
+                                 for i in range(n)]),
+                 np.tile(area_population, n), stacked_gb)
+        self._stacked_cache = (key, value)
+        return value
+
+    def _decide_separately(self) -> tuple[Budget, Budget, Budget]:
+        """Reference of :meth:`decide`'s three decisions, one call each (as before the
+        stacking; changes nothing)."""
+        s = self.spec
+        p = self.pop
+        loc = s.localities.enabled
+        share = self.locality_share if loc else 0.0
+        kw = {"objective_weight": s.decisions.objective_weight, "max_shift": s.decisions.max_shift,
+              "share": share, "area_group": p.area_group, "area_population": self.area_population}
+        local_obj = self.locality_objective if loc else None
+        obj = self.meeting_objective
+        body, body_floor, body_ceiling = places.decision_inputs(self)
+        budget = decide(self.budget, self.meeting_view, obj,
+                             self.locality_view if loc else None, local_obj, **kw, **body)
+        national = self._national_rows(self.meeting_view.shape[0])
+        local_national = self._national_rows(self.locality_view.shape[0])
+        floor = decide(self.floor_budget, national, obj,
+                       local_national if loc else None, local_obj, **kw, **body_floor)
+        ceiling = decide(self.ceiling_budget, self.group_need, obj,
+                         self.area_need if loc else None, local_obj, **kw, **body_ceiling)
+        return budget, floor, ceiling
+
+    def _national_rows(self, n: int) -> np.ndarray:
+        """The national need profile as ``n`` rows (a read-only broadcast view, cached)."""
+        cache = getattr(self, "_national_cache", None)
+        if cache is None or cache[0] is not self.national_need:
+            cache = self._national_cache = (self.national_need, {})
+        rows = cache[1].get(n)
+        if rows is None:
+            rows = cache[1][n] = np.broadcast_to(self.national_need, (n, self.national_need.size))
+        return rows
 
     def allocation_seen(self) -> np.ndarray:
         """The allocation each agent judges: its area's, else its group's, else (provider/LA
@@ -1032,6 +1151,12 @@ class CommissioningModel(mesa.Model):
             g = last["groups"]
             self.funded[since][g] = shock_funded(self.group_alloc[g, svc], last["alloc"][g],
                                                  last["before"][g], last["target"][g])
+
+
+#: Attributes caching what is constant between structure changes (rebuilt on first use when
+#: what they derive from changes; left out of burn-in snapshots).
+_STRUCTURE_CACHES = ("_seen_index_cache", "_locality_cache", "_climate_cache", "_national_cache",
+                     "_supply_cache", "_stacked_cache", "_truth_cache")
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:

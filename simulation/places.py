@@ -252,7 +252,7 @@ def decision_inputs(model: CommissioningModel) -> tuple[dict, dict, dict]:
     view, obj = model.body_meeting_view, model.body_meeting_objective
     if view is None:  # no meeting yet in this era: what its members know
         view, obj = model.body_view, model.body_objective
-    national = np.broadcast_to(model.national_need, view.shape)
+    national = model._national_rows(view.shape[0])
     return ({"body_view": view, "body_objective": obj, **common},
             {"body_view": national, "body_objective": obj, **common},
             {"body_view": body_need(model), "body_objective": obj, **common})
