@@ -50,6 +50,7 @@ for p in (str(ROOT), str(HERE)):
 
 import bench_exchange  # noqa: E402
 
+from simulation import _kernels  # noqa: E402
 from simulation.loader import load_scenario  # noqa: E402
 from simulation.model import CommissioningModel  # noqa: E402
 from simulation.results import git_commit, package_versions  # noqa: E402
@@ -234,11 +235,38 @@ def bench_kernel(quick: bool) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 
 
-def time_scenario(path: str, overrides: list[str], steps: int, repeats: int) -> dict[str, Any]:
+def time_scenario(path: str, overrides: list[str], steps: int, repeats: int,
+                  kernels: str = "numpy") -> dict[str, Any]:
     """Best-of-``repeats`` load + build + ``steps`` steps, with and without metrics collection
-    (repeats interleaved so that drift of the machine affects both alike)."""
+    (repeats interleaved so that drift of the machine affects both alike), on the kernel path
+    ``kernels`` (``COMMNET_KERNELS``; ``numba`` is loaded before timing: a worker pool's
+    situation, which loads it once per pool)."""
     runs: dict[bool, list[dict[str, float]]] = {True: [], False: []}
     info: dict[str, Any] = {}
+    before = os.environ.get("COMMNET_KERNELS")
+    os.environ["COMMNET_KERNELS"] = kernels
+    try:
+        _time_runs(path, overrides, steps, repeats, runs, info)
+    finally:
+        if before is None:
+            os.environ.pop("COMMNET_KERNELS", None)
+        else:
+            os.environ["COMMNET_KERNELS"] = before
+    out: dict[str, Any] = {"scenario": path, "overrides": overrides, "steps": steps,
+                           "repeats": repeats, "kernels": kernels, **info}
+    for collect, name in ((True, "with_collection"), (False, "without_collection")):
+        best = min(runs[collect], key=lambda r: r["end_to_end_s"])
+        out[name] = {"best": best, "runs": runs[collect],
+                     "stats": runs_stats(runs[collect], ("end_to_end_cpu_s", "end_to_end_s",
+                                                         "build_s", "steps_s"))}
+    out["collection_cost_s"] = (out["with_collection"]["best"]["end_to_end_s"]
+                                - out["without_collection"]["best"]["end_to_end_s"])
+    return out
+
+
+def _time_runs(path: str, overrides: list[str], steps: int, repeats: int,
+               runs: dict[bool, list[dict[str, float]]], info: dict[str, Any]) -> None:
+    _kernels.kernels()  # numba's import and the kernels' load (numba path only), not timed
     for _ in range(repeats):
         for collect in (True, False):
             gc.collect()
@@ -256,19 +284,9 @@ def time_scenario(path: str, overrides: list[str], steps: int, repeats: int) -> 
             runs[collect].append({"load_s": t1 - t0, "build_s": t2 - t1, "steps_s": t3 - t2,
                                   "end_to_end_s": t3 - t0, "end_to_end_cpu_s": c3 - c0,
                                   "build_cpu_s": c2 - c0, "steps_cpu_s": c3 - c2})
-            info = {"n_agents": int(m.n_agents), "n_groups": int(m.n_groups),
-                    "n_practices": int(m.pop.list_size.size), "ties_final": int(m.ties.m)}
+            info.update({"n_agents": int(m.n_agents), "n_groups": int(m.n_groups),
+                         "n_practices": int(m.pop.list_size.size), "ties_final": int(m.ties.m)})
             del m, s
-    out: dict[str, Any] = {"scenario": path, "overrides": overrides, "steps": steps,
-                           "repeats": repeats, **info}
-    for collect, name in ((True, "with_collection"), (False, "without_collection")):
-        best = min(runs[collect], key=lambda r: r["end_to_end_s"])
-        out[name] = {"best": best, "runs": runs[collect],
-                     "stats": runs_stats(runs[collect], ("end_to_end_cpu_s", "end_to_end_s",
-                                                         "build_s", "steps_s"))}
-    out["collection_cost_s"] = (out["with_collection"]["best"]["end_to_end_s"]
-                                - out["without_collection"]["best"]["end_to_end_s"])
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -586,6 +604,16 @@ def spread_rows(res: dict[str, Any]) -> list[tuple[str, ...]]:
         rows.append((label, str(st["n"]), _fmt_s(c["median"]), rng(c), _fmt_s(w["median"]),
                      rng(w), "≤ 0.15 s" if key else "—",
                      _status(key, c["median"]) if key else ""))
+    ec = res.get("east_of_england_compiled")
+    for name, label in (("with_collection", "  same, compiled kernels (loaded), with metrics"),
+                        ("without_collection", "  same, compiled kernels, without metrics")):
+        if ec:
+            st = ec[name]["stats"]
+            c, w = st["end_to_end_cpu_s"], st["end_to_end_s"]
+            key = "eoe_cpu_median_issue24" if name == "with_collection" else None
+            rows.append((label, str(st["n"]), _fmt_s(c["median"]), rng(c), _fmt_s(w["median"]),
+                         rng(w), "≤ 0.15 s" if key else "—",
+                         _status(key, c["median"]) if key else ""))
     st = en.get("stats")
     if st:
         c, w = st["end_to_end_cpu_s"], st["end_to_end_s"]
@@ -815,6 +843,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res["exchange_kernel"] = bench_kernel(quick)
     say(f"2/4 {EOE}: 60 steps end to end, best of {repeats}, with and without collection")
     res["east_of_england"] = time_scenario(EOE, [], 60, repeats)
+    if _kernels.kernels() is not None:  # COMMNET_KERNELS allows the compiled path here
+        say(f"2b {EOE}: the same on the compiled kernels (numba loaded before timing)")
+        res["east_of_england_compiled"] = time_scenario(EOE, [], 60, repeats, kernels="numba")
     say(f"3/4 {ENGLAND} {' '.join(england_ov)}: {england_steps} steps in a subprocess")
     res["england"] = run_subprocess(ENGLAND, england_ov, england_steps, args.england_repeats)
     for e in res["england"]["errors"]:

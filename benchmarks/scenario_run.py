@@ -63,6 +63,7 @@ def main(argv=None) -> dict:
                     help="also report the CPU time of every step (time.process_time)")
     args = ap.parse_args(argv)
 
+    from simulation import _kernels
     from simulation.loader import load_scenario
     from simulation.model import CommissioningModel
 
@@ -115,6 +116,10 @@ def main(argv=None) -> dict:
         "burn_in_cpu_s": burn_cpu[0],  # the burn-in months alone (inside the build)
         "steps_cpu_s": c_done - c_built,  # the run's months (with metrics collection)
         "burn_in": int(s.burn_in),
+        # whether the compiled kernels ran (COMMNET_KERNELS; auto loads them from 10⁶
+        # agent-months, and their load is inside the build's CPU time)
+        "kernels_mode": _kernels.mode(),
+        "kernels_loaded": _kernels.loaded(),
         **({"step_cpu_s": step_cpu} if args.step_cpu else {}),
         "rss_after_imports_bytes": rss_imports,
         "peak_rss_bytes": peak_rss_bytes(),
