@@ -19,7 +19,9 @@
    ``--core-hour-runs`` runs in this process, its CPU time (``time.process_time``, so other
    load on a shared machine does not count) per run → 3600 / CPU seconds per run.  The
    runs are the sweep's own (default outcomes, each metric collected at the months its
-   outcomes read), end to end: scenario, build and burn-in, steps, reduction, Parquet.
+   outcomes read), end to end: scenario, build and burn-in, steps, reduction, Parquet; on
+   the numpy path and again on the compiled kernels loaded beforehand, as a local pool's
+   workers have them (``core_hour_compiled``).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from simulation import _kernels  # noqa: E402
 from simulation.experiment import read_results, sweep  # noqa: E402
 from simulation.experiment.executors import open_executor  # noqa: E402
 from simulation.experiment.spec import ExperimentSpec, experiment_from_spec  # noqa: E402
@@ -71,18 +74,28 @@ def main() -> None:
     }
     tmp = Path(tempfile.mkdtemp(prefix="bench_experiments_"))
 
-    # 4. runs per core-hour: CPU time of a serial sweep (a warm-up run first: imports, caches)
+    # 4. runs per core-hour: CPU time of a serial sweep (a warm-up run first: imports, caches),
+    # on the numpy path and on the compiled kernels loaded beforehand (a local pool's workers
+    # have them loaded by the forkserver: simulation.experiment.worker_preload)
     sweep(experiment(args.scenario, 1, args.steps), out=tmp / "warm", executor="serial",
           quiet=True)
-    c0 = time.process_time()
-    rep = sweep(experiment(args.scenario, args.core_hour_runs, args.steps), out=tmp / "core",
-                executor="serial", quiet=True)
-    cpu = time.process_time() - c0
-    out["core_hour"] = {"runs": args.core_hour_runs, "cpu_s": round(cpu, 3),
-                        "wall_s": round(rep.seconds, 3),
-                        "cpu_s_per_run": round(cpu / args.core_hour_runs, 4),
-                        "runs_per_core_hour": round(3600 * args.core_hour_runs / cpu),
-                        "target": ">= 30,000 (issue 24)"}
+    before = os.environ.get("COMMNET_KERNELS")
+    paths = ["numpy"] + (["numba"] if _kernels.kernels() is not None else [])
+    for path in paths:
+        os.environ["COMMNET_KERNELS"] = path
+        c0 = time.process_time()
+        rep = sweep(experiment(args.scenario, args.core_hour_runs, args.steps),
+                    out=tmp / f"core_{path}", executor="serial", quiet=True)
+        cpu = time.process_time() - c0
+        out["core_hour" if path == "numpy" else "core_hour_compiled"] = {
+            "kernels": path, "runs": args.core_hour_runs, "cpu_s": round(cpu, 3),
+            "wall_s": round(rep.seconds, 3), "cpu_s_per_run": round(cpu / args.core_hour_runs, 4),
+            "runs_per_core_hour": round(3600 * args.core_hour_runs / cpu),
+            "target": ">= 30,000 (issue 24)"}
+    if before is None:
+        os.environ.pop("COMMNET_KERNELS", None)
+    else:
+        os.environ["COMMNET_KERNELS"] = before
     if args.core_hour_only:
         print(json.dumps(out, indent=2, default=str))
         return
