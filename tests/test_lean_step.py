@@ -239,3 +239,13 @@ def test_stacked_decision_equals_three_separate_decisions(path, overrides):
             m.decide()
             for got, want in zip((m.budget, m.floor_budget, m.ceiling_budget), ref, strict=True):
                 _same_budget(got, want)
+
+
+def test_one_unit_each_follows_the_matrix():
+    from simulation.localities import _one_unit_each
+
+    m = sp.csr_array(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
+    assert _one_unit_each(m)
+    m.indices = np.array([0, 2, 0], m.indices.dtype)  # agent 0 now in both units
+    assert not _one_unit_each(m)
+    assert _one_unit_each(sp.csr_array((2, 0)))
