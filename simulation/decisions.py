@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._numeric import row_sums
+from .needs import sum_rows
 
 __all__ = [
     "Budget",
@@ -58,7 +58,7 @@ __all__ = [
 def allocate(belief: np.ndarray, objective: np.ndarray, objective_weight: float) -> np.ndarray:
     """Target allocation rows :math:`(1-\\lambda)\\bar b + \\lambda \\bar o`, renormalised."""
     a = (1.0 - objective_weight) * belief + objective_weight * objective
-    a /= row_sums(a)[:, None]  # a.sum(axis=1, keepdims=True), bit for bit
+    a /= sum_rows(a)[:, None]  # a.sum(axis=1, keepdims=True), bit for bit
     return a
 
 
@@ -71,7 +71,7 @@ def incremental_step(current: np.ndarray, target: np.ndarray, max_shift: float) 
     [[0.6, 0.4]]
     """
     diff = target - current
-    d = 0.5 * row_sums(np.abs(diff))
+    d = 0.5 * sum_rows(np.abs(diff))
     theta = np.ones_like(d)  # max_shift / d where d > max_shift (no division by 0 or NaN)
     np.divide(max_shift, d, out=theta, where=d > max_shift)
     return current + theta[:, None] * diff

@@ -41,6 +41,18 @@ def _pairs(members: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cached[1], members.indices, members.data
 
 
+def _one_unit_each(members: sp.csr_array) -> bool:
+    """Whether no agent has entries in two rows (units) of a membership matrix; computed once
+    per matrix and kept on it (``_one_unit``, checked against the identity of its
+    ``indices``)."""
+    indices = members.indices
+    cached = getattr(members, "_one_unit", None)
+    if cached is None or cached[0] is not indices:
+        one = bool(np.bincount(indices, minlength=1).max(initial=0) <= 1)
+        members._one_unit = cached = (indices, one)
+    return cached[1]
+
+
 def _sum_rows(index: np.ndarray, weights: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
     """Σ over entries e with index[e] = u of weights[e] · x[e], for u < n (bincount per column)."""
     out = np.empty((n, x.shape[1]))
@@ -117,9 +129,13 @@ def meet(
     att = (weights[cols] > 0) & (total[rows] > 0)
     rows, cols = rows[att], cols[att]
     n = parts[0].shape[0]
-    count = np.bincount(cols, minlength=n)
     outs, col = [], 0
-    single = count.max(initial=0) <= 1  # each attendee in one unit (localities): its pool
+    # each attendee in one unit (localities): its pool; known without counting when nobody
+    # belongs to two units of the matrix
+    single = _one_unit_each(members)
+    if not single:
+        count = np.bincount(cols, minlength=n)
+        single = count.max(initial=0) <= 1
     if not single:
         # per attendee, the sum of its units' pools: a sparse product over (attendee, unit)
         # entries, each attendee's in ascending unit order (``rows`` ascends: a stable sort by

@@ -12,14 +12,25 @@ import scipy.sparse as sp
 from ._numeric import row_sums
 
 __all__ = ["aggregation_matrix", "deprivation_shift", "dirichlet_rows", "drift", "imd_quintiles",
-           "initial_needs", "shock"]
+           "initial_needs", "shock", "sum_rows"]
+
+#: Rows from which :func:`simulation._numeric.row_sums` beats ``x.sum(axis=1)`` (K = 6; both
+#: give the same bits, so the choice is only about speed: numpy's own loop wins on few rows).
+ROW_SUMS_FROM = 256
+
+
+def sum_rows(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=1)`` of a 2-D array, bit for bit: numpy's reduction on few rows, the
+    column-wise :func:`~simulation._numeric.row_sums` on many."""
+    return x.sum(axis=1) if x.shape[0] < ROW_SUMS_FROM else row_sums(x)
 
 
 def dirichlet_rows(rng: np.random.Generator, alpha: np.ndarray) -> np.ndarray:
     """One Dirichlet draw per row of ``alpha`` (vectorised through Gamma variates)."""
     g = rng.standard_gamma(np.maximum(alpha, 1e-12))
-    total = row_sums(g)[:, None]  # g.sum(axis=1, keepdims=True), bit for bit
-    return np.where(total > 0, g / np.where(total > 0, total, 1.0), 1.0 / alpha.shape[1])
+    total = sum_rows(g)[:, None]  # g.sum(axis=1, keepdims=True), bit for bit
+    some = total > 0
+    return np.where(some, g / np.where(some, total, 1.0), 1.0 / alpha.shape[1])
 
 
 def initial_needs(
@@ -50,7 +61,7 @@ def drift(need: np.ndarray, sd: float, eps: np.ndarray) -> np.ndarray:
     """
     out = np.exp(sd * eps)
     out *= need  # need * exp(...): the same products
-    out /= row_sums(out)[:, None]  # out.sum(axis=1, keepdims=True), bit for bit
+    out /= sum_rows(out)[:, None]  # out.sum(axis=1, keepdims=True), bit for bit
     return out
 
 

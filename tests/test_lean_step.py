@@ -239,3 +239,20 @@ def test_stacked_decision_equals_three_separate_decisions(path, overrides):
             m.decide()
             for got, want in zip((m.budget, m.floor_budget, m.ceiling_budget), ref, strict=True):
                 _same_budget(got, want)
+
+
+def test_one_unit_each_follows_the_matrix():
+    from simulation.localities import _one_unit_each
+
+    m = sp.csr_array(np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]]))
+    assert _one_unit_each(m)
+    m.indices = np.array([0, 2, 0], m.indices.dtype)  # agent 0 now in both units
+    assert not _one_unit_each(m)
+    assert _one_unit_each(sp.csr_array((2, 0)))
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 255, 256, 257, 1000])
+def test_sum_rows_is_numpys_row_sum_on_either_side_of_the_switch(n):
+    x = np.random.default_rng(n).random((n, 6)) * 10.0 ** np.random.default_rng(n + 1).integers(
+        -8, 8, (n, 6))
+    assert np.array_equal(needs.sum_rows(x), x.sum(axis=1))
