@@ -4,7 +4,8 @@ Each kernel fuses what the numpy path of one phase does in many small array call
 pass (``observe_need``: :func:`observe_noise` and :func:`observe_take_up` around numpy's own
 ``exp``; ``exchange_knowledge``: :func:`exchange_degroot`; ``update_ties``:
 :func:`tie_weights`, :func:`kept_triads`, and :meth:`simulation.network.Ties.add` through
-:func:`merge_ties` and :func:`insert_sorted`).  They perform the same floating-point
+:func:`merge_ties` and :func:`insert_sorted`; the locality and board meetings:
+:func:`meet_pool`).  They perform the same floating-point
 operations in the same order as the numpy path, element by element: products and sums are
 accumulated in the entry order of scipy's CSR loops and ``np.bincount``, row sums of ``K``
 columns in numpy's pairwise order (:func:`simulation._numeric.row_sums`), and no operation
@@ -402,5 +403,104 @@ def insert_sorted(values, at, new):
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# meetings (simulation.localities.pool and meet)
+# ---------------------------------------------------------------------------------------------
+
+
+def meet_pool(indptr, indices, data, weights, x, y, pooling_weight, one_unit):
+    """:func:`simulation.localities.meet` for two states ``x`` ``(N, Kx)`` and ``y``
+    ``(N, Ky)`` (``Ky`` may be 0), pooled as their column stack: returns ``(x', y', pooled)``
+    with ``pooled`` ``(n_units, Kx + Ky)``.
+
+    Per unit *u* (a row of the CSR membership matrix ``indptr``, ``indices``, ``data``), over
+    its entries in entry order: ``w_e = data_e * weights_i``, the total ``T_u = sum w_e`` (as
+    ``np.bincount``) and ``S_u = sum w_e z_i`` for each column of ``z = [x y]`` (as scipy's
+    CSR product, from zeros); the pooled view ``S_u / T_u``, NaN where ``T_u`` is not > 0.
+    An entry attends when ``weights_i > 0`` and ``T_u > 0``.  When every attendee attends one
+    unit (``one_unit``: the matrix has one entry per agent at most; else counted),
+    ``z'_i = (1 - m) z_i + m pooled_u``; otherwise every attendee moves toward the mean of its
+    units' pooled views, summed from zeros in ascending unit order (the CSR product over
+    (attendee, unit) entries) and divided by their count.  Other rows are copied.
+    """
+    n_units = indptr.size - 1
+    n, kx = x.shape
+    ky = y.shape[1]
+    kk = kx + ky
+    total = np.zeros(n_units)
+    s = np.zeros((n_units, kk))
+    for u in range(n_units):
+        t = 0.0
+        for e in range(indptr[u], indptr[u + 1]):
+            i = indices[e]
+            w = data[e] * weights[i]
+            t += w
+            for k in range(kx):
+                s[u, k] += w * x[i, k]
+            for k in range(ky):
+                s[u, kx + k] += w * y[i, k]
+        total[u] = t
+    pooled = np.empty((n_units, kk))
+    for u in range(n_units):
+        if total[u] > 0:
+            for k in range(kk):
+                pooled[u, k] = s[u, k] / total[u]
+        else:
+            for k in range(kk):
+                pooled[u, k] = np.nan
+    single = one_unit
+    count = np.zeros(n if not one_unit else 0, np.int64)
+    if not one_unit:
+        most = 0
+        for u in range(n_units):
+            if total[u] > 0:
+                for e in range(indptr[u], indptr[u + 1]):
+                    i = indices[e]
+                    if weights[i] > 0:
+                        count[i] += 1
+                        if count[i] > most:
+                            most = count[i]
+        single = most <= 1
+    keep = 1.0 - pooling_weight
+    out_x = x.copy()
+    out_y = y.copy()
+    if single:
+        for u in range(n_units):
+            if total[u] > 0:
+                for e in range(indptr[u], indptr[u + 1]):
+                    i = indices[e]
+                    if weights[i] > 0:
+                        for k in range(kx):
+                            out_x[i, k] = keep * x[i, k] + pooling_weight * pooled[u, k]
+                        for k in range(ky):
+                            out_y[i, k] = keep * y[i, k] + pooling_weight * pooled[u, kx + k]
+        return out_x, out_y, pooled
+    slot = np.empty(n, np.int64)  # each attendee's row of acc (attendees only: n may be large)
+    h = 0
+    for i in range(n):
+        if count[i] > 0:
+            slot[i] = h
+            h += 1
+    acc = np.zeros((h, kk))
+    for u in range(n_units):
+        if total[u] > 0:
+            for e in range(indptr[u], indptr[u + 1]):
+                i = indices[e]
+                if weights[i] > 0:
+                    a = slot[i]
+                    for k in range(kk):
+                        acc[a, k] += 1.0 * pooled[u, k]
+    for i in range(n):
+        if count[i] > 0:
+            a = slot[i]
+            c = float(count[i])
+            for k in range(kx):
+                out_x[i, k] = keep * x[i, k] + pooling_weight * (acc[a, k] / c)
+            for k in range(ky):
+                out_y[i, k] = keep * y[i, k] + pooling_weight * (acc[a, kx + k] / c)
+    return out_x, out_y, pooled
+
+
 _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_degroot, tie_weights,
                                     kept_triads, merge_ties, insert_sorted)}
+_KERNELS["meet_pool"] = meet_pool

@@ -112,7 +112,7 @@ def pool_loop(members: sp.csr_array, weights: np.ndarray, x: np.ndarray) -> tupl
 
 def meet(
     x: np.ndarray | tuple[np.ndarray, ...], members: sp.csr_array, weights: np.ndarray,
-    pooling_weight: float
+    pooling_weight: float, kernels=None
 ) -> tuple[np.ndarray | tuple[np.ndarray, ...], np.ndarray]:
     """Pool views and move attendees toward their unit's pooled view.
 
@@ -122,8 +122,22 @@ def meet(
     ``x`` may be a tuple of ``(N, K_i)`` arrays (beliefs and objectives): they are pooled
     together, as their column stack would be, and a tuple of new arrays is returned, with the
     same bits as splitting the result for the stack (no stack, no split copies).
+
+    ``kernels``, if given, are the compiled kernels (:func:`simulation._kernels.kernels`,
+    passed in by the model): the arrays are then pooled and moved in one compiled pass
+    (:func:`simulation._kernels.meet_pool`, one or two arrays; the same bits as the
+    numpy path below).
     """
     parts = x if isinstance(x, tuple) else (x,)
+    if kernels is not None and len(parts) <= 2:
+        n = parts[0].shape[0]
+        two = len(parts) == 2
+        a, b, pooled = kernels.meet_pool(
+            members.indptr, members.indices, members.data, np.asarray(weights, dtype=np.float64),
+            np.ascontiguousarray(parts[0], dtype=np.float64),
+            np.ascontiguousarray(parts[1], dtype=np.float64) if two else np.empty((n, 0)),
+            float(pooling_weight), _one_unit_each(members))
+        return ((a, b) if two else (a,) if isinstance(x, tuple) else a), pooled
     pooled, total = pool(members, weights, x)
     rows, cols, _ = _pairs(members)
     att = (weights[cols] > 0) & (total[rows] > 0)

@@ -773,14 +773,15 @@ class CommissioningModel(mesa.Model):
         self.last_contact[met_board] = self.month
         if not self.spec.knowledge_routes.locality_meetings:  # priorities only, no view of need
             self.objective, pooled = meet(self.objective, self.area_members,
-                                          self.engagement * attend, loc.pooling_weight)
+                                          self.engagement * attend, loc.pooling_weight,
+                                          kernels=_kernels.kernels(self.kernel_work))
             met = np.isfinite(pooled).all(axis=1)
             self.locality_objective[met] = pooled[met]
             return
         # beliefs and objectives pooled in one pass (as their column stack, not stacked)
         (self.belief, self.objective), pooled = meet(
             (self.belief, self.objective), self.area_members, self.engagement * attend,
-            loc.pooling_weight)
+            loc.pooling_weight, kernels=_kernels.kernels(self.kernel_work))
         met = np.isfinite(pooled).all(axis=1)
         self.locality_view[met] = pooled[met, :k]
         self.locality_objective[met] = pooled[met, k:]
@@ -812,13 +813,15 @@ class CommissioningModel(mesa.Model):
         self.last_contact[self.on_board & self.active] = self.month
         w = self.engagement * self.active
         pw = self.spec.decisions.pooling_weight
+        kern = _kernels.kernels(self.kernel_work)
         if self.spec.knowledge_routes.board_gps:
             (self.belief, self.objective), pooled = meet(
-                (self.belief, self.objective), self.board, w, pw)
+                (self.belief, self.objective), self.board, w, pw, kernels=kern)
             view, obj = pooled[:, :k], pooled[:, k:]
         else:  # GP members' beliefs neither enter the pooled view of need nor move to it
-            self.objective, obj = meet(self.objective, self.board, w, pw)
-            self.belief, view = meet(self.belief, self.board, w * ~self.board_gp, pw)
+            self.objective, obj = meet(self.objective, self.board, w, pw, kernels=kern)
+            self.belief, view = meet(self.belief, self.board, w * ~self.board_gp, pw,
+                                     kernels=kern)
         self._refresh_board_view()
         self.meeting_view = np.where(np.isfinite(view).all(axis=1)[:, None], view, self.board_view)
         self.meeting_objective = np.where(np.isfinite(obj).all(axis=1)[:, None], obj,

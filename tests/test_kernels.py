@@ -463,3 +463,71 @@ def test_model_announces_its_agent_months():
     s = load_scenario(ROOT / "scenarios/teaching.yaml", ["burn_in=3", "steps=5"])
     m = CommissioningModel(s, seed=1, collect=False)
     assert m.kernel_work == m.n_agents * 8
+
+
+# ---------------------------------------------------------------------------------- meetings
+
+
+def _members(rng, n_units, n, two_units):
+    """A random 0/1 membership matrix: each agent in at most one unit (localities), or, with
+    ``two_units``, some agents in two units (boards); some units empty."""
+    import scipy.sparse as sp
+
+    unit = rng.integers(-1, n_units, n)
+    rows, cols = [unit[unit >= 0]], [np.flatnonzero(unit >= 0)]
+    if two_units and n_units > 1:
+        extra = np.flatnonzero((unit >= 0) & (rng.random(n) < 0.3))
+        other = (unit[extra] + 1 + rng.integers(0, n_units - 1, extra.size)) % n_units
+        rows.append(other)
+        cols.append(extra)
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    return sp.csr_array((np.ones(r.size), (r, c)), shape=(n_units, n))
+
+
+@pytest.mark.parametrize("k", [1, 2, 7, 8, 9, 20])
+@pytest.mark.parametrize("n_units,n", [(0, 5), (1, 1), (3, 0), (1, 6), (4, 30), (40, 500)])
+@pytest.mark.parametrize("two_units", [False, True])
+def test_meet_kernel_equals_the_numpy_meet_and_a_loop(kern, k, n_units, n, two_units):
+    """``meet`` with the compiled kernel gives the numpy path's bits (one array and a tuple
+    of two), incl. empty units, one member, zero weights and agents in two units."""
+    from simulation.localities import meet, meet_loop
+
+    rng = np.random.default_rng(1000 * k + 10 * n_units + n + two_units)
+    members = _members(rng, n_units, n, two_units)
+    w = rng.uniform(0.0, 1.5, n) * (rng.random(n) < 0.7)  # zeros: absent
+    if n_units >= 4:
+        w[members.indices[members.indptr[0]:members.indptr[1]]] = 0.0  # a unit nobody attends
+    x = rng.uniform(-1.0, 1.0, (n, k))
+    y = rng.uniform(0.0, 1.0, (n, k + 3))
+    for pw in (0.0, 0.3, 1.0):
+        want, want_p = meet(x, members, w, pw)
+        got, got_p = meet(x, members, w, pw, kernels=kern)
+        assert same(got, want) and same(got_p, want_p)
+        loop, loop_p = meet_loop(x, members, w, pw)
+        assert np.allclose(got, loop, rtol=1e-12, atol=1e-12)
+        assert np.allclose(got_p, loop_p, rtol=1e-12, atol=1e-12, equal_nan=True)
+        (wx, wy), want_p = meet((x, y), members, w, pw)
+        (gx, gy), got_p = meet((x, y), members, w, pw, kernels=kern)
+        assert same(gx, wx) and same(gy, wy) and same(got_p, want_p)
+        (wx,), want_p = meet((x,), members, w, pw)
+        (gx,), got_p = meet((x,), members, w, pw, kernels=kern)
+        assert same(gx, wx) and same(got_p, want_p)
+    if n_units and members.nnz:
+        assert np.isnan(want_p[~(np.bincount(
+            np.repeat(np.arange(n_units), np.diff(members.indptr)),
+            weights=w[members.indices], minlength=n_units) > 0)]).all()
+
+
+def test_meet_kernel_two_units_takes_the_mean_of_the_pools(kern):
+    """An agent on two boards moves toward the mean of both pooled views (both paths)."""
+    import scipy.sparse as sp
+
+    from simulation.localities import meet
+
+    members = sp.csr_array(np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]]))
+    w = np.array([1.0, 2.0, 0.5])
+    x = np.array([[0.1, 0.9], [0.4, 0.2], [0.8, 0.3]])
+    want, want_p = meet(x, members, w, 0.5)
+    got, got_p = meet(x, members, w, 0.5, kernels=kern)
+    assert same(got, want) and same(got_p, want_p)
+    assert not np.array_equal(got[1], x[1])
