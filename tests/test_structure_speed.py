@@ -54,7 +54,7 @@ def test_triangles_equal_previous(monkeypatch, lookup):
         old = _triangles_products(B)
         # the n * n table, the per-group tables (n * n above the limit) or the sorted keys
         limit = {"default": S._DENSE_LOOKUP, "sorted": 0,
-                 "blocks": S._block_keys(group)[1] if group.size else 0}[lookup]
+                 "blocks": S._block_keys(group)[2] if group.size else 0}[lookup]
         with monkeypatch.context() as mp:
             mp.setattr(S, "_DENSE_LOOKUP", limit)
             for new in (S._triangles(B, group), S._triangles(B)):
@@ -81,8 +81,92 @@ def test_block_keys_dense_and_distinct():
     for _ in range(50):
         n = int(rng.integers(1, 40))
         block = rng.integers(-1, 5, n)
-        key, size = S._block_keys(block)
+        base, local, size = S._block_keys(block)
         i, j = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
         same = (block[i] == block[j]) & (block[i] >= 0)
-        k = key(i[same], j[same])
+        k = base[i[same]] + local[j[same]]
         assert np.array_equal(np.sort(k), np.arange(size))
+
+
+def _within_adjacency_coo(A, group, n_groups):
+    """The previous ``_within_adjacency``: by a COO conversion (0.3.1)."""
+    row, col, _, _ = S._within(A, group, n_groups, weighted=False)
+    n = A.shape[0]
+    return sp.csr_array((np.ones(row.size), (row, col)), shape=(n, n))
+
+
+def test_within_adjacency_equal_previous():
+    for A, group, n_groups in _cases(seed=2):
+        for M in (A, sp.csr_array(A.toarray()[::-1, ::-1])):  # also a reordered matrix
+            new, old = S._within_adjacency(M, group, n_groups), _within_adjacency_coo(M, group,
+                                                                                        n_groups)
+            assert new.shape == old.shape
+            for x, y in ((new.indptr, old.indptr), (new.indices, old.indices),
+                         (new.data, old.data)):
+                assert np.array_equal(x, y)
+
+
+def _reach_sorted(model):
+    """The previous ``reach`` (0.3.1): sorted (group, agent) keys and binary search."""
+    import simulation.reporters as R
+
+    p = model.pop
+    n = model.n_agents
+    A = R._adjacency(model)
+    coo = model.board.tocoo()
+    g, who = coo.row.astype(np.int64), coo.col.astype(np.int64)
+    pos, nb = R._neighbours(A, who, 0.2)
+    near = R._sorted_unique(np.concatenate([g * n + who, g[pos] * n + nb]))
+    fl = np.flatnonzero(model.front_line & model.present)
+    mine = p.group[fl].astype(np.int64)
+    hit = R._in_sorted(near, mine * n + fl)
+    pos, nb = R._neighbours(A, fl, 0.2)
+    hit |= np.bincount(pos, weights=R._in_sorted(near, mine[pos] * n + nb), minlength=fl.size) > 0
+    practice_reached = np.zeros(p.n_practices, bool)
+    practice_reached[p.practice[fl[hit]]] = True
+    share = np.bincount(p.practice_group, weights=practice_reached, minlength=model.n_groups)
+    return R._overall(model, share / np.bincount(p.practice_group, minlength=model.n_groups))
+
+
+@pytest.mark.parametrize("table", [True, False])
+def test_reach_equal_previous(monkeypatch, table):
+    import simulation.reporters as R
+    from simulation.loader import load_scenario
+    from simulation.model import CommissioningModel
+
+    if not table:
+        monkeypatch.setattr(R, "_REACH_TABLE", 0)
+    for path, ov in (("scenarios/icb_2022.yaml", ["scale=0.2", "burn_in=0"]),
+                     ("scenarios/east_of_england_2013.yaml", ["scale=0.2", "burn_in=0"])):
+        m = CommissioningModel(load_scenario(path, ov), seed=5)
+        for _ in range(4):
+            m.step()
+            assert R.reach.__wrapped__(m).tobytes() == _reach_sorted(m).tobytes()
+
+
+def _strength_concentration_searchsorted(A, group, n_groups, top=3):
+    """The previous ``strength_concentration`` (0.3.1): group starts by ``searchsorted``."""
+    A = S._csr(A)
+    n = A.shape[0]
+    group = S._check_group(group, n, n_groups)
+    row, _, w, _ = S._within(A, group, n_groups, weighted=True)
+    s = S._bincount(row, w, n)
+    members = np.flatnonzero(group >= 0)
+    order = members[np.lexsort((-s[members], group[members]))]
+    g_sorted = group[order]
+    first = np.searchsorted(g_sorted, g_sorted, side="left")
+    rank = np.arange(order.size) - first
+    lead = order[rank < top]
+    total = S._bincount(group[members], s[members], n_groups)
+    held = S._bincount(group[lead], s[lead], n_groups)
+    return S._safe_div(held, np.where(total > 0, total, 0.0))
+
+
+@pytest.mark.parametrize("top", [1, 3])
+def test_strength_concentration_equal_previous(top):
+    from simulation.measures.stability import strength_concentration
+
+    for A, group, n_groups in _cases(seed=4):
+        new = strength_concentration(A, group, n_groups, top=top)
+        old = _strength_concentration_searchsorted(A, group, n_groups, top=top)
+        assert new.tobytes() == old.tobytes()

@@ -248,7 +248,13 @@ def _within_adjacency(A, group, n_groups):
     """Binary CSR adjacency of the union of the group-induced subgraphs."""
     row, col, _, _ = _within(A, group, n_groups, weighted=False)
     n = A.shape[0]
-    return sp.csr_array((np.ones(row.size), (row, col)), shape=(n, n))
+    if not A.has_canonical_format:  # duplicate entries: summed by the conversion
+        return sp.csr_array((np.ones(row.size), (row, col)), shape=(n, n))
+    # the kept ties are in A's (canonical) CSR order: their rows ascending, columns sorted
+    # and unique within a row, so they are the CSR arrays themselves
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    return sp.csr_array((np.ones(row.size), col, indptr), shape=(n, n))
 
 
 def _unique_int(x):
@@ -279,9 +285,10 @@ _DENSE_LOOKUP = 1 << 24  # a tie look-up table of n * n booleans up to this size
 
 
 def _block_keys(block):
-    """``(key, size)``: ``key(i, j)`` numbers the node pairs inside each block of the labels
-    ``block`` (``>= 0``; nodes labelled ``-1`` must not be passed) densely in ``0..size-1``,
-    block by block: ``offset[g] + local(i) * n_g + local(j)``."""
+    """``(base, local, size)``: ``base[i] + local[j]`` numbers the node pairs ``(i, j)``
+    inside each block of the labels ``block`` densely in ``0..size-1``, block by block
+    (``offset[g] + local(i) * n_g + local(j)``; pairs across blocks or with a node labelled
+    ``-1`` are not numbered)."""
     member = block >= 0
     n_blocks = int(block.max()) + 1 if member.any() else 0
     ng = np.bincount(block[member], minlength=n_blocks).astype(np.int64)
@@ -289,13 +296,11 @@ def _block_keys(block):
     start = np.concatenate([[0], np.cumsum(ng)])
     order = np.argsort(np.where(member, block, n_blocks), kind="stable")[: int(ng.sum())]
     local = np.zeros(block.size, np.int64)
-    local[order] = np.arange(order.size) - start[block[order]]
-
-    def key(i, j):
-        g = block[i]
-        return offset[g] + local[i] * ng[g] + local[j]
-
-    return key, int(offset[-1])
+    g = block[order]
+    local[order] = np.arange(order.size) - start[g]
+    base = np.zeros(block.size, np.int64)
+    base[order] = offset[g] + local[order] * ng[g]
+    return base, local, int(offset[-1])
 
 
 def _triangles(B, block=None):
@@ -337,26 +342,24 @@ def _triangles(B, block=None):
     w = int(after.sum())
     if w == 0:
         return np.zeros(n)
-    # the wedges (e, f): out-ties e before f of one node
-    e = np.repeat(e_pos, after)
-    first = np.cumsum(after) - after
-    f = e + 1 + (np.arange(w) - np.repeat(first, after))
-    be, bf = b[e], b[f]
-    size = n * n
+    # the wedges (e, f): out-ties e before f of one node a, to be and bf
+    f = np.arange(w) + np.repeat(e_pos + 1 - (np.cumsum(after) - after), after)
+    ae, be, bf = np.repeat(a, after), np.repeat(b, after), b[f]
     if n * n <= _DENSE_LOOKUP:
-        key, size = (lambda i, j: i * n + j), n * n
+        base, local, size = np.arange(n) * n, np.arange(n), n * n
     elif block is not None:
-        key, size = _block_keys(np.asarray(block, np.int64))
+        base, local, size = _block_keys(np.asarray(block, np.int64))
+    else:
+        size = n * n
     if size <= _DENSE_LOOKUP:
         table = np.zeros(size, bool)
-        table[key(row, col)] = True
-        hit = table[key(be, bf)]
+        table[base[row] + local[col]] = True
+        hit = table[base[be] + local[bf]]
     else:
         keys = np.sort(row * n + col)
         q = be * n + bf
         hit = keys[np.minimum(np.searchsorted(keys, q), keys.size - 1)] == q
-    t = (np.bincount(a[e[hit]], minlength=n) + np.bincount(be[hit], minlength=n)
-         + np.bincount(bf[hit], minlength=n))
+    t = np.bincount(np.concatenate([ae[hit], be[hit], bf[hit]]), minlength=n)
     return 2.0 * t.astype(float)
 
 
