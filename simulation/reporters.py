@@ -730,6 +730,23 @@ def degree_centralisation(model: CommissioningModel) -> np.ndarray:
                                                             model.n_groups))
 
 
+class _SpawnedSeeds:
+    """``SeedSequence(entropy).spawn(n)``, each child made only when read: child ``i`` is
+    ``SeedSequence(entropy, spawn_key=(i,))``, as ``spawn`` makes it, so groups that draw no
+    pivots (exact search) cost no seed."""
+
+    def __init__(self, entropy: list[int], n: int) -> None:
+        self.entropy, self.n = entropy, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> np.random.SeedSequence:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return np.random.SeedSequence(self.entropy, spawn_key=(i,))
+
+
 @periodic("costly_every")
 def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     """Freeman betweenness centralisation per group (Brandes–Pich pivots when
@@ -737,7 +754,7 @@ def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     pivots are drawn from its own seed, spawned from the model seed and the step."""
     A = _adjacency(model)
     k = model.spec.metrics.betweenness_samples or None
-    seeds = np.random.SeedSequence([model.seed_value, model.steps]).spawn(model.n_groups)
+    seeds = _SpawnedSeeds([model.seed_value, model.steps], model.n_groups)
     values = M.betweenness_centralisation_by_group(
         A, np.where(model.present, model.pop.group, -1), model.n_groups, k=k, seeds=seeds)
     return _overall(model, values)

@@ -170,3 +170,75 @@ def test_strength_concentration_equal_previous(top):
         new = strength_concentration(A, group, n_groups, top=top)
         old = _strength_concentration_searchsorted(A, group, n_groups, top=top)
         assert new.tobytes() == old.tobytes()
+
+
+def test_spawned_seeds_equal_spawn():
+    from simulation.reporters import _SpawnedSeeds
+
+    for entropy, n in (([1, 0], 1), ([7, 12], 6), ([123456789, 240], 211)):
+        lazy, spawned = _SpawnedSeeds(entropy, n), np.random.SeedSequence(entropy).spawn(n)
+        assert len(lazy) == n
+        for i in range(n):
+            a, b = lazy[i], spawned[i]
+            assert a.spawn_key == b.spawn_key and a.pool_size == b.pool_size
+            assert np.array_equal(a.generate_state(8), b.generate_state(8))
+            ra, rb = np.random.default_rng(a), np.random.default_rng(b)
+            assert np.array_equal(ra.choice(50, 32, replace=False), rb.choice(50, 32, replace=False))
+        with pytest.raises(IndexError):
+            lazy[n]
+
+
+def test_betweenness_reporter_equal_previous():
+    """The reporter with lazily made seeds against the previous one (all seeds spawned)."""
+    import simulation.reporters as R
+    from simulation.loader import load_scenario
+    from simulation.model import CommissioningModel
+
+    for path, ov in (("scenarios/icb_2022.yaml", ["scale=0.2", "burn_in=0"]),
+                     ("scenarios/england_2013.yaml", ["scale=0.02", "burn_in=0"])):
+        m = CommissioningModel(load_scenario(path, ov), seed=5)
+        for _ in range(2):
+            m.step()
+            k = m.spec.metrics.betweenness_samples or None
+            seeds = np.random.SeedSequence([m.seed_value, m.steps]).spawn(m.n_groups)
+            old = R._overall(m, S.betweenness_centralisation_by_group(
+                R._adjacency(m), np.where(m.present, m.pop.group, -1), m.n_groups, k=k,
+                seeds=seeds))
+            assert R.betweenness_centralisation.__wrapped__(m).tobytes() == old.tobytes()
+
+
+def _unique_inverse_sort(x):
+    """The previous ``_unique_inverse`` (0.3.1): one stable argsort."""
+    x = np.asarray(x).ravel()
+    order = np.argsort(x, kind="stable")
+    s = x[order]
+    new = np.concatenate(([True], s[1:] != s[:-1])) if s.size else np.zeros(0, bool)
+    inverse = np.empty(x.size, dtype=np.int64)
+    inverse[order] = np.cumsum(new) - 1
+    return s[new], inverse
+
+
+def test_unique_inverse_equal_previous():
+    rng = np.random.default_rng(5)
+    cases = [np.zeros(0, np.int64), np.array([7]), np.array([-3, -3]), np.array([2**40, 5]),
+             np.array([0, 9, 9, 1], np.int32), np.array([-(2**62), 2**62])]
+    for _ in range(100):
+        n = int(rng.integers(1, 300))
+        lo = int(rng.integers(-1000, 1000))
+        cases.append(rng.integers(lo, lo + int(rng.integers(1, 3000)), n).astype(
+            rng.choice([np.int64, np.int32, np.intp])))
+    for x in cases:
+        (u, i), (v, j) = S._unique_inverse(x), _unique_inverse_sort(x)
+        assert u.dtype == v.dtype and i.dtype == j.dtype
+        assert np.array_equal(u, v) and np.array_equal(i, j)
+
+
+def test_modularity_equal_previous(monkeypatch):
+    labels_rng = np.random.default_rng(6)
+    for A, group, n_groups in _cases(seed=7):
+        labels = labels_rng.integers(0, 5, group.size)
+        new = S.modularity_by_group(A, group, labels, n_groups)
+        with monkeypatch.context() as mp:
+            mp.setattr(S, "_unique_inverse", _unique_inverse_sort)
+            old = S.modularity_by_group(A, group, labels, n_groups)
+        assert new.tobytes() == old.tobytes()

@@ -271,8 +271,17 @@ def _unique_int(x):
 
 
 def _unique_inverse(x):
-    """Return ``(uniq, inverse)`` of an integer array by one stable argsort."""
+    """Return ``(uniq, inverse)`` of an integer array: by a dense table of the values' range
+    when it is at most ``4 * x.size + 4096`` wide (no sort), else by one stable argsort."""
     x = np.asarray(x).ravel()
+    if x.size and np.issubdtype(x.dtype, np.integer):
+        lo, hi = int(x.min()), int(x.max())
+        if hi - lo <= 4 * x.size + 4096:
+            off = (x - lo).astype(np.int64) if lo else x.astype(np.int64, copy=False)
+            seen = np.zeros(hi - lo + 1, bool)
+            seen[off] = True
+            code = np.cumsum(seen) - 1
+            return (np.flatnonzero(seen) + lo).astype(x.dtype, copy=False), code[off]
     order = np.argsort(x, kind="stable")
     s = x[order]
     new = np.concatenate(([True], s[1:] != s[:-1])) if s.size else np.zeros(0, bool)
@@ -994,7 +1003,8 @@ def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
         if ng < 3:
             plan.append(None)
             continue
-        plan.append(_pivots(ng, k, None if seeds is None else seeds[g]))
+        draws = seeds is not None and k is not None and k < ng  # else no seed is read
+        plan.append(_pivots(ng, k, seeds[g] if draws else None))
     raw = np.zeros(order.size)
     g = 0
     while g < n_groups:
