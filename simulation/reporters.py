@@ -253,14 +253,19 @@ def _sorted_unique(x: np.ndarray) -> np.ndarray:
     return x[np.concatenate([[True], x[1:] != x[:-1]])] if x.size else x
 
 
+_REACH_TABLE = 1 << 25  # cells of reach's dense (group, agent) table (32 MB of booleans)
+
+
 @periodic("structure_every")
 def reach(model: CommissioningModel) -> np.ndarray:
     """Share of a group's practices with a present front-line agent within two ties of a
     member of its board (ties of weight ≥ 0.2 count: a working relationship).  Recomputed
     every ``metrics.structure_every`` steps.
 
-    Computed with sorted (group, agent) keys: the agents within one tie of each board, then
-    the front-line agents that are, or neighbour, one of them.
+    Computed with (group, agent) keys: the agents within one tie of each board, then the
+    front-line agents that are, or neighbour, one of them; the keys are looked up in a dense
+    (group, agent) table while it has at most ``_REACH_TABLE`` cells, else by binary search
+    in the sorted keys (the same membership).
     """
     p = model.pop
     n = model.n_agents
@@ -269,12 +274,19 @@ def reach(model: CommissioningModel) -> np.ndarray:
     g, who = coo.row.astype(np.int64), coo.col.astype(np.int64)
     pos, nb = _neighbours(A, who, 0.2)
     # (group, agent) keys of agents at most one tie from a member of that group's board
-    near = _sorted_unique(np.concatenate([g * n + who, g[pos] * n + nb]))
+    near = np.concatenate([g * n + who, g[pos] * n + nb])
+    if model.n_groups * n <= _REACH_TABLE:
+        table = np.zeros(model.n_groups * n, bool)
+        table[near] = True
+        member = table.__getitem__
+    else:
+        near = _sorted_unique(near)
+        member = functools.partial(_in_sorted, near)
     fl = np.flatnonzero(model.front_line & model.present)
     mine = p.group[fl].astype(np.int64)
-    hit = _in_sorted(near, mine * n + fl)
+    hit = member(mine * n + fl)
     pos, nb = _neighbours(A, fl, 0.2)  # a front-line agent is reached if it or a neighbour is near
-    hit |= np.bincount(pos, weights=_in_sorted(near, mine[pos] * n + nb), minlength=fl.size) > 0
+    hit |= np.bincount(pos, weights=member(mine[pos] * n + nb), minlength=fl.size) > 0
     practice_reached = np.zeros(p.n_practices, bool)
     practice_reached[p.practice[fl[hit]]] = True
     share = np.bincount(p.practice_group, weights=practice_reached, minlength=model.n_groups)
@@ -718,6 +730,23 @@ def degree_centralisation(model: CommissioningModel) -> np.ndarray:
                                                             model.n_groups))
 
 
+class _SpawnedSeeds:
+    """``SeedSequence(entropy).spawn(n)``, each child made only when read: child ``i`` is
+    ``SeedSequence(entropy, spawn_key=(i,))``, as ``spawn`` makes it, so groups that draw no
+    pivots (exact search) cost no seed."""
+
+    def __init__(self, entropy: list[int], n: int) -> None:
+        self.entropy, self.n = entropy, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> np.random.SeedSequence:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return np.random.SeedSequence(self.entropy, spawn_key=(i,))
+
+
 @periodic("costly_every")
 def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     """Freeman betweenness centralisation per group (Brandes–Pich pivots when
@@ -725,7 +754,7 @@ def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     pivots are drawn from its own seed, spawned from the model seed and the step."""
     A = _adjacency(model)
     k = model.spec.metrics.betweenness_samples or None
-    seeds = np.random.SeedSequence([model.seed_value, model.steps]).spawn(model.n_groups)
+    seeds = _SpawnedSeeds([model.seed_value, model.steps], model.n_groups)
     values = M.betweenness_centralisation_by_group(
         A, np.where(model.present, model.pop.group, -1), model.n_groups, k=k, seeds=seeds)
     return _overall(model, values)

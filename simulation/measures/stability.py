@@ -223,7 +223,8 @@ def strength_concentration(A, group, n_groups, top=3):
     members = np.flatnonzero(group >= 0)
     order = members[np.lexsort((-s[members], group[members]))]
     g_sorted = group[order]
-    first = np.searchsorted(g_sorted, g_sorted, side="left")
+    size = np.bincount(g_sorted, minlength=n_groups)  # g_sorted ascending: groups in blocks
+    first = np.repeat(np.cumsum(size) - size, size)  # where each node's group block begins
     rank = np.arange(order.size) - first
     lead = order[rank < top]
     total = _bincount(group[members], s[members], n_groups)

@@ -248,7 +248,13 @@ def _within_adjacency(A, group, n_groups):
     """Binary CSR adjacency of the union of the group-induced subgraphs."""
     row, col, _, _ = _within(A, group, n_groups, weighted=False)
     n = A.shape[0]
-    return sp.csr_array((np.ones(row.size), (row, col)), shape=(n, n))
+    if not A.has_canonical_format:  # duplicate entries: summed by the conversion
+        return sp.csr_array((np.ones(row.size), (row, col)), shape=(n, n))
+    # the kept ties are in A's (canonical) CSR order: their rows ascending, columns sorted
+    # and unique within a row, so they are the CSR arrays themselves
+    indptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(row, minlength=n), out=indptr[1:])
+    return sp.csr_array((np.ones(row.size), col, indptr), shape=(n, n))
 
 
 def _unique_int(x):
@@ -265,8 +271,17 @@ def _unique_int(x):
 
 
 def _unique_inverse(x):
-    """Return ``(uniq, inverse)`` of an integer array by one stable argsort."""
+    """Return ``(uniq, inverse)`` of an integer array: by a dense table of the values' range
+    when it is at most ``4 * x.size + 4096`` wide (no sort), else by one stable argsort."""
     x = np.asarray(x).ravel()
+    if x.size and np.issubdtype(x.dtype, np.integer):
+        lo, hi = int(x.min()), int(x.max())
+        if hi - lo <= 4 * x.size + 4096:
+            off = (x - lo).astype(np.int64) if lo else x.astype(np.int64, copy=False)
+            seen = np.zeros(hi - lo + 1, bool)
+            seen[off] = True
+            code = np.cumsum(seen) - 1
+            return (np.flatnonzero(seen) + lo).astype(x.dtype, copy=False), code[off]
     order = np.argsort(x, kind="stable")
     s = x[order]
     new = np.concatenate(([True], s[1:] != s[:-1])) if s.size else np.zeros(0, bool)
@@ -275,26 +290,44 @@ def _unique_inverse(x):
     return s[new], inverse
 
 
-def _triangles(B):
+_DENSE_LOOKUP = 1 << 24  # a tie look-up table of n * n booleans up to this size (16 MB)
+
+
+def _block_keys(block):
+    """``(base, local, size)``: ``base[i] + local[j]`` numbers the node pairs ``(i, j)``
+    inside each block of the labels ``block`` densely in ``0..size-1``, block by block
+    (``offset[g] + local(i) * n_g + local(j)``; pairs across blocks or with a node labelled
+    ``-1`` are not numbered)."""
+    member = block >= 0
+    n_blocks = int(block.max()) + 1 if member.any() else 0
+    ng = np.bincount(block[member], minlength=n_blocks).astype(np.int64)
+    offset = np.concatenate([[0], np.cumsum(ng * ng)])
+    start = np.concatenate([[0], np.cumsum(ng)])
+    order = np.argsort(np.where(member, block, n_blocks), kind="stable")[: int(ng.sum())]
+    local = np.zeros(block.size, np.int64)
+    g = block[order]
+    local[order] = np.arange(order.size) - start[g]
+    base = np.zeros(block.size, np.int64)
+    base[order] = offset[g] + local[order] * ng[g]
+    return base, local, int(offset[-1])
+
+
+def _triangles(B, block=None):
     r"""Per node ``2 * triangles`` of the binary symmetric `B` (no self-loops): the row sums of
-    :math:`(B B) \circ B`, counted on the degree-ordered orientation.
+    :math:`(B B) \circ B`, counted exactly by wedge look-ups on the degree-ordered orientation.
 
     Each tie is kept once, pointing from the endpoint of lower degree to the higher (ties
-    broken by index): the upper-triangular :math:`U` of the nodes in that order.  A triangle
-    :math:`a \to b \to c`, :math:`a \to c` is then counted exactly once, from its lowest
-    node :math:`a`, its highest :math:`c` and its middle :math:`b`:
-
-    .. math::
-
-        t = \operatorname{rowsum}(P) + \operatorname{colsum}(P)
-            + \operatorname{rowsum}\big((U^\top U) \circ U\big), \qquad P = (U U) \circ U,
-
-    since :math:`(UU)_{ac}` counts the middles :math:`b` of :math:`a \to c` and
-    :math:`(U^\top U)_{bc}` the :math:`a` pointing to both :math:`b` and :math:`c`.  Both
-    products only walk out-neighbours, which the orientation keeps short (hubs point to few
-    nodes), so they touch ~4× fewer two-paths than :math:`B B` at England and need no
-    blocking.  The counts are integers: equal to the row sums of :math:`(B B) \circ B`
-    exactly (the tests compare them).
+    broken by index).  A triangle :math:`a \to b, a \to c, b - c` is then found exactly once,
+    from its lowest node :math:`a`: every pair of out-ties of :math:`a` (a wedge) is looked
+    up in the tie set, and a closed wedge counts one triangle for each of :math:`a, b, c`.
+    The orientation keeps out-lists short (hubs point to few nodes), so there are few
+    wedges.  The look-up is a dense boolean table: ``n * n`` when that is small
+    (``_DENSE_LOOKUP``), or, given ``block`` (a label per node, ``-1`` for nodes without
+    ties, such that every tie joins two nodes of one block: the groups of the induced
+    subgraphs), one ``n_g * n_g`` table per block; else a binary search in the sorted tie
+    keys.  The counts are
+    integers: equal to the row sums of :math:`(B B) \circ B` exactly (the tests compare them
+    with the previous sparse-product implementation).
 
     References
     ----------
@@ -308,16 +341,35 @@ def _triangles(B):
     d = np.diff(B.indptr)
     rank = np.empty(n, np.int64)
     rank[np.lexsort((np.arange(n), d))] = np.arange(n)
-    row = np.repeat(np.arange(n), d)
-    up = rank[row] < rank[B.indices]
-    indptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(row[up], minlength=n), out=indptr[1:])
-    U = sp.csr_array((np.ones(int(up.sum())), B.indices[up], indptr), shape=(n, n))
-    P = (U @ U).multiply(U)
-    Q = (U.T.tocsr() @ U).multiply(U)
-    t = (np.asarray(P.sum(axis=1)).ravel() + np.asarray(P.sum(axis=0)).ravel()
-         + np.asarray(Q.sum(axis=1)).ravel())
-    return 2.0 * t
+    row = np.repeat(np.arange(n, dtype=np.int64), d)
+    col = B.indices.astype(np.int64)
+    up = rank[row] < rank[col]
+    a, b = row[up], col[up]  # the oriented ties a -> b, grouped by a (CSR row order)
+    end = np.cumsum(np.bincount(a, minlength=n))  # end of each node's out-list
+    e_pos = np.arange(a.size)
+    after = end[a] - e_pos - 1  # out-ties after each one in its node's list
+    w = int(after.sum())
+    if w == 0:
+        return np.zeros(n)
+    # the wedges (e, f): out-ties e before f of one node a, to be and bf
+    f = np.arange(w) + np.repeat(e_pos + 1 - (np.cumsum(after) - after), after)
+    ae, be, bf = np.repeat(a, after), np.repeat(b, after), b[f]
+    if n * n <= _DENSE_LOOKUP:
+        base, local, size = np.arange(n) * n, np.arange(n), n * n
+    elif block is not None:
+        base, local, size = _block_keys(np.asarray(block, np.int64))
+    else:
+        size = n * n
+    if size <= _DENSE_LOOKUP:
+        table = np.zeros(size, bool)
+        table[base[row] + local[col]] = True
+        hit = table[base[be] + local[bf]]
+    else:
+        keys = np.sort(row * n + col)
+        q = be * n + bf
+        hit = keys[np.minimum(np.searchsorted(keys, q), keys.size - 1)] == q
+    t = np.bincount(np.concatenate([ae[hit], be[hit], bf[hit]]), minlength=n)
+    return 2.0 * t.astype(float)
 
 
 # ----------------------------------------------------------------------------
@@ -430,7 +482,7 @@ def _local_clustering_parts(A, group, n_groups):
     """Return ``(2 * triangles, degree)`` per node on the induced subgraphs."""
     B = _within_adjacency(A, group, n_groups)
     d = np.asarray(B.sum(axis=1), dtype=float).ravel()
-    return _triangles(B), d
+    return _triangles(B, group), d
 
 
 @_undirected_simple_graph
@@ -951,7 +1003,8 @@ def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
         if ng < 3:
             plan.append(None)
             continue
-        plan.append(_pivots(ng, k, None if seeds is None else seeds[g]))
+        draws = seeds is not None and k is not None and k < ng  # else no seed is read
+        plan.append(_pivots(ng, k, seeds[g] if draws else None))
     raw = np.zeros(order.size)
     g = 0
     while g < n_groups:
