@@ -844,7 +844,8 @@ class CommissioningModel(mesa.Model):
         decision fed the national profile and true need instead of the deciders' views.
 
         The three decisions run as one (:meth:`_decide_stacked`: their rows stacked, every
-        operation row by row), bit for bit the three calls of :meth:`_decide_separately`."""
+        operation row by row), bit for bit three separate calls of
+        :func:`~simulation.decisions.decide` (tested)."""
         s = self.spec
         p = self.pop
         loc = s.localities.enabled
@@ -920,28 +921,6 @@ class CommissioningModel(mesa.Model):
                  np.tile(area_population, n), stacked_gb)
         self._stacked_cache = (key, value)
         return value
-
-    def _decide_separately(self) -> tuple[Budget, Budget, Budget]:
-        """Reference of :meth:`decide`'s three decisions, one call each (as before the
-        stacking; changes nothing)."""
-        s = self.spec
-        p = self.pop
-        loc = s.localities.enabled
-        share = self.locality_share if loc else 0.0
-        kw = {"objective_weight": s.decisions.objective_weight, "max_shift": s.decisions.max_shift,
-              "share": share, "area_group": p.area_group, "area_population": self.area_population}
-        local_obj = self.locality_objective if loc else None
-        obj = self.meeting_objective
-        body, body_floor, body_ceiling = places.decision_inputs(self)
-        budget = decide(self.budget, self.meeting_view, obj,
-                             self.locality_view if loc else None, local_obj, **kw, **body)
-        national = self._national_rows(self.meeting_view.shape[0])
-        local_national = self._national_rows(self.locality_view.shape[0])
-        floor = decide(self.floor_budget, national, obj,
-                       local_national if loc else None, local_obj, **kw, **body_floor)
-        ceiling = decide(self.ceiling_budget, self.group_need, obj,
-                         self.area_need if loc else None, local_obj, **kw, **body_ceiling)
-        return budget, floor, ceiling
 
     def _national_rows(self, n: int) -> np.ndarray:
         """The national need profile as ``n`` rows (a read-only broadcast view, cached)."""
