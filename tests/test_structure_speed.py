@@ -47,8 +47,12 @@ def _cases(seed=0, count=120):
         yield A, group, n_groups
 
 
+@pytest.mark.parametrize("chunk", [1 << 18, 1, 7])
 @pytest.mark.parametrize("lookup", ["default", "blocks", "sorted"])
-def test_triangles_equal_previous(monkeypatch, lookup):
+def test_triangles_equal_previous(monkeypatch, lookup, chunk):
+    """Every look-up, with the wedges in one piece or in chunks of 1 and 7 (the chunked
+    counts must add up to the same integers)."""
+    monkeypatch.setattr(S, "_WEDGE_CHUNK", chunk)
     for A, group, n_groups in _cases():
         B = S._within_adjacency(A, group, n_groups)
         old = _triangles_products(B)

@@ -291,6 +291,7 @@ def _unique_inverse(x):
 
 
 _DENSE_LOOKUP = 1 << 24  # a tie look-up table of n * n booleans up to this size (16 MB)
+_WEDGE_CHUNK = 1 << 18  # wedges looked up at a time by _triangles (a bound on its memory)
 
 
 def _block_keys(block):
@@ -344,16 +345,16 @@ def _triangles(B, block=None):
     row = np.repeat(np.arange(n, dtype=np.int64), d)
     col = B.indices.astype(np.int64)
     up = rank[row] < rank[col]
+    del rank
     a, b = row[up], col[up]  # the oriented ties a -> b, grouped by a (CSR row order)
+    del up
     end = np.cumsum(np.bincount(a, minlength=n))  # end of each node's out-list
     e_pos = np.arange(a.size)
     after = end[a] - e_pos - 1  # out-ties after each one in its node's list
+    del end
     w = int(after.sum())
     if w == 0:
         return np.zeros(n)
-    # the wedges (e, f): out-ties e before f of one node a, to be and bf
-    f = np.arange(w) + np.repeat(e_pos + 1 - (np.cumsum(after) - after), after)
-    ae, be, bf = np.repeat(a, after), np.repeat(b, after), b[f]
     if n * n <= _DENSE_LOOKUP:
         base, local, size = np.arange(n) * n, np.arange(n), n * n
     elif block is not None:
@@ -363,12 +364,32 @@ def _triangles(B, block=None):
     if size <= _DENSE_LOOKUP:
         table = np.zeros(size, bool)
         table[base[row] + local[col]] = True
-        hit = table[base[be] + local[bf]]
+
+        def closed(be, bf):
+            return table[base[be] + local[bf]]
     else:
         keys = np.sort(row * n + col)
-        q = be * n + bf
-        hit = keys[np.minimum(np.searchsorted(keys, q), keys.size - 1)] == q
-    t = np.bincount(np.concatenate([ae[hit], be[hit], bf[hit]]), minlength=n)
+
+        def closed(be, bf):
+            q = be * n + bf
+            return keys[np.minimum(np.searchsorted(keys, q), keys.size - 1)] == q
+    del row, col
+    # the wedges (e, f): out-ties e before f of one node a, to be and bf; taken in chunks of
+    # whole out-ties of about _WEDGE_CHUNK wedges, so the wedge arrays stay small (England:
+    # 1.05 million wedges, a 96 MB peak in one piece); the counts are integers, so their sum
+    # over chunks is exact and the same
+    t = np.zeros(n, np.int64)
+    cum = np.cumsum(after)
+    cuts = np.searchsorted(cum, np.arange(_WEDGE_CHUNK, w, _WEDGE_CHUNK), side="right")
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, a.size], strict=True):
+        n_after = after[lo:hi]
+        wc = int(n_after.sum())
+        if wc == 0:
+            continue
+        f = np.arange(wc) + np.repeat(e_pos[lo:hi] + 1 - (np.cumsum(n_after) - n_after), n_after)
+        ae, be, bf = np.repeat(a[lo:hi], n_after), np.repeat(b[lo:hi], n_after), b[f]
+        hit = closed(be, bf)
+        t += np.bincount(np.concatenate([ae[hit], be[hit], bf[hit]]), minlength=n)
     return 2.0 * t.astype(float)
 
 
