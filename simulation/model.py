@@ -275,7 +275,7 @@ class CommissioningModel(mesa.Model):
 
         # ---- histories for stability and shock detection
         window = s.metrics.stability_window
-        self.key_history: deque[np.ndarray] = deque([self.ties.keys()], maxlen=window + 1)
+        self.key_history: deque[np.ndarray] = deque([self._key_record()], maxlen=window + 1)
         self.id_history: deque[np.ndarray] = deque([self.occupant_id.copy()], maxlen=window + 1)
         self.shocks: list[dict[str, Any]] = []
         self.detection = np.full(g_count, np.nan)
@@ -1119,8 +1119,16 @@ class CommissioningModel(mesa.Model):
                 t = t.add(a[ok], b[ok], s.new_tie_weight, kernels=kern)
         self.ties = t
         self.used = np.zeros(t.m, bool)
-        self.key_history.append(t.keys())
+        self.key_history.append(self._key_record())
         self.id_history.append(self.occupant_id.copy())
+
+    def _key_record(self) -> np.ndarray:
+        """The tie set's keys (:meth:`simulation.network.Ties.keys`) as kept in
+        ``key_history`` for tie persistence: as ``uint32`` while every key ``src * n + dst``
+        fits (n ≤ 65,536 agents: half the memory of the window's 13 snapshots, 17 MB at
+        England), else ``int64``; the same values (readers convert back)."""
+        keys = self.ties.keys()
+        return keys.astype(np.uint32) if self.n_agents <= 1 << 16 else keys
 
     # ------------------------------------------------------------------ shocks
     def track_shocks(self) -> None:

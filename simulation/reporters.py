@@ -394,7 +394,7 @@ def tie_persistence(model: CommissioningModel) -> np.ndarray:
     """Jaccard similarity of the tie set now and ``metrics.stability_window`` steps ago
     (or the start); overall over the whole network.  Recomputed every
     ``metrics.structure_every`` steps."""
-    old, new = model.key_history[0], model.ties.keys()
+    old, new = model.key_history[0].astype(np.int64), model.ties.keys()  # kept as uint32
     per, overall = M.jaccard_by_group(old, new, model.n_agents, model.pop.group, model.n_groups,
                                       overall=True)
     return np.append(per, overall)
