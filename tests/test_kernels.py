@@ -269,6 +269,7 @@ def _exchange_loop(t, act, eng, belief, objective, rel, e_rate, o_rate, pull, mo
     (60, 300, 12, 0.2, False), (70, 300, 16, 1.0, True), (70, 300, 2, 0.2, True),
 ])
 @pytest.mark.parametrize("special", [False, True])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # NaN, inf
 def test_exchange_kernel_equals_the_numpy_path_and_a_loop(kern, n, m, k, relevance, move,
                                                           special):
     rng = np.random.default_rng(n + 7 * m + k)
@@ -544,6 +545,7 @@ def test_meet_kernel_two_units_takes_the_mean_of_the_pools(kern):
 
 
 @pytest.mark.parametrize("k", [3, 6, 8, 11])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # NaN, inf
 def test_meet_kernel_keeps_nan_inf_and_signed_zeros_as_numpy(kern, k):
     """Non-finite and -0.0 states pool and move as on the numpy path (the kernel sums the
     first 8 columns in registers, further ones in an array)."""
