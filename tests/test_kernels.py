@@ -264,14 +264,25 @@ def _exchange_loop(t, act, eng, belief, objective, rel, e_rate, o_rate, pull, mo
     (0, 0, 6, 0.2, True), (1, 0, 6, 0.2, True), (2, 1, 6, 0.2, True), (40, 0, 6, 0.2, True),
     (60, 150, 6, 0.2, True), (60, 150, 6, 1.0, True), (60, 150, 6, 0.2, False),
     (200, 900, 9, 0.35, True), (300, 600, 3, 1.0, True), (80, 40, 6, 0.2, True),
+    # the kernel keeps the first 8 columns in registers, further ones in arrays: 1-16 columns
+    (50, 200, 1, 0.2, True), (50, 200, 8, 0.2, True), (50, 200, 8, 1.0, False),
+    (60, 300, 12, 0.2, False), (70, 300, 16, 1.0, True), (70, 300, 2, 0.2, True),
 ])
-def test_exchange_kernel_equals_the_numpy_path_and_a_loop(kern, n, m, k, relevance, move):
+@pytest.mark.parametrize("special", [False, True])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # NaN, inf
+def test_exchange_kernel_equals_the_numpy_path_and_a_loop(kern, n, m, k, relevance, move,
+                                                          special):
     rng = np.random.default_rng(n + 7 * m + k)
     t = _random_ties(rng, n, m, zero_rows=3 if n > 5 else 0)  # agents 0-2 without ties
     act = rng.random(n) < 0.7
     eng = rng.random(n)
     belief = rng.dirichlet(np.ones(k), n) if n else np.empty((0, k))
     objective = rng.dirichlet(np.ones(k), n) if n else np.empty((0, k))
+    if special and n:  # NaN, inf and -0.0 in the states propagate as on the numpy path
+        for x in (belief, objective):
+            x.flat[rng.integers(0, x.size, 3)] = np.nan
+            x.flat[rng.integers(0, x.size, 2)] = np.inf
+            x.flat[rng.integers(0, x.size, 2)] = -0.0
     group = rng.integers(0, 3, n)
     rel = None
     if relevance != 1.0:
@@ -531,3 +542,26 @@ def test_meet_kernel_two_units_takes_the_mean_of_the_pools(kern):
     got, got_p = meet(x, members, w, 0.5, kernels=kern)
     assert same(got, want) and same(got_p, want_p)
     assert not np.array_equal(got[1], x[1])
+
+
+@pytest.mark.parametrize("k", [3, 6, 8, 11])
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # NaN, inf
+def test_meet_kernel_keeps_nan_inf_and_signed_zeros_as_numpy(kern, k):
+    """Non-finite and -0.0 states pool and move as on the numpy path (the kernel sums the
+    first 8 columns in registers, further ones in an array)."""
+    from simulation.localities import meet
+
+    rng = np.random.default_rng(k)
+    members = _members(rng, 6, 80, False)
+    w = rng.uniform(0.0, 1.5, 80) * (rng.random(80) < 0.7)
+    x = rng.uniform(-1.0, 1.0, (80, k))
+    y = rng.uniform(0.0, 1.0, (80, k + 1))
+    for z in (x, y):
+        z.flat[rng.integers(0, z.size, 3)] = np.nan
+        z.flat[rng.integers(0, z.size, 2)] = -np.inf
+        z.flat[rng.integers(0, z.size, 4)] = -0.0
+    (wx, wy), want_p = meet((x, y), members, w, 0.4)
+    (gx, gy), got_p = meet((x, y), members, w, 0.4, kernels=kern)
+    assert same(gx, wx) and same(gy, wy) and same(got_p, want_p)
+    assert np.signbit(gx).tolist() == np.signbit(wx).tolist()
+    assert np.signbit(got_p).tolist() == np.signbit(want_p).tolist()
