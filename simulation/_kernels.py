@@ -403,6 +403,184 @@ def insert_sorted(values, at, new):
     return out
 
 
+def keep_merge_ties(src, dst, weight, keys, lasting, new_keys, new_src, new_dst, new_weight):
+    """``Ties.keep(lasting).add(new)`` in one pass: the ties (sorted unique ``keys``) where
+    ``lasting`` is true, merged with the sorted unique new ties as :func:`merge_ties` merges
+    them (a lasting tie with a new tie's key keeps ``max(weight, new weight)``, a fresh one is
+    inserted at its ``searchsorted`` position).  The few changes (ties that do not last,
+    fresh ties) are found first (a binary search per new tie), and the runs of ties between
+    them are copied as blocks.  Returns ``(src, dst, weight, keys, at, fresh, final_old,
+    final_fresh)``: ``at`` the insert positions of the fresh ties in the kept arrays (as
+    ``np.insert`` takes them), ``fresh`` the mask of those among the new ties, ``final_old[e]``
+    the index of old tie ``e`` in the result (-1 if it does not last) and ``final_fresh`` the
+    index of each fresh tie in the result."""
+    m = keys.size
+    k = new_keys.size
+    nd = 0
+    for e in range(m):
+        if not lasting[e]:
+            nd += 1
+    gone = np.empty(nd, np.int64)
+    g = 0
+    for e in range(m):
+        if not lasting[e]:
+            gone[g] = e
+            g += 1
+    pos = np.searchsorted(keys, new_keys)  # each new tie's place among the old ties
+    fresh = np.empty(k, np.bool_)
+    nf = 0
+    for q in range(k):
+        p = pos[q]
+        fresh[q] = not (p < m and keys[p] == new_keys[q] and lasting[p])
+        if fresh[q]:
+            nf += 1
+    total = m - nd + nf
+    o_src = np.empty(total, src.dtype)
+    o_dst = np.empty(total, dst.dtype)
+    o_w = np.empty(total, weight.dtype)
+    o_keys = np.empty(total, keys.dtype)
+    at = np.empty(nf, np.int64)
+    final_old = np.empty(m, np.int64)
+    final_fresh = np.empty(nf, np.int64)
+    e = 0  # next old tie
+    o = 0  # next output slot
+    g = 0  # next tie that does not last
+    q = 0  # next new tie
+    f = 0  # fresh ties placed
+    while True:
+        while q < k and not fresh[q]:
+            q += 1
+        x = m  # the next change: a fresh tie goes before old tie x, or old tie x is gone
+        if q < k and pos[q] < x:
+            x = pos[q]
+        if g < nd and gone[g] < x:
+            x = gone[g]
+        length = x - e
+        o_src[o:o + length] = src[e:x]
+        o_dst[o:o + length] = dst[e:x]
+        o_w[o:o + length] = weight[e:x]
+        o_keys[o:o + length] = keys[e:x]
+        for i in range(length):
+            final_old[e + i] = o + i
+        o += length
+        e = x
+        if q < k and pos[q] == x:  # fresh ties first: before old tie x, whether or not it lasts
+            o_src[o] = new_src[q]
+            o_dst[o] = new_dst[q]
+            o_w[o] = new_weight[q]
+            o_keys[o] = new_keys[q]
+            at[f] = x - g  # kept ties before it
+            final_fresh[f] = o
+            f += 1
+            o += 1
+            q += 1
+        elif g < nd and gone[g] == x:
+            final_old[x] = -1
+            e += 1
+            g += 1
+        else:
+            break  # x == m: everything laid out
+    for q in range(k):  # a lasting tie with a new tie's key keeps the larger weight
+        if not fresh[q]:
+            i = final_old[pos[q]]
+            w_old = o_w[i]
+            w_new = new_weight[q]
+            o_w[i] = w_new if w_new > w_old else w_old
+    return o_src, o_dst, o_w, o_keys, at, fresh, final_old, final_fresh
+
+
+def lay_out(values, final_old, new, final_fresh, total):
+    """Per-tie ``values`` of the old ties and ``new`` ones of the fresh ties laid out as
+    :func:`keep_merge_ties` lays out the ties (old tie ``e`` at ``final_old[e]`` unless -1,
+    fresh tie ``q`` at ``final_fresh[q]``; ``total`` ties): ``np.insert(values[lasting], at,
+    new)`` with that kernel's ``at``."""
+    out = np.empty(total, values.dtype)
+    for e in range(values.size):
+        i = final_old[e]
+        if i >= 0:
+            out[i] = values[e]
+    for q in range(new.size):
+        out[final_fresh[q]] = new[q]
+    return out
+
+
+def merge_structure(indptr, indices, tie, final_old, gone_src, gone_dst, fresh_src, fresh_dst,
+                    final_fresh, out_indptr, out_indices, out_tie):
+    """The CSR structure (:func:`simulation.network.csr_structure`) of the tie set
+    :func:`keep_merge_ties` returns, from the structure ``indptr, indices, tie`` of the old
+    tie set without a sort.  The rows of no tie that is gone (``gone_src``, ``gone_dst``) or
+    fresh are copied with their ties renumbered by ``final_old``; in the others the entries of
+    the lasting ties (``final_old >= 0``, columns ascending) are merged by column with those
+    of the fresh ties ``fresh_src < fresh_dst`` (in key order; result indices
+    ``final_fresh``).  Fills ``out_indptr``, ``out_indices`` and ``out_tie`` (sized for the
+    result)."""
+    n = indptr.size - 1
+    nf = fresh_src.size
+    touched = np.zeros(n, np.bool_)
+    for q in range(gone_src.size):
+        touched[gone_src[q]] = True
+        touched[gone_dst[q]] = True
+    # the fresh ties' entries by row: (dst, src) then (src, dst), in key order, so each row's
+    # columns ascend (those below the row, then those above)
+    fptr = np.zeros(n + 1, np.int64)
+    for q in range(nf):
+        fptr[fresh_dst[q] + 1] += 1
+        fptr[fresh_src[q] + 1] += 1
+        touched[fresh_src[q]] = True
+        touched[fresh_dst[q]] = True
+    for r in range(n):
+        fptr[r + 1] += fptr[r]
+    fcol = np.empty(2 * nf, np.int64)
+    ftie = np.empty(2 * nf, np.int64)
+    fill = fptr[:n].copy()
+    for q in range(nf):
+        r = fresh_dst[q]
+        fcol[fill[r]] = fresh_src[q]
+        ftie[fill[r]] = final_fresh[q]
+        fill[r] += 1
+    for q in range(nf):
+        r = fresh_src[q]
+        fcol[fill[r]] = fresh_dst[q]
+        ftie[fill[r]] = final_fresh[q]
+        fill[r] += 1
+    o = 0
+    out_indptr[0] = 0
+    for r in range(n):
+        p = indptr[r]
+        p_end = indptr[r + 1]
+        if not touched[r]:  # the same entries, renumbered
+            while p < p_end:
+                out_indices[o] = indices[p]
+                out_tie[o] = final_old[tie[p]]
+                p += 1
+                o += 1
+            out_indptr[r + 1] = o
+            continue
+        g = fptr[r]
+        g_end = fptr[r + 1]
+        while True:
+            while p < p_end and final_old[tie[p]] < 0:
+                p += 1
+            if p < p_end:
+                if g < g_end and fcol[g] < indices[p]:
+                    out_indices[o] = fcol[g]
+                    out_tie[o] = ftie[g]
+                    g += 1
+                else:
+                    out_indices[o] = indices[p]
+                    out_tie[o] = final_old[tie[p]]
+                    p += 1
+                o += 1
+            elif g < g_end:
+                out_indices[o] = fcol[g]
+                out_tie[o] = ftie[g]
+                g += 1
+                o += 1
+            else:
+                break
+        out_indptr[r + 1] = o
+
+
 # ---------------------------------------------------------------------------------------------
 # meetings (simulation.localities.pool and meet)
 # ---------------------------------------------------------------------------------------------
@@ -504,3 +682,4 @@ def meet_pool(indptr, indices, data, weights, x, y, pooling_weight, one_unit):
 _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_degroot, tie_weights,
                                     kept_triads, merge_ties, insert_sorted)}
 _KERNELS["meet_pool"] = meet_pool
+_KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure))

@@ -1095,7 +1095,8 @@ class CommissioningModel(mesa.Model):
         else:
             t.weight = update_weights(t.weight, used, s.reinforce, s.decay, maintenance)
             lasting = t.weight >= s.dissolve_below
-        before, t = t, t.keep(lasting)
+        before = t
+        t = None  # the ties that last, with the new ones (below)
         if self.spec.network.informal:
             starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure)
                                       & self.active)
@@ -1115,8 +1116,12 @@ class CommissioningModel(mesa.Model):
                 ba, bb = leadership.broker_ties(self, brokering["intensity"])
                 a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
             ok = accept_by_capacity(a, b, degree, s.capacity, self.rng.random(a.size))
-            if ok.any():
-                t = t.add(a[ok], b[ok], s.new_tie_weight, kernels=kern)
+            if kern is not None:  # keep and add in one pass, the tie structure carried over
+                t = before.keep_add(lasting, a[ok], b[ok], s.new_tie_weight, kern)
+            elif ok.any():
+                t = before.keep(lasting).add(a[ok], b[ok], s.new_tie_weight)
+        if t is None:
+            t = before.keep(lasting)
         self.ties = t
         self.used = np.zeros(t.m, bool)
         self.key_history.append(t.keys())

@@ -238,6 +238,40 @@ class Ties:
         out.__dict__["_keys"] = merged
         return self._carry(out, lambda f, v: np.insert(v, at, f(new.src[fresh], new.dst[fresh])))
 
+    def keep_add(self, mask: np.ndarray, a: np.ndarray, b: np.ndarray, w: float | np.ndarray,
+                 kernels) -> Ties:
+        """``self.keep(mask).add(a, b, w)`` (the same arrays, keys and :meth:`per_tie`
+        values) in one compiled pass (:func:`simulation._kernels.keep_merge_ties`: the runs of
+        ties between the few that change are copied as blocks), without the intermediate tie
+        set; ``kernels`` are the compiled kernels (required).  When this tie set's CSR
+        structure is built, the result's is derived from it
+        (:func:`simulation._kernels.merge_structure`: rows without a change copied with their
+        ties renumbered, the others merged) instead of a counting sort over all ties; the same
+        arrays as :func:`csr_structure`."""
+        kern = kernels
+        mask = np.asarray(mask, bool)
+        a = np.asarray(a, np.int64)
+        new = Ties.from_pairs(self.n, a, np.asarray(b, np.int64),
+                              np.broadcast_to(np.asarray(w, float), a.shape))
+        src, dst, weight, keys, _at, fresh, final_old, final_fresh = kern.keep_merge_ties(
+            self.src, self.dst, self.weight, self.keys(), mask, new.keys(), new.src, new.dst,
+            new.weight)
+        out = Ties(self.n, src, dst, weight)
+        keys.flags.writeable = False
+        out.__dict__["_keys"] = keys
+        fresh_src, fresh_dst = new.src[fresh], new.dst[fresh]
+        structure = self.__dict__.get("_csr_structure")
+        if structure is not None:
+            m = out.m
+            idx = np.int32 if max(self.n, 2 * m) < 2**31 - 1 else np.int64  # as csr_structure
+            built = (np.empty(self.n + 1, idx), np.empty(2 * m, idx), np.empty(2 * m, idx))
+            gone = np.flatnonzero(~mask)
+            kern.merge_structure(*structure, final_old, self.src[gone], self.dst[gone], fresh_src,
+                                 fresh_dst, final_fresh, *built)
+            out.__dict__["_csr_structure"] = built
+        return self._carry(out, lambda f, v: kern.lay_out(v, final_old, f(fresh_src, fresh_dst),
+                                                          final_fresh, out.m))
+
     def keep(self, mask: np.ndarray) -> Ties:
         """The ties where ``mask`` is true."""
         return self._carry(Ties(self.n, self.src[mask], self.dst[mask], self.weight[mask]),

@@ -1,0 +1,141 @@
+"""Issue 24 (tie dynamics and turnover): the fused tie kernels of simulation._kernels
+(keep_merge_ties, lay_out, merge_structure) and :meth:`simulation.network.Ties.keep_add` give
+the arrays, keys, per-tie values and CSR structure of ``keep`` then ``add`` then
+``csr_structure``, bit for bit, on random inputs with edge cases (no ties, every tie gone, no
+new ties, new ties that exist already or duplicate a tie that does not last), with the kernels
+compiled by numba and run as plain Python; plus plain-loop references."""
+
+from __future__ import annotations
+
+from functools import partial
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from simulation import _kernels
+from simulation.network import Ties, csr_structure
+
+try:
+    import numba  # noqa: F401
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - numba is a dependency
+    HAVE_NUMBA = False
+
+
+@pytest.fixture(params=["python", pytest.param("numba", marks=pytest.mark.skipif(
+    not HAVE_NUMBA, reason="numba not installed"))])
+def kern(request, monkeypatch):
+    if request.param == "numba":
+        monkeypatch.setenv("COMMNET_KERNELS", "numba")
+        return _kernels.kernels()
+    return SimpleNamespace(**_kernels._KERNELS)
+
+
+def same(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+
+
+def _random_ties(rng, n, m):
+    if n < 2 or m == 0:
+        return Ties(n, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+    return Ties.from_pairs(n, rng.integers(0, n, m), rng.integers(0, n, m),
+                           rng.uniform(0.01, 1.0, m))
+
+
+def _keep_merge_loop(t, lasting, new):
+    """Plain-loop reference of keep_merge_ties: a list of (key, src, dst, weight, origin)."""
+    rows = {}
+    for e in range(t.m):
+        if lasting[e]:
+            key = int(t.src[e]) * t.n + int(t.dst[e])
+            rows[key] = [key, int(t.src[e]), int(t.dst[e]), float(t.weight[e]), ("old", e)]
+    for q in range(new.m):
+        key = int(new.src[q]) * t.n + int(new.dst[q])
+        if key in rows:
+            rows[key][3] = max(rows[key][3], float(new.weight[q]))
+        else:
+            rows[key] = [key, int(new.src[q]), int(new.dst[q]), float(new.weight[q]), ("new", q)]
+    return [rows[k] for k in sorted(rows)]
+
+
+CASES = [(0, 0, 0.5, 0), (1, 0, 0.5, 3), (10, 0, 0.5, 5), (10, 20, 1.0, 0), (10, 20, 0.0, 0),
+         (10, 20, 0.0, 8), (30, 60, 0.7, 1), (30, 60, 0.9, 40), (500, 3000, 0.97, 300),
+         (50, 600, 0.5, 600), (50, 600, 1.0, 600)]
+
+
+@pytest.mark.parametrize("n,m,share,k", CASES)
+def test_keep_merge_ties_equals_keep_then_merge(kern, n, m, share, k):
+    rng = np.random.default_rng(n + m + k)
+    t = _random_ties(rng, n, m)
+    lasting = rng.random(t.m) < share
+    # half the new ties are old ones (lasting or not), half random
+    pick = rng.integers(0, max(t.m, 1), k // 2) if t.m else np.empty(0, np.int64)
+    a = np.concatenate([t.src[pick], rng.integers(0, max(n, 1), k - pick.size)])
+    b = np.concatenate([t.dst[pick], rng.integers(0, max(n, 1), k - pick.size)])
+    new = Ties.from_pairs(n, a, b, rng.uniform(0.0, 1.0, a.size))
+    src, dst, weight, keys, at, fresh, final_old, final_fresh = kern.keep_merge_ties(
+        t.src, t.dst, t.weight, t.keys(), lasting, new.keys(), new.src, new.dst, new.weight)
+    kept = t.keep(lasting)
+    merged = kern.merge_ties(kept.keys(), kept.src, kept.dst, kept.weight, new.keys(), new.src,
+                             new.dst, new.weight)
+    for got, want in zip((src, dst, weight, keys, at, fresh), merged, strict=True):
+        assert same(got, want)
+    ref = _keep_merge_loop(t, lasting, new)
+    assert keys.tolist() == [r[0] for r in ref] and weight.tolist() == [r[3] for r in ref]
+    assert src.tolist() == [r[1] for r in ref] and dst.tolist() == [r[2] for r in ref]
+    # where every old and fresh tie went
+    want_old = np.full(t.m, -1, np.int64)
+    want_fresh = []
+    for i, r in enumerate(ref):
+        if r[4][0] == "old":
+            want_old[r[4][1]] = i
+        else:
+            want_fresh.append(i)
+    assert same(final_old, want_old) and same(final_fresh, np.array(want_fresh, np.int64))
+    v = rng.random(t.m)
+    nv = rng.random(int(fresh.sum()))
+    assert same(kern.lay_out(v, final_old, nv, final_fresh, keys.size),
+                np.insert(v[lasting], at, nv))
+    # the structure, derived from the old one
+    gone = np.flatnonzero(~lasting)
+    idx = np.int32
+    built = (np.empty(n + 1, idx), np.empty(2 * keys.size, idx), np.empty(2 * keys.size, idx))
+    kern.merge_structure(*csr_structure(n, t.src, t.dst), final_old, t.src[gone], t.dst[gone],
+                         new.src[fresh], new.dst[fresh], final_fresh, *built)
+    for got, want in zip(built, csr_structure(n, src, dst), strict=True):
+        assert same(got, want)
+
+
+@pytest.mark.skipif(not HAVE_NUMBA, reason="numba not installed")
+@pytest.mark.parametrize("n,m,share,k", CASES)
+@pytest.mark.parametrize("built", [False, True])
+def test_ties_keep_add_equals_keep_then_add(monkeypatch, n, m, share, k, built):
+    monkeypatch.setenv("COMMNET_KERNELS", "numba")
+    kern = _kernels.kernels()
+    rng = np.random.default_rng(n * 7 + m + k)
+    group = rng.integers(0, 3, max(n, 1))
+    rel = partial(lambda s, d, g: np.where(g[s] == g[d], 1.0, 0.2), g=group)
+
+    def fresh_set():
+        t = _random_ties(np.random.default_rng(5), n, m)
+        t.per_tie("rel", rel)
+        if built:
+            t._structure()
+        return t
+
+    r = np.random.default_rng(6)
+    lasting = r.random(fresh_set().m) < share
+    a, b, w = r.integers(0, max(n, 1), k), r.integers(0, max(n, 1), k), r.uniform(0, 1, k)
+    want = fresh_set().keep(lasting).add(a, b, w)
+    got = fresh_set().keep_add(lasting, a, b, w, kern)
+    for attr in ("src", "dst", "weight"):
+        assert same(getattr(got, attr), getattr(want, attr))
+    assert same(got.keys(), want.keys()) and not got.keys().flags.writeable
+    assert same(got.per_tie("rel", rel), want.per_tie("rel", rel))
+    assert same(got.per_tie("rel", rel), rel(got.src, got.dst))
+    assert ("_csr_structure" in got.__dict__) == built
+    for x, y in zip(got._structure(), csr_structure(n, want.src, want.dst), strict=True):
+        assert same(x, y)
