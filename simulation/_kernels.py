@@ -581,6 +581,59 @@ def merge_structure(indptr, indices, tie, final_old, gone_src, gone_dst, fresh_s
         out_indptr[r + 1] = o
 
 
+def newcomer_climate(agent, key, n_keys, present, engagement, slots, slot_keys):
+    """:meth:`simulation.model.CommissioningModel._newcomer_climate`: the mean engagement of
+    the present agents other than the newcomers ``slots`` per key (``np.bincount`` over the
+    entries ``(agent, key)`` in entry order: the same sums), for the keys of the newcomers
+    only (``slot_keys``: a row of keys per agent, level by level, ``n_keys`` where it has
+    none), and each newcomer's first level with a value (NaN when none has)."""
+    peer = present.copy()
+    for s in range(slots.size):
+        peer[slots[s]] = False
+    levels = slot_keys.shape[1]
+    wanted = np.zeros(n_keys + 1, np.bool_)
+    for s in range(slots.size):
+        for v in range(levels):
+            wanted[slot_keys[slots[s], v]] = True
+    wanted[n_keys] = False  # no key: no value
+    total = np.zeros(n_keys + 1)
+    count = np.zeros(n_keys + 1, np.int64)
+    for i in range(agent.size):
+        a = agent[i]
+        u = key[i]
+        if peer[a] and wanted[u]:
+            total[u] += engagement[a]
+            count[u] += 1
+    out = np.empty(slots.size)
+    for s in range(slots.size):
+        out[s] = np.nan
+        for v in range(levels):
+            u = slot_keys[slots[s], v]
+            if count[u] > 0:
+                c = total[u] / count[u]
+                if not np.isnan(c):
+                    out[s] = c
+                    break
+    return out
+
+
+def leavers(u, e, base, sensitivity, retention, present):
+    """The agents who leave this month, ``flatnonzero((u < h) & present)`` for the hazard
+    ``h = min(1, base * (1 + sensitivity * (1 - e)) * (1 - retention))`` of
+    :func:`simulation.engagement.leave_hazard` (``base`` its monthly rate), the same
+    operations in the same order, without the intermediate arrays."""
+    n = u.size
+    out = np.empty(n, np.int64)
+    k = 0
+    keep = 1.0 - retention
+    for i in range(n):
+        h = base * (1.0 + sensitivity * (1.0 - e[i])) * keep
+        if u[i] < (1.0 if h > 1.0 else h) and present[i]:  # np.minimum: NaN stays NaN
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
 # ---------------------------------------------------------------------------------------------
 # meetings (simulation.localities.pool and meet)
 # ---------------------------------------------------------------------------------------------
@@ -682,4 +735,5 @@ def meet_pool(indptr, indices, data, weights, x, y, pooling_weight, one_unit):
 _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_degroot, tie_weights,
                                     kept_triads, merge_ties, insert_sorted)}
 _KERNELS["meet_pool"] = meet_pool
-_KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure))
+_KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure,
+                                          newcomer_climate, leavers))

@@ -31,6 +31,7 @@ from .decisions import Budget, decide
 from .engagement import (
     draw_engagement,
     leave_hazard,
+    monthly_rate,
     reflection,
     regress,
     update_engagement,
@@ -419,12 +420,16 @@ class CommissioningModel(mesa.Model):
         """The local climate of newcomers in ``slots``: the mean engagement of the present
         peers (not newcomers) of the same type in the same area, else group, else
         organisation (NaN when none has any)."""
-        peers = self.present.copy()
-        peers[slots] = False
         # the climates of the three levels (area, group, organisation) in one pass: their
         # (agent, key) entries laid end to end, keys offset per level, so each key's sum
         # adds the same engagements in the same (agent) order as climate() per level
         agent, key_all, slot_keys, n_all = self._climate_entries()
+        kern = _kernels.kernels(self.kernel_work)
+        if kern is not None:  # the same sums, for the newcomers' keys only, in one pass
+            return kern.newcomer_climate(agent, key_all, n_all, self.present, self.engagement,
+                                         slots, slot_keys)
+        peers = self.present.copy()
+        peers[slots] = False
         ok = peers[agent]
         unit = key_all[ok]
         total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all + 1)
@@ -1046,8 +1051,14 @@ class CommissioningModel(mesa.Model):
         t = self.spec.turnover
         lever = self.levers["stability_management"]
         retention = 0.5 * lever["intensity"] if lever["enabled"] else 0.0
-        h = leave_hazard(self.engagement, t.annual_rate, self.turnover_sensitivity, retention)
-        leavers = np.flatnonzero((self.rng.random(self.n_agents) < h) & self.present)
+        kern = _kernels.kernels(self.kernel_work)
+        if kern is not None:  # the same hazards and comparisons, in one pass
+            leavers = kern.leavers(self.rng.random(self.n_agents), self.engagement,
+                                   monthly_rate(t.annual_rate), float(self.turnover_sensitivity),
+                                   float(retention), self.present)
+        else:
+            h = leave_hazard(self.engagement, t.annual_rate, self.turnover_sensitivity, retention)
+            leavers = np.flatnonzero((self.rng.random(self.n_agents) < h) & self.present)
         self.left_this_step = np.zeros(self.n_agents, bool)
         self.replace(leavers)
 

@@ -139,3 +139,87 @@ def test_ties_keep_add_equals_keep_then_add(monkeypatch, n, m, share, k, built):
     assert ("_csr_structure" in got.__dict__) == built
     for x, y in zip(got._structure(), csr_structure(n, want.src, want.dst), strict=True):
         assert same(x, y)
+
+
+# ------------------------------------------------------------------ newcomers' climate
+def _climate_loop(model, slots):
+    """Plain-loop reference of _newcomer_climate: per newcomer, the first level (area, group,
+    organisation) whose present peers (not newcomers) of the same type have a mean engagement
+    (summed in agent order), else NaN."""
+    peer = model.present.copy()
+    peer[slots] = False
+    out = []
+    for s in slots.tolist():
+        value = np.nan
+        for key, _ in model.climate_keys:
+            if key[s] < 0:
+                continue
+            total, count = 0.0, 0
+            for a in range(model.n_agents):
+                if peer[a] and key[a] == key[s]:
+                    total += float(model.engagement[a])
+                    count += 1
+            if count:
+                value = total / count
+                break
+        out.append(value)
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def eoe_model():
+    from simulation.loader import load_scenario
+    from simulation.model import CommissioningModel
+
+    m = CommissioningModel(load_scenario("scenarios/east_of_england_2013.yaml", []),
+                           collect=False)
+    for _ in range(3):
+        m.step()
+    return m
+
+
+@pytest.mark.parametrize("absent", [0.0, 0.5, 0.995])
+def test_newcomer_climate_kernel_equals_numpy_and_loop(kern, eoe_model, monkeypatch, absent):
+    m = eoe_model
+    rng = np.random.default_rng(int(absent * 1000))
+    present = m.present.copy()
+    try:
+        m.present = present & (rng.random(m.n_agents) >= absent)
+        agent, key_all, slot_keys, n_all = m._climate_entries()
+        for size in (0, 1, 7, 200):
+            slots = np.sort(rng.choice(m.n_agents, size, replace=False)).astype(np.int64)
+            got = kern.newcomer_climate(agent, key_all, n_all, m.present, m.engagement, slots,
+                                        slot_keys)
+            monkeypatch.setenv("COMMNET_KERNELS", "numpy")
+            want = m._newcomer_climate(slots)
+            monkeypatch.delenv("COMMNET_KERNELS")
+            assert same(got, want)
+            if size <= 7:
+                assert same(got, _climate_loop(m, slots))
+    finally:
+        m.present = present
+
+
+# ------------------------------------------------------------------ leavers
+@pytest.mark.parametrize("n", [0, 1, 9, 1000])
+@pytest.mark.parametrize("sensitivity,retention", [(0.0, 0.0), (2.0, 0.25), (400.0, 0.0)])
+def test_leavers_kernel_equals_hazard_then_draws(kern, n, sensitivity, retention):
+    from simulation.engagement import leave_hazard, monthly_rate
+
+    rng = np.random.default_rng(n)
+    e = rng.random(n)
+    if n > 3:
+        e[:3] = [0.0, 1.0, np.nan]  # bounds, and a NaN (never leaves, as with np.minimum)
+    u = rng.random(n)
+    present = rng.random(n) < 0.8
+    got = kern.leavers(u, e, monthly_rate(0.3), sensitivity, retention, present)
+    with np.errstate(invalid="ignore"):
+        h = leave_hazard(e, 0.3, sensitivity, retention)
+    assert same(got, np.flatnonzero((u < h) & present))
+    base, loop = monthly_rate(0.3), []
+    for i in range(n):
+        x = base * (1.0 + sensitivity * (1.0 - float(e[i]))) * (1.0 - retention)
+        cap = 1.0 if x > 1.0 else x  # a NaN stays NaN: never below it
+        if present[i] and float(u[i]) < cap:
+            loop.append(i)
+    assert got.tolist() == loop
