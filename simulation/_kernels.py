@@ -410,10 +410,12 @@ def keep_merge_ties(src, dst, weight, keys, lasting, new_keys, new_src, new_dst,
     inserted at its ``searchsorted`` position).  The few changes (ties that do not last,
     fresh ties) are found first (a binary search per new tie), and the runs of ties between
     them are copied as blocks.  Returns ``(src, dst, weight, keys, at, fresh, final_old,
-    final_fresh)``: ``at`` the insert positions of the fresh ties in the kept arrays (as
-    ``np.insert`` takes them), ``fresh`` the mask of those among the new ties, ``final_old[e]``
-    the index of old tie ``e`` in the result (-1 if it does not last) and ``final_fresh`` the
-    index of each fresh tie in the result."""
+    final_fresh, gone, before)``: ``at`` the insert positions of the fresh ties in the kept
+    arrays (as ``np.insert`` takes them), ``fresh`` the mask of those among the new ties,
+    ``final_old[e]`` the index of old tie ``e`` in the result (-1 if it does not last),
+    ``final_fresh`` the index of each fresh tie in the result, ``gone`` the old ties that do
+    not last (ascending) and ``before`` the old tie each fresh tie is placed before (``m`` at
+    the end)."""
     m = keys.size
     k = new_keys.size
     nd = 0
@@ -440,6 +442,7 @@ def keep_merge_ties(src, dst, weight, keys, lasting, new_keys, new_src, new_dst,
     o_w = np.empty(total, weight.dtype)
     o_keys = np.empty(total, keys.dtype)
     at = np.empty(nf, np.int64)
+    before = np.empty(nf, np.int64)
     final_old = np.empty(m, np.int64)
     final_fresh = np.empty(nf, np.int64)
     e = 0  # next old tie
@@ -470,6 +473,7 @@ def keep_merge_ties(src, dst, weight, keys, lasting, new_keys, new_src, new_dst,
             o_w[o] = new_weight[q]
             o_keys[o] = new_keys[q]
             at[f] = x - g  # kept ties before it
+            before[f] = x
             final_fresh[f] = o
             f += 1
             o += 1
@@ -486,7 +490,7 @@ def keep_merge_ties(src, dst, weight, keys, lasting, new_keys, new_src, new_dst,
             w_old = o_w[i]
             w_new = new_weight[q]
             o_w[i] = w_new if w_new > w_old else w_old
-    return o_src, o_dst, o_w, o_keys, at, fresh, final_old, final_fresh
+    return o_src, o_dst, o_w, o_keys, at, fresh, final_old, final_fresh, gone, before
 
 
 def lay_out(values, final_old, new, final_fresh, total):
@@ -508,8 +512,9 @@ def merge_structure(indptr, indices, tie, final_old, gone_src, gone_dst, fresh_s
                     final_fresh, out_indptr, out_indices, out_tie):
     """The CSR structure (:func:`simulation.network.csr_structure`) of the tie set
     :func:`keep_merge_ties` returns, from the structure ``indptr, indices, tie`` of the old
-    tie set without a sort.  The rows of no tie that is gone (``gone_src``, ``gone_dst``) or
-    fresh are copied with their ties renumbered by ``final_old``; in the others the entries of
+    tie set without a sort.  The runs of rows of no tie that is gone (ends ``gone_src``,
+    ``gone_dst``) or fresh are copied as flat ranges with their ties renumbered by
+    ``final_old``; in the other rows the entries of
     the lasting ties (``final_old >= 0``, columns ascending) are merged by column with those
     of the fresh ties ``fresh_src < fresh_dst`` (in key order; result indices
     ``final_fresh``).  Fills ``out_indptr``, ``out_indices`` and ``out_tie`` (sized for the
@@ -545,17 +550,24 @@ def merge_structure(indptr, indices, tie, final_old, gone_src, gone_dst, fresh_s
         fill[r] += 1
     o = 0
     out_indptr[0] = 0
-    for r in range(n):
+    r = 0
+    while r < n:
+        if not touched[r]:  # a run of rows without a change: the same entries, renumbered,
+            r_end = r + 1   # copied as one flat range
+            while r_end < n and not touched[r_end]:
+                r_end += 1
+            p = indptr[r]
+            shift = o - p
+            for q in range(p, indptr[r_end]):
+                out_indices[q + shift] = indices[q]
+                out_tie[q + shift] = final_old[tie[q]]
+            for x in range(r + 1, r_end + 1):
+                out_indptr[x] = indptr[x] + shift
+            o = indptr[r_end] + shift
+            r = r_end
+            continue
         p = indptr[r]
         p_end = indptr[r + 1]
-        if not touched[r]:  # the same entries, renumbered
-            while p < p_end:
-                out_indices[o] = indices[p]
-                out_tie[o] = final_old[tie[p]]
-                p += 1
-                o += 1
-            out_indptr[r + 1] = o
-            continue
         g = fptr[r]
         g_end = fptr[r + 1]
         while True:
@@ -579,6 +591,7 @@ def merge_structure(indptr, indices, tie, final_old, gone_src, gone_dst, fresh_s
             else:
                 break
         out_indptr[r + 1] = o
+        r += 1
 
 
 def newcomer_climate(agent, key, n_keys, present, engagement, slots, slot_keys):

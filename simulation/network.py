@@ -245,17 +245,17 @@ class Ties:
         ties between the few that change are copied as blocks), without the intermediate tie
         set; ``kernels`` are the compiled kernels (required).  When this tie set's CSR
         structure is built, the result's is derived from it
-        (:func:`simulation._kernels.merge_structure`: rows without a change copied with their
-        ties renumbered, the others merged) instead of a counting sort over all ties; the same
+        (:func:`simulation._kernels.merge_structure`: runs of rows without a change copied
+        with their ties renumbered, the others merged) instead of a counting sort over all ties; the same
         arrays as :func:`csr_structure`."""
         kern = kernels
         mask = np.asarray(mask, bool)
         a = np.asarray(a, np.int64)
         new = Ties.from_pairs(self.n, a, np.asarray(b, np.int64),
                               np.broadcast_to(np.asarray(w, float), a.shape))
-        src, dst, weight, keys, _at, fresh, final_old, final_fresh = kern.keep_merge_ties(
-            self.src, self.dst, self.weight, self.keys(), mask, new.keys(), new.src, new.dst,
-            new.weight)
+        src, dst, weight, keys, _, fresh, final_old, final_fresh, gone, _ = (
+            kern.keep_merge_ties(self.src, self.dst, self.weight, self.keys(), mask, new.keys(),
+                                 new.src, new.dst, new.weight))
         out = Ties(self.n, src, dst, weight)
         keys.flags.writeable = False
         out.__dict__["_keys"] = keys
@@ -265,9 +265,8 @@ class Ties:
             m = out.m
             idx = np.int32 if max(self.n, 2 * m) < 2**31 - 1 else np.int64  # as csr_structure
             built = (np.empty(self.n + 1, idx), np.empty(2 * m, idx), np.empty(2 * m, idx))
-            gone = np.flatnonzero(~mask)
-            kern.merge_structure(*structure, final_old, self.src[gone], self.dst[gone], fresh_src,
-                                 fresh_dst, final_fresh, *built)
+            kern.merge_structure(*structure, final_old, self.src[gone], self.dst[gone],
+                                 fresh_src, fresh_dst, final_fresh, *built)
             out.__dict__["_csr_structure"] = built
         return self._carry(out, lambda f, v: kern.lay_out(v, final_old, f(fresh_src, fresh_dst),
                                                           final_fresh, out.m))

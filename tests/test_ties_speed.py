@@ -63,7 +63,9 @@ def _keep_merge_loop(t, lasting, new):
 
 CASES = [(0, 0, 0.5, 0), (1, 0, 0.5, 3), (10, 0, 0.5, 5), (10, 20, 1.0, 0), (10, 20, 0.0, 0),
          (10, 20, 0.0, 8), (30, 60, 0.7, 1), (30, 60, 0.9, 40), (500, 3000, 0.97, 300),
-         (50, 600, 0.5, 600), (50, 600, 1.0, 600)]
+         (50, 600, 0.5, 600), (50, 600, 1.0, 600),
+         # many ties, few changes: blocks of ties renumbered by one shift (merge_structure)
+         (3000, 60000, 0.9998, 10), (3000, 60000, 1.0, 4), (3000, 60000, 0.9995, 0)]
 
 
 @pytest.mark.parametrize("n,m,share,k", CASES)
@@ -76,8 +78,12 @@ def test_keep_merge_ties_equals_keep_then_merge(kern, n, m, share, k):
     a = np.concatenate([t.src[pick], rng.integers(0, max(n, 1), k - pick.size)])
     b = np.concatenate([t.dst[pick], rng.integers(0, max(n, 1), k - pick.size)])
     new = Ties.from_pairs(n, a, b, rng.uniform(0.0, 1.0, a.size))
-    src, dst, weight, keys, at, fresh, final_old, final_fresh = kern.keep_merge_ties(
-        t.src, t.dst, t.weight, t.keys(), lasting, new.keys(), new.src, new.dst, new.weight)
+    src, dst, weight, keys, at, fresh, final_old, final_fresh, gone, before = (
+        kern.keep_merge_ties(t.src, t.dst, t.weight, t.keys(), lasting, new.keys(), new.src,
+                             new.dst, new.weight))
+    assert same(gone, np.flatnonzero(~lasting))
+    # before: the old tie each fresh tie goes before = its place among the old keys
+    assert same(before, np.searchsorted(t.keys(), new.keys()[fresh]).astype(np.int64))
     kept = t.keep(lasting)
     merged = kern.merge_ties(kept.keys(), kept.src, kept.dst, kept.weight, new.keys(), new.src,
                              new.dst, new.weight)
@@ -100,7 +106,6 @@ def test_keep_merge_ties_equals_keep_then_merge(kern, n, m, share, k):
     assert same(kern.lay_out(v, final_old, nv, final_fresh, keys.size),
                 np.insert(v[lasting], at, nv))
     # the structure, derived from the old one
-    gone = np.flatnonzero(~lasting)
     idx = np.int32
     built = (np.empty(n + 1, idx), np.empty(2 * keys.size, idx), np.empty(2 * keys.size, idx))
     kern.merge_structure(*csr_structure(n, t.src, t.dst), final_old, t.src[gone], t.dst[gone],
