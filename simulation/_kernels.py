@@ -647,6 +647,41 @@ def leavers(u, e, base, sensitivity, retention, present):
     return out[:k]
 
 
+def new_tie_keys(a, b, n):
+    """The sorted unique keys ``lo * n + hi`` of the pairs ``(a, b)`` without self-pairs, with
+    their ``lo`` and ``hi``: :meth:`simulation.network.Ties.from_pairs` for pairs that all
+    have the same weight (whichever duplicate it keeps has that weight)."""
+    keys = np.empty(a.size, np.int64)
+    k = 0
+    for i in range(a.size):
+        x = a[i]
+        y = b[i]
+        if x != y:
+            keys[k] = x * n + y if x < y else y * n + x
+            k += 1
+    keys = np.unique(keys[:k])
+    src = np.empty(keys.size, np.int64)
+    dst = np.empty(keys.size, np.int64)
+    for i in range(keys.size):
+        src[i] = keys[i] // n
+        dst[i] = keys[i] % n
+    return keys, src, dst
+
+
+def accept_capacity(a, b, degree, capacity, u):
+    """:func:`simulation.tie_dynamics.accept_by_capacity` (``u < room_a * room_b`` with
+    ``room = clip(1 - d / C, 0, 1)``), the room computed for the proposals' ends only."""
+    c = float(capacity)
+    ok = np.empty(a.size, np.bool_)
+    for i in range(a.size):
+        ra = 1.0 - degree[a[i]] / c
+        ra = 0.0 if ra < 0.0 else (1.0 if ra > 1.0 else ra)
+        rb = 1.0 - degree[b[i]] / c
+        rb = 0.0 if rb < 0.0 else (1.0 if rb > 1.0 else rb)
+        ok[i] = u[i] < ra * rb
+    return ok
+
+
 # ---------------------------------------------------------------------------------------------
 # meetings (simulation.localities.pool and meet)
 # ---------------------------------------------------------------------------------------------
@@ -749,4 +784,5 @@ _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_deg
                                     kept_triads, merge_ties, insert_sorted)}
 _KERNELS["meet_pool"] = meet_pool
 _KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure,
-                                          newcomer_climate, leavers))
+                                          newcomer_climate, leavers, new_tie_keys,
+                                          accept_capacity))

@@ -1126,7 +1126,11 @@ class CommissioningModel(mesa.Model):
             if brokering["enabled"]:
                 ba, bb = leadership.broker_ties(self, brokering["intensity"])
                 a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
-            ok = accept_by_capacity(a, b, degree, s.capacity, self.rng.random(a.size))
+            u_accept = self.rng.random(a.size)
+            if kern is not None:
+                ok = kern.accept_capacity(a, b, degree, s.capacity, u_accept)
+            else:
+                ok = accept_by_capacity(a, b, degree, s.capacity, u_accept)
             if kern is not None:  # keep and add in one pass, the tie structure carried over
                 t = before.keep_add(lasting, a[ok], b[ok], s.new_tie_weight, kern)
             elif ok.any():

@@ -251,8 +251,14 @@ class Ties:
         kern = kernels
         mask = np.asarray(mask, bool)
         a = np.asarray(a, np.int64)
-        new = Ties.from_pairs(self.n, a, np.asarray(b, np.int64),
-                              np.broadcast_to(np.asarray(w, float), a.shape))
+        if np.ndim(w) == 0:  # one weight: from_pairs' keys, in one compiled pass
+            keys, new_src, new_dst = kern.new_tie_keys(a, np.asarray(b, np.int64), self.n)
+            new = Ties(self.n, new_src, new_dst, np.full(keys.size, float(w)))
+            keys.flags.writeable = False
+            new.__dict__["_keys"] = keys
+        else:
+            new = Ties.from_pairs(self.n, a, np.asarray(b, np.int64),
+                                  np.broadcast_to(np.asarray(w, float), a.shape))
         src, dst, weight, keys, _, fresh, final_old, final_fresh, gone, _ = (
             kern.keep_merge_ties(self.src, self.dst, self.weight, self.keys(), mask, new.keys(),
                                  new.src, new.dst, new.weight))

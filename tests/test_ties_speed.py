@@ -228,3 +228,30 @@ def test_leavers_kernel_equals_hazard_then_draws(kern, n, sensitivity, retention
         if present[i] and float(u[i]) < cap:
             loop.append(i)
     assert got.tolist() == loop
+
+
+# ------------------------------------------------------------------ new ties, acceptance
+@pytest.mark.parametrize("n,k", [(0, 0), (1, 3), (5, 40), (300, 2000)])
+def test_new_tie_keys_equal_from_pairs(kern, n, k):
+    rng = np.random.default_rng(k)
+    a, b = rng.integers(0, max(n, 1), k), rng.integers(0, max(n, 1), k)
+    keys, src, dst = kern.new_tie_keys(a, b, n)
+    want = Ties.from_pairs(n, a, b, 0.3)
+    assert same(keys, want.keys()) and same(src, want.src) and same(dst, want.dst)
+    pairs = zip(a.tolist(), b.tolist(), strict=True)
+    loop = sorted({min(x, y) * n + max(x, y) for x, y in pairs if x != y})
+    assert keys.tolist() == loop
+
+
+@pytest.mark.parametrize("k", [0, 1, 500])
+@pytest.mark.parametrize("capacity", [1, 7, 1000])
+def test_accept_capacity_equals_accept_by_capacity(kern, k, capacity):
+    from simulation.tie_dynamics import accept_by_capacity
+
+    rng = np.random.default_rng(k + capacity)
+    degree = rng.integers(0, 12, 50)
+    a, b, u = rng.integers(0, 50, k), rng.integers(0, 50, k), rng.random(k)
+    got = kern.accept_capacity(a, b, degree, capacity, u)
+    assert same(got, accept_by_capacity(a, b, degree, capacity, u))
+    room = [min(1.0, max(0.0, 1.0 - int(d) / float(capacity))) for d in degree]
+    assert got.tolist() == [bool(u[i] < room[a[i]] * room[b[i]]) for i in range(k)]
