@@ -682,6 +682,37 @@ def accept_capacity(a, b, degree, capacity, u):
     return ok
 
 
+def newcomer_beta(clim, base, sd, c):
+    """The Beta parameters of newcomers' engagement draws
+    (:meth:`simulation.model.CommissioningModel._newcomer_engagement` and
+    :func:`simulation.engagement.draw_engagement` up to the draw), the same operations in the
+    same order: the mean ``(1 - c) * base + c * clim`` (``base`` where the climate ``clim`` is
+    not finite) clipped to [0.001, 0.999], the spread capped at ``0.9 * sqrt(m (1 - m))``, and
+    :func:`simulation.engagement.beta_parameters`.  Returns ``(mean, alpha, beta, fixed)``
+    with ``alpha = beta = 1`` where ``fixed`` (spread 0: the draw is replaced by the mean)."""
+    k = clim.size
+    mean = np.empty(k)
+    alpha = np.empty(k)
+    beta = np.empty(k)
+    fixed = np.empty(k, np.bool_)
+    lo = 1e-3
+    hi = 1.0 - 1e-3
+    for i in range(k):
+        x = clim[i]
+        m = (1.0 - c) * base[i] + c * x if np.isfinite(x) else base[i]
+        m = lo if m < lo else (hi if m > hi else m)
+        mean[i] = m
+        cap = 0.9 * np.sqrt(m * (1.0 - m))
+        s = sd[i] if sd[i] < cap else cap  # np.minimum (no NaN here: m is inside (0, 1))
+        mm = 1e-6 if m < 1e-6 else (1 - 1e-6 if m > 1 - 1e-6 else m)
+        q = s if s > 1e-9 else 1e-9
+        nu = mm * (1 - mm) / (q * q) - 1.0
+        fixed[i] = s <= 0
+        alpha[i] = 1.0 if fixed[i] else mm * nu
+        beta[i] = 1.0 if fixed[i] else (1 - mm) * nu
+    return mean, alpha, beta, fixed
+
+
 # ---------------------------------------------------------------------------------------------
 # meetings (simulation.localities.pool and meet)
 # ---------------------------------------------------------------------------------------------
@@ -785,4 +816,4 @@ _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_deg
 _KERNELS["meet_pool"] = meet_pool
 _KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure,
                                           newcomer_climate, leavers, new_tie_keys,
-                                          accept_capacity))
+                                          accept_capacity, newcomer_beta))

@@ -413,6 +413,11 @@ class CommissioningModel(mesa.Model):
         clim = self._newcomer_climate(slots)
         base = self.engagement_base[slots]
         c = self.spec.turnover.newcomer_climate
+        kern = _kernels.kernels(self.kernel_work)
+        if kern is not None:  # the same parameters in one pass, then the same draws
+            mean, alpha, beta, fixed = kern.newcomer_beta(clim, base, self.engagement_sd[slots],
+                                                          float(c))
+            return np.where(fixed, mean, self.rng.beta(alpha, beta))
         mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
         return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
 

@@ -255,3 +255,28 @@ def test_accept_capacity_equals_accept_by_capacity(kern, k, capacity):
     assert same(got, accept_by_capacity(a, b, degree, capacity, u))
     room = [min(1.0, max(0.0, 1.0 - int(d) / float(capacity))) for d in degree]
     assert got.tolist() == [bool(u[i] < room[a[i]] * room[b[i]]) for i in range(k)]
+
+
+# ------------------------------------------------------------------ newcomers' engagement
+@pytest.mark.parametrize("k", [0, 1, 300])
+@pytest.mark.parametrize("c", [0.0, 0.4, 1.0])
+def test_newcomer_beta_equals_the_numpy_draw(kern, k, c):
+    from simulation.engagement import beta_parameters, draw_engagement
+
+    rng = np.random.default_rng(k)
+    clim = rng.random(k)
+    clim[rng.random(k) < 0.3] = np.nan  # no peers at any level
+    base = rng.choice([0.0, 1e-4, 0.5, 0.9995, 1.0], k) if k else np.empty(0)
+    base[: k // 2] = rng.random(k // 2)
+    sd = rng.choice([0.0, 0.01, 0.2, 5.0], k) if k else np.empty(0)
+    mean, alpha, beta, fixed = kern.newcomer_beta(clim, base, sd, c)
+    # the numpy path (model._newcomer_engagement, _draw_engagement, draw_engagement)
+    want_mean = np.clip(np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base),
+                        1e-3, 1.0 - 1e-3)
+    want_sd = np.minimum(sd, 0.9 * np.sqrt(want_mean * (1.0 - want_mean)))
+    a, b = beta_parameters(want_mean, want_sd)
+    want_fixed = want_sd <= 0
+    assert same(mean, want_mean) and same(fixed, want_fixed)
+    assert same(alpha, np.where(want_fixed, 1.0, a)) and same(beta, np.where(want_fixed, 1.0, b))
+    got = np.where(fixed, mean, np.random.default_rng(1).beta(alpha, beta))
+    assert same(got, draw_engagement(np.random.default_rng(1), want_mean, want_sd))
