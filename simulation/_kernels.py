@@ -493,18 +493,39 @@ def keep_merge_ties(src, dst, weight, keys, lasting, new_keys, new_src, new_dst,
     return o_src, o_dst, o_w, o_keys, at, fresh, final_old, final_fresh, gone, before
 
 
-def lay_out(values, final_old, new, final_fresh, total):
+def lay_out(values, gone, before, new, total):
     """Per-tie ``values`` of the old ties and ``new`` ones of the fresh ties laid out as
-    :func:`keep_merge_ties` lays out the ties (old tie ``e`` at ``final_old[e]`` unless -1,
-    fresh tie ``q`` at ``final_fresh[q]``; ``total`` ties): ``np.insert(values[lasting], at,
-    new)`` with that kernel's ``at``."""
+    :func:`keep_merge_ties` lays out the ties (``gone``: the old ties that do not last,
+    ascending; ``before``: the old tie each fresh tie goes before; ``total`` ties), the runs
+    between them copied as blocks: ``np.insert(values[lasting], at, new)`` with that
+    kernel's ``at``."""
+    m = values.size
+    nd = gone.size
+    nf = before.size
     out = np.empty(total, values.dtype)
-    for e in range(values.size):
-        i = final_old[e]
-        if i >= 0:
-            out[i] = values[e]
-    for q in range(new.size):
-        out[final_fresh[q]] = new[q]
+    e = 0
+    o = 0
+    g = 0
+    q = 0
+    while True:
+        x = m
+        if q < nf and before[q] < x:
+            x = before[q]
+        if g < nd and gone[g] < x:
+            x = gone[g]
+        length = x - e
+        out[o:o + length] = values[e:x]
+        o += length
+        e = x
+        if q < nf and before[q] == x:
+            out[o] = new[q]
+            o += 1
+            q += 1
+        elif g < nd and gone[g] == x:
+            e += 1
+            g += 1
+        else:
+            break
     return out
 
 

@@ -259,7 +259,7 @@ class Ties:
         else:
             new = Ties.from_pairs(self.n, a, np.asarray(b, np.int64),
                                   np.broadcast_to(np.asarray(w, float), a.shape))
-        src, dst, weight, keys, _, fresh, final_old, final_fresh, gone, _ = (
+        src, dst, weight, keys, _, fresh, final_old, final_fresh, gone, before = (
             kern.keep_merge_ties(self.src, self.dst, self.weight, self.keys(), mask, new.keys(),
                                  new.src, new.dst, new.weight))
         out = Ties(self.n, src, dst, weight)
@@ -274,8 +274,8 @@ class Ties:
             kern.merge_structure(*structure, final_old, self.src[gone], self.dst[gone],
                                  fresh_src, fresh_dst, final_fresh, *built)
             out.__dict__["_csr_structure"] = built
-        return self._carry(out, lambda f, v: kern.lay_out(v, final_old, f(fresh_src, fresh_dst),
-                                                          final_fresh, out.m))
+        return self._carry(out, lambda f, v: kern.lay_out(v, gone, before, f(fresh_src, fresh_dst),
+                                                          out.m))
 
     def keep(self, mask: np.ndarray) -> Ties:
         """The ties where ``mask`` is true."""

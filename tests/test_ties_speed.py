@@ -103,7 +103,7 @@ def test_keep_merge_ties_equals_keep_then_merge(kern, n, m, share, k):
     assert same(final_old, want_old) and same(final_fresh, np.array(want_fresh, np.int64))
     v = rng.random(t.m)
     nv = rng.random(int(fresh.sum()))
-    assert same(kern.lay_out(v, final_old, nv, final_fresh, keys.size),
+    assert same(kern.lay_out(v, gone, before, nv, keys.size),
                 np.insert(v[lasting], at, nv))
     # the structure, derived from the old one
     idx = np.int32
