@@ -231,12 +231,13 @@ class Ties:
         weight = self.weight.copy()
         weight[pos[exists]] = np.maximum(weight[pos[exists]], new.weight[exists])
         at, fresh = pos[~exists], ~exists
-        out = Ties(self.n, np.insert(self.src, at, new.src[fresh]),
-                   np.insert(self.dst, at, new.dst[fresh]), np.insert(weight, at, new.weight[fresh]))
-        merged = np.insert(keys, at, nk[fresh])
+        insert = _inserter(self.m, at)  # np.insert at these positions, for every array
+        out = Ties(self.n, insert(self.src, new.src[fresh]), insert(self.dst, new.dst[fresh]),
+                   insert(weight, new.weight[fresh]))
+        merged = insert(keys, nk[fresh])
         merged.flags.writeable = False
         out.__dict__["_keys"] = merged
-        return self._carry(out, lambda f, v: np.insert(v, at, f(new.src[fresh], new.dst[fresh])))
+        return self._carry(out, lambda f, v: insert(v, f(new.src[fresh], new.dst[fresh])))
 
     def keep_add(self, mask: np.ndarray, a: np.ndarray, b: np.ndarray, w: float | np.ndarray,
                  kernels) -> Ties:
@@ -292,6 +293,24 @@ class Ties:
         for name, values in (attrs or {}).items():
             nx.set_node_attributes(g, dict(enumerate(np.asarray(values).tolist())), name)
         return g
+
+
+def _inserter(m: int, at: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``insert(arr, values)`` = ``np.insert(arr, at, values)`` for arrays of length ``m`` and
+    non-decreasing ``at``, the output positions computed once for all the arrays (as
+    ``np.insert`` computes them: new element *q* at ``at[q] + q``, the old ones in order in
+    the rest)."""
+    pos = at + np.arange(at.size)
+    old = np.ones(m + at.size, bool)
+    old[pos] = False
+
+    def insert(arr: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.empty(m + at.size, arr.dtype)
+        out[pos] = values
+        out[old] = arr
+        return out
+
+    return insert
 
 
 def csr_structure(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

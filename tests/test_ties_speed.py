@@ -280,3 +280,16 @@ def test_newcomer_beta_equals_the_numpy_draw(kern, k, c):
     assert same(alpha, np.where(want_fixed, 1.0, a)) and same(beta, np.where(want_fixed, 1.0, b))
     got = np.where(fixed, mean, np.random.default_rng(1).beta(alpha, beta))
     assert same(got, draw_engagement(np.random.default_rng(1), want_mean, want_sd))
+
+
+# ------------------------------------------------------------------ the numpy path's insert
+@pytest.mark.parametrize("m,k", [(0, 0), (0, 3), (5, 0), (40, 12), (40, 40)])
+def test_inserter_equals_np_insert(m, k):
+    from simulation.network import _inserter
+
+    rng = np.random.default_rng(m + k)
+    at = np.sort(rng.integers(0, m + 1, k))
+    insert = _inserter(m, at)
+    for arr, new in ((rng.integers(0, 9, m), rng.integers(0, 9, k)), (rng.random(m), rng.random(k)),
+                     (rng.random(m) < 0.5, rng.random(k) < 0.5), (rng.random(m), rng.integers(0, 9, k))):
+        assert same(insert(arr, new), np.insert(arr, at, new))
