@@ -734,6 +734,18 @@ def newcomer_beta(clim, base, sd, c):
     return mean, alpha, beta, fixed
 
 
+def cap_incident(indptr, tie, slots, weight, cap):
+    """``weight[hit] = np.minimum(weight[hit], cap)`` in place for ``hit`` the ties of the
+    agents ``slots`` (``Ties.incident``: their rows of the CSR structure ``indptr``, ``tie``);
+    a NaN weight stays NaN, as with ``np.minimum``."""
+    for s in range(slots.size):
+        r = slots[s]
+        for p in range(indptr[r], indptr[r + 1]):
+            e = tie[p]
+            if weight[e] > cap:
+                weight[e] = cap
+
+
 # ---------------------------------------------------------------------------------------------
 # meetings (simulation.localities.pool and meet)
 # ---------------------------------------------------------------------------------------------
@@ -837,4 +849,4 @@ _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_deg
 _KERNELS["meet_pool"] = meet_pool
 _KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure,
                                           newcomer_climate, leavers, new_tie_keys,
-                                          accept_capacity, newcomer_beta))
+                                          accept_capacity, newcomer_beta, cap_incident))

@@ -1092,9 +1092,15 @@ class CommissioningModel(mesa.Model):
             self.ties = self.ties.keep(~hit)
             self.used = self.used[~hit] if self.used.size == hit.size else np.zeros(self.ties.m, bool)
         else:  # the leavers' ties, from their rows of the tie structure (not a pass over all)
-            hit = self.ties.incident(slots)
-            w = self.ties.weight
-            w[hit] = np.minimum(w[hit], self.spec.turnover.newcomer_tie_weight)
+            cap = self.spec.turnover.newcomer_tie_weight
+            kern = _kernels.kernels(self.kernel_work)
+            if kern is not None:  # the same, in place, without laying out the tie indices
+                indptr, _, tie = self.ties._structure()
+                kern.cap_incident(indptr, tie, slots, self.ties.weight, float(cap))
+            else:
+                hit = self.ties.incident(slots)
+                w = self.ties.weight
+                w[hit] = np.minimum(w[hit], cap)
 
     # ------------------------------------------------------------------ 7. ties
     def update_ties(self) -> None:

@@ -293,3 +293,27 @@ def test_inserter_equals_np_insert(m, k):
     for arr, new in ((rng.integers(0, 9, m), rng.integers(0, 9, k)), (rng.random(m), rng.random(k)),
                      (rng.random(m) < 0.5, rng.random(k) < 0.5), (rng.random(m), rng.integers(0, 9, k))):
         assert same(insert(arr, new), np.insert(arr, at, new))
+
+
+# ------------------------------------------------------------------ leavers' ties
+@pytest.mark.parametrize("n,m,k", [(0, 0, 0), (1, 0, 1), (30, 0, 3), (30, 100, 5), (400, 3000, 60)])
+def test_cap_incident_equals_incident_then_minimum(kern, n, m, k):
+    rng = np.random.default_rng(n + m + k)
+    t = _random_ties(rng, n, m)
+    w = t.weight.copy()
+    if w.size:
+        w[0] = np.nan
+    slots = np.sort(rng.choice(n, k, replace=False)).astype(np.int64) if n else np.empty(0, np.int64)
+    want = w.copy()
+    hit = t.incident(slots)
+    want[hit] = np.minimum(want[hit], 0.3)
+    indptr, _, tie = t._structure()
+    got = w.copy()
+    kern.cap_incident(indptr, tie, slots, got, 0.3)
+    assert same(got, want)
+    loop = w.copy()  # plain loop over the ties: an end among the slots
+    chosen = set(slots.tolist())
+    for e in range(t.m):
+        if int(t.src[e]) in chosen or int(t.dst[e]) in chosen:
+            loop[e] = loop[e] if np.isnan(loop[e]) else min(loop[e], 0.3)
+    assert same(got, loop)
