@@ -460,6 +460,349 @@ def insert_sorted(values, at, new):
     return out
 
 
+def keep_merge_ties(src, dst, weight, keys, lasting, new_keys, new_src, new_dst, new_weight):
+    """``Ties.keep(lasting).add(new)`` in one pass: the ties (sorted unique ``keys``) where
+    ``lasting`` is true, merged with the sorted unique new ties as :func:`merge_ties` merges
+    them (a lasting tie with a new tie's key keeps ``max(weight, new weight)``, a fresh one is
+    inserted at its ``searchsorted`` position).  The few changes (ties that do not last,
+    fresh ties) are found first (a binary search per new tie), and the runs of ties between
+    them are copied as blocks.  Returns ``(src, dst, weight, keys, at, fresh, final_old,
+    final_fresh, gone, before)``: ``at`` the insert positions of the fresh ties in the kept
+    arrays (as ``np.insert`` takes them), ``fresh`` the mask of those among the new ties,
+    ``final_old[e]`` the index of old tie ``e`` in the result (-1 if it does not last),
+    ``final_fresh`` the index of each fresh tie in the result, ``gone`` the old ties that do
+    not last (ascending) and ``before`` the old tie each fresh tie is placed before (``m`` at
+    the end)."""
+    m = keys.size
+    k = new_keys.size
+    nd = 0
+    for e in range(m):
+        if not lasting[e]:
+            nd += 1
+    gone = np.empty(nd, np.int64)
+    g = 0
+    for e in range(m):
+        if not lasting[e]:
+            gone[g] = e
+            g += 1
+    pos = np.searchsorted(keys, new_keys)  # each new tie's place among the old ties
+    fresh = np.empty(k, np.bool_)
+    nf = 0
+    for q in range(k):
+        p = pos[q]
+        fresh[q] = not (p < m and keys[p] == new_keys[q] and lasting[p])
+        if fresh[q]:
+            nf += 1
+    total = m - nd + nf
+    o_src = np.empty(total, src.dtype)
+    o_dst = np.empty(total, dst.dtype)
+    o_w = np.empty(total, weight.dtype)
+    o_keys = np.empty(total, keys.dtype)
+    at = np.empty(nf, np.int64)
+    before = np.empty(nf, np.int64)
+    final_old = np.empty(m, np.int64)
+    final_fresh = np.empty(nf, np.int64)
+    e = 0  # next old tie
+    o = 0  # next output slot
+    g = 0  # next tie that does not last
+    q = 0  # next new tie
+    f = 0  # fresh ties placed
+    while True:
+        while q < k and not fresh[q]:
+            q += 1
+        x = m  # the next change: a fresh tie goes before old tie x, or old tie x is gone
+        if q < k and pos[q] < x:
+            x = pos[q]
+        if g < nd and gone[g] < x:
+            x = gone[g]
+        length = x - e
+        o_src[o:o + length] = src[e:x]
+        o_dst[o:o + length] = dst[e:x]
+        o_w[o:o + length] = weight[e:x]
+        o_keys[o:o + length] = keys[e:x]
+        for i in range(length):
+            final_old[e + i] = o + i
+        o += length
+        e = x
+        if q < k and pos[q] == x:  # fresh ties first: before old tie x, whether or not it lasts
+            o_src[o] = new_src[q]
+            o_dst[o] = new_dst[q]
+            o_w[o] = new_weight[q]
+            o_keys[o] = new_keys[q]
+            at[f] = x - g  # kept ties before it
+            before[f] = x
+            final_fresh[f] = o
+            f += 1
+            o += 1
+            q += 1
+        elif g < nd and gone[g] == x:
+            final_old[x] = -1
+            e += 1
+            g += 1
+        else:
+            break  # x == m: everything laid out
+    for q in range(k):  # a lasting tie with a new tie's key keeps the larger weight
+        if not fresh[q]:
+            i = final_old[pos[q]]
+            w_old = o_w[i]
+            w_new = new_weight[q]
+            o_w[i] = w_new if w_new > w_old else w_old
+    return o_src, o_dst, o_w, o_keys, at, fresh, final_old, final_fresh, gone, before
+
+
+def lay_out(values, gone, before, new, total):
+    """Per-tie ``values`` of the old ties and ``new`` ones of the fresh ties laid out as
+    :func:`keep_merge_ties` lays out the ties (``gone``: the old ties that do not last,
+    ascending; ``before``: the old tie each fresh tie goes before; ``total`` ties), the runs
+    between them copied as blocks: ``np.insert(values[lasting], at, new)`` with that
+    kernel's ``at``."""
+    m = values.size
+    nd = gone.size
+    nf = before.size
+    out = np.empty(total, values.dtype)
+    e = 0
+    o = 0
+    g = 0
+    q = 0
+    while True:
+        x = m
+        if q < nf and before[q] < x:
+            x = before[q]
+        if g < nd and gone[g] < x:
+            x = gone[g]
+        length = x - e
+        out[o:o + length] = values[e:x]
+        o += length
+        e = x
+        if q < nf and before[q] == x:
+            out[o] = new[q]
+            o += 1
+            q += 1
+        elif g < nd and gone[g] == x:
+            e += 1
+            g += 1
+        else:
+            break
+    return out
+
+
+def merge_structure(indptr, indices, tie, final_old, gone_src, gone_dst, fresh_src, fresh_dst,
+                    final_fresh, out_indptr, out_indices, out_tie):
+    """The CSR structure (:func:`simulation.network.csr_structure`) of the tie set
+    :func:`keep_merge_ties` returns, from the structure ``indptr, indices, tie`` of the old
+    tie set without a sort.  The runs of rows of no tie that is gone (ends ``gone_src``,
+    ``gone_dst``) or fresh are copied as flat ranges with their ties renumbered by
+    ``final_old``; in the other rows the entries of
+    the lasting ties (``final_old >= 0``, columns ascending) are merged by column with those
+    of the fresh ties ``fresh_src < fresh_dst`` (in key order; result indices
+    ``final_fresh``).  Fills ``out_indptr``, ``out_indices`` and ``out_tie`` (sized for the
+    result)."""
+    n = indptr.size - 1
+    nf = fresh_src.size
+    touched = np.zeros(n, np.bool_)
+    for q in range(gone_src.size):
+        touched[gone_src[q]] = True
+        touched[gone_dst[q]] = True
+    # the fresh ties' entries by row: (dst, src) then (src, dst), in key order, so each row's
+    # columns ascend (those below the row, then those above)
+    fptr = np.zeros(n + 1, np.int64)
+    for q in range(nf):
+        fptr[fresh_dst[q] + 1] += 1
+        fptr[fresh_src[q] + 1] += 1
+        touched[fresh_src[q]] = True
+        touched[fresh_dst[q]] = True
+    for r in range(n):
+        fptr[r + 1] += fptr[r]
+    fcol = np.empty(2 * nf, np.int64)
+    ftie = np.empty(2 * nf, np.int64)
+    fill = fptr[:n].copy()
+    for q in range(nf):
+        r = fresh_dst[q]
+        fcol[fill[r]] = fresh_src[q]
+        ftie[fill[r]] = final_fresh[q]
+        fill[r] += 1
+    for q in range(nf):
+        r = fresh_src[q]
+        fcol[fill[r]] = fresh_dst[q]
+        ftie[fill[r]] = final_fresh[q]
+        fill[r] += 1
+    o = 0
+    out_indptr[0] = 0
+    r = 0
+    while r < n:
+        if not touched[r]:  # a run of rows without a change: the same entries, renumbered,
+            r_end = r + 1   # copied as one flat range
+            while r_end < n and not touched[r_end]:
+                r_end += 1
+            p = indptr[r]
+            shift = o - p
+            for q in range(p, indptr[r_end]):
+                out_indices[q + shift] = indices[q]
+                out_tie[q + shift] = final_old[tie[q]]
+            for x in range(r + 1, r_end + 1):
+                out_indptr[x] = indptr[x] + shift
+            o = indptr[r_end] + shift
+            r = r_end
+            continue
+        p = indptr[r]
+        p_end = indptr[r + 1]
+        g = fptr[r]
+        g_end = fptr[r + 1]
+        while True:
+            while p < p_end and final_old[tie[p]] < 0:
+                p += 1
+            if p < p_end:
+                if g < g_end and fcol[g] < indices[p]:
+                    out_indices[o] = fcol[g]
+                    out_tie[o] = ftie[g]
+                    g += 1
+                else:
+                    out_indices[o] = indices[p]
+                    out_tie[o] = final_old[tie[p]]
+                    p += 1
+                o += 1
+            elif g < g_end:
+                out_indices[o] = fcol[g]
+                out_tie[o] = ftie[g]
+                g += 1
+                o += 1
+            else:
+                break
+        out_indptr[r + 1] = o
+        r += 1
+
+
+def newcomer_climate(agent, key, n_keys, present, engagement, slots, slot_keys):
+    """:meth:`simulation.model.CommissioningModel._newcomer_climate`: the mean engagement of
+    the present agents other than the newcomers ``slots`` per key (``np.bincount`` over the
+    entries ``(agent, key)`` in entry order: the same sums), for the keys of the newcomers
+    only (``slot_keys``: a row of keys per agent, level by level, ``n_keys`` where it has
+    none), and each newcomer's first level with a value (NaN when none has)."""
+    peer = present.copy()
+    for s in range(slots.size):
+        peer[slots[s]] = False
+    levels = slot_keys.shape[1]
+    wanted = np.zeros(n_keys + 1, np.bool_)
+    for s in range(slots.size):
+        for v in range(levels):
+            wanted[slot_keys[slots[s], v]] = True
+    wanted[n_keys] = False  # no key: no value
+    total = np.zeros(n_keys + 1)
+    count = np.zeros(n_keys + 1, np.int64)
+    for i in range(agent.size):
+        a = agent[i]
+        u = key[i]
+        if peer[a] and wanted[u]:
+            total[u] += engagement[a]
+            count[u] += 1
+    out = np.empty(slots.size)
+    for s in range(slots.size):
+        out[s] = np.nan
+        for v in range(levels):
+            u = slot_keys[slots[s], v]
+            if count[u] > 0:
+                c = total[u] / count[u]
+                if not np.isnan(c):
+                    out[s] = c
+                    break
+    return out
+
+
+def leavers(u, e, base, sensitivity, retention, present):
+    """The agents who leave this month, ``flatnonzero((u < h) & present)`` for the hazard
+    ``h = min(1, base * (1 + sensitivity * (1 - e)) * (1 - retention))`` of
+    :func:`simulation.engagement.leave_hazard` (``base`` its monthly rate), the same
+    operations in the same order, without the intermediate arrays."""
+    n = u.size
+    out = np.empty(n, np.int64)
+    k = 0
+    keep = 1.0 - retention
+    for i in range(n):
+        h = base * (1.0 + sensitivity * (1.0 - e[i])) * keep
+        if u[i] < (1.0 if h > 1.0 else h) and present[i]:  # np.minimum: NaN stays NaN
+            out[k] = i
+            k += 1
+    return out[:k]
+
+
+def new_tie_keys(a, b, n):
+    """The sorted unique keys ``lo * n + hi`` of the pairs ``(a, b)`` without self-pairs, with
+    their ``lo`` and ``hi``: :meth:`simulation.network.Ties.from_pairs` for pairs that all
+    have the same weight (whichever duplicate it keeps has that weight)."""
+    keys = np.empty(a.size, np.int64)
+    k = 0
+    for i in range(a.size):
+        x = a[i]
+        y = b[i]
+        if x != y:
+            keys[k] = x * n + y if x < y else y * n + x
+            k += 1
+    keys = np.unique(keys[:k])
+    src = np.empty(keys.size, np.int64)
+    dst = np.empty(keys.size, np.int64)
+    for i in range(keys.size):
+        src[i] = keys[i] // n
+        dst[i] = keys[i] % n
+    return keys, src, dst
+
+
+def accept_capacity(a, b, degree, capacity, u):
+    """:func:`simulation.tie_dynamics.accept_by_capacity` (``u < room_a * room_b`` with
+    ``room = clip(1 - d / C, 0, 1)``), the room computed for the proposals' ends only."""
+    c = float(capacity)
+    ok = np.empty(a.size, np.bool_)
+    for i in range(a.size):
+        ra = 1.0 - degree[a[i]] / c
+        ra = 0.0 if ra < 0.0 else (1.0 if ra > 1.0 else ra)
+        rb = 1.0 - degree[b[i]] / c
+        rb = 0.0 if rb < 0.0 else (1.0 if rb > 1.0 else rb)
+        ok[i] = u[i] < ra * rb
+    return ok
+
+
+def newcomer_beta(clim, base, sd, c):
+    """The Beta parameters of newcomers' engagement draws
+    (:meth:`simulation.model.CommissioningModel._newcomer_engagement` and
+    :func:`simulation.engagement.draw_engagement` up to the draw), the same operations in the
+    same order: the mean ``(1 - c) * base + c * clim`` (``base`` where the climate ``clim`` is
+    not finite) clipped to [0.001, 0.999], the spread capped at ``0.9 * sqrt(m (1 - m))``, and
+    :func:`simulation.engagement.beta_parameters`.  Returns ``(mean, alpha, beta, fixed)``
+    with ``alpha = beta = 1`` where ``fixed`` (spread 0: the draw is replaced by the mean)."""
+    k = clim.size
+    mean = np.empty(k)
+    alpha = np.empty(k)
+    beta = np.empty(k)
+    fixed = np.empty(k, np.bool_)
+    lo = 1e-3
+    hi = 1.0 - 1e-3
+    for i in range(k):
+        x = clim[i]
+        m = (1.0 - c) * base[i] + c * x if np.isfinite(x) else base[i]
+        m = lo if m < lo else (hi if m > hi else m)
+        mean[i] = m
+        cap = 0.9 * np.sqrt(m * (1.0 - m))
+        s = sd[i] if sd[i] < cap else cap  # np.minimum (no NaN here: m is inside (0, 1))
+        mm = 1e-6 if m < 1e-6 else (1 - 1e-6 if m > 1 - 1e-6 else m)
+        q = s if s > 1e-9 else 1e-9
+        nu = mm * (1 - mm) / (q * q) - 1.0
+        fixed[i] = s <= 0
+        alpha[i] = 1.0 if fixed[i] else mm * nu
+        beta[i] = 1.0 if fixed[i] else (1 - mm) * nu
+    return mean, alpha, beta, fixed
+
+
+def cap_incident(indptr, tie, slots, weight, cap):
+    """``weight[hit] = np.minimum(weight[hit], cap)`` in place for ``hit`` the ties of the
+    agents ``slots`` (``Ties.incident``: their rows of the CSR structure ``indptr``, ``tie``);
+    a NaN weight stays NaN, as with ``np.minimum``."""
+    for s in range(slots.size):
+        r = slots[s]
+        for p in range(indptr[r], indptr[r + 1]):
+            e = tie[p]
+            if weight[e] > cap:
+                weight[e] = cap
+
+
 # ---------------------------------------------------------------------------------------------
 # meetings (simulation.localities.pool and meet)
 # ---------------------------------------------------------------------------------------------
@@ -610,3 +953,6 @@ def meet_pool(indptr, indices, data, weights, x, y, pooling_weight, one_unit):
 _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_degroot, tie_weights,
                                     kept_triads, merge_ties, insert_sorted)}
 _KERNELS["meet_pool"] = meet_pool
+_KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure,
+                                          newcomer_climate, leavers, new_tie_keys,
+                                          accept_capacity, newcomer_beta, cap_incident))

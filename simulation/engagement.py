@@ -41,6 +41,7 @@ __all__ = [
     "climate",
     "draw_engagement",
     "leave_hazard",
+    "monthly_rate",
     "reflection",
     "regress",
     "update_engagement",
@@ -92,9 +93,14 @@ def climate(e: np.ndarray, unit: np.ndarray, n_units: int, mask: np.ndarray) -> 
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def monthly_rate(annual_rate: float) -> float:
+    """The monthly base hazard :math:`1 - (1-\\rho)^{1/12}` of an annual rate (below 1)."""
+    return 1.0 - (1.0 - min(annual_rate, 0.999999)) ** (1.0 / 12.0)
+
+
 def leave_hazard(e: np.ndarray, annual_rate: float, sensitivity: float, retention: float) -> np.ndarray:
     """Monthly probability of leaving (see module docstring), capped at 1."""
-    base = 1.0 - (1.0 - min(annual_rate, 0.999999)) ** (1.0 / 12.0)
+    base = monthly_rate(annual_rate)
     return np.minimum(1.0, base * (1.0 + sensitivity * (1.0 - e)) * (1.0 - retention))
 
 

@@ -31,6 +31,7 @@ from .decisions import Budget, decide
 from .engagement import (
     draw_engagement,
     leave_hazard,
+    monthly_rate,
     reflection,
     regress,
     update_engagement,
@@ -412,6 +413,11 @@ class CommissioningModel(mesa.Model):
         clim = self._newcomer_climate(slots)
         base = self.engagement_base[slots]
         c = self.spec.turnover.newcomer_climate
+        kern = _kernels.kernels(self.kernel_work)
+        if kern is not None:  # the same parameters in one pass, then the same draws
+            mean, alpha, beta, fixed = kern.newcomer_beta(clim, base, self.engagement_sd[slots],
+                                                          float(c))
+            return np.where(fixed, mean, self.rng.beta(alpha, beta))
         mean = np.where(np.isfinite(clim), (1.0 - c) * base + c * clim, base)
         return self._draw_engagement(slots, np.clip(mean, 1e-3, 1.0 - 1e-3))
 
@@ -419,12 +425,16 @@ class CommissioningModel(mesa.Model):
         """The local climate of newcomers in ``slots``: the mean engagement of the present
         peers (not newcomers) of the same type in the same area, else group, else
         organisation (NaN when none has any)."""
-        peers = self.present.copy()
-        peers[slots] = False
         # the climates of the three levels (area, group, organisation) in one pass: their
         # (agent, key) entries laid end to end, keys offset per level, so each key's sum
         # adds the same engagements in the same (agent) order as climate() per level
         agent, key_all, slot_keys, n_all = self._climate_entries()
+        kern = _kernels.kernels(self.kernel_work)
+        if kern is not None:  # the same sums, for the newcomers' keys only, in one pass
+            return kern.newcomer_climate(agent, key_all, n_all, self.present, self.engagement,
+                                         slots, slot_keys)
+        peers = self.present.copy()
+        peers[slots] = False
         ok = peers[agent]
         unit = key_all[ok]
         total = np.bincount(unit, weights=self.engagement[agent[ok]], minlength=n_all + 1)
@@ -1046,8 +1056,14 @@ class CommissioningModel(mesa.Model):
         t = self.spec.turnover
         lever = self.levers["stability_management"]
         retention = 0.5 * lever["intensity"] if lever["enabled"] else 0.0
-        h = leave_hazard(self.engagement, t.annual_rate, self.turnover_sensitivity, retention)
-        leavers = np.flatnonzero((self.rng.random(self.n_agents) < h) & self.present)
+        kern = _kernels.kernels(self.kernel_work)
+        if kern is not None:  # the same hazards and comparisons, in one pass
+            leavers = kern.leavers(self.rng.random(self.n_agents), self.engagement,
+                                   monthly_rate(t.annual_rate), float(self.turnover_sensitivity),
+                                   float(retention), self.present)
+        else:
+            h = leave_hazard(self.engagement, t.annual_rate, self.turnover_sensitivity, retention)
+            leavers = np.flatnonzero((self.rng.random(self.n_agents) < h) & self.present)
         self.left_this_step = np.zeros(self.n_agents, bool)
         self.replace(leavers)
 
@@ -1076,9 +1092,15 @@ class CommissioningModel(mesa.Model):
             self.ties = self.ties.keep(~hit)
             self.used = self.used[~hit] if self.used.size == hit.size else np.zeros(self.ties.m, bool)
         else:  # the leavers' ties, from their rows of the tie structure (not a pass over all)
-            hit = self.ties.incident(slots)
-            w = self.ties.weight
-            w[hit] = np.minimum(w[hit], self.spec.turnover.newcomer_tie_weight)
+            cap = self.spec.turnover.newcomer_tie_weight
+            kern = _kernels.kernels(self.kernel_work)
+            if kern is not None:  # the same, in place, without laying out the tie indices
+                indptr, _, tie = self.ties._structure()
+                kern.cap_incident(indptr, tie, slots, self.ties.weight, float(cap))
+            else:
+                hit = self.ties.incident(slots)
+                w = self.ties.weight
+                w[hit] = np.minimum(w[hit], cap)
 
     # ------------------------------------------------------------------ 7. ties
     def update_ties(self) -> None:
@@ -1095,7 +1117,8 @@ class CommissioningModel(mesa.Model):
         else:
             t.weight = update_weights(t.weight, used, s.reinforce, s.decay, maintenance)
             lasting = t.weight >= s.dissolve_below
-        before, t = t, t.keep(lasting)
+        before = t
+        t = None  # the ties that last, with the new ones (below)
         if self.spec.network.informal:
             starters = np.flatnonzero((self.rng.random(self.n_agents) < s.triadic_closure)
                                       & self.active)
@@ -1114,9 +1137,17 @@ class CommissioningModel(mesa.Model):
             if brokering["enabled"]:
                 ba, bb = leadership.broker_ties(self, brokering["intensity"])
                 a, b = np.concatenate([a, ba]), np.concatenate([b, bb])
-            ok = accept_by_capacity(a, b, degree, s.capacity, self.rng.random(a.size))
-            if ok.any():
-                t = t.add(a[ok], b[ok], s.new_tie_weight, kernels=kern)
+            u_accept = self.rng.random(a.size)
+            if kern is not None:
+                ok = kern.accept_capacity(a, b, degree, s.capacity, u_accept)
+            else:
+                ok = accept_by_capacity(a, b, degree, s.capacity, u_accept)
+            if kern is not None:  # keep and add in one pass, the tie structure carried over
+                t = before.keep_add(lasting, a[ok], b[ok], s.new_tie_weight, kern)
+            elif ok.any():
+                t = before.keep(lasting).add(a[ok], b[ok], s.new_tie_weight)
+        if t is None:
+            t = before.keep(lasting)
         self.ties = t
         self.used = np.zeros(t.m, bool)
         self.key_history.append(self._key_record())

@@ -231,12 +231,52 @@ class Ties:
         weight = self.weight.copy()
         weight[pos[exists]] = np.maximum(weight[pos[exists]], new.weight[exists])
         at, fresh = pos[~exists], ~exists
-        out = Ties(self.n, np.insert(self.src, at, new.src[fresh]),
-                   np.insert(self.dst, at, new.dst[fresh]), np.insert(weight, at, new.weight[fresh]))
-        merged = np.insert(keys, at, nk[fresh])
+        insert = _inserter(self.m, at)  # np.insert at these positions, for every array
+        out = Ties(self.n, insert(self.src, new.src[fresh]), insert(self.dst, new.dst[fresh]),
+                   insert(weight, new.weight[fresh]))
+        merged = insert(keys, nk[fresh])
         merged.flags.writeable = False
         out.__dict__["_keys"] = merged
-        return self._carry(out, lambda f, v: np.insert(v, at, f(new.src[fresh], new.dst[fresh])))
+        return self._carry(out, lambda f, v: insert(v, f(new.src[fresh], new.dst[fresh])))
+
+    def keep_add(self, mask: np.ndarray, a: np.ndarray, b: np.ndarray, w: float | np.ndarray,
+                 kernels) -> Ties:
+        """``self.keep(mask).add(a, b, w)`` (the same arrays, keys and :meth:`per_tie`
+        values) in one compiled pass (:func:`simulation._kernels.keep_merge_ties`: the runs of
+        ties between the few that change are copied as blocks), without the intermediate tie
+        set; ``kernels`` are the compiled kernels (required).  When this tie set's CSR
+        structure is built, the result's is derived from it
+        (:func:`simulation._kernels.merge_structure`: runs of rows without a change copied
+        with their ties renumbered, the others merged) instead of a counting sort over all ties; the same
+        arrays as :func:`csr_structure`."""
+        kern = kernels
+        mask = np.asarray(mask, bool)
+        a = np.asarray(a, np.int64)
+        if np.ndim(w) == 0:  # one weight: from_pairs' keys, in one compiled pass
+            keys, new_src, new_dst = kern.new_tie_keys(a, np.asarray(b, np.int64), self.n)
+            new = Ties(self.n, new_src, new_dst, np.full(keys.size, float(w)))
+            keys.flags.writeable = False
+            new.__dict__["_keys"] = keys
+        else:
+            new = Ties.from_pairs(self.n, a, np.asarray(b, np.int64),
+                                  np.broadcast_to(np.asarray(w, float), a.shape))
+        src, dst, weight, keys, _, fresh, final_old, final_fresh, gone, before = (
+            kern.keep_merge_ties(self.src, self.dst, self.weight, self.keys(), mask, new.keys(),
+                                 new.src, new.dst, new.weight))
+        out = Ties(self.n, src, dst, weight)
+        keys.flags.writeable = False
+        out.__dict__["_keys"] = keys
+        fresh_src, fresh_dst = new.src[fresh], new.dst[fresh]
+        structure = self.__dict__.get("_csr_structure")
+        if structure is not None:
+            m = out.m
+            idx = np.int32 if max(self.n, 2 * m) < 2**31 - 1 else np.int64  # as csr_structure
+            built = (np.empty(self.n + 1, idx), np.empty(2 * m, idx), np.empty(2 * m, idx))
+            kern.merge_structure(*structure, final_old, self.src[gone], self.dst[gone],
+                                 fresh_src, fresh_dst, final_fresh, *built)
+            out.__dict__["_csr_structure"] = built
+        return self._carry(out, lambda f, v: kern.lay_out(v, gone, before, f(fresh_src, fresh_dst),
+                                                          out.m))
 
     def keep(self, mask: np.ndarray) -> Ties:
         """The ties where ``mask`` is true."""
@@ -253,6 +293,24 @@ class Ties:
         for name, values in (attrs or {}).items():
             nx.set_node_attributes(g, dict(enumerate(np.asarray(values).tolist())), name)
         return g
+
+
+def _inserter(m: int, at: np.ndarray) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """``insert(arr, values)`` = ``np.insert(arr, at, values)`` for arrays of length ``m`` and
+    non-decreasing ``at``, the output positions computed once for all the arrays (as
+    ``np.insert`` computes them: new element *q* at ``at[q] + q``, the old ones in order in
+    the rest)."""
+    pos = at + np.arange(at.size)
+    old = np.ones(m + at.size, bool)
+    old[pos] = False
+
+    def insert(arr: np.ndarray, values: np.ndarray) -> np.ndarray:
+        out = np.empty(m + at.size, arr.dtype)
+        out[pos] = values
+        out[old] = arr
+        return out
+
+    return insert
 
 
 def csr_structure(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
