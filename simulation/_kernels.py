@@ -610,3 +610,133 @@ def meet_pool(indptr, indices, data, weights, x, y, pooling_weight, one_unit):
 _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_degroot, tie_weights,
                                     kept_triads, merge_ties, insert_sorted)}
 _KERNELS["meet_pool"] = meet_pool
+
+
+# ---------------------------------------------------------------------------------------------
+# betweenness (simulation.measures.structure._brandes_batch)
+# ---------------------------------------------------------------------------------------------
+
+
+def brandes_delta(indptr, indices, src, cols, b):
+    """The dependencies ``delta`` (shape ``(n, b)``, before the sources' own entries are
+    zeroed) of the level-synchronous Brandes search of
+    :func:`simulation.measures.structure._brandes_batch` on the binary CSR matrix
+    ``(indptr, indices)`` (every stored entry 1.0): node ``src[t]`` is the source of column
+    ``cols[t]``.
+
+    The numpy path computes, per level, ``A @ frontier`` forwards and ``A @ coef`` backwards
+    over the whole ``(n, b)`` block.  Here each product is pulled row by row: for a row ``i``
+    that can take a value at this level (an unseen column forwards, a column on level
+    ``d - 1`` backwards), the ``b``-wide rows of its CSR neighbours ``j`` are added in CSR
+    order, as scipy's ``csr_matvecs`` adds them; neighbours whose whole row is zero (not on
+    the frontier, or on no column of level ``d``) are skipped, which leaves every sum
+    unchanged (adding ``+0.0`` to a sum of non-negative terms is exact).  The element-wise
+    steps are numpy's: ``sigma`` of a newly reached entry is its sum; ``coef = (1.0 + delta)
+    / sigma`` on level ``d`` (zero elsewhere); ``delta = (A @ coef) * sigma`` on level
+    ``d - 1`` (the ``0.0 + x`` that numpy adds it to is ``x``).  Level 0 holds only the
+    sources, whose entries the numpy path zeroes at the end, so the last backward level
+    (depth 1 to 0) is not computed and they stay zero here.  The caller sums the rows with
+    numpy.
+    """
+    n = indptr.size - 1
+    sigma = np.zeros((n, b))
+    lev = np.full((n, b), -1, np.int32)
+    cur = np.zeros((n, b))  # the frontier's path counts (zero off the frontier)
+    nxt = np.zeros((n, b))
+    left = np.full(n, b, np.int64)  # unseen columns per row
+    on_cur = np.zeros(n, np.bool_)  # row has a frontier entry
+    on_nxt = np.zeros(n, np.bool_)
+    rows = np.empty(n, np.int64)  # the frontier's rows
+    nrows = 0
+    for t in range(src.size):
+        i = src[t]
+        k = cols[t]
+        if lev[i, k] == -1:
+            lev[i, k] = 0
+            sigma[i, k] = 1.0
+            cur[i, k] = 1.0
+            left[i] -= 1
+            if not on_cur[i]:
+                on_cur[i] = True
+                rows[nrows] = i
+                nrows += 1
+    levels = [rows[:nrows].copy()]  # levels[d]: the rows with an entry first reached at depth d
+    acc = np.empty(b)
+    d = 0
+    while True:
+        d += 1
+        new = np.empty(n, np.int64)
+        nnew = 0
+        for i in range(n):
+            if left[i] == 0:
+                continue
+            hit = False
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if on_cur[j]:
+                    if not hit:
+                        hit = True
+                        for k in range(b):
+                            acc[k] = 0.0
+                    for k in range(b):
+                        acc[k] += cur[j, k]
+            if not hit:
+                continue
+            reached = 0
+            for k in range(b):
+                if lev[i, k] == -1 and acc[k] > 0:
+                    lev[i, k] = d
+                    sigma[i, k] = acc[k]
+                    nxt[i, k] = acc[k]
+                    reached += 1
+            if reached > 0:
+                left[i] -= reached
+                on_nxt[i] = True
+                new[nnew] = i
+                nnew += 1
+        if nnew == 0:
+            break
+        for t in range(nrows):  # clear the old frontier
+            i = rows[t]
+            on_cur[i] = False
+            for k in range(b):
+                cur[i, k] = 0.0
+        cur, nxt = nxt, cur
+        on_cur, on_nxt = on_nxt, on_cur
+        rows = new
+        nrows = nnew
+        levels.append(new[:nnew].copy())
+    depth = d - 1
+    delta = np.zeros((n, b))
+    coef = nxt  # all zero: the old frontier was cleared before the last swap
+    on_coef = on_nxt  # all False
+    for dd in range(depth, 1, -1):  # depth 1 -> 0 would only fill the sources' own entries
+        upper = levels[dd]
+        for t in range(upper.size):
+            j = upper[t]
+            on_coef[j] = True
+            for k in range(b):
+                if lev[j, k] == dd:
+                    coef[j, k] = (1.0 + delta[j, k]) / sigma[j, k]
+                else:
+                    coef[j, k] = 0.0
+        lower = levels[dd - 1]
+        for t in range(lower.size):
+            i = lower[t]
+            for k in range(b):
+                acc[k] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if on_coef[j]:
+                    for k in range(b):
+                        acc[k] += coef[j, k]
+            for k in range(b):
+                if lev[i, k] == dd - 1:
+                    delta[i, k] = acc[k] * sigma[i, k]
+        for t in range(upper.size):
+            j = upper[t]
+            on_coef[j] = False
+            for k in range(b):
+                coef[j, k] = 0.0
+    return delta
+_KERNELS["brandes_delta"] = brandes_delta
