@@ -683,12 +683,13 @@ def brandes_delta(indptr, indices, src, cols, b):
             if not hit:
                 continue
             reached = 0
-            for k in range(b):
-                if lev[i, k] == -1 and acc[k] > 0:
-                    lev[i, k] = d
-                    sigma[i, k] = acc[k]
-                    nxt[i, k] = acc[k]
-                    reached += 1
+            for k in range(b):  # branch-free; numpy: nxt = (A @ cur) * unseen; sigma += nxt
+                r = lev[i, k] == -1 and acc[k] > 0
+                v = acc[k] if r else 0.0
+                nxt[i, k] = v
+                sigma[i, k] += v
+                lev[i, k] = d if r else lev[i, k]
+                reached += r
             if reached > 0:
                 left[i] -= reached
                 on_nxt[i] = True
@@ -715,11 +716,10 @@ def brandes_delta(indptr, indices, src, cols, b):
         for t in range(upper.size):
             j = upper[t]
             on_coef[j] = True
-            for k in range(b):
-                if lev[j, k] == dd:
-                    coef[j, k] = (1.0 + delta[j, k]) / sigma[j, k]
-                else:
-                    coef[j, k] = 0.0
+            for k in range(b):  # numpy: (1.0 + delta) / safe_sigma * level mask
+                s = sigma[j, k]
+                x = (1.0 + delta[j, k]) / (s if s > 0 else 1.0)
+                coef[j, k] = x if lev[j, k] == dd else 0.0
         lower = levels[dd - 1]
         for t in range(lower.size):
             i = lower[t]
@@ -730,9 +730,9 @@ def brandes_delta(indptr, indices, src, cols, b):
                 if on_coef[j]:
                     for k in range(b):
                         acc[k] += coef[j, k]
-            for k in range(b):
-                if lev[i, k] == dd - 1:
-                    delta[i, k] = acc[k] * sigma[i, k]
+            for k in range(b):  # numpy: delta += (A @ coef) * sigma * level mask
+                x = acc[k] * sigma[i, k]
+                delta[i, k] = x if lev[i, k] == dd - 1 else delta[i, k]
         for t in range(upper.size):
             j = upper[t]
             on_coef[j] = False
