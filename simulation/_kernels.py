@@ -631,9 +631,12 @@ def brandes_delta(indptr, indices, src, cols, b):
     order, as scipy's ``csr_matvecs`` adds them; neighbours whose whole row is zero (not on
     the frontier, or on no column of level ``d``) are skipped, which leaves every sum
     unchanged (adding ``+0.0`` to a sum of non-negative terms is exact).  The element-wise
-    steps are numpy's: ``sigma`` of a newly reached entry is its sum; ``coef = (1.0 + delta)
-    / sigma`` on level ``d`` (zero elsewhere); ``delta = (A @ coef) * sigma`` on level
-    ``d - 1`` (the ``0.0 + x`` that numpy adds it to is ``x``).  Level 0 holds only the
+    steps are numpy's: the frontier is ``sigma`` on level ``d - 1`` (zero elsewhere, read
+    from ``sigma`` and the levels, not kept in an array of its own: entries on level
+    ``d - 1`` do not change during level ``d``); ``sigma`` of a newly reached entry is its
+    sum; ``coef = (1.0 + delta) / sigma`` on level ``d`` (zero elsewhere);
+    ``delta = (A @ coef) * sigma`` on level ``d - 1`` (the ``0.0 + x`` that numpy adds it to
+    is ``x``).  Level 0 holds only the
     sources, whose entries the numpy path zeroes at the end, so the last backward level
     (depth 1 to 0) is not computed and they stay zero here.  The caller sums the rows with
     numpy.
@@ -641,8 +644,6 @@ def brandes_delta(indptr, indices, src, cols, b):
     n = indptr.size - 1
     sigma = np.zeros((n, b))
     lev = np.full((n, b), -1, np.int32)
-    cur = np.zeros((n, b))  # the frontier's path counts (zero off the frontier)
-    nxt = np.zeros((n, b))
     left = np.full(n, b, np.int64)  # unseen columns per row
     on_cur = np.zeros(n, np.bool_)  # row has a frontier entry
     on_nxt = np.zeros(n, np.bool_)
@@ -654,7 +655,6 @@ def brandes_delta(indptr, indices, src, cols, b):
         if lev[i, k] == -1:
             lev[i, k] = 0
             sigma[i, k] = 1.0
-            cur[i, k] = 1.0
             left[i] -= 1
             if not on_cur[i]:
                 on_cur[i] = True
@@ -678,15 +678,14 @@ def brandes_delta(indptr, indices, src, cols, b):
                         hit = True
                         for k in range(b):
                             acc[k] = 0.0
-                    for k in range(b):
-                        acc[k] += cur[j, k]
+                    for k in range(b):  # numpy's frontier: sigma on level d - 1, else 0
+                        acc[k] += sigma[j, k] if lev[j, k] == d - 1 else 0.0
             if not hit:
                 continue
             reached = 0
-            for k in range(b):  # branch-free; numpy: nxt = (A @ cur) * unseen; sigma += nxt
+            for k in range(b):  # branch-free; numpy: nxt = (A @ frontier) * unseen; sigma += nxt
                 r = lev[i, k] == -1 and acc[k] > 0
                 v = acc[k] if r else 0.0
-                nxt[i, k] = v
                 sigma[i, k] += v
                 lev[i, k] = d if r else lev[i, k]
                 reached += r
@@ -698,19 +697,15 @@ def brandes_delta(indptr, indices, src, cols, b):
         if nnew == 0:
             break
         for t in range(nrows):  # clear the old frontier
-            i = rows[t]
-            on_cur[i] = False
-            for k in range(b):
-                cur[i, k] = 0.0
-        cur, nxt = nxt, cur
+            on_cur[rows[t]] = False
         on_cur, on_nxt = on_nxt, on_cur
         rows = new
         nrows = nnew
         levels.append(new[:nnew].copy())
     depth = d - 1
     delta = np.zeros((n, b))
-    coef = nxt  # all zero: the old frontier was cleared before the last swap
-    on_coef = on_nxt  # all False
+    coef = np.zeros((n, b))
+    on_coef = on_nxt  # all False: the old frontier was cleared before the last swap
     for dd in range(depth, 1, -1):  # depth 1 -> 0 would only fill the sources' own entries
         upper = levels[dd]
         for t in range(upper.size):
