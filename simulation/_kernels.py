@@ -956,3 +956,128 @@ _KERNELS["meet_pool"] = meet_pool
 _KERNELS.update((f.__name__, f) for f in (keep_merge_ties, lay_out, merge_structure,
                                           newcomer_climate, leavers, new_tie_keys,
                                           accept_capacity, newcomer_beta, cap_incident))
+
+
+# ---------------------------------------------------------------------------------------------
+# betweenness (simulation.measures.structure._brandes_batch)
+# ---------------------------------------------------------------------------------------------
+
+
+def brandes_delta(indptr, indices, src, cols, b):
+    """The dependencies ``delta`` (shape ``(n, b)``, before the sources' own entries are
+    zeroed) of the level-synchronous Brandes search of
+    :func:`simulation.measures.structure._brandes_batch` on the binary CSR matrix
+    ``(indptr, indices)`` (every stored entry 1.0): node ``src[t]`` is the source of column
+    ``cols[t]``.
+
+    The numpy path computes, per level, ``A @ frontier`` forwards and ``A @ coef`` backwards
+    over the whole ``(n, b)`` block.  Here each product is pulled row by row: for a row ``i``
+    that can take a value at this level (an unseen column forwards, a column on level
+    ``d - 1`` backwards), the ``b``-wide rows of its CSR neighbours ``j`` are added in CSR
+    order, as scipy's ``csr_matvecs`` adds them; neighbours whose whole row is zero (not on
+    the frontier, or on no column of level ``d``) are skipped, which leaves every sum
+    unchanged (adding ``+0.0`` to a sum of non-negative terms is exact).  The element-wise
+    steps are numpy's: the frontier is ``sigma`` on level ``d - 1`` (zero elsewhere, read
+    from ``sigma`` and the levels, not kept in an array of its own: entries on level
+    ``d - 1`` do not change during level ``d``); ``sigma`` of a newly reached entry is its
+    sum; ``coef = (1.0 + delta) / sigma`` on level ``d`` (zero elsewhere);
+    ``delta = (A @ coef) * sigma`` on level ``d - 1`` (the ``0.0 + x`` that numpy adds it to
+    is ``x``).  Level 0 holds only the
+    sources, whose entries the numpy path zeroes at the end, so the last backward level
+    (depth 1 to 0) is not computed and they stay zero here.  The caller sums the rows with
+    numpy.
+    """
+    n = indptr.size - 1
+    sigma = np.zeros((n, b))
+    lev = np.full((n, b), -1, np.int32)
+    left = np.full(n, b, np.int64)  # unseen columns per row
+    on_cur = np.zeros(n, np.bool_)  # row has a frontier entry
+    on_nxt = np.zeros(n, np.bool_)
+    rows = np.empty(n, np.int64)  # the frontier's rows
+    nrows = 0
+    for t in range(src.size):
+        i = src[t]
+        k = cols[t]
+        if lev[i, k] == -1:
+            lev[i, k] = 0
+            sigma[i, k] = 1.0
+            left[i] -= 1
+            if not on_cur[i]:
+                on_cur[i] = True
+                rows[nrows] = i
+                nrows += 1
+    levels = [rows[:nrows].copy()]  # levels[d]: the rows with an entry first reached at depth d
+    acc = np.empty(b)
+    d = 0
+    while True:
+        d += 1
+        new = np.empty(n, np.int64)
+        nnew = 0
+        for i in range(n):
+            if left[i] == 0:
+                continue
+            hit = False
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if on_cur[j]:
+                    if not hit:
+                        hit = True
+                        for k in range(b):
+                            acc[k] = 0.0
+                    for k in range(b):  # numpy's frontier: sigma on level d - 1, else 0
+                        acc[k] += sigma[j, k] if lev[j, k] == d - 1 else 0.0
+            if not hit:
+                continue
+            reached = 0
+            for k in range(b):  # branch-free; numpy: nxt = (A @ frontier) * unseen; sigma += nxt
+                r = lev[i, k] == -1 and acc[k] > 0
+                v = acc[k] if r else 0.0
+                sigma[i, k] += v
+                lev[i, k] = d if r else lev[i, k]
+                reached += r
+            if reached > 0:
+                left[i] -= reached
+                on_nxt[i] = True
+                new[nnew] = i
+                nnew += 1
+        if nnew == 0:
+            break
+        for t in range(nrows):  # clear the old frontier
+            on_cur[rows[t]] = False
+        on_cur, on_nxt = on_nxt, on_cur
+        rows = new
+        nrows = nnew
+        levels.append(new[:nnew].copy())
+    depth = d - 1
+    delta = np.zeros((n, b))
+    coef = np.zeros((n, b))
+    on_coef = on_nxt  # all False: the old frontier was cleared before the last swap
+    for dd in range(depth, 1, -1):  # depth 1 -> 0 would only fill the sources' own entries
+        upper = levels[dd]
+        for t in range(upper.size):
+            j = upper[t]
+            on_coef[j] = True
+            for k in range(b):  # numpy: (1.0 + delta) / safe_sigma * level mask
+                s = sigma[j, k]
+                x = (1.0 + delta[j, k]) / (s if s > 0 else 1.0)
+                coef[j, k] = x if lev[j, k] == dd else 0.0
+        lower = levels[dd - 1]
+        for t in range(lower.size):
+            i = lower[t]
+            for k in range(b):
+                acc[k] = 0.0
+            for p in range(indptr[i], indptr[i + 1]):
+                j = indices[p]
+                if on_coef[j]:
+                    for k in range(b):
+                        acc[k] += coef[j, k]
+            for k in range(b):  # numpy: delta += (A @ coef) * sigma * level mask
+                x = acc[k] * sigma[i, k]
+                delta[i, k] = x if lev[i, k] == dd - 1 else delta[i, k]
+        for t in range(upper.size):
+            j = upper[t]
+            on_coef[j] = False
+            for k in range(b):
+                coef[j, k] = 0.0
+    return delta
+_KERNELS["brandes_delta"] = brandes_delta

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 from mesa import DataCollector
 
+from . import _kernels
 from . import measures as M
 from ._numeric import csr_product, row_positions, row_sums
 from .places import body_need, body_profile
@@ -756,7 +757,8 @@ def betweenness_centralisation(model: CommissioningModel) -> np.ndarray:
     k = model.spec.metrics.betweenness_samples or None
     seeds = _SpawnedSeeds([model.seed_value, model.steps], model.n_groups)
     values = M.betweenness_centralisation_by_group(
-        A, np.where(model.present, model.pop.group, -1), model.n_groups, k=k, seeds=seeds)
+        A, np.where(model.present, model.pop.group, -1), model.n_groups, k=k, seeds=seeds,
+        kernels=_kernels.kernels(model.kernel_work))
     return _overall(model, values)
 
 

@@ -975,7 +975,7 @@ def _pivots(n, k, seed):
 
 @_undirected_simple_graph
 def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
-                                        cells=1 << 16):
+                                        cells=1 << 16, kernels=None):
     r"""Freeman betweenness centralisation of every group's induced subgraph at once.
 
     Parameters
@@ -994,6 +994,10 @@ def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
         ``SeedSequence`` or a ``Generator``) for its pivot sample.
     cells : int
         Size of the dense work arrays (nodes × sources) of one batch.
+    kernels : namespace, optional
+        The compiled kernels (:func:`simulation._kernels.kernels`); when given, each batch's
+        search runs in :func:`simulation._kernels.brandes_delta`, with the same bits as the
+        numpy path (``None``, the reference).
 
     Returns
     -------
@@ -1066,7 +1070,8 @@ def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
         srow, scol = np.concatenate(srow), np.concatenate(scol)
         for c0 in range(0, width, 256):  # exact search of a large group: 256 sources at a time
             sel = (scol >= c0) & (scol < c0 + 256)
-            raw[lo:hi] += _brandes_batch(Bc, srow[sel], scol[sel] - c0, min(256, width - c0))
+            raw[lo:hi] += _brandes_batch(Bc, srow[sel], scol[sel] - c0, min(256, width - c0),
+                                         kernels)
         g = h
     for g in range(n_groups):
         if plan[g] is not None:
@@ -1076,14 +1081,21 @@ def betweenness_centralisation_by_group(A, group, n_groups, k=None, seeds=None,
     return out
 
 
-def _brandes_batch(A, src, cols, b):
+def _brandes_batch(A, src, cols, b, kernels=None):
     """Summed dependencies of the sources ``src`` (node ``src[i]`` is the source of column
     ``cols[i]``) on binary ``A``: the level-by-level Brandes search of :func:`betweenness`.
 
     The search keeps one boolean mask per level (the nodes first reached at that depth) and
     the mask of nodes not reached yet, instead of a distance array compared again at every
-    level: the same products and the same sums."""
+    level: the same products and the same sums.  With ``kernels`` (and every stored entry of
+    ``A`` 1.0) the search runs in :func:`simulation._kernels.brandes_delta`: the same sums
+    in the same order, skipping only terms that are zero."""
     n = A.shape[0]
+    if kernels is not None and n > 0 and bool(np.all(A.data == 1.0)):
+        delta = kernels.brandes_delta(A.indptr, A.indices, np.asarray(src, np.int64),
+                                      np.asarray(cols, np.int64), b)
+        delta[src, cols] = 0.0
+        return delta.sum(axis=1)
     sigma = np.zeros((n, b))
     sigma[src, cols] = 1.0
     unseen = np.ones((n, b), bool)
