@@ -227,7 +227,7 @@ class GroupIndex:
             else:
                 w = np.asarray(weights, dtype=float)[rows]
                 totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
-            sums = _group_sums(values[rows], g, n_groups, w)
+            sums = _group_sums(np.take(values, rows, axis=0), g, n_groups, w)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = sums / (totals if sums.ndim == 1 else totals[:, None])
         out[totals <= 0] = np.nan
@@ -239,7 +239,15 @@ class GroupIndex:
         b = np.asarray(beliefs, dtype=float)
         means = self.mean(b, weights)
         rows = self.rows
-        dist = tv_distance(b[rows], means[self.g])
+        # the rows gathered by np.take (the same rows, ~3x faster than fancy indexing of a
+        # 2-D array); the group means repeated block by block when the rows come group by
+        # group (the CSR path), which is means[g] without a gather
+        own = np.take(b, rows, axis=0)
+        if self.indptr is not None:
+            centre = np.repeat(means, np.diff(self.indptr), axis=0)
+        else:
+            centre = np.take(means, self.g, axis=0)
+        dist = tv_distance(own, centre)
         return self.selected().mean(dist, None if weights is None
                                     else np.asarray(weights)[rows])
 

@@ -54,11 +54,16 @@ __all__ = [
 
 
 def _csr(A):
-    """Return `A` as a square float CSR array without explicit zeros."""
-    A = sp.csr_array(A, dtype=float)
+    """Return `A` as a square float CSR array without explicit zeros.
+
+    A float64 CSR array is taken as it is (no new wrapper), and for one whose arrays are
+    read-only (the reporters' adjacency) the scan for explicit zeros is done once
+    (:func:`_derived`)."""
+    if not (isinstance(A, sp.csr_array) and A.dtype == np.float64):
+        A = sp.csr_array(A, dtype=float)
     if A.ndim != 2 or A.shape[0] != A.shape[1]:
         raise ValueError("A must be a square matrix")
-    if A.nnz and (A.data != 0).all():
+    if A.nnz and _derived(A, "no_zeros", lambda: (np.array([(A.data != 0).all()]),))[0][0]:
         return A
     A = A.copy()
     A.eliminate_zeros()
@@ -92,8 +97,10 @@ def _check_graph(A, where):
                          f"A[{i}, {i}] = {diag[i]}")
     B = A.T.tocsr()
     B.sort_indices()
+    # equal weights pass as allclose would pass them (they are finite here), without its
+    # ~6x dearer tolerance arithmetic
     if not (np.array_equal(B.indptr, A.indptr) and np.array_equal(B.indices, A.indices)
-            and np.allclose(B.data, d, rtol=1e-12, atol=0.0)):
+            and (np.array_equal(B.data, d) or np.allclose(B.data, d, rtol=1e-12, atol=0.0))):
         D = (A - B).tocoo()
         bad = np.abs(D.data) > 1e-12 * d.max()
         if not bad.any():  # differences within rounding only
@@ -221,6 +228,56 @@ def _within(A, group, n_groups, weighted=True):
         out = compute()
     row, col, w, g, _ = out
     return row, col, (w if weighted else np.ones(row.size)), g
+
+
+def _within_derived(A, group, n_groups, name, compute, labels=None):
+    """``compute(row, col, w, g)`` over :func:`_within`'s (weighted) ties: a tuple of arrays,
+    remembered with them for a read-only ``A``, the same labels ``group`` (and ``labels``,
+    when given) under ``name`` (:func:`_derived`), so the several measures of one collection
+    that need the same per-tie or per-node quantity compute it once.  ``A`` and ``group`` are
+    the caller's, already through :func:`_csr` and :func:`_check_group`."""
+    keys = (group,) if labels is None else (group, np.asarray(labels))
+
+    def fresh():
+        return (*compute(*_within(A, group, n_groups, weighted=True)),
+                *(k.copy() for k in keys))
+
+    key = (name, n_groups, *(hash(k.tobytes()) for k in keys), *(k.dtype.str for k in keys))
+    out = _derived(A, key, fresh)
+    kept = out[len(out) - len(keys):]
+    if any(not np.array_equal(a, b) for a, b in zip(kept, keys, strict=True)):
+        out = fresh()  # a hash collision
+    return out[:len(out) - len(keys)]
+
+
+def _within_strength(A, group, n_groups):
+    """Within-group strength of every node: ``_bincount(row, w, n)`` over the weighted
+    within-group ties (shared by :func:`modularity_by_group` and
+    :func:`~simulation.measures.stability.strength_concentration`)."""
+    n = A.shape[0]
+    return _within_derived(A, group, n_groups, "strength",
+                           lambda row, col, w, g: (_bincount(row, w, n),))[0]
+
+
+def _within_counts(A, group, n_groups):
+    """Number of within-group tie entries (each tie twice) per group, as floats:
+    ``_bincount(g, minlength=n_groups)`` (shared by :func:`density_by_group` and
+    :func:`ei_index_by_group`)."""
+    return _within_derived(A, group, n_groups, "counts",
+                           lambda row, col, w, g: (_bincount(g, minlength=n_groups),))[0]
+
+
+def _within_same_label(A, group, labels, n_groups):
+    """``(same, ok)`` over the within-group tie entries: both ends have the same label, and
+    both ends have a label >= 0 (shared by :func:`modularity_by_group` and
+    :func:`ei_index_by_group`, which read the same locality labels)."""
+    labels = np.asarray(labels)
+
+    def compute(row, col, w, g):
+        lr, lc = labels[row], labels[col]
+        return lr == lc, (lr >= 0) & (lc >= 0)
+
+    return _within_derived(A, group, n_groups, "same_label", compute, labels=labels)
 
 
 def _group_sizes(group, n_groups):
@@ -413,9 +470,8 @@ def density_by_group(A, group, n_groups):
     """
     A = _csr(A)
     group = _check_group(group, A.shape[0], n_groups)
-    _, _, _, g = _within(A, group, n_groups, weighted=False)
     n = _group_sizes(group, n_groups)
-    return _safe_div(_bincount(g, minlength=n_groups), np.where(n >= 2, n * (n - 1), 0))
+    return _safe_div(_within_counts(A, group, n_groups), np.where(n >= 2, n * (n - 1), 0))
 
 
 def _within_degrees(A, group, n_groups):
@@ -712,11 +768,12 @@ def modularity_by_group(A, group, labels, n_groups, weighted=True):
     n = A.shape[0]
     group = _check_group(group, n, n_groups)
     codes, n_lab = _codes(labels, n)
-    row, col, w, g = _within(A, group, n_groups, weighted)
+    row, _, w, g = _within(A, group, n_groups, weighted)
     two_m = _bincount(g, w, n_groups)
-    same = codes[row] == codes[col]
+    # codes[row] == codes[col] is labels[row] == labels[col] (codes number the labels)
+    same = _within_same_label(A, group, labels, n_groups)[0]
     two_l = _bincount(g[same], w[same], n_groups)
-    strength = _bincount(row, w, n)
+    strength = _within_strength(A, group, n_groups) if weighted else _bincount(row, w, n)
     member = np.flatnonzero(group >= 0)
     pair = group[member] * np.int64(n_lab) + codes[member]
     upair, inv = _unique_inverse(pair)
@@ -774,11 +831,15 @@ def ei_index_by_group(A, group, labels, n_groups):
     labels = np.asarray(labels)
     if labels.shape != (n,):
         raise ValueError(f"labels must have shape ({n},)")
-    row, col, _, g = _within(A, group, n_groups, weighted=False)
-    lr, lc = labels[row], labels[col]
-    ok = (lr >= 0) & (lc >= 0)
-    ext = _bincount(g[ok & (lr != lc)], minlength=n_groups)
-    internal = _bincount(g[ok & (lr == lc)], minlength=n_groups)
+    group = _check_group(group, n, n_groups)
+    _, _, _, g = _within(A, group, n_groups, weighted=False)
+    same, ok = _within_same_label(A, group, labels, n_groups)
+    if ok.all():  # every tie labelled: external = all − internal (exact integer counts)
+        internal = _bincount(g[same], minlength=n_groups)
+        ext = _within_counts(A, group, n_groups) - internal
+    else:
+        ext = _bincount(g[ok & ~same], minlength=n_groups)
+        internal = _bincount(g[ok & same], minlength=n_groups)
     return _safe_div(ext - internal, ext + internal)
 
 
