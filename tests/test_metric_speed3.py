@@ -244,3 +244,59 @@ def test_symmetry_check_keeps_its_verdicts():
     with pytest.raises(ValueError, match="symmetric"):
         S._check_graph(S._csr(sp.coo_array((data, (B.row, B.col)), shape=A.shape).tocsr()),
                        "t")
+
+
+def _old_within(A, group, n_groups, weighted=True):
+    A = S._csr(A)
+    group = S._check_group(group, A.shape[0], n_groups)
+    row, col, w = S._edges(A)
+    gr = group[row]
+    keep = np.flatnonzero((gr >= 0) & (gr == group[col]))
+    small = np.int32 if A.shape[0] < 2**31 - 1 else np.int64
+    return (row[keep].astype(small), col[keep].astype(small),
+            w[keep] if weighted else np.ones(keep.size), gr[keep].astype(small))
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_within_ties_equal_the_previous_filter(read_only):
+    for A, group, _, G in _cases(seed=9):
+        B = _read_only(A) if read_only else A
+        for weighted in (True, False):
+            new = S._within(B, group, G, weighted)
+            old = _old_within(A, group, G, weighted)
+            for x, y in zip(new, old, strict=True):
+                assert x.dtype == y.dtype and _same(x, y)
+
+
+@pytest.mark.parametrize("table", [True, False])
+def test_near_neighbours_of_all_rows_equal_the_rows_gathered(table):
+    """reach's front-line step: every row's near neighbours at once (reduceat over the rows,
+    isolated and trailing rows included) against the rows' entries gathered and counted."""
+    import functools
+
+    from simulation import reporters as R
+
+    rng = np.random.default_rng(11)
+    for k in range(60):
+        n = int(rng.integers(1, 50))
+        A = _random_graph(rng, n, float(rng.random()) ** 2)
+        if k % 3 == 0 and n > 3:  # the last nodes without ties
+            keep = np.arange(n) < n - 3
+            A = sp.csr_array(A.multiply(keep[:, None]).multiply(keep[None, :]))
+        A = sp.csr_array(A)
+        A.eliminate_zeros()
+        G = int(rng.integers(1, 5))
+        group = rng.integers(-1, G, n)
+        near = np.unique(rng.integers(-n, G * n, int(rng.integers(0, 4 * n + 1))))
+        near = near[near >= 0]
+        if table:
+            t = np.zeros(G * n, bool)
+            t[near] = True
+            member = t.__getitem__
+        else:
+            member = functools.partial(R._in_sorted, near)
+        rows = np.arange(n)
+        pos, nb = R._neighbours(A, rows, 0.2)
+        want = np.bincount(pos, weights=member(group[pos].astype(np.int64) * n + nb),
+                           minlength=n) > 0
+        assert _same(R._near_neighbour(A, group, n, member), want)

@@ -104,7 +104,7 @@ def _shared_keys(a, b):
     repeated values of their concatenation sorted by numpy's stable sort, which merges the
     two sorted runs (faster than a binary search of each key of ``a`` in ``b``)."""
     c = np.sort(np.concatenate([a, b]), kind="stable")
-    return c[1:][c[1:] == c[:-1]]
+    return np.compress(c[1:] == c[:-1], c[1:])  # = c[1:][mask], ~2.5x faster for dense masks
 
 
 def jaccard_by_group(keys_a, keys_b, n, group, n_groups, overall=False):
@@ -156,21 +156,25 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups, overall=False):
     a = _unique_int(keys_a)
     b = _unique_int(keys_b)
 
-    def owners(keys):
-        """Each edge's groups: the group of each end (once if both ends share it)."""
+    shifted = group + 1  # labels + 1: 0 is "no group", so counts need no masks
+
+    def owned(keys):
+        """Edges per group: an edge counts for the group of each end (once if both ends
+        share it), as floats (integer counts, exact)."""
         u = keys // np.int64(n)  # with v: np.divmod(keys, n), ~4x faster
         v = keys - u * np.int64(n)
-        gu, gv = group[u], group[v]
-        first = gu >= 0
-        second = (gv >= 0) & (gv != gu)
-        return np.concatenate([gu[first], gv[second]]), first, second
+        gu, gv = shifted[u], shifted[v]
+        gv[gv == gu] = 0  # the second end's group only where it differs
+        size = n_groups + 1
+        counts = np.bincount(gu, minlength=size)[1:size] + np.bincount(gv, minlength=size)[1:size]
+        return counts.astype(float)
 
     shared = _shared_keys(a, b)  # a ∩ b
-    n_a = _bincount(owners(a)[0], None, n_groups)
-    n_b = _bincount(owners(b)[0], None, n_groups)
+    n_a = owned(a)
+    n_b = owned(b)
     # |E_g(a) ∩ E_g(b)|: the shared edges counted by owner (integer counts: the same numbers
     # as adding a 0/1 membership weight over a's edges)
-    n_inter = _bincount(owners(shared)[0], None, n_groups)
+    n_inter = owned(shared)
     n_union = n_a + n_b - n_inter  # |A ∪ B| = |A| + |B| − |A ∩ B|, per group
     out = _safe_div(n_inter, n_union)
     out[n_union == 0] = np.nan

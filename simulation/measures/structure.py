@@ -215,12 +215,18 @@ def _within(A, group, n_groups, weighted=True):
     group = _check_group(group, A.shape[0], n_groups)
 
     def compute():
-        row, col, w = _edges(A)
-        gr = group[row]
-        keep = np.flatnonzero((gr >= 0) & (gr == group[col]))
-        small = np.int32 if A.shape[0] < 2**31 - 1 else np.int64  # kept: half the bytes
-        return (row[keep].astype(small), col[keep].astype(small), w[keep],
-                gr[keep].astype(small), group.copy())
+        # :func:`_edges` filtered, in the small integer type from the start (the rows, the
+        # labels) and the weights read from A's own array: the same arrays, fewer bytes moved
+        n = A.shape[0]
+        small = np.int32 if max(n, n_groups) < 2**31 - 1 else np.int64  # kept: half the bytes
+        row = np.repeat(np.arange(n, dtype=small), np.diff(A.indptr))
+        labels = group.astype(small)
+        gr = labels[row]
+        keep = (gr >= 0) & (gr == labels[A.indices])
+        # np.compress(keep, x) is x[keep]: the same elements, ~2.5x faster for a dense mask
+        return (np.compress(keep, row), np.compress(keep, A.indices).astype(small, copy=False),
+                np.compress(keep, A.data).astype(float, copy=False), np.compress(keep, gr),
+                group.copy())
 
     key = ("within", n_groups, hash(group.tobytes()))
     out = _derived(A, key, compute)
@@ -772,7 +778,7 @@ def modularity_by_group(A, group, labels, n_groups, weighted=True):
     two_m = _bincount(g, w, n_groups)
     # codes[row] == codes[col] is labels[row] == labels[col] (codes number the labels)
     same = _within_same_label(A, group, labels, n_groups)[0]
-    two_l = _bincount(g[same], w[same], n_groups)
+    two_l = _bincount(np.compress(same, g), np.compress(same, w), n_groups)  # g[same], w[same]
     strength = _within_strength(A, group, n_groups) if weighted else _bincount(row, w, n)
     member = np.flatnonzero(group >= 0)
     pair = group[member] * np.int64(n_lab) + codes[member]
@@ -835,7 +841,7 @@ def ei_index_by_group(A, group, labels, n_groups):
     _, _, _, g = _within(A, group, n_groups, weighted=False)
     same, ok = _within_same_label(A, group, labels, n_groups)
     if ok.all():  # every tie labelled: external = all − internal (exact integer counts)
-        internal = _bincount(g[same], minlength=n_groups)
+        internal = _bincount(np.compress(same, g), minlength=n_groups)  # g[same]
         ext = _within_counts(A, group, n_groups) - internal
     else:
         ext = _bincount(g[ok & ~same], minlength=n_groups)
