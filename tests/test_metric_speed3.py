@@ -300,3 +300,29 @@ def test_near_neighbours_of_all_rows_equal_the_rows_gathered(table):
         want = np.bincount(pos, weights=member(group[pos].astype(np.int64) * n + nb),
                            minlength=n) > 0
         assert _same(R._near_neighbour(A, group, n, member), want)
+
+
+def _old_tv_distance(p, q):
+    from simulation._numeric import row_sums
+
+    p = np.asarray(p, dtype=float)
+    q = np.asarray(q, dtype=float)
+    d = np.subtract(p, q)
+    np.abs(d, out=d)
+    return 0.5 * (row_sums(d) if d.ndim == 2 else d.sum(axis=-1))
+
+
+@pytest.mark.parametrize("k", [1, 2, 6, 8, 9, 17])
+def test_tv_distance_in_blocks_equals_the_whole_array(k):
+    from simulation.measures import knowledge as KN
+
+    rng = np.random.default_rng(k)
+    for n in (2 * KN._TV_CHUNK, 2 * KN._TV_CHUNK + 1, 5 * KN._TV_CHUNK - 7):
+        p = rng.dirichlet(np.ones(k), n) * 10.0 ** rng.uniform(-3, 3, (n, 1))
+        q = rng.dirichlet(np.ones(k), n)
+        p[rng.integers(0, n, 5), 0] = np.nan  # NaN rows where they occur
+        for qq in (q, q[7], np.asfortranarray(q)):
+            assert _same(KN.tv_distance(p, qq), _old_tv_distance(p, qq))
+        assert _same(KN.tv_distance(p[:, ::-1], q), _old_tv_distance(p[:, ::-1], q))
+    small = rng.dirichlet(np.ones(k), 5)
+    assert _same(KN.tv_distance(small, small[::-1]), _old_tv_distance(small, small[::-1]))
