@@ -326,3 +326,60 @@ def test_tv_distance_in_blocks_equals_the_whole_array(k):
         assert _same(KN.tv_distance(p[:, ::-1], q), _old_tv_distance(p[:, ::-1], q))
     small = rng.dirichlet(np.ones(k), 5)
     assert _same(KN.tv_distance(small, small[::-1]), _old_tv_distance(small, small[::-1]))
+
+
+def test_dispersion_in_blocks_equals_the_previous_dispersion():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_metric_speed import old_dispersion_by_group
+
+    from simulation.measures import GroupIndex
+
+    rng = np.random.default_rng(21)
+    n = 40_000
+    for sort in (True, False):
+        for G in (1, 37):
+            group = rng.integers(-1, G, n)
+            if sort:
+                group = np.sort(group)
+            mask = rng.random(n) < 0.9
+            w = rng.random(n)
+            x = rng.dirichlet(np.ones(6), n)
+            x[rng.integers(0, n, 3), 2] = np.nan
+            for m in (None, mask):
+                for weights in (None, w):
+                    want = old_dispersion_by_group(x, group, G, mask=m, weights=weights)
+                    assert _same(GroupIndex(group, G, m).dispersion(x, weights), want)
+
+
+def _old_degree_centralisation(A, group, n_groups):
+    A = S._csr(A)
+    group = S._check_group(group, A.shape[0], n_groups)
+    row, _, _, _ = S._within(A, group, n_groups, weighted=False)
+    d = S._bincount(row, minlength=A.shape[0])
+    member = group >= 0
+    g = group[member]
+    dmax = np.zeros(n_groups)
+    np.maximum.at(dmax, g, d[member])
+    n = S._group_sizes(group, n_groups)
+    num = n * dmax - S._bincount(g, d[member], minlength=n_groups)
+    return S._safe_div(num, np.where(n >= 3, (n - 1) * (n - 2), 0))
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_sums_over_sorted_labels_equal_bincount(read_only):
+    for A, group, _, G in _cases(seed=13):
+        B = _read_only(A) if read_only else A
+        assert _same(S.degree_centralisation_by_group(B, group, G),
+                     _old_degree_centralisation(A, group, G))
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        size = int(rng.integers(1, 9))
+        x = np.sort(rng.integers(0, size + 2, int(rng.integers(0, 200))))  # values >= size too
+        w = rng.standard_normal(x.size) * 10.0 ** rng.uniform(-9, 9, x.size)
+        for dtype in (np.int32, np.int64):
+            for weights in (None, w):
+                assert _same(S._group_sums(x.astype(dtype), size, weights, sorted_=True),
+                             S._bincount(x, weights, size))

@@ -267,12 +267,22 @@ class GroupIndex:
         # the rows gathered by np.take (the same rows, ~3x faster than fancy indexing of a
         # 2-D array); the group means repeated block by block when the rows come group by
         # group (the CSR path), which is means[g] without a gather
-        own = np.take(b, rows, axis=0)
-        if self.indptr is not None:
-            centre = np.repeat(means, np.diff(self.indptr), axis=0)
+        if b.ndim == 2 and rows.size >= 2 * _TV_CHUNK and 1 <= b.shape[1] <= 128:
+            # block by block: each block's rows and their group means gathered into the
+            # cache, then tv_distance of the block (the same rows, the same numbers)
+            dist = np.empty(rows.size)
+            g = self.g
+            for i in range(0, rows.size, _TV_CHUNK):
+                j = min(i + _TV_CHUNK, rows.size)
+                dist[i:j] = tv_distance(np.take(b, rows[i:j], axis=0),
+                                        np.take(means, g[i:j], axis=0))
         else:
-            centre = np.take(means, self.g, axis=0)
-        dist = tv_distance(own, centre)
+            own = np.take(b, rows, axis=0)
+            if self.indptr is not None:
+                centre = np.repeat(means, np.diff(self.indptr), axis=0)
+            else:
+                centre = np.take(means, self.g, axis=0)
+            dist = tv_distance(own, centre)
         return self.selected().mean(dist, None if weights is None
                                     else np.asarray(weights)[rows])
 

@@ -30,7 +30,7 @@ import weakref
 import numpy as np
 import scipy.sparse as sp
 
-from .._numeric import row_positions
+from .._numeric import csr_product, row_positions
 
 __all__ = [
     "betweenness",
@@ -269,8 +269,39 @@ def _within_counts(A, group, n_groups):
     """Number of within-group tie entries (each tie twice) per group, as floats:
     ``_bincount(g, minlength=n_groups)`` (shared by :func:`density_by_group` and
     :func:`ei_index_by_group`)."""
-    return _within_derived(A, group, n_groups, "counts",
-                           lambda row, col, w, g: (_bincount(g, minlength=n_groups),))[0]
+    def compute(row, col, w, g):
+        return (_group_sums(g, n_groups, sorted_=_ascending(g)),)
+
+    return _within_derived(A, group, n_groups, "counts", compute)[0]
+
+
+def _within_sorted(A, group, n_groups):
+    """Whether the within-group ties' labels ``g`` are non-decreasing (they are when the
+    nodes are numbered group by group, as the model's agents are)."""
+    return bool(_within_derived(A, group, n_groups, "g_sorted",
+                                lambda row, col, w, g: (np.array([_ascending(g)]),))[0][0])
+
+
+def _ascending(x):
+    """Whether the 1-D array ``x`` is non-decreasing."""
+    return bool((x[1:] >= x[:-1]).all())
+
+
+def _group_sums(x, size, weights=None, sorted_=False):
+    """``_bincount(x, weights, size)`` for integer ``x >= 0``; for a non-decreasing ``x``
+    (``sorted_``: the caller's knowledge) without bincount's passes: counts from the bin
+    bounds (a search of ``size + 1`` values: for few bins, as groups, not one per node),
+    sums by one CSR product over the bins, which
+    adds each bin's weights in entry order from zero, as bincount does (each weight times
+    1.0: exact), so the same numbers."""
+    if not sorted_ or x.size == 0:
+        return _bincount(x, weights, size)
+    kind = x.dtype if np.iinfo(x.dtype).max > size else np.int64
+    bounds = np.searchsorted(x, np.arange(size + 1, dtype=kind))
+    if weights is None:
+        return np.diff(bounds).astype(float)
+    return csr_product(bounds.astype(np.int64), np.zeros(x.size, np.int64),
+                       np.asarray(weights, dtype=float), np.ones(1), size)
 
 
 def _within_same_label(A, group, labels, n_groups):
@@ -775,10 +806,12 @@ def modularity_by_group(A, group, labels, n_groups, weighted=True):
     group = _check_group(group, n, n_groups)
     codes, n_lab = _codes(labels, n)
     row, _, w, g = _within(A, group, n_groups, weighted)
-    two_m = _bincount(g, w, n_groups)
+    in_order = _within_sorted(A, group, n_groups)
+    two_m = _group_sums(g, n_groups, w, sorted_=in_order)
     # codes[row] == codes[col] is labels[row] == labels[col] (codes number the labels)
     same = _within_same_label(A, group, labels, n_groups)[0]
-    two_l = _bincount(np.compress(same, g), np.compress(same, w), n_groups)  # g[same], w[same]
+    two_l = _group_sums(np.compress(same, g), n_groups, np.compress(same, w),  # g[same], w[same]
+                        sorted_=in_order)
     strength = _within_strength(A, group, n_groups) if weighted else _bincount(row, w, n)
     member = np.flatnonzero(group >= 0)
     pair = group[member] * np.int64(n_lab) + codes[member]
@@ -841,7 +874,8 @@ def ei_index_by_group(A, group, labels, n_groups):
     _, _, _, g = _within(A, group, n_groups, weighted=False)
     same, ok = _within_same_label(A, group, labels, n_groups)
     if ok.all():  # every tie labelled: external = all − internal (exact integer counts)
-        internal = _bincount(np.compress(same, g), minlength=n_groups)  # g[same]
+        internal = _group_sums(np.compress(same, g), n_groups,  # g[same]
+                               sorted_=_within_sorted(A, group, n_groups))
         ext = _within_counts(A, group, n_groups) - internal
     else:
         ext = _bincount(g[ok & ~same], minlength=n_groups)
