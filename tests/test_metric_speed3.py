@@ -383,3 +383,38 @@ def test_sums_over_sorted_labels_equal_bincount(read_only):
             for weights in (None, w):
                 assert _same(S._group_sums(x.astype(dtype), size, weights, sorted_=True),
                              S._bincount(x, weights, size))
+
+
+def test_remembered_values_follow_a_replaced_array_of_the_same_matrix_object():
+    # _derived's fast path knows the matrix by its three array objects: a new data array on
+    # the same csr_array object is a new matrix
+    rng = np.random.default_rng(8)
+    A = _read_only(_random_graph(rng, 40, 0.3))
+    group = np.sort(rng.integers(0, 3, 40))
+    first = ST.strength_concentration(A, group, 3)
+    assert _same(first, _old_strength_concentration(A.copy(), group, 3))
+    data = np.round(A.data * rng.uniform(1, 9, A.nnz), 3)
+    B = sp.csr_array((data, A.indices.copy(), A.indptr.copy()), shape=A.shape)
+    B = _read_only(B + B.T)  # symmetric again, other weights
+    A.data, A.indices, A.indptr = B.data, B.indices, B.indptr  # the same object, new arrays
+    again = ST.strength_concentration(A, group, 3)
+    assert _same(again, _old_strength_concentration(B.copy(), group, 3))
+    assert _same(S.density_by_group(A, group, 3), _old_density(B.copy(), group, 3))
+
+
+def test_remembered_values_follow_a_replaced_data_array():
+    rng = np.random.default_rng(10)
+    A = _read_only(_random_graph(rng, 40, 0.3))
+    group = np.sort(rng.integers(0, 3, 40))
+    labels = rng.integers(0, 4, 40)
+    first = S.modularity_by_group(A, group, labels, 3)
+    assert _same(first, _old_modularity(A.copy(), group, labels, 3))
+    kept = A.data  # alive: what was derived from it is not dropped by its finaliser
+    data = A.data ** 2  # the same ties (symmetric), other weights
+    data.flags.writeable = False
+    A.data = data  # only the data array is new
+    assert _same(S.modularity_by_group(A, group, labels, 3),
+                 _old_modularity(A.copy(), group, labels, 3))
+    assert _same(ST.strength_concentration(A, group, 3),
+                 _old_strength_concentration(A.copy(), group, 3))
+    assert kept is not A.data

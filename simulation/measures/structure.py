@@ -138,13 +138,14 @@ def _undirected_simple_graph(func):
     return checked
 
 
-_DERIVED: dict = {"arrays": (), "where": (), "values": {}}  # derived from the last read-only matrix
+# derived from the last read-only matrix ("seen": its three arrays at the last full check)
+_DERIVED: dict = {"arrays": (), "where": (), "values": {}, "seen": None}
 
 
 def _forget(where):
     """Drop what was derived from the matrix at ``where`` (its data array was freed)."""
     if _DERIVED["where"] == where:
-        _DERIVED.update(arrays=(), where=(), values={})
+        _DERIVED.update(arrays=(), where=(), values={}, seen=None)
 
 
 def _owner(x):
@@ -162,20 +163,28 @@ def _derived(A, key, compute):
     are computed once.  Results are returned read-only.  A matrix with writeable arrays is
     never remembered.  Only the last such matrix is kept (weak references: nothing is held
     alive)."""
-    arrays = (A.data, A.indices, A.indptr)
-    if any(x.flags.writeable for x in arrays):
+    data, indices, indptr = arrays = (A.data, A.indices, A.indptr)
+    if data.flags.writeable or indices.flags.writeable or indptr.flags.writeable:
         return compute()
-    # scipy's conversions return views, so an array is known by its memory: the array that
-    # owns it (weakly referenced), the address and the shape
-    where = tuple((x.__array_interface__["data"][0], x.shape) for x in arrays)
-    owners = tuple(_owner(x) for x in arrays)
-    refs = _DERIVED["arrays"]
-    if (len(refs) != 3 or _DERIVED["where"] != where
-            or any(r() is not o for r, o in zip(refs, owners, strict=True))):
-        _DERIVED["arrays"] = tuple(weakref.ref(o) for o in owners)
-        _DERIVED["where"] = where
-        _DERIVED["values"] = {}
-        weakref.finalize(owners[0], _forget, where)  # the matrix gone, so is what it gave
+    # the same three array objects as at the last full check (weakly referenced, same
+    # shapes): the same memory, so the full check below would find the same matrix
+    seen = _DERIVED.get("seen")
+    if not (seen is not None and seen[0]() is data and seen[1]() is indices
+            and seen[2]() is indptr
+            and seen[3] == (data.shape, indices.shape, indptr.shape)):
+        # scipy's conversions return views, so an array is known by its memory: the array
+        # that owns it (weakly referenced), the address and the shape
+        where = tuple((x.__array_interface__["data"][0], x.shape) for x in arrays)
+        owners = tuple(_owner(x) for x in arrays)
+        refs = _DERIVED["arrays"]
+        if (len(refs) != 3 or _DERIVED["where"] != where
+                or any(r() is not o for r, o in zip(refs, owners, strict=True))):
+            _DERIVED["arrays"] = tuple(weakref.ref(o) for o in owners)
+            _DERIVED["where"] = where
+            _DERIVED["values"] = {}
+            weakref.finalize(owners[0], _forget, where)  # the matrix gone, so is what it gave
+        _DERIVED["seen"] = (*(weakref.ref(x) for x in arrays),
+                            (data.shape, indices.shape, indptr.shape))
     values = _DERIVED["values"]
     if key not in values:
         out = compute()
