@@ -418,3 +418,15 @@ def test_remembered_values_follow_a_replaced_data_array():
     assert _same(ST.strength_concentration(A, group, 3),
                  _old_strength_concentration(A.copy(), group, 3))
     assert kept is not A.data
+
+
+def test_jaccard_by_group_with_many_groups_takes_the_masked_counts():
+    rng = np.random.default_rng(4)
+    n, G = 300, 280  # (G + 1)^2 cells above the table's limit for these few keys
+    group = rng.integers(-1, G, n)
+    a = ST.edge_keys(rng.integers(0, n, 200), rng.integers(0, n, 200), n)
+    b = np.union1d(a[rng.random(a.size) < 0.7], ST.edge_keys(rng.integers(0, n, 50),
+                                                             rng.integers(0, n, 50), n))
+    new = ST.jaccard_by_group(a, b, n, group, G, overall=True)
+    old = _old_jaccard_by_group(a, b, n, group, G, overall=True)
+    assert _same(new[0], old[0]) and new[1] == old[1]

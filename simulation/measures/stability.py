@@ -156,18 +156,23 @@ def jaccard_by_group(keys_a, keys_b, n, group, n_groups, overall=False):
     a = _unique_int(keys_a)
     b = _unique_int(keys_b)
 
+    size = n_groups + 1
     shifted = group + 1  # labels + 1: 0 is "no group", so counts need no masks
 
     def owned(keys):
         """Edges per group: an edge counts for the group of each end (once if both ends
-        share it), as floats (integer counts, exact)."""
+        share it), as floats (integer counts, exact): from the table of edges by the
+        (shifted) groups of their two ends, its row and column sums less its diagonal."""
         u = keys // np.int64(n)  # with v: np.divmod(keys, n), ~4x faster
         v = keys - u * np.int64(n)
         gu, gv = shifted[u], shifted[v]
-        gv[gv == gu] = 0  # the second end's group only where it differs
-        size = n_groups + 1
-        counts = np.bincount(gu, minlength=size)[1:size] + np.bincount(gv, minlength=size)[1:size]
-        return counts.astype(float)
+        if size * size > max(4 * keys.size, 1 << 16):  # many groups: no table
+            gv[gv == gu] = 0  # the second end's group only where it differs
+            counts = np.bincount(gu, minlength=size)[:size] + np.bincount(gv, minlength=size)[:size]
+            return counts[1:].astype(float)
+        table = np.bincount(gu * np.int64(size) + gv, minlength=size * size).reshape(size, size)
+        counts = table.sum(axis=1) + table.sum(axis=0) - np.diagonal(table)
+        return counts[1:].astype(float)
 
     shared = _shared_keys(a, b)  # a ∩ b
     n_a = owned(a)
