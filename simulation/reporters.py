@@ -254,6 +254,24 @@ def _sorted_unique(x: np.ndarray) -> np.ndarray:
     return x[np.concatenate([[True], x[1:] != x[:-1]])] if x.size else x
 
 
+def _near_neighbour(A: sp.csr_array, group: np.ndarray, n: int,
+                    member: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Per agent: whether a tie of weight ≥ 0.2 joins it to an agent that is ``member`` of its
+    own group's near set (keys ``group * n + agent``, as :func:`reach` forms them, a label −1
+    included), from all the rows of ``A`` at once: for front-line agents the same answer as
+    :func:`_neighbours` over their rows and a count of the near neighbours, without gathering
+    the rows' entries."""
+    if A.nnz == 0:
+        return np.zeros(n, bool)
+    degree = np.diff(A.indptr)
+    # every entry's (its row's group, column) key, looked up; a row's flags are contiguous
+    key = np.repeat(group.astype(np.int64), degree) * n + A.indices
+    flag = np.zeros(A.nnz + 1, bool)  # a False after the last entry: rows end inside
+    np.logical_and(member(key), A.data >= 0.2, out=flag[:-1])
+    # a row without entries gets the flag at its start from reduceat: masked
+    return np.logical_or.reduceat(flag, A.indptr[:-1]) & (degree > 0)
+
+
 _REACH_TABLE = 1 << 25  # cells of reach's dense (group, agent) table (32 MB of booleans)
 
 
@@ -286,8 +304,12 @@ def reach(model: CommissioningModel) -> np.ndarray:
     fl = np.flatnonzero(model.front_line & model.present)
     mine = p.group[fl].astype(np.int64)
     hit = member(mine * n + fl)
-    pos, nb = _neighbours(A, fl, 0.2)  # a front-line agent is reached if it or a neighbour is near
-    hit |= np.bincount(pos, weights=member(mine[pos] * n + nb), minlength=fl.size) > 0
+    # a front-line agent is reached if it or a neighbour is near
+    if 2 * fl.size >= n:  # most agents are front line: every row's ties at once
+        hit |= _near_neighbour(A, p.group, n, member)[fl]
+    else:
+        pos, nb = _neighbours(A, fl, 0.2)
+        hit |= np.bincount(pos, weights=member(mine[pos] * n + nb), minlength=fl.size) > 0
     practice_reached = np.zeros(p.n_practices, bool)
     practice_reached[p.practice[fl[hit]]] = True
     share = np.bincount(p.practice_group, weights=practice_reached, minlength=model.n_groups)

