@@ -3,9 +3,14 @@
 Each kernel fuses what the numpy path of one phase does in many small array calls into one
 pass (``observe_need``: :func:`observe_noise` and :func:`observe_take_up` around numpy's own
 ``exp``; ``exchange_knowledge``: :func:`exchange_degroot`; ``update_ties``:
-:func:`tie_weights`, :func:`kept_triads`, and :meth:`simulation.network.Ties.add` through
-:func:`merge_ties` and :func:`insert_sorted`; the locality and board meetings:
-:func:`meet_pool`).  They perform the same floating-point
+:func:`tie_weights`, :func:`kept_triads`, :func:`new_tie_keys`, :func:`accept_capacity`, and
+the month's kept and new ties in one pass (:meth:`simulation.network.Ties.keep_add`:
+:func:`keep_merge_ties`, :func:`lay_out`, with next month's CSR structure carried over by
+:func:`merge_structure`), or :meth:`simulation.network.Ties.add` through :func:`merge_ties`
+and :func:`insert_sorted`; ``turn_over``: :func:`leavers`, :func:`newcomer_climate`,
+:func:`newcomer_beta`, :func:`cap_incident`; the locality and board meetings:
+:func:`meet_pool`; the betweenness metric's searches:
+:func:`brandes_delta`).  They perform the same floating-point
 operations in the same order as the numpy path, element by element: products and sums are
 accumulated in the entry order of scipy's CSR loops and ``np.bincount``, row sums of ``K``
 columns in numpy's pairwise order (:func:`simulation._numeric.row_sums`), and no operation
