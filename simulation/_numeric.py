@@ -10,7 +10,7 @@ try:  # scipy's own CSR × dense loops (csr_product); private, so checked once b
 except ImportError:  # pragma: no cover - a scipy without the module: the public product
     _sparsetools = None
 
-__all__ = ["csr_product", "row_positions", "row_sums"]
+__all__ = ["csr_product", "distinct_rows", "row_positions", "row_sums"]
 
 
 def row_sums(x: np.ndarray) -> np.ndarray:
@@ -62,6 +62,68 @@ def row_positions(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     length = indptr[rows + 1].astype(np.int64) - start
     # entry p of the concatenation: its row's start + p - (entries of the earlier rows)
     return np.repeat(start - (np.cumsum(length) - length), length) + np.arange(int(length.sum()))
+
+
+#: Odd 64-bit multipliers of :func:`_row_keys` (golden ratio, xxHash primes).
+_MIX = (np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F), np.uint64(0x165667B19E3779F9))
+
+
+def _row_keys(m: sp.csr_array, indptr: np.ndarray, length: np.ndarray, pos: np.ndarray
+              ) -> np.ndarray:
+    """A 64-bit hash of each CSR row's entries (column, value bits, place in the row)."""
+    with np.errstate(over="ignore"):
+        z = (m.data.view(np.uint64) ^ (m.indices.astype(np.uint64) + _MIX[1]) * _MIX[0]
+             ^ (pos.astype(np.uint64) + 1) * _MIX[2])
+        # splitmix64's finaliser: every input bit moves many output bits (a plain sum of
+        # products would let sign bits cancel: +0.0 and -0.0 differ only in the top bit)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        mix = z ^ (z >> np.uint64(31))
+        total = np.concatenate([np.zeros(1, np.uint64), np.cumsum(mix, dtype=np.uint64)])
+        key = (total[indptr[1:]] - total[indptr[:-1]]) ^ (length.astype(np.uint64) * _MIX[1])
+    return key
+
+
+def distinct_rows(m: sp.csr_array, most: float = 0.5) -> tuple[sp.csr_array, np.ndarray] | None:
+    """The distinct rows of a CSR matrix and each row's index among them, or None.
+
+    Two rows are the same when they store the same columns with the same values (bits) in
+    the same order, so ``m @ x`` equals ``(distinct @ x)[inverse]`` bit for bit: each row's
+    product is the same sum in the same order.  Rows are grouped by a 64-bit hash of their
+    entries (column, value bits and position, wrapping sums) and then compared entry by
+    entry with their group's first row; on a hash collision (a row unequal to it) the answer
+    is None, as it is when more than ``most`` of the rows are distinct (a gather would not
+    pay).  ``distinct`` keeps the first row of each group.
+
+    Examples
+    --------
+    >>> m = sp.csr_array(np.array([[1.0, 0], [0, 2], [1, 0], [1, 0]]))
+    >>> d, inverse = distinct_rows(m)
+    >>> d.toarray().tolist(), inverse.tolist()
+    ([[1.0, 0.0], [0.0, 2.0]], [0, 1, 0, 0])
+    """
+    n = m.shape[0]
+    if n == 0 or m.format != "csr" or m.data.dtype != np.float64:
+        return None
+    indptr = m.indptr.astype(np.int64)
+    length = np.diff(indptr)
+    row = np.repeat(np.arange(n), length)
+    pos = np.arange(m.nnz) - indptr[row]  # each entry's place in its row
+    key = _row_keys(m, indptr, length, pos)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    if first.size > most * n:
+        return None
+    rep = first[inverse]
+    if not np.array_equal(length[rep], length):
+        return None
+    other = indptr[rep][row] + pos  # the same entry of the group's first row
+    if not (np.array_equal(m.indices[other], m.indices)
+            and np.array_equal(m.data[other].view(np.uint64), m.data.view(np.uint64))):
+        return None  # a hash collision: no shortcut
+    at = row_positions(m.indptr, first)
+    sub_ptr = np.concatenate([[0], np.cumsum(length[first])]).astype(m.indptr.dtype)
+    distinct = sp.csr_array((m.data[at], m.indices[at], sub_ptr), shape=(first.size, m.shape[1]))
+    return distinct, inverse.ravel()
 
 
 def csr_product(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, x: np.ndarray,

@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from . import _kernels, leadership, needs, places
 from . import exchange as ex
-from ._numeric import csr_product, row_positions
+from ._numeric import csr_product, distinct_rows, row_positions
 from .agents import AGENT_CLASSES, CommissioningAgent
 from .decisions import Budget, decide
 from .engagement import (
@@ -339,7 +339,7 @@ class CommissioningModel(mesa.Model):
         # one product with the three aggregation matrices stacked (row by row the same sums
         # as three products), split into row blocks
         stacked, (n_area, n_group) = self._truth_matrix()
-        need = _product(stacked, self.practice_need)
+        need = self._rows_product(stacked, self.practice_need)
         self.area_need = need[:n_area]
         self.group_need = need[n_area:n_area + n_group]
         self.truth = need[n_area + n_group:]
@@ -354,6 +354,22 @@ class CommissioningModel(mesa.Model):
             cached = self._truth_cache = (parts, (stacked, (parts[0].shape[0], parts[1].shape[0])))
         return cached[1]
 
+    def _rows_product(self, m: sp.csr_array, x: np.ndarray) -> np.ndarray:
+        """``m @ x`` for the aggregation matrices, bit for bit, over their distinct rows
+        (:func:`simulation._numeric.distinct_rows`: many agents share one scope, e.g. a
+        group's managers; England's 59,927 stacked rows are 9,534 distinct) then gathered;
+        the distinct rows are found once per matrix (the last two matrices are kept)."""
+        cache = self.__dict__.setdefault("_distinct_cache", [])
+        found = next((entry[1] for entry in cache if entry[0] is m), False)
+        if found is False:
+            found = distinct_rows(m) if m.shape[0] >= 64 else None
+            cache.insert(0, (m, found))
+            del cache[2:]
+        if found is None:
+            return _product(m, x)
+        distinct, inverse = found
+        return np.take(_product(distinct, x), inverse, axis=0)
+
     def observed_need(self) -> np.ndarray:
         """What each agent's observation is of: current need of its scope for practice-based
         agents; need ``observation.data_lag`` months ago for agents who see need through
@@ -361,7 +377,7 @@ class CommissioningModel(mesa.Model):
         local-authority staff)."""
         o = self.spec.observation
         old = self.need_history[0] if o.data_lag and self.need_history else self.practice_need
-        data = _product(self.data_scope, old)
+        data = self._rows_product(self.data_scope, old)
         data = activity_view(data, self._observers_supply(), o.activity_supply_share)
         seen = self.truth.copy()
         seen[self._observer_rows()] = data  # the rows of data_observer (an index: faster)
@@ -1185,7 +1201,8 @@ class CommissioningModel(mesa.Model):
 #: Attributes caching what is constant between structure changes (rebuilt on first use when
 #: what they derive from changes; left out of burn-in snapshots).
 _STRUCTURE_CACHES = ("_seen_index_cache", "_locality_cache", "_climate_cache", "_national_cache",
-                     "_supply_cache", "_stacked_cache", "_truth_cache", "_observer_cache")
+                     "_supply_cache", "_stacked_cache", "_truth_cache", "_observer_cache",
+                     "_distinct_cache")
 
 
 def _normalised(values: list[float] | None, k: int) -> np.ndarray:
