@@ -8,7 +8,8 @@ the month's kept and new ties in one pass (:meth:`simulation.network.Ties.keep_a
 :func:`keep_merge_ties`, :func:`lay_out`, with next month's CSR structure carried over by
 :func:`merge_structure`), or :meth:`simulation.network.Ties.add` through :func:`merge_ties`
 and :func:`insert_sorted`; ``turn_over``: :func:`leavers`, :func:`newcomer_climate`,
-:func:`newcomer_beta`, :func:`cap_incident`; the locality and board meetings:
+:func:`newcomer_beta`, :func:`cap_incident`; ``feed_back_engagement``:
+:func:`reflect_feedback`; the locality and board meetings:
 :func:`meet_pool`; the betweenness metric's searches:
 :func:`brandes_delta`).  They perform the same floating-point
 operations in the same order as the numpy path, element by element: products and sums are
@@ -94,7 +95,8 @@ def loaded() -> bool:
 
 
 def _compile() -> SimpleNamespace | None:
-    """Wrap every kernel of this module with ``numba.njit(cache=True)`` (once)."""
+    """Wrap every kernel of this module with ``numba.njit(cache=True)`` (once), after the
+    helpers they call (:data:`_HELPERS`), which replace their plain versions here."""
     global _compiled, _tried, _error
     _tried = True
     try:
@@ -102,6 +104,8 @@ def _compile() -> SimpleNamespace | None:
     except Exception as exc:  # not installed, or an llvmlite that does not load
         _error = exc
         return None
+    for name, fn in _HELPERS.items():  # the kernels call them by their module-level names
+        globals()[name] = numba.njit(cache=True)(fn)
     _compiled = SimpleNamespace(**{name: numba.njit(cache=True)(fn) for name, fn in _KERNELS.items()})
     return _compiled
 
@@ -955,6 +959,67 @@ def meet_pool(indptr, indices, data, weights, x, y, pooling_weight, one_unit):
     return out_x, out_y, pooled
 
 
+# ---------------------------------------------------------------------------------------------
+# feed_back_engagement (simulation.engagement.reflection twice, then update_engagement)
+# ---------------------------------------------------------------------------------------------
+
+
+def _tv_row_sum(a, b, i, p):
+    """``row_sums(|a - b|)`` of row ``i`` (numpy's pairwise order for up to 128 columns),
+    through the scratch row ``p``."""
+    kk = p.size
+    for j in range(kk):
+        p[j] = abs(a[i, j] - b[i, j])
+    if kk < 8:
+        s = p[0] + 0.0
+        for j in range(1, kk):
+            s += p[j]
+        return s
+    full = kk - kk % 8
+    r0, r1, r2, r3 = p[0], p[1], p[2], p[3]
+    r4, r5, r6, r7 = p[4], p[5], p[6], p[7]
+    for q in range(8, full, 8):
+        r0 += p[q]
+        r1 += p[q + 1]
+        r2 += p[q + 2]
+        r3 += p[q + 3]
+        r4 += p[q + 4]
+        r5 += p[q + 5]
+        r6 += p[q + 6]
+        r7 += p[q + 7]
+    s = (r0 + r1) + (r2 + r3)
+    s += (r4 + r5) + (r6 + r7)
+    for q in range(full, kk):
+        s += p[q]
+    return s
+
+
+def reflect_feedback(seen, before, objective, engagement, present, rate, expectation):
+    """One decision's engagement feedback in one pass: ``reflect = 1 - 0.5 * sum_k |seen -
+    objective|`` (:func:`simulation.engagement.reflection`), ``moved = reflect > 1 - 0.5 *
+    sum_k |before - objective|``, and :func:`simulation.engagement.update_engagement`
+    (``e + rate * gap * room`` for present agents, ``gap = reflect - expectation``, ``room =
+    1 - e`` if ``gap > 0`` else ``e``).  Row sums in numpy's pairwise order (at most 128
+    columns: the caller checks).  Returns ``(reflect, moved, engagement)``."""
+    n, kk = seen.shape
+    reflect = np.empty(n)
+    moved = np.empty(n, np.bool_)
+    new_e = np.empty(n)
+    p = np.empty(kk)
+    for i in range(n):
+        r = 1.0 - 0.5 * _tv_row_sum(seen, objective, i, p)
+        reflect[i] = r
+        moved[i] = r > 1.0 - 0.5 * _tv_row_sum(before, objective, i, p)
+        e = engagement[i]
+        if present[i]:
+            gap = r - expectation
+            room = 1.0 - e if gap > 0 else e
+            new_e[i] = e + rate * gap * room
+        else:
+            new_e[i] = e
+    return reflect, moved, new_e
+
+
 _KERNELS = {f.__name__: f for f in (observe_noise, observe_take_up, exchange_degroot, tie_weights,
                                     kept_triads, merge_ties, insert_sorted)}
 _KERNELS["meet_pool"] = meet_pool
@@ -1086,3 +1151,6 @@ def brandes_delta(indptr, indices, src, cols, b):
                 coef[j, k] = 0.0
     return delta
 _KERNELS["brandes_delta"] = brandes_delta
+_KERNELS["reflect_feedback"] = reflect_feedback
+#: Functions the kernels call: compiled first and bound in their place in this module.
+_HELPERS = {"_tv_row_sum": _tv_row_sum}

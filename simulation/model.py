@@ -1043,6 +1043,12 @@ class CommissioningModel(mesa.Model):
     def feed_back_engagement(self) -> None:
         """Engagement follows whether decisions reflect the agent's priorities."""
         d = self.spec.engagement_dynamics
+        kern = _kernels.kernels(self.kernel_work)
+        if kern is not None and 1 <= self.objective.shape[1] <= 128:  # one pass, the same bits
+            self.reflect, self.moved_toward, self.engagement = kern.reflect_feedback(
+                self.allocation_seen(), self._seen_before, self.objective, self.engagement,
+                self.present, d.learning_rate, d.expectation)
+            return
         self.reflect = reflection(self.allocation_seen(), self.objective)
         # did the decision move what the agent sees toward its priorities? (survey_acted_on)
         self.moved_toward = self.reflect > reflection(self._seen_before, self.objective)
