@@ -343,6 +343,18 @@ def tie_weights(w, used, reinforce, decay, maintenance, dissolve_below):
     return out, lasting
 
 
+def _nth_lasting(indptr, tie, lasting, row, want):
+    """The position of the ``want``-th (from 0) entry of CSR row ``row`` whose tie lasts
+    (the caller guarantees the row has more than ``want`` of them)."""
+    p = indptr[row]
+    while True:
+        if lasting[tie[p]]:
+            if want == 0:
+                return p
+            want -= 1
+        p += 1
+
+
 def kept_triads(indptr, indices, tie, src, dst, lasting, starters, u1, u2):
     """:func:`simulation.tie_dynamics.close_triads` on the lasting ties' pattern
     (``Ties.pattern(lasting)``: the entries of the structure ``indptr``, ``indices``, ``tie``
@@ -365,25 +377,9 @@ def kept_triads(indptr, indices, tie, src, dst, lasting, starters, u1, u2):
         i = starters[s]
         di = deg[i]
         if di > 0:
-            want = np.int64(np.floor(u1[s] * di))
-            p = indptr[i]
-            while True:  # the want-th lasting entry of row i
-                if lasting[tie[p]]:
-                    if want == 0:
-                        break
-                    want -= 1
-                p += 1
-            j = indices[p]
-            dj = deg[j]
-            want = np.int64(np.floor(u2[s] * dj))
-            p = indptr[j]
-            while True:
-                if lasting[tie[p]]:
-                    if want == 0:
-                        break
-                    want -= 1
-                p += 1
-            k = indices[p]
+            j = indices[_nth_lasting(indptr, tie, lasting, i, np.int64(np.floor(u1[s] * di)))]
+            k = indices[_nth_lasting(indptr, tie, lasting, j,
+                                     np.int64(np.floor(u2[s] * deg[j])))]
             if k != i:
                 a[q] = i
                 b[q] = k
@@ -1153,4 +1149,4 @@ def brandes_delta(indptr, indices, src, cols, b):
 _KERNELS["brandes_delta"] = brandes_delta
 _KERNELS["reflect_feedback"] = reflect_feedback
 #: Functions the kernels call: compiled first and bound in their place in this module.
-_HELPERS = {"_tv_row_sum": _tv_row_sum}
+_HELPERS = {"_tv_row_sum": _tv_row_sum, "_nth_lasting": _nth_lasting}
