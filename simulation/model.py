@@ -277,7 +277,7 @@ class CommissioningModel(mesa.Model):
         # ---- histories for stability and shock detection
         window = s.metrics.stability_window
         self.key_history: deque[np.ndarray] = deque([self._key_record()], maxlen=window + 1)
-        self.id_history: deque[np.ndarray] = deque([self.occupant_id.copy()], maxlen=window + 1)
+        self.id_history: deque[np.ndarray] = deque([self._id_record()], maxlen=window + 1)
         self.shocks: list[dict[str, Any]] = []
         self.detection = np.full(g_count, np.nan)
         self.funded = {6: np.full(g_count, np.nan), 12: np.full(g_count, np.nan)}
@@ -1173,7 +1173,15 @@ class CommissioningModel(mesa.Model):
         self.ties = t
         self.used = np.zeros(t.m, bool)
         self.key_history.append(self._key_record())
-        self.id_history.append(self.occupant_id.copy())
+        self.id_history.append(self._id_record())
+
+    def _id_record(self) -> np.ndarray:
+        """The slots' occupant ids as kept in ``id_history`` for retention: ``int32`` while
+        every id issued so far fits (half the memory of the window's snapshots), else a copy
+        as ``int64``; the same values (compared with ``occupant_id`` as numbers)."""
+        if self.agent_id_counter < 2**31:
+            return self.occupant_id.astype(np.int32)
+        return self.occupant_id.copy()
 
     def _key_record(self) -> np.ndarray:
         """The tie set's keys (:meth:`simulation.network.Ties.keys`) as kept in

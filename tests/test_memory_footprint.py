@@ -21,6 +21,21 @@ def test_key_history_is_compact_and_exact():
         assert np.array_equal(k.astype(np.int64), full)
 
 
+def test_id_history_is_compact_and_exact(monkeypatch):
+    s = load_scenario(ROOT / "scenarios" / "teaching.yaml", ["burn_in=0"])
+    m = CommissioningModel(s, seed=3, collect=False)
+    ids = [m.occupant_id.copy()]
+    for _ in range(4):
+        m.step()
+        ids.append(m.occupant_id.copy())
+    kept = list(m.id_history)[-len(ids):]
+    assert all(k.dtype == np.int32 for k in kept)
+    for k, full in zip(kept, ids, strict=True):
+        assert np.array_equal(k, full)
+    monkeypatch.setattr(m, "agent_id_counter", 2**31)  # ids that no longer fit
+    assert m._id_record().dtype == np.int64
+
+
 def test_key_history_stays_int64_when_keys_do_not_fit(monkeypatch):
     s = load_scenario(ROOT / "scenarios" / "teaching.yaml", ["burn_in=0"])
     m = CommissioningModel(s, seed=3, collect=False)
