@@ -65,6 +65,28 @@ def _overall(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _overall_rows(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
+    """:func:`_overall` of each row of ``values`` (k, G), as a (k, G + 1) array whose row
+    ``j`` is ``_overall(model, values[j])`` bit for bit: the rows of finite values weighted
+    and added by one reduction along the rows (per row numpy's pairwise sum of the same
+    products, as for a single row), the others one by one."""
+    v = np.asarray(values, float)
+    k, g = v.shape
+    out = np.empty((k, g + 1))
+    out[:, :-1] = v
+    if g == 0:
+        out[:, -1] = np.nan
+        return out
+    w, w_total = _scratch(model, "group_population", lambda: _weights(model))
+    finite = np.isfinite(v).all(axis=1)
+    if finite.all():
+        out[:, -1] = np.add.reduce(v * w, axis=1) / w_total
+    else:
+        for j in range(k):
+            out[j, -1] = _overall(model, v[j])[-1]
+    return out
+
+
 def _weights(model: CommissioningModel) -> tuple[np.ndarray, np.float64]:
     w = model.pop.group_population.astype(float)
     return w, w.sum()
@@ -114,6 +136,31 @@ def _scratch(model: CommissioningModel, key: object, compute: Callable[[], objec
     if key not in scratch:
         scratch[key] = compute()
     return scratch[key]
+
+
+def _family(model: CommissioningModel, key: object, name: object,
+            needed_by: Mapping[object, tuple[str, ...]],
+            compute: Callable[[tuple], dict]) -> object:
+    """The value ``name`` of a family of related metrics computed in one pass.
+
+    ``compute(names)`` returns ``{name: value}`` for the requested members of the family
+    (one stacked aggregation instead of one per metric; each value bit for bit what the
+    metric computed alone).  In a collection the family is computed once, for the members
+    that the collection's metrics need (``needed_by``: member → the metrics reading it;
+    all of them when the collection does not say), and kept in the scratch dict under
+    ``key``; outside a collection only ``name`` is computed."""
+    scratch = model.__dict__.get("_collect_scratch")
+    if scratch is None:
+        return compute((name,))[name]
+    hit = scratch.get(key)
+    if hit is None:
+        wanted = scratch.get("wanted")
+        names = tuple(m for m, users in needed_by.items()
+                      if m == name or wanted is None or not wanted.isdisjoint(users))
+        hit = scratch[key] = compute(names)
+    elif name not in hit:  # a member no metric of the collection asked for
+        hit.update(compute((name,)))
+    return hit[name]
 
 
 def _members(model: CommissioningModel) -> np.ndarray:
@@ -180,8 +227,7 @@ def accuracy_localities(model: CommissioningModel) -> np.ndarray:
 
 def accuracy_all(model: CommissioningModel) -> np.ndarray:
     """Mean over a group's agents of 1 − TV(belief, need of the agent's scope)."""
-    acc = M.accuracy(model.belief, model.truth)
-    return _overall(model, _member_index(model).mean(acc))
+    return _member_family(model, "accuracy_all")
 
 
 def board_uncertainty(model: CommissioningModel) -> np.ndarray:
@@ -227,7 +273,7 @@ def _board_entries(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray]:
 
 def knowledge_flow(model: CommissioningModel) -> np.ndarray:
     """Exchanges per agent this step: ties used (both ends active) per group member."""
-    return _overall(model, _member_index(model).mean(model.exchanges.astype(float)))
+    return _member_family(model, "knowledge_flow")
 
 
 def _neighbours(
@@ -426,15 +472,12 @@ def tie_persistence(model: CommissioningModel) -> np.ndarray:
 def retention(model: CommissioningModel) -> np.ndarray:
     """Share of a group's slots held by the same person as a window ago."""
     # M.retention over the members' shared index: the share of unchanged occupant ids
-    then = model.id_history[0]
-    if then.shape != model.occupant_id.shape:
-        raise ValueError("ids_now and ids_then must have the same shape")
-    return _overall(model, _member_index(model).mean((model.occupant_id == then).astype(float)))
+    return _member_family(model, "retention")
 
 
 def turnover(model: CommissioningModel) -> np.ndarray:
     """Share of a group's agents who left this step."""
-    return _overall(model, _member_index(model).mean(model.left_this_step.astype(float)))
+    return _member_family(model, "turnover")
 
 
 def decision_volatility(model: CommissioningModel) -> np.ndarray:
@@ -523,8 +566,35 @@ def _area_tv(model: CommissioningModel, which: str) -> np.ndarray:
 
 def _misallocated(model: CommissioningModel, which: str) -> np.ndarray:
     # M.misallocated_per_head(alloc, area_need, budget_per_head), its TV shared
-    mis = float(model.spec.decisions.budget_per_head) * _area_tv(model, which)
-    return _overall(model, _area_mean(model, mis))
+    return _area_family(model, ("misallocated", which))
+
+
+_WHICH_NAME = {"model": "", "floor": "_floor", "ceiling": "_ceiling"}
+
+#: The area family's members (what, which allocation) → the metrics that read them.
+_AREA_FAMILY = {
+    **{("misallocated", w): (f"misallocated{n}_per_head",) for w, n in _WHICH_NAME.items()},
+    ("locality_relevance", "model"): ("relevance_localities", "relevance_skill_localities"),
+    **{("locality_relevance", w): ("relevance_skill_localities",
+                                   "decision_span_per_head_localities")
+       for w in ("floor", "ceiling")},
+}
+
+
+def _area_family(model: CommissioningModel, member: tuple[str, str]) -> np.ndarray:
+    """The population-weighted means over a group's areas of the misallocated spend
+    (budget per head × TV) and the locality relevance (1 − TV) of the model's, the floor's
+    and the ceiling's allocations, per group and overall: the area columns stacked into one
+    weighted :meth:`~simulation.measures.GroupIndex.mean` (per column the same products
+    added in the same order as one :func:`_area_mean` per metric)."""
+    def compute(names: tuple) -> dict:
+        per_head = float(model.spec.decisions.budget_per_head)
+        cols = [per_head * _area_tv(model, w) if what == "misallocated"
+                else 1.0 - _area_tv(model, w) for what, w in names]
+        means = _area_index(model).mean_columns(cols, model.area_population)
+        return dict(zip(names, _overall_rows(model, means), strict=True))
+
+    return _family(model, "area_family", member, _AREA_FAMILY, compute)
 
 
 def misallocated_per_head(model: CommissioningModel) -> np.ndarray:
@@ -624,8 +694,7 @@ def _pct(r: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_span: float) -> np.n
 def _locality_relevance_of(model: CommissioningModel, which: str) -> np.ndarray:
     """Per group and overall the population-weighted mean over areas of
     M.locality_relevance (1 − TV(area allocation, area need)), once a collection."""
-    return _scratch(model, ("locality_relevance", which), lambda: _overall(
-        model, _area_mean(model, 1.0 - _area_tv(model, which))))
+    return _area_family(model, ("locality_relevance", which))
 
 
 def relevance_skill_localities(model: CommissioningModel) -> np.ndarray:
@@ -680,9 +749,13 @@ def _no_body(model: CommissioningModel) -> bool:
 def _body_relevances(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Patient relevance of each body's spending profile (population-weighted over its groups)
     for the model's, the floor's and the ceiling's allocations, against the body's need."""
-    need = body_need(model)
-    return tuple(M.patient_relevance(body_profile(model, b.group), need)
-                 for b in (model.budget, model.floor_budget, model.ceiling_budget))
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        need = body_need(model)
+        return tuple(M.patient_relevance(body_profile(model, b.group), need)
+                     for b in (model.budget, model.floor_budget, model.ceiling_budget))
+
+    # read by relevance_skill_body and decision_span_per_head_body: once a collection
+    return _scratch(model, "body_relevances", compute)
 
 
 def relevance_skill_body(model: CommissioningModel) -> np.ndarray:
@@ -850,11 +923,11 @@ def engagement_gp(model: CommissioningModel) -> np.ndarray:
 
 def engagement_all(model: CommissioningModel) -> np.ndarray:
     """Mean engagement of all the group's agents."""
-    return _overall(model, _member_index(model).mean(model.engagement))
+    return _member_family(model, "engagement_all")
 
 
 def _reflected_share(model: CommissioningModel, formal: bool) -> np.ndarray:
-    return _gp_share(model, _reflected(model), formal, known=_known_reflect(model))
+    return _gp_family(model, "reflected", formal)
 
 
 def reflection_formal(model: CommissioningModel) -> np.ndarray:
@@ -869,7 +942,43 @@ def reflection_other(model: CommissioningModel) -> np.ndarray:
 
 
 def _reflection(model: CommissioningModel, formal: bool) -> np.ndarray:
-    return _overall(model, _gp_index(model, formal, True).mean(np.nan_to_num(model.reflect)))
+    return _gp_family(model, "reflection", formal)
+
+
+#: The GP metrics by their group index (without, with a reflection score known): the
+#: question → its column.
+_GP_FAMILY = {False: ("informed", "influence"), True: ("reflected", "reflection")}
+
+
+def _gp_column(model: CommissioningModel, question: str) -> np.ndarray:
+    """What the GP metric ``question`` (informed, influence, reflected, reflection)
+    averages over a class of present GPs."""
+    if question == "informed":
+        return _informed(model)
+    if question == "influence":
+        return _influential(model)
+    if question == "reflected":
+        return _reflected(model)
+    return np.nan_to_num(model.reflect)  # reflection
+
+
+def _gp_family(model: CommissioningModel, question: str, formal: bool) -> np.ndarray:
+    """The GP metrics of one class (``formal``) over one group index, in one pass:
+    informed and influence over the class's present GPs, reflected and reflection over
+    those with a reflection score; their columns stacked into one
+    :meth:`~simulation.measures.GroupIndex.mean` (the same additions per column as
+    :func:`_gp_share` and one mean per metric)."""
+    known = question in _GP_FAMILY[True]
+    members = _GP_FAMILY[known]
+    suffix = "formal" if formal else "other"
+
+    def compute(names: tuple) -> dict:
+        means = _gp_index(model, formal, known).mean_columns(
+            [_gp_column(model, q) for q in names])
+        return dict(zip(names, _overall_rows(model, means), strict=True))
+
+    return _family(model, ("gp_family", formal, known), question,
+                   {q: (f"{q}_{suffix}",) for q in members}, compute)
 
 
 def reflected_formal(model: CommissioningModel) -> np.ndarray:
@@ -925,24 +1034,24 @@ def informed_formal(model: CommissioningModel) -> np.ndarray:
     """Share of GPs with a formal role in contact with a board member (a tie used, or a
     board or locality meeting attended together) in the last ``decisions.informed_window``
     months: the model's "I am informed about what the CCG is trying to achieve"."""
-    return _gp_share(model, _informed(model), True)
+    return _gp_family(model, "informed", True)
 
 
 def informed_other(model: CommissioningModel) -> np.ndarray:
     """The same share among GPs without a formal role."""
-    return _gp_share(model, _informed(model), False)
+    return _gp_family(model, "informed", False)
 
 
 def influence_formal(model: CommissioningModel) -> np.ndarray:
     """Share of GPs with a formal role whose engagement ≥ ``decisions.influence_threshold``:
     the model's "I can influence the work of the CCG if I choose to" (engagement is what the
     experience of influencing decisions builds, :mod:`simulation.engagement`)."""
-    return _gp_share(model, _influential(model), True)
+    return _gp_family(model, "influence", True)
 
 
 def influence_other(model: CommissioningModel) -> np.ndarray:
     """The same share among GPs without a formal role."""
-    return _gp_share(model, _influential(model), False)
+    return _gp_family(model, "influence", False)
 
 
 # ------------------------------------------------------------------ the surveys' questions
@@ -1062,23 +1171,68 @@ def _reflected(model: CommissioningModel) -> np.ndarray:
                     lambda: model.reflect >= model.spec.decisions.reflect_threshold)
 
 
+def _survey_agree(model: CommissioningModel, question: str) -> np.ndarray:
+    """Who agrees with the survey statement ``question`` (of those who can answer it)."""
+    if question == "engaged_high":
+        return _engaged(model, "high")
+    if question == "engaged_some":
+        return _engaged(model, "some")
+    if question == "influence":
+        return _influential(model)
+    if question == "reflected":
+        return _reflected(model)
+    if question == "informed":
+        return _informed(model)
+    # acted_on: in contact with the body within the window, and its latest decision moved
+    # what the respondent sees toward the respondent's priorities
+    return _scratch(model, "acted_on", lambda: _informed(model) & model.moved_toward)
+
+
+#: The questions answered only by respondents with a reflection score (a decision seen).
+_KNOWN_FROM_REFLECTION = frozenset({"reflected", "acted_on"})
+
+
+def _survey_family(model: CommissioningModel, question: str, cls: str) -> np.ndarray:
+    """:func:`_survey_share` of every survey question of one class in one pass: the
+    agreement columns (and, for the questions answered by those with a reflection score,
+    that score's mask and the masked agreements) stacked into one product with the class's
+    (units × respondents) matrix of ones.  The products of 0/1 values are counts, exact in
+    any order; the shares are divided, gathered and overall-weighted as
+    :func:`_survey_share` does, question by question."""
+    def compute(names: tuple) -> dict:
+        indptr, at, ones, den_all, unit_of = _scratch(model, ("survey_pairs", cls),
+                                                      lambda: _kept_pairs(model, cls))
+        n_units = den_all.size
+        num = np.empty((len(names), n_units))
+        den = np.empty((len(names), n_units))
+        known_f = den_known = None
+        for j, q in enumerate(names):
+            agree = _survey_agree(model, q)
+            if q in _KNOWN_FROM_REFLECTION:  # among those with a reflection score
+                if known_f is None:
+                    known_f = _scratch(model, "known_reflect_f",
+                                       lambda: _known_reflect(model).astype(float))
+                    den_known = _scratch(model, ("survey_known", cls), functools.partial(
+                        csr_product, indptr, at, ones, known_f, n_units))
+                den[j] = den_known
+                num[j] = csr_product(indptr, at, ones, known_f * agree, n_units)
+            else:
+                den[j] = den_all
+                num[j] = csr_product(indptr, at, ones, agree.astype(float), n_units)
+        if unit_of is not None:  # each group gets its upper body's share
+            den, num = den[:, unit_of], num[:, unit_of]
+        share = np.full(den.shape, np.nan)
+        pos = den > 0
+        share[pos] = num[pos] / den[pos]
+        return dict(zip(names, _overall_rows(model, share), strict=True))
+
+    return _family(model, ("survey_family", cls), question,
+                   {q: (f"survey_{q}_{cls}",) for q in SURVEY_QUESTIONS}, compute)
+
+
 def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np.ndarray]:
     def reporter(model: CommissioningModel) -> np.ndarray:
-        if question == "engaged_high":
-            return _survey_share(model, _engaged(model, "high"), cls)
-        if question == "engaged_some":
-            return _survey_share(model, _engaged(model, "some"), cls)
-        if question == "influence":
-            return _survey_share(model, _influential(model), cls)
-        if question == "reflected":
-            return _survey_share(model, _reflected(model), cls, known=_known_reflect(model))
-        if question == "informed":
-            return _survey_share(model, _informed(model), cls)
-        # acted_on: in contact with the body within the window, and its latest decision moved
-        # what the respondent sees toward the respondent's priorities
-        return _survey_share(model, _scratch(model, "acted_on",
-                                             lambda: _informed(model) & model.moved_toward),
-                             cls, known=_known_reflect(model))
+        return _survey_family(model, question, cls)
 
     reporter.__name__ = f"survey_{question}_{cls}"
     reporter.__doc__ = f"Share of {_CLASS_WORDS[cls]} agreeing: {SURVEY_QUESTIONS[question][0]}"
@@ -1119,7 +1273,41 @@ _SURVEY_REPORTERS = tuple(_survey_metric(q, c) for q in SURVEY_QUESTIONS
 
 def pathway_adoption(model: CommissioningModel) -> np.ndarray:
     """Share of the group's agents who have adopted the new clinical pathway."""
-    return _overall(model, _member_index(model).mean(model.adopted.astype(float)))
+    return _member_family(model, "pathway_adoption")
+
+
+def _member_column(model: CommissioningModel, name: str) -> np.ndarray:
+    """What :func:`_member_family`'s metric ``name`` averages over the members."""
+    if name == "accuracy_all":
+        return M.accuracy(model.belief, model.truth)
+    if name == "knowledge_flow":
+        return model.exchanges
+    if name == "retention":
+        then = model.id_history[0]
+        if then.shape != model.occupant_id.shape:
+            raise ValueError("ids_now and ids_then must have the same shape")
+        return model.occupant_id == then
+    if name == "turnover":
+        return model.left_this_step
+    if name == "engagement_all":
+        return model.engagement
+    return model.adopted  # pathway_adoption
+
+
+_MEMBER_FAMILY = {name: (name,) for name in ("accuracy_all", "knowledge_flow", "retention",
+                                             "turnover", "engagement_all", "pathway_adoption")}
+
+
+def _member_family(model: CommissioningModel, name: str) -> np.ndarray:
+    """The metrics that are a mean over a group's members (accuracy_all, knowledge_flow,
+    retention, turnover, engagement_all, pathway_adoption), their columns stacked into one
+    :meth:`~simulation.measures.GroupIndex.mean` (per column the same additions in the same
+    order as one mean per metric)."""
+    def compute(names: tuple) -> dict:
+        means = _member_index(model).mean_columns([_member_column(model, n) for n in names])
+        return dict(zip(names, _overall_rows(model, means), strict=True))
+
+    return _family(model, "member_family", name, _MEMBER_FAMILY, compute)
 
 
 class MetricInfo(NamedTuple):
@@ -1668,7 +1856,10 @@ class MetricCollector(DataCollector):
         """Compute and store the metrics of this month (:attr:`months` aside)."""
         self._collection_steps.append(model.time)
         step = model.steps
-        scratch: dict = {}
+        # the metrics computed this month: the families compute the members they need
+        scratch: dict = {"wanted": frozenset(
+            var for var in self.model_reporters
+            if (m := self.months.get(var)) is None or step in m)}
         model.__dict__["_collect_scratch"] = scratch
         try:
             for var, reporter in self.model_reporters.items():

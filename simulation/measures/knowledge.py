@@ -258,6 +258,44 @@ class GroupIndex:
         out[totals <= 0] = np.nan
         return out
 
+    def mean_columns(self, columns, weights=None):
+        """The weighted means per group of several value arrays at once: a
+        (len(columns), G) array whose row ``j`` is ``self.mean(columns[j], weights)`` bit for
+        bit (each column (N,) summed by the same kernel, one CSR product or bincount per
+        column; the weights' totals, the division and the NaN of empty groups done once for
+        all the columns)."""
+        n_groups, rows = self.n_groups, self.rows
+        sums = np.empty((len(columns), n_groups))
+        values = [np.asarray(v, dtype=float) for v in columns]
+        if any(v.ndim != 1 or v.shape[0] != self.n for v in values):
+            raise ValueError("values and group must have the same length")
+        if self.indptr is not None:  # the CSR path of mean(), column by column
+            indptr = self.indptr
+            if weights is None:
+                data = np.ones(rows.size)
+                if self._counts is None:
+                    self._counts = np.diff(indptr).astype(float)
+                totals = self._counts
+            else:
+                data = np.asarray(weights, dtype=float)[rows]
+                totals = csr_product(indptr, rows, data, np.ones(self.n), n_groups)
+            for j, v in enumerate(values):
+                sums[j] = csr_product(indptr, rows, data, v, n_groups)
+        else:  # the bincount path of mean()
+            g = self.g
+            if weights is None:
+                w = None
+                totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
+            else:
+                w = np.asarray(weights, dtype=float)[rows]
+                totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
+            for j, v in enumerate(values):
+                sums[j] = _group_sums(np.take(v, rows, axis=0), g, n_groups, w)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = sums / totals
+        out[:, totals <= 0] = np.nan
+        return out
+
     def dispersion(self, beliefs, weights=None):
         """:func:`dispersion_by_group` over the selected rows: the weighted mean per group of
         each row's TV distance to its group's weighted mean row."""
