@@ -171,11 +171,33 @@ def _members(model: CommissioningModel) -> np.ndarray:
 def _index(model: CommissioningModel, key: object, mask: Callable[[], np.ndarray] | None
            ) -> M.GroupIndex:
     """The agents' :class:`~simulation.measures.GroupIndex` (by group, the rows where
-    ``mask()`` holds), built once a collection per ``key``: ``_index(...).mean(v)`` is
-    ``mean_by_group(v, model.pop.group, model.n_groups, mask=mask())`` bit for bit."""
-    return _scratch(model, ("index", key), lambda: M.GroupIndex(
-        model.pop.group, model.n_groups, None if mask is None else mask(),
-        labels_sorted=_labels_sorted(model)))
+    ``mask()`` holds), once a collection per ``key`` and kept from one collection to the
+    next while the labels and the mask are the same (:func:`_kept_index`):
+    ``_index(...).mean(v)`` is ``mean_by_group(v, model.pop.group, model.n_groups,
+    mask=mask())`` bit for bit."""
+    return _scratch(model, ("index", key), lambda: _kept_index(
+        model, key, model.pop.group, None if mask is None else mask(),
+        lambda: _labels_sorted(model)))
+
+
+def _kept_index(model: CommissioningModel, key: object, group: np.ndarray,
+                mask: np.ndarray | None, labels_sorted: Callable[[], bool] = lambda: False
+                ) -> M.GroupIndex:
+    """``GroupIndex(group, model.n_groups, mask, labels_sorted=labels_sorted())``, kept on
+    the model under ``key`` and returned again while the number of groups, the labels and
+    the mask are the same (compared element by element: an index is a function of them, so
+    the kept one is the one a fresh build gives; members, GPs and their masks change only
+    with turnover and presence)."""
+    cache = model.__dict__.setdefault("_kept_indices", {})
+    hit = cache.get(key)
+    if (hit is not None and hit[0] == model.n_groups and np.array_equal(hit[1], group)
+            and (hit[2] is None if mask is None
+                 else hit[2] is not None and np.array_equal(hit[2], mask))):
+        return hit[3]
+    index = M.GroupIndex(group, model.n_groups, mask, labels_sorted=labels_sorted())
+    cache[key] = (model.n_groups, np.array(group), None if mask is None else np.array(mask),
+                  index)
+    return index
 
 
 def _labels_sorted(model: CommissioningModel) -> bool:
@@ -196,8 +218,8 @@ def _member_index(model: CommissioningModel) -> M.GroupIndex:
 
 def _area_index(model: CommissioningModel) -> M.GroupIndex:
     """The areas' group index (every area, by its group), once a collection."""
-    return _scratch(model, ("index", "areas"), lambda: M.GroupIndex(model.pop.area_group,
-                                                                    model.n_groups))
+    return _scratch(model, ("index", "areas"), lambda: _kept_index(
+        model, "areas", model.pop.area_group, None))
 
 
 def _area_mean(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
@@ -950,31 +972,36 @@ def _reflection(model: CommissioningModel, formal: bool) -> np.ndarray:
 _GP_FAMILY = {False: ("informed", "influence"), True: ("reflected", "reflection")}
 
 
-def _gp_column(model: CommissioningModel, question: str) -> np.ndarray:
+def _gp_column(model: CommissioningModel, question: str, rows: np.ndarray) -> np.ndarray:
     """What the GP metric ``question`` (informed, influence, reflected, reflection)
-    averages over a class of present GPs."""
+    averages over a class of present GPs, at their ``rows`` (its group index's)."""
     if question == "informed":
-        return _informed(model)
+        return _informed(model)[rows]
     if question == "influence":
-        return _influential(model)
+        return _influential(model)[rows]
     if question == "reflected":
-        return _reflected(model)
-    return np.nan_to_num(model.reflect)  # reflection
+        return _reflected(model)[rows]
+    # reflection: np.nan_to_num(reflect) at rows whose reflection is known (finite), where
+    # nan_to_num changes nothing
+    return model.reflect[rows]
 
 
 def _gp_family(model: CommissioningModel, question: str, formal: bool) -> np.ndarray:
     """The GP metrics of one class (``formal``) over one group index, in one pass:
     informed and influence over the class's present GPs, reflected and reflection over
-    those with a reflection score; their columns stacked into one
-    :meth:`~simulation.measures.GroupIndex.mean` (the same additions per column as
+    those with a reflection score; their columns averaged by one
+    :meth:`~simulation.measures.GroupIndex.mean_columns` (the same additions per column as
     :func:`_gp_share` and one mean per metric)."""
     known = question in _GP_FAMILY[True]
     members = _GP_FAMILY[known]
     suffix = "formal" if formal else "other"
 
     def compute(names: tuple) -> dict:
-        means = _gp_index(model, formal, known).mean_columns(
-            [_gp_column(model, q) for q in names])
+        # the columns gathered at the index's rows (a few GPs) and averaged over the index
+        # of those rows (GroupIndex.selected: the same sums in the same order)
+        index = _gp_index(model, formal, known)
+        means = index.selected().mean_columns([_gp_column(model, q, index.rows)
+                                               for q in names])
         return dict(zip(names, _overall_rows(model, means), strict=True))
 
     return _family(model, ("gp_family", formal, known), question,

@@ -355,3 +355,27 @@ def test_a_family_member_outside_the_collection_is_computed_on_demand():
             assert _same(R.METRICS[name].reporter(m), want[name]), name
     finally:
         del m.__dict__["_collect_scratch"]
+
+
+def test_kept_group_indices_follow_the_labels_and_the_masks():
+    s = load_scenario("scenarios/icb_2022.yaml", ["scale=0.2", "burn_in=0"])
+    m = CommissioningModel(s, seed=5, collect=False)
+    m.step()
+    first = R._gp_index(m, False, False)
+    assert R._gp_index(m, False, False) is first  # unchanged: kept
+    gps = R._gps(m, False)
+    assert _same(first.mean(gps.astype(float)),
+                 M.mean_by_group(gps.astype(float), m.pop.group, m.n_groups, mask=gps))
+    who = np.flatnonzero(gps)[:3]
+    m.present[who] = False  # three GPs absent: a new mask, a new index
+    second = R._gp_index(m, False, False)
+    assert second is not first and second.rows.size == first.rows.size - 3
+    for name, value in old_gp_values(m).items():
+        assert _same(R.METRICS[name].reporter(m), value), name
+    members = R._member_index(m)
+    m.pop.group = m.pop.group.copy()
+    assert R._member_index(m) is members  # equal labels in a new array: kept
+    m.pop.group[np.flatnonzero(m.pop.group == 1)[:2]] = 0  # relabelled: rebuilt
+    assert R._member_index(m) is not members
+    for name, value in old_member_values(m).items():
+        assert _same(R.METRICS[name].reporter(m), value), name
