@@ -242,9 +242,13 @@ def accuracy_localities(model: CommissioningModel) -> np.ndarray:
     met = np.isfinite(view[:, 0]) if view.shape[1] else np.ones(view.shape[0], bool)
     for k in range(1, view.shape[1]):
         met &= np.isfinite(view[:, k])
-    acc = np.where(met, M.accuracy(np.nan_to_num(view), model.area_need), np.nan)
-    return _overall(model, M.mean_by_group(acc, model.pop.area_group, model.n_groups,
-                                           mask=met, weights=model.area_population))
+    # mean_by_group(where(met, accuracy(nan_to_num(view), area_need), nan), area_group,
+    # mask=met, weights=area_population): the accuracy (row by row) and the weights read at
+    # the areas that met only, whose views are finite, over the kept index of those areas
+    index = _kept_index(model, "areas_met", model.pop.area_group, met)
+    rows = index.rows
+    acc = M.accuracy(view[rows], model.area_need[rows])
+    return _overall(model, index.selected().mean(acc, model.area_population[rows]))
 
 
 def accuracy_all(model: CommissioningModel) -> np.ndarray:
@@ -518,8 +522,23 @@ def leader_dependence(model: CommissioningModel) -> np.ndarray:
 def _group_capacity(model: CommissioningModel) -> np.ndarray:
     """What the providers serving each group can deliver, (G, K): each provider's capacity
     profile weighted by its size (``providers[].size``) times the group's share of the
-    population it serves (once a collection: relevance_provider and wasted_spend read it)."""
-    return _scratch(model, "group_capacity", lambda: _compute_group_capacity(model))
+    population it serves (once a collection: relevance_provider and wasted_spend read it;
+    kept from one collection to the next while the serving matrices are the same object and
+    the providers' capacities the same, compared element by element; read-only)."""
+    return _scratch(model, "group_capacity", lambda: _kept_group_capacity(model))
+
+
+def _kept_group_capacity(model: CommissioningModel) -> np.ndarray:
+    serving = _serving_cached(model) if model.pop.provider_serves.size else None
+    key = (model.n_groups, model.n_services)
+    hit = model.__dict__.get("_group_capacity_kept")
+    if (hit is not None and hit[0] is serving and hit[1] == key
+            and np.array_equal(hit[2], model.capacity)):
+        return hit[3]
+    cap = _compute_group_capacity(model)
+    cap.flags.writeable = False
+    model.__dict__["_group_capacity_kept"] = (serving, key, np.array(model.capacity), cap)
+    return cap
 
 
 def _compute_group_capacity(model: CommissioningModel) -> np.ndarray:
@@ -993,8 +1012,6 @@ def _gp_family(model: CommissioningModel, question: str, formal: bool) -> np.nda
     :meth:`~simulation.measures.GroupIndex.mean_columns` (the same additions per column as
     :func:`_gp_share` and one mean per metric)."""
     known = question in _GP_FAMILY[True]
-    members = _GP_FAMILY[known]
-    suffix = "formal" if formal else "other"
 
     def compute(names: tuple) -> dict:
         # the columns gathered at the index's rows (a few GPs) and averaged over the index
@@ -1005,7 +1022,13 @@ def _gp_family(model: CommissioningModel, question: str, formal: bool) -> np.nda
         return dict(zip(names, _overall_rows(model, means), strict=True))
 
     return _family(model, ("gp_family", formal, known), question,
-                   {q: (f"{q}_{suffix}",) for q in members}, compute)
+                   _GP_NEEDED_BY[formal, known], compute)
+
+
+#: (formal, known) → the GP family's members → the metric reading each.
+_GP_NEEDED_BY = {(formal, known): {q: (f"{q}_{'formal' if formal else 'other'}",)
+                                   for q in _GP_FAMILY[known]}
+                 for formal in (True, False) for known in (True, False)}
 
 
 def reflected_formal(model: CommissioningModel) -> np.ndarray:
@@ -1253,8 +1276,7 @@ def _survey_family(model: CommissioningModel, question: str, cls: str) -> np.nda
         share[pos] = num[pos] / den[pos]
         return dict(zip(names, _overall_rows(model, share), strict=True))
 
-    return _family(model, ("survey_family", cls), question,
-                   {q: (f"survey_{q}_{cls}",) for q in SURVEY_QUESTIONS}, compute)
+    return _family(model, ("survey_family", cls), question, _SURVEY_NEEDED_BY[cls], compute)
 
 
 def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np.ndarray]:
@@ -1294,6 +1316,9 @@ _CLASS_WORDS = {"formal": "GPs with a formal role (a member of a board at any le
                 "other": "GPs without a formal role",
                 "stakeholder": "other stakeholders (provider and council staff, patient "
                                "representatives)"}
+#: class → the survey family's questions → the metric reading each.
+_SURVEY_NEEDED_BY = {c: {q: (f"survey_{q}_{c}",) for q in SURVEY_QUESTIONS}
+                     for c in ("formal", "other", "stakeholder")}
 _SURVEY_REPORTERS = tuple(_survey_metric(q, c) for q in SURVEY_QUESTIONS
                           for c in ("formal", "other", "stakeholder"))
 

@@ -174,9 +174,25 @@ def old_body_values(model):
                 model, model.spec.decisions.budget_per_head * (rel[2] - rel[1]))}
 
 
+def old_other_values(model):
+    """accuracy_localities, relevance_provider and wasted_spend as they were."""
+    view = model.locality_view
+    met = np.isfinite(view).all(axis=1)
+    acc = np.where(met, M.accuracy(np.nan_to_num(view), model.area_need), np.nan)
+    cap = R._compute_group_capacity(model)
+    per_head = model.spec.decisions.budget_per_head
+    return {"accuracy_localities": old_overall(_w(model), M.mean_by_group(
+                acc, model.pop.area_group, model.n_groups, mask=met,
+                weights=model.area_population)),
+            "relevance_provider": old_overall(_w(model), M.provider_relevance(
+                model.group_alloc, cap)),
+            "wasted_spend": old_overall(_w(model), M.wasted_spend(
+                model.group_alloc, model.group_need, cap, per_head))}
+
+
 def old_values(model):
     return {**old_member_values(model), **old_gp_values(model), **old_survey_values(model),
-            **old_area_values(model), **old_body_values(model)}
+            **old_area_values(model), **old_body_values(model), **old_other_values(model)}
 
 
 FAMILY_METRICS = (
@@ -187,7 +203,8 @@ FAMILY_METRICS = (
     *(f"survey_{q}_{c}" for q in R.SURVEY_QUESTIONS for c in ("formal", "other", "stakeholder")),
     "misallocated_per_head", "misallocated_floor_per_head", "misallocated_ceiling_per_head",
     "relevance_localities", "relevance_skill_localities", "decision_span_per_head_localities",
-    "relevance_skill_body", "decision_span_per_head_body")
+    "relevance_skill_body", "decision_span_per_head_body",
+    "accuracy_localities", "relevance_provider", "wasted_spend")
 
 
 def test_the_references_cover_the_families():
@@ -379,3 +396,19 @@ def test_kept_group_indices_follow_the_labels_and_the_masks():
     assert R._member_index(m) is not members
     for name, value in old_member_values(m).items():
         assert _same(R.METRICS[name].reporter(m), value), name
+
+
+@pytest.mark.parametrize("overrides", [[], ["knowledge_routes.locality_meetings=false"]])
+def test_kept_capacity_and_area_index_follow_a_provider_exit(overrides):
+    # a provider leaves at step 3 (its capacity zeroed, who serves whom changed in place);
+    # without locality meetings no area has a view (accuracy_localities all NaN)
+    s = load_scenario("scenarios/east_of_england_2013.yaml", ["scale=0.3", *overrides])
+    s = s.model_validate({**s.model_dump(), "events": [
+        *s.model_dump()["events"],
+        {"type": "provider_exit", "step": 3, "provider": "East Mental Health Trust"}]})
+    m = CommissioningModel(s, seed=4)
+    _check_month(m)
+    for _ in range(6):
+        m.step()
+        _check_month(m)
+    assert m.capacity.sum(axis=1).min() == 0
