@@ -1243,32 +1243,37 @@ _KNOWN_FROM_REFLECTION = frozenset({"reflected", "acted_on"})
 
 
 def _survey_family(model: CommissioningModel, question: str, cls: str) -> np.ndarray:
-    """:func:`_survey_share` of every survey question of one class in one pass: the
-    agreement columns (and, for the questions answered by those with a reflection score,
-    that score's mask and the masked agreements) stacked into one product with the class's
-    (units × respondents) matrix of ones.  The products of 0/1 values are counts, exact in
-    any order; the shares are divided, gathered and overall-weighted as
-    :func:`_survey_share` does, question by question."""
+    """:func:`_survey_share` of every survey question of one class in one pass.
+
+    Numerators and denominators are counts of (respondent, body) pairs — those agreeing,
+    those with a reflection score for the questions answered from it — which are exact
+    integers in any order of addition, so the counts of every question are taken by one
+    bincount over (question, unit) bins of the pairs' agreements gathered at the class's
+    respondents (the same numbers as the products with the class's matrix of ones); the
+    shares are divided, gathered and overall-weighted as :func:`_survey_share` does,
+    question by question."""
     def compute(names: tuple) -> dict:
-        indptr, at, ones, den_all, unit_of = _scratch(model, ("survey_pairs", cls),
+        indptr, at, _ones, den_all, unit_of = _scratch(model, ("survey_pairs", cls),
                                                       lambda: _kept_pairs(model, cls))
-        n_units = den_all.size
-        num = np.empty((len(names), n_units))
-        den = np.empty((len(names), n_units))
-        known_f = den_known = None
+        n_units, k = den_all.size, len(names)
+        known_at = None
+        hit = np.empty((k + 1, at.size), bool)  # each pair's agreement; last: known
+        den = np.empty((k, n_units))
         for j, q in enumerate(names):
-            agree = _survey_agree(model, q)
+            agree_at = _survey_agree(model, q)[at]
             if q in _KNOWN_FROM_REFLECTION:  # among those with a reflection score
-                if known_f is None:
-                    known_f = _scratch(model, "known_reflect_f",
-                                       lambda: _known_reflect(model).astype(float))
-                    den_known = _scratch(model, ("survey_known", cls), functools.partial(
-                        csr_product, indptr, at, ones, known_f, n_units))
-                den[j] = den_known
-                num[j] = csr_product(indptr, at, ones, known_f * agree, n_units)
+                if known_at is None:
+                    known_at = hit[k] = _known_reflect(model)[at]
+                np.logical_and(known_at, agree_at, out=hit[j])
             else:
-                den[j] = den_all
-                num[j] = csr_product(indptr, at, ones, agree.astype(float), n_units)
+                hit[j] = agree_at
+        if known_at is None:
+            hit[k] = False
+        counts = np.bincount(_survey_bins(model, cls, indptr, k)[hit.ravel()],
+                             minlength=(k + 1) * n_units).reshape(k + 1, n_units)
+        num = counts[:k].astype(float)
+        for j, q in enumerate(names):
+            den[j] = counts[k] if q in _KNOWN_FROM_REFLECTION else den_all
         if unit_of is not None:  # each group gets its upper body's share
             den, num = den[:, unit_of], num[:, unit_of]
         share = np.full(den.shape, np.nan)
@@ -1277,6 +1282,22 @@ def _survey_family(model: CommissioningModel, question: str, cls: str) -> np.nda
         return dict(zip(names, _overall_rows(model, share), strict=True))
 
     return _family(model, ("survey_family", cls), question, _SURVEY_NEEDED_BY[cls], compute)
+
+
+def _survey_bins(model: CommissioningModel, cls: str, indptr: np.ndarray, k: int
+                 ) -> np.ndarray:
+    """The bins ``j · units + unit`` of the class's pairs for ``k + 1`` rows of agreements
+    (``indptr``: the class's kept pairs, whose entries run unit by unit), kept while the
+    pairs are the same arrays."""
+    cache = model.__dict__.setdefault("_survey_bins", {})
+    hit = cache.get((cls, k))
+    if hit is not None and hit[0] is indptr:
+        return hit[1]
+    n_units = indptr.size - 1
+    unit = np.repeat(np.arange(n_units, dtype=np.int64), np.diff(indptr))
+    bins = (np.arange(k + 1, dtype=np.int64)[:, None] * n_units + unit).ravel()
+    cache[cls, k] = (indptr, bins)
+    return bins
 
 
 def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np.ndarray]:
