@@ -28,6 +28,7 @@ from mesa import DataCollector
 from . import _kernels
 from . import measures as M
 from ._numeric import csr_product, row_positions, row_sums
+from .measures.relevance import _capacity_share
 from .places import body_need, body_profile
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
@@ -720,7 +721,26 @@ def shock_funded_12m(model: CommissioningModel) -> np.ndarray:
 def relevance_provider(model: CommissioningModel) -> np.ndarray:
     """1 − TV(group allocation, what the providers serving the group can deliver), capacity
     profiles weighted by provider size and the group's share of each provider."""
-    return _overall(model, M.provider_relevance(model.group_alloc, _group_capacity(model)))
+    # M.provider_relevance(group_alloc, capacity), the capacity shares kept
+    share, _ = _capacity_shares(model)
+    return _overall(model, 1.0 - M.tv_distance(model.group_alloc, share))
+
+
+def _capacity_shares(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray]:
+    """The group capacity normalised to shares as :func:`simulation.measures.provider_relevance`
+    and :func:`~simulation.measures.wasted_spend` normalise it (NaN for a row without
+    capacity), and the same with NaN as 0 (wasted_spend's); kept while the group capacity
+    is the same (kept) array; read-only."""
+    cap = _group_capacity(model)
+    hit = model.__dict__.get("_capacity_shares_kept")
+    if hit is not None and hit[0] is cap:
+        return hit[1]
+    share = _capacity_share(cap)
+    out = (share, np.nan_to_num(share, nan=0.0))
+    for x in out:
+        x.flags.writeable = False
+    model.__dict__["_capacity_shares_kept"] = (cap, out)
+    return out
 
 
 def relevance_localities(model: CommissioningModel) -> np.ndarray:
@@ -849,8 +869,12 @@ def misallocated_ceiling_per_head_body(model: CommissioningModel) -> np.ndarray:
 def wasted_spend(model: CommissioningModel) -> np.ndarray:
     """£ per head per year spent beyond both need and providers' capacity."""
     per_head = model.spec.decisions.budget_per_head
-    return _overall(model, M.wasted_spend(model.group_alloc, model.group_need,
-                                          _group_capacity(model), per_head))
+    # M.wasted_spend(group_alloc, group_need, capacity, per_head), its capacity shares kept
+    _, c = _capacity_shares(model)
+    a = np.asarray(model.group_alloc, dtype=float)
+    useful = np.minimum(np.asarray(model.group_need, dtype=float), c)
+    return _overall(model, np.asarray(per_head, dtype=float)
+                    * np.maximum(0.0, a - useful).sum(axis=-1))
 
 
 # ------------------------------------------------------------------ structure
