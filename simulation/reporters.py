@@ -28,6 +28,7 @@ from mesa import DataCollector
 from . import _kernels
 from . import measures as M
 from ._numeric import csr_product, row_positions, row_sums
+from .measures.relevance import _capacity_share
 from .places import body_need, body_profile
 from .population import GP, LOCAL_AUTHORITY, PATIENT, PROVIDER, R_GP, R_PPG
 
@@ -62,6 +63,28 @@ def _overall(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
     else:
         ok = np.isfinite(v)
         out[-1] = float(np.sum(w[ok] * v[ok]) / w[ok].sum()) if ok.any() else np.nan
+    return out
+
+
+def _overall_rows(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
+    """:func:`_overall` of each row of ``values`` (k, G), as a (k, G + 1) array whose row
+    ``j`` is ``_overall(model, values[j])`` bit for bit: the rows of finite values weighted
+    and added by one reduction along the rows (per row numpy's pairwise sum of the same
+    products, as for a single row), the others one by one."""
+    v = np.asarray(values, float)
+    k, g = v.shape
+    out = np.empty((k, g + 1))
+    out[:, :-1] = v
+    if g == 0:
+        out[:, -1] = np.nan
+        return out
+    w, w_total = _scratch(model, "group_population", lambda: _weights(model))
+    finite = np.isfinite(v).all(axis=1)
+    if finite.all():
+        out[:, -1] = np.add.reduce(v * w, axis=1) / w_total
+    else:
+        for j in range(k):
+            out[j, -1] = _overall(model, v[j])[-1]
     return out
 
 
@@ -116,6 +139,31 @@ def _scratch(model: CommissioningModel, key: object, compute: Callable[[], objec
     return scratch[key]
 
 
+def _family(model: CommissioningModel, key: object, name: object,
+            needed_by: Mapping[object, tuple[str, ...]],
+            compute: Callable[[tuple], dict]) -> object:
+    """The value ``name`` of a family of related metrics computed in one pass.
+
+    ``compute(names)`` returns ``{name: value}`` for the requested members of the family
+    (one stacked aggregation instead of one per metric; each value bit for bit what the
+    metric computed alone).  In a collection the family is computed once, for the members
+    that the collection's metrics need (``needed_by``: member → the metrics reading it;
+    all of them when the collection does not say), and kept in the scratch dict under
+    ``key``; outside a collection only ``name`` is computed."""
+    scratch = model.__dict__.get("_collect_scratch")
+    if scratch is None:
+        return compute((name,))[name]
+    hit = scratch.get(key)
+    if hit is None:
+        wanted = scratch.get("wanted")
+        names = tuple(m for m, users in needed_by.items()
+                      if m == name or wanted is None or not wanted.isdisjoint(users))
+        hit = scratch[key] = compute(names)
+    elif name not in hit:  # a member no metric of the collection asked for
+        hit.update(compute((name,)))
+    return hit[name]
+
+
 def _members(model: CommissioningModel) -> np.ndarray:
     """Agents counted in their group's metrics: present and belonging to a group."""
     return _scratch(model, "members", lambda: model.present & (model.pop.group >= 0))
@@ -124,11 +172,33 @@ def _members(model: CommissioningModel) -> np.ndarray:
 def _index(model: CommissioningModel, key: object, mask: Callable[[], np.ndarray] | None
            ) -> M.GroupIndex:
     """The agents' :class:`~simulation.measures.GroupIndex` (by group, the rows where
-    ``mask()`` holds), built once a collection per ``key``: ``_index(...).mean(v)`` is
-    ``mean_by_group(v, model.pop.group, model.n_groups, mask=mask())`` bit for bit."""
-    return _scratch(model, ("index", key), lambda: M.GroupIndex(
-        model.pop.group, model.n_groups, None if mask is None else mask(),
-        labels_sorted=_labels_sorted(model)))
+    ``mask()`` holds), once a collection per ``key`` and kept from one collection to the
+    next while the labels and the mask are the same (:func:`_kept_index`):
+    ``_index(...).mean(v)`` is ``mean_by_group(v, model.pop.group, model.n_groups,
+    mask=mask())`` bit for bit."""
+    return _scratch(model, ("index", key), lambda: _kept_index(
+        model, key, model.pop.group, None if mask is None else mask(),
+        lambda: _labels_sorted(model)))
+
+
+def _kept_index(model: CommissioningModel, key: object, group: np.ndarray,
+                mask: np.ndarray | None, labels_sorted: Callable[[], bool] = lambda: False
+                ) -> M.GroupIndex:
+    """``GroupIndex(group, model.n_groups, mask, labels_sorted=labels_sorted())``, kept on
+    the model under ``key`` and returned again while the number of groups, the labels and
+    the mask are the same (compared element by element: an index is a function of them, so
+    the kept one is the one a fresh build gives; members, GPs and their masks change only
+    with turnover and presence)."""
+    cache = model.__dict__.setdefault("_kept_indices", {})
+    hit = cache.get(key)
+    if (hit is not None and hit[0] == model.n_groups and np.array_equal(hit[1], group)
+            and (hit[2] is None if mask is None
+                 else hit[2] is not None and np.array_equal(hit[2], mask))):
+        return hit[3]
+    index = M.GroupIndex(group, model.n_groups, mask, labels_sorted=labels_sorted())
+    cache[key] = (model.n_groups, np.array(group), None if mask is None else np.array(mask),
+                  index)
+    return index
 
 
 def _labels_sorted(model: CommissioningModel) -> bool:
@@ -149,8 +219,8 @@ def _member_index(model: CommissioningModel) -> M.GroupIndex:
 
 def _area_index(model: CommissioningModel) -> M.GroupIndex:
     """The areas' group index (every area, by its group), once a collection."""
-    return _scratch(model, ("index", "areas"), lambda: M.GroupIndex(model.pop.area_group,
-                                                                    model.n_groups))
+    return _scratch(model, ("index", "areas"), lambda: _kept_index(
+        model, "areas", model.pop.area_group, None))
 
 
 def _area_mean(model: CommissioningModel, values: np.ndarray) -> np.ndarray:
@@ -173,15 +243,18 @@ def accuracy_localities(model: CommissioningModel) -> np.ndarray:
     met = np.isfinite(view[:, 0]) if view.shape[1] else np.ones(view.shape[0], bool)
     for k in range(1, view.shape[1]):
         met &= np.isfinite(view[:, k])
-    acc = np.where(met, M.accuracy(np.nan_to_num(view), model.area_need), np.nan)
-    return _overall(model, M.mean_by_group(acc, model.pop.area_group, model.n_groups,
-                                           mask=met, weights=model.area_population))
+    # mean_by_group(where(met, accuracy(nan_to_num(view), area_need), nan), area_group,
+    # mask=met, weights=area_population): the accuracy (row by row) and the weights read at
+    # the areas that met only, whose views are finite, over the kept index of those areas
+    index = _kept_index(model, "areas_met", model.pop.area_group, met)
+    rows = index.rows
+    acc = M.accuracy(view[rows], model.area_need[rows])
+    return _overall(model, index.selected().mean(acc, model.area_population[rows]))
 
 
 def accuracy_all(model: CommissioningModel) -> np.ndarray:
     """Mean over a group's agents of 1 − TV(belief, need of the agent's scope)."""
-    acc = M.accuracy(model.belief, model.truth)
-    return _overall(model, _member_index(model).mean(acc))
+    return _member_family(model, "accuracy_all")
 
 
 def board_uncertainty(model: CommissioningModel) -> np.ndarray:
@@ -227,7 +300,7 @@ def _board_entries(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray]:
 
 def knowledge_flow(model: CommissioningModel) -> np.ndarray:
     """Exchanges per agent this step: ties used (both ends active) per group member."""
-    return _overall(model, _member_index(model).mean(model.exchanges.astype(float)))
+    return _member_family(model, "knowledge_flow")
 
 
 def _neighbours(
@@ -426,15 +499,12 @@ def tie_persistence(model: CommissioningModel) -> np.ndarray:
 def retention(model: CommissioningModel) -> np.ndarray:
     """Share of a group's slots held by the same person as a window ago."""
     # M.retention over the members' shared index: the share of unchanged occupant ids
-    then = model.id_history[0]
-    if then.shape != model.occupant_id.shape:
-        raise ValueError("ids_now and ids_then must have the same shape")
-    return _overall(model, _member_index(model).mean((model.occupant_id == then).astype(float)))
+    return _member_family(model, "retention")
 
 
 def turnover(model: CommissioningModel) -> np.ndarray:
     """Share of a group's agents who left this step."""
-    return _overall(model, _member_index(model).mean(model.left_this_step.astype(float)))
+    return _member_family(model, "turnover")
 
 
 def decision_volatility(model: CommissioningModel) -> np.ndarray:
@@ -453,8 +523,23 @@ def leader_dependence(model: CommissioningModel) -> np.ndarray:
 def _group_capacity(model: CommissioningModel) -> np.ndarray:
     """What the providers serving each group can deliver, (G, K): each provider's capacity
     profile weighted by its size (``providers[].size``) times the group's share of the
-    population it serves (once a collection: relevance_provider and wasted_spend read it)."""
-    return _scratch(model, "group_capacity", lambda: _compute_group_capacity(model))
+    population it serves (once a collection: relevance_provider and wasted_spend read it;
+    kept from one collection to the next while the serving matrices are the same object and
+    the providers' capacities the same, compared element by element; read-only)."""
+    return _scratch(model, "group_capacity", lambda: _kept_group_capacity(model))
+
+
+def _kept_group_capacity(model: CommissioningModel) -> np.ndarray:
+    serving = _serving_cached(model) if model.pop.provider_serves.size else None
+    key = (model.n_groups, model.n_services)
+    hit = model.__dict__.get("_group_capacity_kept")
+    if (hit is not None and hit[0] is serving and hit[1] == key
+            and np.array_equal(hit[2], model.capacity)):
+        return hit[3]
+    cap = _compute_group_capacity(model)
+    cap.flags.writeable = False
+    model.__dict__["_group_capacity_kept"] = (serving, key, np.array(model.capacity), cap)
+    return cap
 
 
 def _compute_group_capacity(model: CommissioningModel) -> np.ndarray:
@@ -523,8 +608,35 @@ def _area_tv(model: CommissioningModel, which: str) -> np.ndarray:
 
 def _misallocated(model: CommissioningModel, which: str) -> np.ndarray:
     # M.misallocated_per_head(alloc, area_need, budget_per_head), its TV shared
-    mis = float(model.spec.decisions.budget_per_head) * _area_tv(model, which)
-    return _overall(model, _area_mean(model, mis))
+    return _area_family(model, ("misallocated", which))
+
+
+_WHICH_NAME = {"model": "", "floor": "_floor", "ceiling": "_ceiling"}
+
+#: The area family's members (what, which allocation) → the metrics that read them.
+_AREA_FAMILY = {
+    **{("misallocated", w): (f"misallocated{n}_per_head",) for w, n in _WHICH_NAME.items()},
+    ("locality_relevance", "model"): ("relevance_localities", "relevance_skill_localities"),
+    **{("locality_relevance", w): ("relevance_skill_localities",
+                                   "decision_span_per_head_localities")
+       for w in ("floor", "ceiling")},
+}
+
+
+def _area_family(model: CommissioningModel, member: tuple[str, str]) -> np.ndarray:
+    """The population-weighted means over a group's areas of the misallocated spend
+    (budget per head × TV) and the locality relevance (1 − TV) of the model's, the floor's
+    and the ceiling's allocations, per group and overall: the area columns stacked into one
+    weighted :meth:`~simulation.measures.GroupIndex.mean` (per column the same products
+    added in the same order as one :func:`_area_mean` per metric)."""
+    def compute(names: tuple) -> dict:
+        per_head = float(model.spec.decisions.budget_per_head)
+        cols = [per_head * _area_tv(model, w) if what == "misallocated"
+                else 1.0 - _area_tv(model, w) for what, w in names]
+        means = _area_index(model).mean_columns(cols, model.area_population)
+        return dict(zip(names, _overall_rows(model, means), strict=True))
+
+    return _family(model, "area_family", member, _AREA_FAMILY, compute)
 
 
 def misallocated_per_head(model: CommissioningModel) -> np.ndarray:
@@ -609,7 +721,26 @@ def shock_funded_12m(model: CommissioningModel) -> np.ndarray:
 def relevance_provider(model: CommissioningModel) -> np.ndarray:
     """1 − TV(group allocation, what the providers serving the group can deliver), capacity
     profiles weighted by provider size and the group's share of each provider."""
-    return _overall(model, M.provider_relevance(model.group_alloc, _group_capacity(model)))
+    # M.provider_relevance(group_alloc, capacity), the capacity shares kept
+    share, _ = _capacity_shares(model)
+    return _overall(model, 1.0 - M.tv_distance(model.group_alloc, share))
+
+
+def _capacity_shares(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray]:
+    """The group capacity normalised to shares as :func:`simulation.measures.provider_relevance`
+    and :func:`~simulation.measures.wasted_spend` normalise it (NaN for a row without
+    capacity), and the same with NaN as 0 (wasted_spend's); kept while the group capacity
+    is the same (kept) array; read-only."""
+    cap = _group_capacity(model)
+    hit = model.__dict__.get("_capacity_shares_kept")
+    if hit is not None and hit[0] is cap:
+        return hit[1]
+    share = _capacity_share(cap)
+    out = (share, np.nan_to_num(share, nan=0.0))
+    for x in out:
+        x.flags.writeable = False
+    model.__dict__["_capacity_shares_kept"] = (cap, out)
+    return out
 
 
 def relevance_localities(model: CommissioningModel) -> np.ndarray:
@@ -624,8 +755,7 @@ def _pct(r: np.ndarray, lo: np.ndarray, hi: np.ndarray, min_span: float) -> np.n
 def _locality_relevance_of(model: CommissioningModel, which: str) -> np.ndarray:
     """Per group and overall the population-weighted mean over areas of
     M.locality_relevance (1 − TV(area allocation, area need)), once a collection."""
-    return _scratch(model, ("locality_relevance", which), lambda: _overall(
-        model, _area_mean(model, 1.0 - _area_tv(model, which))))
+    return _area_family(model, ("locality_relevance", which))
 
 
 def relevance_skill_localities(model: CommissioningModel) -> np.ndarray:
@@ -680,9 +810,13 @@ def _no_body(model: CommissioningModel) -> bool:
 def _body_relevances(model: CommissioningModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Patient relevance of each body's spending profile (population-weighted over its groups)
     for the model's, the floor's and the ceiling's allocations, against the body's need."""
-    need = body_need(model)
-    return tuple(M.patient_relevance(body_profile(model, b.group), need)
-                 for b in (model.budget, model.floor_budget, model.ceiling_budget))
+    def compute() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        need = body_need(model)
+        return tuple(M.patient_relevance(body_profile(model, b.group), need)
+                     for b in (model.budget, model.floor_budget, model.ceiling_budget))
+
+    # read by relevance_skill_body and decision_span_per_head_body: once a collection
+    return _scratch(model, "body_relevances", compute)
 
 
 def relevance_skill_body(model: CommissioningModel) -> np.ndarray:
@@ -735,8 +869,12 @@ def misallocated_ceiling_per_head_body(model: CommissioningModel) -> np.ndarray:
 def wasted_spend(model: CommissioningModel) -> np.ndarray:
     """£ per head per year spent beyond both need and providers' capacity."""
     per_head = model.spec.decisions.budget_per_head
-    return _overall(model, M.wasted_spend(model.group_alloc, model.group_need,
-                                          _group_capacity(model), per_head))
+    # M.wasted_spend(group_alloc, group_need, capacity, per_head), its capacity shares kept
+    _, c = _capacity_shares(model)
+    a = np.asarray(model.group_alloc, dtype=float)
+    useful = np.minimum(np.asarray(model.group_need, dtype=float), c)
+    return _overall(model, np.asarray(per_head, dtype=float)
+                    * np.maximum(0.0, a - useful).sum(axis=-1))
 
 
 # ------------------------------------------------------------------ structure
@@ -850,11 +988,11 @@ def engagement_gp(model: CommissioningModel) -> np.ndarray:
 
 def engagement_all(model: CommissioningModel) -> np.ndarray:
     """Mean engagement of all the group's agents."""
-    return _overall(model, _member_index(model).mean(model.engagement))
+    return _member_family(model, "engagement_all")
 
 
 def _reflected_share(model: CommissioningModel, formal: bool) -> np.ndarray:
-    return _gp_share(model, _reflected(model), formal, known=_known_reflect(model))
+    return _gp_family(model, "reflected", formal)
 
 
 def reflection_formal(model: CommissioningModel) -> np.ndarray:
@@ -869,7 +1007,52 @@ def reflection_other(model: CommissioningModel) -> np.ndarray:
 
 
 def _reflection(model: CommissioningModel, formal: bool) -> np.ndarray:
-    return _overall(model, _gp_index(model, formal, True).mean(np.nan_to_num(model.reflect)))
+    return _gp_family(model, "reflection", formal)
+
+
+#: The GP metrics by their group index (without, with a reflection score known): the
+#: question → its column.
+_GP_FAMILY = {False: ("informed", "influence"), True: ("reflected", "reflection")}
+
+
+def _gp_column(model: CommissioningModel, question: str, rows: np.ndarray) -> np.ndarray:
+    """What the GP metric ``question`` (informed, influence, reflected, reflection)
+    averages over a class of present GPs, at their ``rows`` (its group index's)."""
+    if question == "informed":
+        return _informed(model)[rows]
+    if question == "influence":
+        return _influential(model)[rows]
+    if question == "reflected":
+        return _reflected(model)[rows]
+    # reflection: np.nan_to_num(reflect) at rows whose reflection is known (finite), where
+    # nan_to_num changes nothing
+    return model.reflect[rows]
+
+
+def _gp_family(model: CommissioningModel, question: str, formal: bool) -> np.ndarray:
+    """The GP metrics of one class (``formal``) over one group index, in one pass:
+    informed and influence over the class's present GPs, reflected and reflection over
+    those with a reflection score; their columns averaged by one
+    :meth:`~simulation.measures.GroupIndex.mean_columns` (the same additions per column as
+    :func:`_gp_share` and one mean per metric)."""
+    known = question in _GP_FAMILY[True]
+
+    def compute(names: tuple) -> dict:
+        # the columns gathered at the index's rows (a few GPs) and averaged over the index
+        # of those rows (GroupIndex.selected: the same sums in the same order)
+        index = _gp_index(model, formal, known)
+        means = index.selected().mean_columns([_gp_column(model, q, index.rows)
+                                               for q in names])
+        return dict(zip(names, _overall_rows(model, means), strict=True))
+
+    return _family(model, ("gp_family", formal, known), question,
+                   _GP_NEEDED_BY[formal, known], compute)
+
+
+#: (formal, known) → the GP family's members → the metric reading each.
+_GP_NEEDED_BY = {(formal, known): {q: (f"{q}_{'formal' if formal else 'other'}",)
+                                   for q in _GP_FAMILY[known]}
+                 for formal in (True, False) for known in (True, False)}
 
 
 def reflected_formal(model: CommissioningModel) -> np.ndarray:
@@ -925,24 +1108,24 @@ def informed_formal(model: CommissioningModel) -> np.ndarray:
     """Share of GPs with a formal role in contact with a board member (a tie used, or a
     board or locality meeting attended together) in the last ``decisions.informed_window``
     months: the model's "I am informed about what the CCG is trying to achieve"."""
-    return _gp_share(model, _informed(model), True)
+    return _gp_family(model, "informed", True)
 
 
 def informed_other(model: CommissioningModel) -> np.ndarray:
     """The same share among GPs without a formal role."""
-    return _gp_share(model, _informed(model), False)
+    return _gp_family(model, "informed", False)
 
 
 def influence_formal(model: CommissioningModel) -> np.ndarray:
     """Share of GPs with a formal role whose engagement ≥ ``decisions.influence_threshold``:
     the model's "I can influence the work of the CCG if I choose to" (engagement is what the
     experience of influencing decisions builds, :mod:`simulation.engagement`)."""
-    return _gp_share(model, _influential(model), True)
+    return _gp_family(model, "influence", True)
 
 
 def influence_other(model: CommissioningModel) -> np.ndarray:
     """The same share among GPs without a formal role."""
-    return _gp_share(model, _influential(model), False)
+    return _gp_family(model, "influence", False)
 
 
 # ------------------------------------------------------------------ the surveys' questions
@@ -1062,23 +1245,88 @@ def _reflected(model: CommissioningModel) -> np.ndarray:
                     lambda: model.reflect >= model.spec.decisions.reflect_threshold)
 
 
+def _survey_agree(model: CommissioningModel, question: str) -> np.ndarray:
+    """Who agrees with the survey statement ``question`` (of those who can answer it)."""
+    if question == "engaged_high":
+        return _engaged(model, "high")
+    if question == "engaged_some":
+        return _engaged(model, "some")
+    if question == "influence":
+        return _influential(model)
+    if question == "reflected":
+        return _reflected(model)
+    if question == "informed":
+        return _informed(model)
+    # acted_on: in contact with the body within the window, and its latest decision moved
+    # what the respondent sees toward the respondent's priorities
+    return _scratch(model, "acted_on", lambda: _informed(model) & model.moved_toward)
+
+
+#: The questions answered only by respondents with a reflection score (a decision seen).
+_KNOWN_FROM_REFLECTION = frozenset({"reflected", "acted_on"})
+
+
+def _survey_family(model: CommissioningModel, question: str, cls: str) -> np.ndarray:
+    """:func:`_survey_share` of every survey question of one class in one pass.
+
+    Numerators and denominators are counts of (respondent, body) pairs — those agreeing,
+    those with a reflection score for the questions answered from it — which are exact
+    integers in any order of addition, so the counts of every question are taken by one
+    bincount over (question, unit) bins of the pairs' agreements gathered at the class's
+    respondents (the same numbers as the products with the class's matrix of ones); the
+    shares are divided, gathered and overall-weighted as :func:`_survey_share` does,
+    question by question."""
+    def compute(names: tuple) -> dict:
+        indptr, at, _ones, den_all, unit_of = _scratch(model, ("survey_pairs", cls),
+                                                      lambda: _kept_pairs(model, cls))
+        n_units, k = den_all.size, len(names)
+        known_at = None
+        hit = np.empty((k + 1, at.size), bool)  # each pair's agreement; last: known
+        den = np.empty((k, n_units))
+        for j, q in enumerate(names):
+            agree_at = _survey_agree(model, q)[at]
+            if q in _KNOWN_FROM_REFLECTION:  # among those with a reflection score
+                if known_at is None:
+                    known_at = hit[k] = _known_reflect(model)[at]
+                np.logical_and(known_at, agree_at, out=hit[j])
+            else:
+                hit[j] = agree_at
+        if known_at is None:
+            hit[k] = False
+        counts = np.bincount(_survey_bins(model, cls, indptr, k)[hit.ravel()],
+                             minlength=(k + 1) * n_units).reshape(k + 1, n_units)
+        num = counts[:k].astype(float)
+        for j, q in enumerate(names):
+            den[j] = counts[k] if q in _KNOWN_FROM_REFLECTION else den_all
+        if unit_of is not None:  # each group gets its upper body's share
+            den, num = den[:, unit_of], num[:, unit_of]
+        share = np.full(den.shape, np.nan)
+        pos = den > 0
+        share[pos] = num[pos] / den[pos]
+        return dict(zip(names, _overall_rows(model, share), strict=True))
+
+    return _family(model, ("survey_family", cls), question, _SURVEY_NEEDED_BY[cls], compute)
+
+
+def _survey_bins(model: CommissioningModel, cls: str, indptr: np.ndarray, k: int
+                 ) -> np.ndarray:
+    """The bins ``j · units + unit`` of the class's pairs for ``k + 1`` rows of agreements
+    (``indptr``: the class's kept pairs, whose entries run unit by unit), kept while the
+    pairs are the same arrays."""
+    cache = model.__dict__.setdefault("_survey_bins", {})
+    hit = cache.get((cls, k))
+    if hit is not None and hit[0] is indptr:
+        return hit[1]
+    n_units = indptr.size - 1
+    unit = np.repeat(np.arange(n_units, dtype=np.int64), np.diff(indptr))
+    bins = (np.arange(k + 1, dtype=np.int64)[:, None] * n_units + unit).ravel()
+    cache[cls, k] = (indptr, bins)
+    return bins
+
+
 def _survey_metric(question: str, cls: str) -> Callable[[CommissioningModel], np.ndarray]:
     def reporter(model: CommissioningModel) -> np.ndarray:
-        if question == "engaged_high":
-            return _survey_share(model, _engaged(model, "high"), cls)
-        if question == "engaged_some":
-            return _survey_share(model, _engaged(model, "some"), cls)
-        if question == "influence":
-            return _survey_share(model, _influential(model), cls)
-        if question == "reflected":
-            return _survey_share(model, _reflected(model), cls, known=_known_reflect(model))
-        if question == "informed":
-            return _survey_share(model, _informed(model), cls)
-        # acted_on: in contact with the body within the window, and its latest decision moved
-        # what the respondent sees toward the respondent's priorities
-        return _survey_share(model, _scratch(model, "acted_on",
-                                             lambda: _informed(model) & model.moved_toward),
-                             cls, known=_known_reflect(model))
+        return _survey_family(model, question, cls)
 
     reporter.__name__ = f"survey_{question}_{cls}"
     reporter.__doc__ = f"Share of {_CLASS_WORDS[cls]} agreeing: {SURVEY_QUESTIONS[question][0]}"
@@ -1113,13 +1361,50 @@ _CLASS_WORDS = {"formal": "GPs with a formal role (a member of a board at any le
                 "other": "GPs without a formal role",
                 "stakeholder": "other stakeholders (provider and council staff, patient "
                                "representatives)"}
+#: class → the survey family's questions → the metric reading each.
+_SURVEY_NEEDED_BY = {c: {q: (f"survey_{q}_{c}",) for q in SURVEY_QUESTIONS}
+                     for c in ("formal", "other", "stakeholder")}
 _SURVEY_REPORTERS = tuple(_survey_metric(q, c) for q in SURVEY_QUESTIONS
                           for c in ("formal", "other", "stakeholder"))
 
 
 def pathway_adoption(model: CommissioningModel) -> np.ndarray:
     """Share of the group's agents who have adopted the new clinical pathway."""
-    return _overall(model, _member_index(model).mean(model.adopted.astype(float)))
+    return _member_family(model, "pathway_adoption")
+
+
+def _member_column(model: CommissioningModel, name: str) -> np.ndarray:
+    """What :func:`_member_family`'s metric ``name`` averages over the members."""
+    if name == "accuracy_all":
+        return M.accuracy(model.belief, model.truth)
+    if name == "knowledge_flow":
+        return model.exchanges
+    if name == "retention":
+        then = model.id_history[0]
+        if then.shape != model.occupant_id.shape:
+            raise ValueError("ids_now and ids_then must have the same shape")
+        return model.occupant_id == then
+    if name == "turnover":
+        return model.left_this_step
+    if name == "engagement_all":
+        return model.engagement
+    return model.adopted  # pathway_adoption
+
+
+_MEMBER_FAMILY = {name: (name,) for name in ("accuracy_all", "knowledge_flow", "retention",
+                                             "turnover", "engagement_all", "pathway_adoption")}
+
+
+def _member_family(model: CommissioningModel, name: str) -> np.ndarray:
+    """The metrics that are a mean over a group's members (accuracy_all, knowledge_flow,
+    retention, turnover, engagement_all, pathway_adoption), their columns stacked into one
+    :meth:`~simulation.measures.GroupIndex.mean` (per column the same additions in the same
+    order as one mean per metric)."""
+    def compute(names: tuple) -> dict:
+        means = _member_index(model).mean_columns([_member_column(model, n) for n in names])
+        return dict(zip(names, _overall_rows(model, means), strict=True))
+
+    return _family(model, "member_family", name, _MEMBER_FAMILY, compute)
 
 
 class MetricInfo(NamedTuple):
@@ -1668,7 +1953,10 @@ class MetricCollector(DataCollector):
         """Compute and store the metrics of this month (:attr:`months` aside)."""
         self._collection_steps.append(model.time)
         step = model.steps
-        scratch: dict = {}
+        # the metrics computed this month: the families compute the members they need
+        scratch: dict = {"wanted": frozenset(
+            var for var in self.model_reporters
+            if (m := self.months.get(var)) is None or step in m)}
         model.__dict__["_collect_scratch"] = scratch
         try:
             for var, reporter in self.model_reporters.items():

@@ -181,7 +181,7 @@ class GroupIndex:
         The group boundaries in ``rows`` when the labels are sorted (the CSR path), else None.
     """
 
-    __slots__ = ("_counts", "_local", "g", "indptr", "n", "n_groups", "rows")
+    __slots__ = ("_counts", "_keys", "_local", "g", "indptr", "n", "n_groups", "rows")
 
     def __init__(self, group, n_groups, mask=None, labels_sorted=False):
         """``labels_sorted=True`` is the caller's guarantee that the labels ≥ 0 of ``group``
@@ -195,6 +195,7 @@ class GroupIndex:
         self.g = g
         self._counts = None
         self._local = None
+        self._keys = {}  # mean_columns' bincount keys by number of columns
         if g.size > 64 and (labels_sorted or bool((g[1:] >= g[:-1]).all())):
             # the group boundaries searched in g's own integer type (an int64 needle made
             # numpy convert the whole int32 label array on every call: 6x slower at England)
@@ -219,6 +220,7 @@ class GroupIndex:
                                    else np.intp)
             local._counts = None
             local._local = None
+            local._keys = {}
             self._local = local
         return self._local
 
@@ -256,6 +258,55 @@ class GroupIndex:
         with np.errstate(invalid="ignore", divide="ignore"):
             out = sums / (totals if sums.ndim == 1 else totals[:, None])
         out[totals <= 0] = np.nan
+        return out
+
+    def mean_columns(self, columns, weights=None):
+        """The weighted means per group of several value arrays at once: a
+        (len(columns), G) array whose row ``j`` is ``self.mean(columns[j], weights)`` bit for
+        bit (each column (N,) summed by the same kernel, one CSR product or bincount per
+        column; the weights' totals, the division and the NaN of empty groups done once for
+        all the columns)."""
+        n_groups, rows = self.n_groups, self.rows
+        sums = np.empty((len(columns), n_groups))
+        values = [np.asarray(v, dtype=float) for v in columns]
+        if any(v.ndim != 1 or v.shape[0] != self.n for v in values):
+            raise ValueError("values and group must have the same length")
+        if self.indptr is not None:  # the CSR path of mean(), column by column
+            indptr = self.indptr
+            if weights is None:
+                data = np.ones(rows.size)
+                if self._counts is None:
+                    self._counts = np.diff(indptr).astype(float)
+                totals = self._counts
+            else:
+                data = np.asarray(weights, dtype=float)[rows]
+                totals = csr_product(indptr, rows, data, np.ones(self.n), n_groups)
+            for j, v in enumerate(values):
+                sums[j] = csr_product(indptr, rows, data, v, n_groups)
+        else:  # the bincount path of mean(), every column in one bincount
+            g = self.g
+            if weights is None:
+                totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
+            else:
+                w = np.asarray(weights, dtype=float)[rows]
+                totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
+            # column j's (row, value × weight) added into bin j·G + label: per bin the same
+            # products added in the same (row) order, from zero, as one bincount per column
+            taken = np.empty((len(values), rows.size))
+            every = rows.size == self.n  # every row selected: rows is 0..n-1
+            for j, v in enumerate(values):
+                taken[j] = v if every else v[rows]
+            if weights is not None:
+                taken *= w
+            keys = self._keys.get(len(values))
+            if keys is None:
+                keys = self._keys[len(values)] = (
+                    np.arange(len(values), dtype=np.int64)[:, None] * n_groups + g).ravel()
+            sums[:] = np.bincount(keys, weights=taken.ravel(),
+                                  minlength=sums.size)[:sums.size].reshape(sums.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = sums / totals
+        out[:, totals <= 0] = np.nan
         return out
 
     def dispersion(self, beliefs, weights=None):
