@@ -105,9 +105,43 @@ def _compile() -> SimpleNamespace | None:
         _error = exc
         return None
     for name, fn in _HELPERS.items():  # the kernels call them by their module-level names
-        globals()[name] = numba.njit(cache=True)(fn)
+        globals()[name] = numba.njit(cache=True, inline="always")(fn)
     _compiled = SimpleNamespace(**{name: numba.njit(cache=True)(fn) for name, fn in _KERNELS.items()})
     return _compiled
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers the kernels call (compiled first: _HELPERS)
+# ---------------------------------------------------------------------------------------------
+
+
+def _pairwise_sum(p):
+    """``p.sum()`` of a short float64 row in numpy's own order (:func:`simulation._numeric.row_sums`,
+    at most 128 elements): below 8 in order from ``0.0``; else eight running sums over the
+    blocks of eight, combined ``((r0+r1)+(r2+r3)) + ((r4+r5)+(r6+r7))``, then the rest."""
+    kk = p.size
+    if kk < 8:
+        s = p[0] + 0.0
+        for j in range(1, kk):
+            s += p[j]
+        return s
+    full = kk - kk % 8
+    r0, r1, r2, r3 = p[0], p[1], p[2], p[3]
+    r4, r5, r6, r7 = p[4], p[5], p[6], p[7]
+    for q in range(8, full, 8):
+        r0 += p[q]
+        r1 += p[q + 1]
+        r2 += p[q + 2]
+        r3 += p[q + 3]
+        r4 += p[q + 4]
+        r5 += p[q + 5]
+        r6 += p[q + 6]
+        r7 += p[q + 7]
+    s = (r0 + r1) + (r2 + r3)
+    s += (r4 + r5) + (r6 + r7)
+    for q in range(full, kk):
+        s += p[q]
+    return s
 
 
 # ---------------------------------------------------------------------------------------------
@@ -138,31 +172,11 @@ def observe_take_up(expo, seen, rate, engagement, active, route, belief, private
     new_b = np.empty_like(belief)
     new_p = np.empty_like(private)
     p = np.empty(kk)
-    full = kk - kk % 8
     for i in range(n):
         a = rate * engagement[i] * (1.0 if active[i] else 0.0) * route[i]
         for j in range(kk):
             p[j] = expo[i, j] * seen[i, j]
-        if kk < 8:
-            s = p[0] + 0.0
-            for j in range(1, kk):
-                s += p[j]
-        else:
-            r0, r1, r2, r3 = p[0], p[1], p[2], p[3]
-            r4, r5, r6, r7 = p[4], p[5], p[6], p[7]
-            for q in range(8, full, 8):
-                r0 += p[q]
-                r1 += p[q + 1]
-                r2 += p[q + 2]
-                r3 += p[q + 3]
-                r4 += p[q + 4]
-                r5 += p[q + 5]
-                r6 += p[q + 6]
-                r7 += p[q + 7]
-            s = (r0 + r1) + (r2 + r3)
-            s += (r4 + r5) + (r6 + r7)
-            for q in range(full, kk):
-                s += p[q]
+        s = _pairwise_sum(p)
         keep = 1.0 - a
         for j in range(kk):
             g = a * (p[j] / s)
@@ -963,31 +977,9 @@ def meet_pool(indptr, indices, data, weights, x, y, pooling_weight, one_unit):
 def _tv_row_sum(a, b, i, p):
     """``row_sums(|a - b|)`` of row ``i`` (numpy's pairwise order for up to 128 columns),
     through the scratch row ``p``."""
-    kk = p.size
-    for j in range(kk):
+    for j in range(p.size):
         p[j] = abs(a[i, j] - b[i, j])
-    if kk < 8:
-        s = p[0] + 0.0
-        for j in range(1, kk):
-            s += p[j]
-        return s
-    full = kk - kk % 8
-    r0, r1, r2, r3 = p[0], p[1], p[2], p[3]
-    r4, r5, r6, r7 = p[4], p[5], p[6], p[7]
-    for q in range(8, full, 8):
-        r0 += p[q]
-        r1 += p[q + 1]
-        r2 += p[q + 2]
-        r3 += p[q + 3]
-        r4 += p[q + 4]
-        r5 += p[q + 5]
-        r6 += p[q + 6]
-        r7 += p[q + 7]
-    s = (r0 + r1) + (r2 + r3)
-    s += (r4 + r5) + (r6 + r7)
-    for q in range(full, kk):
-        s += p[q]
-    return s
+    return _pairwise_sum(p)
 
 
 def reflect_feedback(seen, before, objective, engagement, present, rate, expectation):
@@ -1149,4 +1141,5 @@ def brandes_delta(indptr, indices, src, cols, b):
 _KERNELS["brandes_delta"] = brandes_delta
 _KERNELS["reflect_feedback"] = reflect_feedback
 #: Functions the kernels call: compiled first and bound in their place in this module.
-_HELPERS = {"_tv_row_sum": _tv_row_sum, "_nth_lasting": _nth_lasting}
+_HELPERS = {"_pairwise_sum": _pairwise_sum, "_tv_row_sum": _tv_row_sum,
+            "_nth_lasting": _nth_lasting}

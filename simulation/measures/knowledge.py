@@ -231,34 +231,37 @@ class GroupIndex:
         if values.shape[0] != self.n:
             raise ValueError("values and group must have the same length")
         n_groups, rows = self.n_groups, self.rows
+        w, totals = self._weights(weights)
         if self.indptr is not None:
             # the selected rows of each group are one row of a (G, N) CSR matrix M holding the
             # weights (ones without weights), and M @ values adds, per group, the same products
             # in the same (row) order as the bincounts do — bit for bit — in one pass over the
             # values instead of one per column
-            indptr = self.indptr
-            if weights is None:
-                data = np.ones(rows.size)
-                if self._counts is None:
-                    self._counts = np.diff(indptr).astype(float)
-                totals = self._counts
-            else:
-                data = np.asarray(weights, dtype=float)[rows]
-                totals = csr_product(indptr, rows, data, np.ones(self.n), n_groups)
-            sums = csr_product(indptr, rows, data, values, n_groups)
-        else:
-            g = self.g
-            if weights is None:  # unit weights: counts, and sums of the values (v·1 = v)
-                w = None
-                totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
-            else:
-                w = np.asarray(weights, dtype=float)[rows]
-                totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
-            sums = _group_sums(np.take(values, rows, axis=0), g, n_groups, w)
+            sums = csr_product(self.indptr, rows, w, values, n_groups)
+        else:  # unit weights (w None): counts, and sums of the values (v·1 = v)
+            sums = _group_sums(np.take(values, rows, axis=0), self.g, n_groups, w)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = sums / (totals if sums.ndim == 1 else totals[:, None])
         out[totals <= 0] = np.nan
         return out
+
+    def _weights(self, weights):
+        """The selected rows' weights as :meth:`mean` uses them and each group's total: on the
+        CSR path the entries of the (G, N) matrix (ones without weights) and their row sums
+        (the counts, kept); on the bincount path the weights (None without) and their
+        bincount (the counts)."""
+        n_groups, rows = self.n_groups, self.rows
+        if self.indptr is not None:
+            if weights is None:
+                if self._counts is None:
+                    self._counts = np.diff(self.indptr).astype(float)
+                return np.ones(rows.size), self._counts
+            data = np.asarray(weights, dtype=float)[rows]
+            return data, csr_product(self.indptr, rows, data, np.ones(self.n), n_groups)
+        if weights is None:
+            return None, np.bincount(self.g, minlength=n_groups)[:n_groups].astype(float)
+        w = np.asarray(weights, dtype=float)[rows]
+        return w, np.bincount(self.g, weights=w, minlength=n_groups)[:n_groups]
 
     def mean_columns(self, columns, weights=None):
         """The weighted means per group of several value arrays at once: a
@@ -271,25 +274,12 @@ class GroupIndex:
         values = [np.asarray(v, dtype=float) for v in columns]
         if any(v.ndim != 1 or v.shape[0] != self.n for v in values):
             raise ValueError("values and group must have the same length")
+        w, totals = self._weights(weights)
         if self.indptr is not None:  # the CSR path of mean(), column by column
-            indptr = self.indptr
-            if weights is None:
-                data = np.ones(rows.size)
-                if self._counts is None:
-                    self._counts = np.diff(indptr).astype(float)
-                totals = self._counts
-            else:
-                data = np.asarray(weights, dtype=float)[rows]
-                totals = csr_product(indptr, rows, data, np.ones(self.n), n_groups)
             for j, v in enumerate(values):
-                sums[j] = csr_product(indptr, rows, data, v, n_groups)
+                sums[j] = csr_product(self.indptr, rows, w, v, n_groups)
         else:  # the bincount path of mean(), every column in one bincount
             g = self.g
-            if weights is None:
-                totals = np.bincount(g, minlength=n_groups)[:n_groups].astype(float)
-            else:
-                w = np.asarray(weights, dtype=float)[rows]
-                totals = np.bincount(g, weights=w, minlength=n_groups)[:n_groups]
             # column j's (row, value × weight) added into bin j·G + label: per bin the same
             # products added in the same (row) order, from zero, as one bincount per column
             taken = np.empty((len(values), rows.size))
