@@ -36,6 +36,7 @@ never pay for it.  The kernels here are plain Python functions until then.
 
 from __future__ import annotations
 
+import functools
 import os
 from types import SimpleNamespace
 
@@ -106,8 +107,42 @@ def _compile() -> SimpleNamespace | None:
         return None
     for name, fn in _HELPERS.items():  # the kernels call them by their module-level names
         globals()[name] = numba.njit(cache=True, inline="always")(fn)
-    _compiled = SimpleNamespace(**{name: numba.njit(cache=True)(fn) for name, fn in _KERNELS.items()})
+    _compiled = SimpleNamespace(**{name: _interruptible(numba.njit(cache=True)(fn), fn)
+                                   for name, fn in _KERNELS.items()})
     return _compiled
+
+
+def _from_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is numba's report of a Ctrl-C: a ``SystemError`` ("returned a result
+    with an exception set") whose chain holds the ``KeyboardInterrupt``."""
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _interruptible(dispatcher, fn):
+    """The compiled kernel ``dispatcher`` (of the Python function ``fn``), raising a Ctrl-C
+    that reaches numba's own Python code during a call — its cache loader, its compiler, the
+    unpickling of a constant — as the ``KeyboardInterrupt`` it was: numba's C dispatcher
+    turns it into a ``SystemError``, which the commands' Ctrl-C handling (keep what has
+    finished, exit 130) and the experiment runner would not recognise."""
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return dispatcher(*args, **kwargs)
+        except SystemError as exc:
+            if _from_interrupt(exc):
+                raise KeyboardInterrupt from exc
+            raise
+
+    call.dispatcher = dispatcher
+    return call
 
 
 # ---------------------------------------------------------------------------------------------

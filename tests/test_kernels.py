@@ -565,3 +565,31 @@ def test_meet_kernel_keeps_nan_inf_and_signed_zeros_as_numpy(kern, k):
     assert same(gx, wx) and same(gy, wy) and same(got_p, want_p)
     assert np.signbit(gx).tolist() == np.signbit(wx).tolist()
     assert np.signbit(got_p).tolist() == np.signbit(want_p).tolist()
+
+
+def test_a_ctrl_c_inside_numba_is_raised_as_keyboard_interrupt():
+    """numba's C dispatcher reports a KeyboardInterrupt that arrived in its Python code
+    (loading a kernel from the cache, compiling) as a SystemError; the kernels raise it
+    again as the KeyboardInterrupt, so `commnet run` keeps the finished replicates and exits
+    130 (tests/test_scenarios.py::test_ctrl_c_keeps_finished_replicates)."""
+
+    def interrupted(*args):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("returned a result with an exception set") from exc
+
+    def failing(*args):
+        raise SystemError("something else")
+
+    def kernel(x):
+        """doc"""
+        return x
+
+    call = _kernels._interruptible(interrupted, kernel)
+    assert call.__name__ == "kernel" and call.__doc__ == "doc"
+    with pytest.raises(KeyboardInterrupt):
+        call(1)
+    with pytest.raises(SystemError, match="something else"):
+        _kernels._interruptible(failing, kernel)(1)
+    assert _kernels._interruptible(lambda x: x + 1, kernel)(1) == 2
