@@ -51,3 +51,26 @@ def tiny_path(tmp_path):
 @pytest.fixture
 def tiny(tiny_path):
     return load_scenario(tiny_path)
+
+
+# ------------------------------------------------------------------ compiled kernels
+try:
+    import numba  # noqa: F401
+
+    HAVE_NUMBA = True
+except ImportError:  # pragma: no cover - numba is a dependency
+    HAVE_NUMBA = False
+
+
+@pytest.fixture(params=["python", pytest.param("numba", marks=pytest.mark.skipif(
+    not HAVE_NUMBA, reason="numba not installed"))])
+def kern(request, monkeypatch):
+    """The kernels as plain Python and compiled by numba (tests of simulation._kernels)."""
+    from types import SimpleNamespace
+
+    from simulation import _kernels
+
+    if request.param == "numba":
+        monkeypatch.setenv("COMMNET_KERNELS", "numba")
+        return _kernels.kernels()
+    return SimpleNamespace(**_kernels._KERNELS)

@@ -1,29 +1,13 @@
 """The engagement feedback of a decision month in one compiled pass: the same bits as
 simulation.engagement.reflection (twice) and update_engagement, and a plain loop."""
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import HAVE_NUMBA
 
 from simulation import _kernels
 from simulation.engagement import reflection, update_engagement, update_engagement_loop
-
-try:
-    import numba  # noqa: F401
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - numba is a dependency
-    HAVE_NUMBA = False
-
-
-@pytest.fixture(params=["python", pytest.param("numba", marks=pytest.mark.skipif(
-    not HAVE_NUMBA, reason="numba not installed"))])
-def kern(request, monkeypatch):
-    if request.param == "numba":
-        monkeypatch.setenv("COMMNET_KERNELS", "numba")
-        return _kernels.kernels()
-    return SimpleNamespace(**_kernels._KERNELS)
 
 
 def _simplex(rng, n, k):

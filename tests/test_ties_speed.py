@@ -8,29 +8,13 @@ compiled by numba and run as plain Python; plus plain-loop references."""
 from __future__ import annotations
 
 from functools import partial
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import HAVE_NUMBA
 
 from simulation import _kernels
 from simulation.network import Ties, csr_structure
-
-try:
-    import numba  # noqa: F401
-
-    HAVE_NUMBA = True
-except ImportError:  # pragma: no cover - numba is a dependency
-    HAVE_NUMBA = False
-
-
-@pytest.fixture(params=["python", pytest.param("numba", marks=pytest.mark.skipif(
-    not HAVE_NUMBA, reason="numba not installed"))])
-def kern(request, monkeypatch):
-    if request.param == "numba":
-        monkeypatch.setenv("COMMNET_KERNELS", "numba")
-        return _kernels.kernels()
-    return SimpleNamespace(**_kernels._KERNELS)
 
 
 def same(a, b):
