@@ -33,6 +33,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import platform
@@ -263,10 +264,80 @@ def make_schemas(param_types: dict[str, pa.DataType], outcome_columns: Sequence[
     return {"runs": runs, "outcomes": outcomes, "timeseries": timeseries}
 
 
+# A file's SHA-256 is kept in its own Parquet footer (key-value metadata ``commnet.sha256``),
+# computed over the whole file with those 64 hex digits read as "0"s; the Arrow schema
+# carries ``commnet.integrity`` so that a file whose digest entry was itself damaged is not
+# mistaken for one written before digests existed (commnet < 0.3.3: page checksums only).
+_DIGEST_KEY = b"commnet.sha256"
+_DIGEST_FLAG = b"commnet.integrity"
+_DIGEST_NOTE = (b"SHA-256 of the whole file in the Parquet key-value metadata commnet.sha256, "
+                b"computed with its own 64 hex digits read as 0")
+# thrift compact encoding of the entry: key length 14, the key, field 2 (binary), length 64
+_DIGEST_ENTRY = b"\x0e" + _DIGEST_KEY + b"\x18@"
+_PLACEHOLDER = b"0" * 64
+
+
 def _write_parquet(table: pa.Table, path: Path) -> None:
-    # page checksums (CRC32) let a damaged file be found by reading it
-    _atomic_write(path, lambda p: pq.write_table(table, p, compression="zstd",
-                                                 write_page_checksum=True))
+    """Write ``table`` atomically with page checksums (CRC32 of each data page) and the
+    file's own SHA-256 (:func:`_digest_problem`), so that a damaged byte anywhere — data
+    pages, page headers or footer — is found by reading the file back."""
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           _DIGEST_FLAG: _DIGEST_NOTE})
+
+    def write(p: Path) -> None:
+        with pq.ParquetWriter(p, table.schema, compression="zstd",
+                              write_page_checksum=True) as writer:
+            writer.write_table(table)
+            writer.add_key_value_metadata({_DIGEST_KEY.decode(): _PLACEHOLDER.decode()})
+        with open(p, "r+b") as f:
+            data = f.read()
+            at = _digest_at(data)
+            if at is None or data[at:at + 64] != _PLACEHOLDER:
+                raise RuntimeError(f"{p}: the digest entry was not written where expected")
+            f.seek(at)
+            f.write(hashlib.sha256(data).hexdigest().encode())
+
+    _atomic_write(path, write)
+
+
+def _digest_at(data: bytes) -> int | None:
+    """Offset of the 64 hex digits of ``commnet.sha256`` in a Parquet file's footer."""
+    if len(data) < 12 or data[-4:] != b"PAR1":
+        return None
+    start = max(4, len(data) - 8 - int.from_bytes(data[-8:-4], "little"))
+    i = data.rfind(_DIGEST_ENTRY, start, len(data) - 8)
+    if i < 0 or i + len(_DIGEST_ENTRY) + 64 > len(data) - 8:
+        return None
+    return i + len(_DIGEST_ENTRY)
+
+
+def _digest_problem(path: Path) -> str | None:
+    """Why ``path`` fails its SHA-256 check, or None if it passes (or predates digests).
+
+    The digest covers every byte of the file except its own 64 hex digits (read as "0"),
+    so any change after writing — a flipped bit in a data page, a page header, the schema or
+    the statistics in the footer — is found, including one in the digest entry itself.
+    """
+    data = path.read_bytes()
+    at = _digest_at(data)
+    if at is None:  # written before digests, or the entry (or what precedes it) is damaged
+        try:
+            if b"ARROW:schema" not in (pq.read_metadata(path).metadata or {}):
+                return "its footer's key-value metadata is missing or damaged"
+            flagged = _DIGEST_FLAG in (pq.read_schema(path).metadata or {})
+        except (OSError, pa.ArrowException, ValueError) as exc:
+            return f"{type(exc).__name__}: {_first(exc)}"
+        return "its SHA-256 entry is missing or damaged" if flagged else None
+    view = memoryview(data)
+    digest = hashlib.sha256(view[:at])
+    digest.update(_PLACEHOLDER)
+    digest.update(view[at + 64:])
+    stored = bytes(view[at:at + 64])
+    if digest.hexdigest().encode() != stored:
+        return (f"its SHA-256 does not match the one written with it (stored "
+                f"{stored[:12].decode('ascii', 'replace')}…, now {digest.hexdigest()[:12]}…): "
+                "changed or damaged after it was written")
+    return None
 
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2
@@ -402,7 +473,8 @@ class ResultsStore:
     def damaged_files(self) -> list[tuple[str, Path, str]]:
         """Every table file that cannot be read back: (table, path, error).
 
-        Run and outcome files are read whole, with page checksums verified; time-series
+        Every file's SHA-256 is checked (files written before commnet 0.3.3 have none);
+        run and outcome files are then read whole, with page checksums verified; time-series
         files (large) have their footer and ``run_id`` column read.
         """
         bad = []
@@ -411,6 +483,10 @@ class ResultsStore:
         for t in TABLES:
             for f in self._files(t):
                 try:
+                    why = _digest_problem(f)
+                    if why is not None:
+                        bad.append((t, f, why))
+                        continue
                     pq.read_table(f, columns=["run_id"] if t == "timeseries" else None,
                                   page_checksum_verification=True)
                     if self.schemas.get(t) is not None:
@@ -453,9 +529,9 @@ class ResultsStore:
             return True
         try:
             pq.read_metadata(self.folder / "design.parquet")
+            return _digest_problem(self.folder / "design.parquet") is None
         except (OSError, pa.ArrowInvalid):
             return False
-        return True
 
     def clear(self) -> None:
         """Delete this store's files (only the ones it writes)."""
@@ -691,14 +767,18 @@ class ResultsStore:
                     return pd.DataFrame()
                 tab = schema.empty_table()
             else:
+                bad = [(table, f, why) for f in files if (why := _digest_problem(f))]
+                if bad:
+                    raise self._damage_error(table, None, bad)
                 try:
                     tab = ds.dataset(files, schema=schema, format="parquet").to_table()
                 except (OSError, pa.ArrowException) as exc:
                     raise self._damage_error(table, exc) from None
         return _dedupe(tab.to_pandas(), table)
 
-    def _damage_error(self, table: str, exc: Exception) -> ScenarioError:
-        bad = [b for b in self.damaged_files() if b[0] == table] or [
+    def _damage_error(self, table: str, exc: Exception | None,
+                      bad: list[tuple[str, Path, str]] | None = None) -> ScenarioError:
+        bad = bad or [b for b in self.damaged_files() if b[0] == table] or [
             (table, self._dir(table), f"{type(exc).__name__}: {_first(exc)}")]
         return ScenarioError([(str(path), "", f"cannot be read ({why}). To recover: run the "
                                "sweep again with --resume (it moves damaged files to "
