@@ -399,6 +399,28 @@ def test_every_damaged_byte_of_a_stored_file_is_found(stored):
     assert_stored_once(stored)
 
 
+def test_a_damaged_part_is_not_merged_into_a_compact_file(exp, tmp_path, monkeypatch):
+    """Compaction would give a damaged part's rows a new, valid digest: its generation is
+    left as it is, for --resume to set the part aside."""
+    import pyarrow.parquet as pq
+
+    from simulation.experiment.store import ResultsStore
+
+    out = tmp_path / "out"
+    with monkeypatch.context() as m:
+        m.setattr(ResultsStore, "compact", lambda self: None)
+        sweep(exp, out=out, executor="serial", quiet=True)
+    parts = {t: sorted((out / t).rglob("s*.parquet")) for t in ("runs", "outcomes")}
+    assert len(parts["runs"]) > 1 and len(parts["outcomes"]) > 1
+    damage(parts["runs"][0], "footer")
+    schemas = {t: pq.read_schema(parts[t][-1]) for t in parts}
+    store = ResultsStore(out, schemas)
+    store.compact()
+    assert sorted((out / "runs").rglob("*.parquet")) == parts["runs"]  # not merged
+    assert [p.name for p in (out / "outcomes").rglob("*.parquet")] == ["c00001.parquet"]
+    assert [p for _, p, _ in store.damaged_files()] == [parts["runs"][0]]
+
+
 def test_a_file_written_before_digests_is_still_read(stored):
     """Stores written by commnet < 0.3.3 have page checksums but no SHA-256: they read as
     before, and a damaged data page in them is still found by its checksum."""

@@ -708,7 +708,8 @@ class ResultsStore:
         For each table (the run table last) and each generation folder ``gNNNNN`` holding
         parts: the merged table is written to ``cNNNNN.parquet`` in a hidden staging folder
         ``_gNNNNN``, the two folders swap names atomically (:func:`_swap`), and the old
-        parts, now hidden, are deleted.  New batches then go to a new generation.
+        parts, now hidden, are deleted.  New batches then go to a new generation.  A
+        generation with a part that fails its SHA-256 check is left uncompacted.
         """
         self._parts_since_compact = 0
         if self.folder is None:
@@ -719,6 +720,9 @@ class ResultsStore:
                 parts = self._match(gdir, "part")
                 if not parts or self._match(gdir, "compact"):
                     continue
+                if any(_digest_problem(p) for p in parts):
+                    continue  # merged, a damaged part would get a new, valid digest; left
+                    # as it is, --resume sets it aside and runs its runs again
                 table = ds.dataset(parts, schema=self.schemas[t], format="parquet").to_table()
                 table = table.sort_by([(k, "ascending") for k in KEYS[t]])
                 table = table.replace_schema_metadata(
