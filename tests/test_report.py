@@ -375,6 +375,30 @@ def test_a_damaged_store_part_is_set_aside_and_named(folders, tmp_path, table, c
     assert f"{victim} could not be read" in res.stderr.replace("\n", "")
 
 
+def test_a_part_that_reads_but_fails_its_digest_is_left_out(folders, tmp_path):
+    """A part whose bytes still read (here one digit of its own SHA-256 is changed) but do not
+    match its digest is left out of the report's tables, as the note about it says."""
+    import shutil
+
+    from simulation.experiment.store import _digest_at
+    from simulation.report.build import _read_table, damaged_parts
+
+    sweep = tmp_path / "sweep"
+    shutil.copytree(folders["sweep"], sweep)
+    whole = _read_table(sweep, "runs", ["run_id"])
+    victim = sorted((sweep / "runs").rglob("*.parquet"))[0]
+    held = set(pd.read_parquet(victim)["run_id"])
+    data = bytearray(victim.read_bytes())
+    at = _digest_at(bytes(data))
+    data[at] = ord("1") if data[at] != ord("1") else ord("2")
+    victim.write_bytes(bytes(data))
+    assert set(pd.read_parquet(victim)["run_id"]) == held  # still reads
+    kept = _read_table(sweep, "runs", ["run_id"])
+    assert set(kept.get("run_id", [])) == set(whole["run_id"]) - held  # (one part: none)
+    [note] = damaged_parts(sweep)
+    assert str(victim) in note and "SHA-256" in note and "left out" in note
+
+
 def test_report_out_that_cannot_be_written_is_a_clean_error(folders, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")

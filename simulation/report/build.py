@@ -202,7 +202,7 @@ def _files(folder: Path) -> list[str]:
 
 def damaged_parts(folder: str | Path) -> list[str]:
     """One note per table file of an experiment store that cannot be read back (checked as
-    ``--resume`` checks them, page checksums verified): the report leaves it out and says so.
+    ``--resume`` checks them: SHA-256 and page checksums): the report leaves it out and says so.
     """
     from ..experiment.store import TABLES, ResultsStore
 
@@ -227,12 +227,16 @@ def _read_table(folder: Path, name: str, keys: Sequence[str]) -> pd.DataFrame:
     path = folder / name
     if not path.exists():
         return pd.DataFrame()
+    store = ResultsStore(folder)
+    damaged = {p for t, p, _ in store.damaged_files() if t == name}  # named by damaged_parts
     tables = []
-    for f in ResultsStore(folder)._files(name):
+    for f in store._files(name):
+        if f in damaged:
+            continue
         try:
             tables.append(pq.read_table(f, page_checksum_verification=True))
         except (OSError, pa.ArrowException, ValueError):
-            continue  # named by damaged_parts
+            continue  # damaged since damaged_files() looked: named by damaged_parts
     if not tables:
         return pd.DataFrame()
     try:
