@@ -487,8 +487,8 @@ def _should_not(scenario: Any, log: list[dict]) -> str | None:
     hit = _non_finite(dump)
     if hit:
         return f"non-finite number accepted at {re.sub(r'[0-9]+', 'N', hit)}"
-    for m in log:
-        kind, path = m.get("kind"), m.get("path", "")
+    last = {m.get("path", ""): m.get("kind") for m in log}  # a later mutation of a path wins
+    for path, kind in last.items():
         if kind not in ("bool", "str", "nonfinite") or not path:
             continue
         got = _lookup(dump, path)

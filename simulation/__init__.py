@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.3.2"
+__version__ = "0.3.3"
 
 #: public name -> submodule that defines it (imported on first access)
 _LAZY = {
