@@ -399,6 +399,28 @@ def test_every_damaged_byte_of_a_stored_file_is_found(stored):
     assert_stored_once(stored)
 
 
+def test_the_digest_is_the_same_whatever_the_chunk_it_is_read_in(stored, monkeypatch):
+    """Files are hashed a chunk at a time (large time-series files): the digest does not
+    depend on the chunk size, including chunks that split the digest's own bytes."""
+    import hashlib
+    import io
+
+    import simulation.experiment.store as store
+
+    victim = sorted((stored / "runs").rglob("c*.parquet"))[0]
+    data = victim.read_bytes()
+    at = store._digest_at(io.BytesIO(data))
+    whole = hashlib.sha256(data[:at] + b"0" * 64 + data[at + 64:]).hexdigest()
+    assert data[at:at + 64] == whole.encode()
+    for chunk in (1, 5, 63, 64, 65, at, at + 1, len(data)):
+        monkeypatch.setattr(store, "_CHUNK", chunk)
+        assert store._sha256(io.BytesIO(data), at) == whole
+        assert store._digest_problem(victim) is None
+    monkeypatch.setattr(store, "_CHUNK", 7)
+    victim.write_bytes(data[:-9] + bytes([data[-9] ^ 1]) + data[-8:])  # the footer's last byte
+    assert store._digest_problem(victim) is not None
+
+
 def test_a_damaged_part_is_not_merged_into_a_compact_file(exp, tmp_path, monkeypatch):
     """Compaction would give a damaged part's rows a new, valid digest: its generation is
     left as it is, for --resume to set the part aside."""

@@ -290,25 +290,58 @@ def _write_parquet(table: pa.Table, path: Path) -> None:
             writer.write_table(table)
             writer.add_key_value_metadata({_DIGEST_KEY.decode(): _PLACEHOLDER.decode()})
         with open(p, "r+b") as f:
-            data = f.read()
-            at = _digest_at(data)
-            if at is None or data[at:at + 64] != _PLACEHOLDER:
+            at = _digest_at(f)
+            f.seek(at or 0)
+            if at is None or f.read(64) != _PLACEHOLDER:
                 raise RuntimeError(f"{p}: the digest entry was not written where expected")
+            digest = _sha256(f, at)
             f.seek(at)
-            f.write(hashlib.sha256(data).hexdigest().encode())
+            f.write(digest.encode())
 
     _atomic_write(path, write)
 
 
-def _digest_at(data: bytes) -> int | None:
-    """Offset of the 64 hex digits of ``commnet.sha256`` in a Parquet file's footer."""
-    if len(data) < 12 or data[-4:] != b"PAR1":
+_CHUNK = 1 << 20  # files are hashed a MiB at a time (a compact time-series file can be large)
+
+
+def _digest_at(f) -> int | None:
+    """Offset of the 64 hex digits of ``commnet.sha256`` in the footer of the Parquet file
+    open as ``f`` (binary), or None if there is none where the footer says."""
+    size = f.seek(0, os.SEEK_END)
+    if size < 12:
         return None
-    start = max(4, len(data) - 8 - int.from_bytes(data[-8:-4], "little"))
-    i = data.rfind(_DIGEST_ENTRY, start, len(data) - 8)
-    if i < 0 or i + len(_DIGEST_ENTRY) + 64 > len(data) - 8:
+    f.seek(size - 8)
+    tail = f.read(8)
+    if tail[4:] != b"PAR1":
         return None
-    return i + len(_DIGEST_ENTRY)
+    length = int.from_bytes(tail[:4], "little")
+    if length > size - 12:  # a damaged footer length: nothing to find
+        return None
+    start = size - 8 - length
+    f.seek(start)
+    footer = f.read(size - 8 - start)
+    i = footer.rfind(_DIGEST_ENTRY)
+    if i < 0 or i + len(_DIGEST_ENTRY) + 64 > len(footer):
+        return None
+    return start + i + len(_DIGEST_ENTRY)
+
+
+def _sha256(f, at: int) -> str:
+    """SHA-256 of the file open as ``f``, its 64 bytes at ``at`` read as "0"s."""
+    digest = hashlib.sha256()
+    f.seek(0)
+    left = at
+    while left > 0:
+        chunk = f.read(min(_CHUNK, left))
+        if not chunk:
+            break
+        digest.update(chunk)
+        left -= len(chunk)
+    digest.update(_PLACEHOLDER)
+    f.seek(at + 64)
+    while chunk := f.read(_CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _digest_problem(path: Path) -> str | None:
@@ -318,8 +351,12 @@ def _digest_problem(path: Path) -> str | None:
     so any change after writing — a flipped bit in a data page, a page header, the schema or
     the statistics in the footer — is found, including one in the digest entry itself.
     """
-    data = path.read_bytes()
-    at = _digest_at(data)
+    with open(path, "rb") as f:
+        at = _digest_at(f)
+        if at is not None:
+            f.seek(at)
+            stored = f.read(64)
+            now = _sha256(f, at)
     if at is None:  # written before digests, or the entry (or what precedes it) is damaged
         try:
             if b"ARROW:schema" not in (pq.read_metadata(path).metadata or {}):
@@ -328,14 +365,9 @@ def _digest_problem(path: Path) -> str | None:
         except (OSError, pa.ArrowException, ValueError) as exc:
             return f"{type(exc).__name__}: {_first(exc)}"
         return "its SHA-256 entry is missing or damaged" if flagged else None
-    view = memoryview(data)
-    digest = hashlib.sha256(view[:at])
-    digest.update(_PLACEHOLDER)
-    digest.update(view[at + 64:])
-    stored = bytes(view[at:at + 64])
-    if digest.hexdigest().encode() != stored:
+    if now.encode() != stored:
         return (f"its SHA-256 does not match the one written with it (stored "
-                f"{stored[:12].decode('ascii', 'replace')}…, now {digest.hexdigest()[:12]}…): "
+                f"{stored[:12].decode('ascii', 'replace')}…, now {now[:12]}…): "
                 "changed or damaged after it was written")
     return None
 
