@@ -41,7 +41,9 @@ more than 22 problems or 20,000 characters in-process; a CLI line over 2,000 cha
 more than 50 lines), ``raw_control`` (the CLI wrote an ``ESC``/``BEL``/C1 control character
 it was given: the output is not a terminal, so rich adds none of its own) and
 ``escaped_folder`` (a run without ``--out`` wrote anywhere but one folder under
-``results/``).  Cases run in a worker process with a 6 GiB address-space limit (the memory guard is
+``results/``).  A CLI case whose command line the kernel refuses (an argument over 128 KiB,
+``E2BIG``) is counted as ``not_run``: no shell could issue it.  Cases run in a worker
+process with a 6 GiB address-space limit (the memory guard is
 told 3 GiB are available), killed and restarted on a hang.
 
 Writes ``counts.csv`` (stage, outcome, count) and ``failures.csv`` (stage, outcome,
@@ -55,6 +57,7 @@ from __future__ import annotations
 import argparse
 import collections
 import csv
+import errno
 import json
 import math
 import multiprocessing as mp
@@ -744,6 +747,10 @@ def _cli(args: list[str], cwd: Path, timeout: float,
                               preexec_fn=limit if address_space else None)
     except subprocess.TimeoutExpired:
         return "hang", f"{args[0]}: no exit in {timeout:.0f} s"
+    except OSError as exc:  # the kernel refuses the command line itself (an argument over
+        if exc.errno == errno.E2BIG:  # 128 KiB): no shell could run it, nothing to test
+            return "not_run", f"{args[0]}: the command line is too long for the system"
+        raise
     text = (proc.stdout + proc.stderr).decode("utf-8", errors="replace")
     if "Traceback" in text or proc.returncode not in (0, 2):
         last = [ln for ln in text.strip().splitlines() if ln.strip()][-1:] or [""]
@@ -825,7 +832,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def record(stage: str, outcome: str, sig: str, task: dict) -> None:
         counts[(stage, outcome)] += 1
-        if outcome not in ("clean_error", "accepted"):
+        if outcome not in ("clean_error", "accepted", "not_run"):
             entry = failures.setdefault((stage, outcome, sig), [0, task])
             entry[0] += 1
 
