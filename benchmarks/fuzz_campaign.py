@@ -490,7 +490,12 @@ def _should_not(scenario: Any, log: list[dict]) -> str | None:
     hit = _non_finite(dump)
     if hit:
         return f"non-finite number accepted at {re.sub(r'[0-9]+', 'N', hit)}"
-    last = {m.get("path", ""): m.get("kind") for m in log}  # a later mutation of a path wins
+    last: dict[str, Any] = {}  # a later mutation of a field, or of one enclosing it, wins
+    for m in log:
+        path = m.get("path", "")
+        for inner in [p for p in last if p.startswith(path + ".")]:
+            del last[inner]
+        last[path] = m.get("kind")
     for path, kind in last.items():
         if kind not in ("bool", "str", "nonfinite") or not path:
             continue

@@ -119,9 +119,12 @@ _EVENT_TAGS = {"need_shock", "gp_exodus", "provider_exit", "lever", "engagement_
 
 
 def validation_problems(
-    exc: ValidationError, data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]]
+    exc: ValidationError, data: dict[str, Any], sources: list[tuple[str, dict[str, Any]]],
+    *, capped: bool = True
 ) -> list[tuple[str, str, str]]:
-    """Turn a pydantic error into (source, field path, message) triples."""
+    """Turn a pydantic error into (source, field path, message) triples, one per error of
+    ``exc.errors()`` in order; ``capped`` (default) keeps the first
+    :data:`~simulation._text.MAX_PROBLEMS` and closes with an ``… and N more`` line."""
     problems = []
     for err in exc.errors(include_url=False):
         loc = _clean_loc(err["loc"])
@@ -135,4 +138,6 @@ def validation_problems(
         if err["type"] == "missing":
             message = "required field is missing"
         problems.append((_origin(loc, sources), _format_loc(loc), _text.excerpt(message, 400)))
+    if not capped:
+        return problems
     return _text.cap(problems, more=lambda n: (problems[0][0], "", _text.more_line(n)))

@@ -376,6 +376,35 @@ def test_huge_values_and_long_problem_lists_are_bounded(tmp_path):
     assert "\x1b" not in proc.stderr and "bad.yaml" in proc.stderr  # markup-like text printed
 
 
+def test_experiment_files_with_many_problems_or_huge_values_are_bounded(tmp_path):
+    """Found by benchmarks/fuzz_campaign.py --seed 7121: an experiment with more than 20 bad
+    cases raised ValueError (the capped problem list was paired with every pydantic error),
+    and a parameter value of 3,000 long strings was quoted whole (312,133 characters)."""
+    from conftest import ONE_GROUP
+
+    from simulation.experiment.spec import load_experiment
+
+    (tmp_path / "tiny.yaml").write_text(ONE_GROUP)
+    head = "base: tiny.yaml\nsteps: 3\noutcomes: [accuracy_board]\n"
+    cases = ", ".join(["{name: 1}"] * 1000)
+    (tmp_path / "cases.yaml").write_text(f"name: c\n{head}design: {{kind: cases}}\n"
+                                         f"cases: [{cases}]\n")
+    long = yaml.safe_dump([["x" * 100] * 3000, 0.5], default_flow_style=True, width=10**9)
+    (tmp_path / "grid.yaml").write_text(f"name: g\n{head}design: grid\nparameters:\n"
+                                        f"  engagement.gp.mean: {long.strip()}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_experiment(tmp_path / "cases.yaml")
+    assert len(err.value.problems) == 21 and err.value.problems[-1][2] == "… and 980 more"
+    with pytest.raises(ScenarioError) as err:
+        load_experiment(tmp_path / "grid.yaml")
+    text = str(err.value)
+    assert len(text) < 1000 and "(a list of 3,000 items) is not allowed" in text
+    for name in ("cases.yaml", "grid.yaml"):
+        proc = _cli_in(tmp_path, "validate", name)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert max(map(len, proc.stderr.splitlines())) < 1600
+
+
 def test_memory_guard_reads_cgroup_and_address_space_limits(tmp_path, monkeypatch):
     import resource
 

@@ -52,6 +52,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from .. import _text
 from ..loader import (
     ScenarioError,
     load_scenario,
@@ -539,7 +540,7 @@ def _key_loc(loc: Sequence[Any]) -> str:
 def _spec_problems(exc: ValidationError, data: dict[str, Any],
                    chain: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, str, str]]:
     """Pydantic errors of an experiment spec as (file, field, message) triples."""
-    problems = validation_problems(exc, data, chain)
+    problems = validation_problems(exc, data, chain, capped=False)  # one per error
     out = []
     for (source, _, message), err in zip(problems, exc.errors(include_url=False), strict=True):
         loc = list(err["loc"])
@@ -548,7 +549,7 @@ def _spec_problems(exc: ValidationError, data: dict[str, Any],
         elif (err.get("ctx") or {}).get("field"):
             loc = [*loc, *err["ctx"]["field"].split(".")]
         out.append((source, _key_loc(loc), message))
-    return out
+    return _text.cap(out, more=lambda n: (out[0][0], "", _text.more_line(n)))
 
 
 def _path_problems(loc: Sequence[Any], path: str, unknown: bool = False) -> bool:
@@ -570,7 +571,7 @@ def _scenario_messages(exc: ValidationError, data: dict[str, Any], path: str | N
                        ) -> list[tuple[str, str]]:
     """(location, message) of the scenario errors; only those about ``path`` if given."""
     out = []
-    problems = validation_problems(exc, data, [("<scenario>", data)])
+    problems = validation_problems(exc, data, [("<scenario>", data)], capped=False)
     for (_, where, message), err in zip(problems, exc.errors(include_url=False), strict=True):
         loc = list(err["loc"])
         if err["type"] == "unknown_field":
@@ -625,7 +626,8 @@ def _load_base(source: str, field_path: str, path: Path, fixed: dict[str, Any],
                         or _path_problems(loc, k, unknown=True)), None)
             field_name = f"{fixed_field}[{key!r}]" if key else ("steps" if steps else field_path)
             problems.append((source, field_name, f"{where}: {message}"))
-        raise ScenarioError(problems) from None
+        raise ScenarioError(_text.cap(problems, more=lambda n: (source, "", _text.more_line(n))))\
+            from None
     data = scenario.model_dump(mode="json")
     return data, scenario_hash(scenario)
 
@@ -666,7 +668,8 @@ def _check_parameters(exp: Experiment) -> None:
                 if messages:
                     where, message = messages[0]
                     unknown = "unknown field" in message
-                    text = message if unknown else f"value {value!r} is not allowed: {message}"
+                    text = (message if unknown
+                            else f"value {_text.value(value)} is not allowed: {message}")
                     if where != path and not unknown:
                         text = f"{where}: {text}"
                     problems.append((exp.source, f"parameters[{path!r}]", text))
