@@ -648,11 +648,11 @@ def _setup(folder: Path) -> dict[str, Path]:
     fifo = folder / "fifo.yaml"
     if not fifo.exists():
         os.mkfifo(fifo)
-    # issue 23: bases reached through links (outside: a secret file and folder; inside: fine)
-    outside = Path(tempfile.mkdtemp(prefix="commnet_fuzz_outside_"))
-    import atexit
-
-    atexit.register(shutil.rmtree, outside, True)
+    # issue 23: bases reached through links (outside: a secret file and folder; inside: fine).
+    # "Outside" is outside every file's folder tree: the trees are FOLDER/cases (scenarios)
+    # and FOLDER's parent (experiments, which sit in FOLDER), so it is beside that parent.
+    outside = folder.parent.parent / "outside"
+    outside.mkdir(exist_ok=True)
     (outside / "secret.yaml").write_text(TINY.replace("name: tiny", f"name: tiny\ndescription: {LEAK}")
                                          + f"{LEAK}: 1\n")
     for where in (folder, folder / "cases"):
@@ -857,8 +857,8 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.time()
     with tempfile.TemporaryDirectory(prefix="commnet_fuzz_") as tmp:
-        folder = Path(tmp)
-        (folder / "cases").mkdir()
+        folder = Path(tmp) / "project" / "work"  # the links' target: tmp/outside (_setup)
+        (folder / "cases").mkdir(parents=True)
         bases = _setup(folder)
         for name in ("tiny.yaml", "variant.yaml"):  # relative extends from the cases folder
             shutil.copy(folder / name, folder / "cases" / name)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,11 @@ __all__ = [
     "RegisterWarning",
     "ScenarioError",
     "apply_overrides",
+    "base_roots",
     "count_agents",
     "estimate_memory",
     "extends_root",
+    "link_outside",
     "load_scenario",
     "load_yaml_chain",
     "merge_mappings",
@@ -283,11 +285,11 @@ def _extends_target(current: Path, parent: Any, roots: list[Path]) -> Path:
     # Links are followed before the check (the lexical path may stay inside while a link in
     # it points elsewhere); the target is named, never opened.
     try:
-        real = Path(os.path.realpath(nxt))
+        escape = link_outside(nxt, roots)
     except (OSError, ValueError) as exc:
         raise refuse(f"cannot resolve base file {shown}: {exc}") from None
-    if real != nxt and not any(_within(real, Path(os.path.realpath(root))) for root in roots):
-        link = _first_link(nxt) or nxt
+    if escape is not None:
+        link, real = escape
         raise refuse(f"{shown} is a symbolic link ({_text.excerpt(link)} points to "
                      f"{_text.excerpt(real)}) that leads outside the scenario's folder tree "
                      f"{roots[0]}; the base was not read {allowed}")
@@ -299,6 +301,24 @@ def _extends_target(current: Path, parent: Any, roots: list[Path]) -> Path:
         raise refuse(f"base file {shown} not found (looked in {_text.excerpt(nxt)})"
                      if not nxt.exists() else f"base {shown} is not a regular file")
     return nxt
+
+
+def base_roots(path: str | os.PathLike[str]) -> list[Path]:
+    """The folder trees a file at ``path`` may take its bases from: :func:`extends_root` and,
+    in a source checkout, commnet's own project folder (its ``scenarios/``)."""
+    roots = [extends_root(path)]
+    if (_PACKAGE_PROJECT / "pyproject.toml").is_file():
+        roots.append(_PACKAGE_PROJECT)
+    return roots
+
+
+def link_outside(path: Path, roots: Sequence[Path]) -> tuple[Path, Path] | None:
+    """``(link, target)`` if ``path`` is, or lies under, a symbolic link resolving outside
+    every folder of ``roots``; else None.  Only names are resolved: nothing is opened."""
+    real = Path(os.path.realpath(path))
+    if real == path or any(_within(real, Path(os.path.realpath(root))) for root in roots):
+        return None
+    return _first_link(path) or path, real
 
 
 def _first_link(path: Path) -> Path | None:
@@ -325,9 +345,7 @@ def load_yaml_chain(path: str | os.PathLike[str]) -> list[tuple[str, dict[str, A
     chain: list[tuple[str, dict[str, Any]]] = []
     seen: set[Path] = set()
     current: Path | None = Path(path)
-    roots = [extends_root(path)]
-    if (_PACKAGE_PROJECT / "pyproject.toml").is_file():
-        roots.append(_PACKAGE_PROJECT)
+    roots = base_roots(path)
     named_by: Path | None = None
     while current is not None:
         resolved = current.resolve()

@@ -320,6 +320,37 @@ def test_a_symlinked_base_inside_the_project_is_followed(tmp_path):
     assert load_scenario(child).name == "v"
 
 
+@pytest.mark.parametrize("field", ["base", "case"])
+def test_an_experiment_base_linked_outside_its_tree_is_refused_without_reading(tmp_path, field):
+    """Found by benchmarks/fuzz_campaign.py --seed 99: an experiment's `base:` (or a case's
+    `scenario:`) that is a symbolic link leading outside the experiment's folder tree was
+    read, and its validation error quoted the file.  It is refused as `extends:` is; a link
+    inside the tree is followed."""
+    from simulation.experiment.spec import load_experiment
+
+    proj = _project(tmp_path)
+    secret = tmp_path / "elsewhere"
+    secret.mkdir()
+    (secret / "base.yaml").write_text("name: s\nroot:*:20228:0:99999:7::: 1\n")
+    (proj / "out.yaml").symlink_to(secret / "base.yaml")
+    (proj / "alias.yaml").symlink_to(proj / "teaching.yaml")
+    head = "steps: 2\nreplicates: 1\noutcomes: [accuracy_board]\n"
+    for name, base in (("bad.yaml", "out.yaml"), ("good.yaml", "alias.yaml")):
+        if field == "base":
+            text = (f"name: e\nbase: {base}\n{head}design: grid\n"
+                    "parameters: {engagement.gp.mean: [0.3, 0.6]}\n")
+        else:
+            text = (f"name: e\nbase: alias.yaml\n{head}design: {{kind: cases}}\n"
+                    f"cases:\n  - {{name: a}}\n  - {{name: b, scenario: {base}}}\n")
+        (proj / name).write_text(text)
+    with pytest.raises(ScenarioError) as info:
+        load_experiment(proj / "bad.yaml")
+    text = str(info.value)
+    assert "symbolic link" in text and str(secret / "base.yaml") in text
+    assert "was not read" in text and "root:" not in text and "20228" not in text
+    assert load_experiment(proj / "good.yaml").spec.name == "e"
+
+
 def test_text_helpers():
     from simulation import _text
 

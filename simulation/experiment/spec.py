@@ -55,6 +55,8 @@ from pydantic_core import PydanticCustomError
 from .. import _text
 from ..loader import (
     ScenarioError,
+    base_roots,
+    link_outside,
     load_scenario,
     load_yaml_chain,
     merge_mappings,
@@ -581,16 +583,29 @@ def _scenario_messages(exc: ValidationError, data: dict[str, Any], path: str | N
     return out
 
 
-def _resolve_file(source: str, field_path: str, name: str, folder: Path) -> Path:
+def _resolve_file(source: str, field_path: str, name: str, folder: Path,
+                  roots: Sequence[Path] = ()) -> Path:
+    """The scenario file an experiment names.  A name inside the experiment's folder tree
+    (``roots``, :func:`~simulation.loader.base_roots`) that is, or runs through, a symbolic
+    link leading outside it is refused without reading the target (as ``extends:`` is)."""
     path = Path(name).expanduser()
     if not path.is_absolute():
         path = folder / path
     shown = name if len(name) <= 120 else name[:120] + "..."
     try:
         found = path.exists()
+        lexical = Path(os.path.normpath(os.path.abspath(path)))
+        inside = [r for r in roots if os.path.commonpath([lexical, r]) == str(r)]
+        escape = link_outside(lexical, roots) if inside else None
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte
         raise ScenarioError([(source, field_path, f"not a usable file name {shown!r}: "
                               f"{getattr(exc, 'strerror', None) or exc}")]) from None
+    if escape is not None:
+        link, real = escape
+        raise ScenarioError([(source, field_path, f"{_text.value(name)} is a symbolic link "
+                              f"({_text.excerpt(link)} points to {_text.excerpt(real)}) that "
+                              f"leads outside the experiment's folder tree {inside[0]}; the "
+                              "scenario was not read")])
     if not found:
         raise ScenarioError([(source, field_path, f"scenario file {shown!r} not found "
                               f"(looked in {os.path.abspath(path)})")])
@@ -708,12 +723,13 @@ def experiment_from_spec(spec: ExperimentSpec, folder: str | os.PathLike[str] = 
     """
     folder = Path(folder)
     source = str(path) if path is not None else f"<experiment {spec.name}>"
+    roots = base_roots(path if path is not None else folder / "experiment.yaml")
     bases, files, hashes = [], [], []
     if spec.design.kind == "cases":
         for i, case in enumerate(spec.cases):
             name = case.scenario or spec.base
             where = f"cases[{i}].scenario" if case.scenario else "base"
-            file = _resolve_file(source, where, name, folder)
+            file = _resolve_file(source, where, name, folder, roots)
             fixed = {**spec.set, **case.set}
             data, h = _load_base(source, where, file, fixed,
                                  f"cases[{i}].set" if case.set else "set", spec.steps, overrides)
@@ -721,7 +737,7 @@ def experiment_from_spec(spec: ExperimentSpec, folder: str | os.PathLike[str] = 
             files.append(str(file))
             hashes.append(h)
     else:
-        file = _resolve_file(source, "base", spec.base, folder)
+        file = _resolve_file(source, "base", spec.base, folder, roots)
         data, h = _load_base(source, "base", file, spec.set, "set", spec.steps, overrides)
         bases, files, hashes = [data], [str(file)], [h]
     exp = Experiment(spec, path, bases, files, file_sha256, hashes)
