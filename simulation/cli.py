@@ -765,11 +765,14 @@ def compare(
 
 
 def _check_replicates(value: str) -> str:
-    if value.strip().lower() == "auto":
+    v = value.strip()
+    if v.lower() == "auto":
         return "auto"
-    if not value.strip().isdigit() or int(value) < 2:
-        raise typer.BadParameter(f"{value!r} is neither 'auto' nor a count ≥ 2")
-    return value.strip()
+    # the length first: int() of a string over 4,300 digits raises ValueError
+    if not (v.isascii() and v.isdigit()) or len(v.lstrip("0")) > 9 or int(v) < 2:
+        raise typer.BadParameter(f"{_text.value(value)} is neither 'auto' nor a count from 2 "
+                                 "to 999,999,999")
+    return v
 
 
 @command("commnet patterns --replicates auto --roots 3 --workers 2")

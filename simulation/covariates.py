@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import _text
 from .csvfiles import _error, _listing, _raise, _read_table, _shown
 from .errors import ScenarioError, warn
 from .input_specs import DEPRIVATION_RATIOS, CovariateSpec
@@ -68,9 +69,9 @@ def _number(raw: str) -> tuple[float | None, str | None]:
     try:
         v = float(raw)
     except ValueError:
-        return None, f"value {raw!r}: not a number; {allowed}"
+        return None, f"value {_text.value(raw)}: not a number; {allowed}"
     if not math.isfinite(v) or not lo <= v <= hi:
-        return None, f"value {raw!r}: out of range; {allowed}"
+        return None, f"value {_text.value(raw)}: out of range; {allowed}"
     return v, None
 
 
@@ -114,19 +115,19 @@ def read_covariates(path: Path, spec: CovariateSpec, practices: dict[str, tuple[
         keep &= ids == spec.indicator
         if not keep.any():
             raise _error(t.path, f"column {t.name('Indicator ID')}",
-                         f"no row of indicator {spec.indicator!r} (covariates.indicator); the "
+                         f"no row of indicator {_text.value(spec.indicator)} (covariates.indicator); the "
                          f"file has: {_listing(sorted(set(ids)))}")
     if fingertips and t.has("Category Type"):
         keep &= t.values("Category Type") == ""
     if spec.time_period is not None:
         if not t.has("Time period"):
             raise _error(t.path, "row 1 (header)", "no column 'Time period' "
-                         f"(covariates.time_period is {spec.time_period!r}); the file has: "
+                         f"(covariates.time_period is {_text.value(spec.time_period)}); the file has: "
                          f"{_listing(t.names)}")
         periods = t.values("Time period")
         if not (keep & (periods == spec.time_period)).any():
             raise _error(t.path, f"column {t.name('Time period')}",
-                         f"no row of time period {spec.time_period!r}; the file has: "
+                         f"no row of time period {_text.value(spec.time_period)}; the file has: "
                          f"{_listing(sorted(set(periods[keep])))}")
         keep &= periods == spec.time_period
     codes, values = t.values(code_col), t.values(value_col)
@@ -145,7 +146,7 @@ def read_covariates(path: Path, spec: CovariateSpec, practices: dict[str, tuple[
             hint = (" (several time periods? set covariates.time_period)"
                     if fingertips and spec.time_period is None and t.has("Time period") else "")
             problems.append((f"row {line} / column {cname}",
-                             f"value {c!r}: practice appears twice (rows {first[c]} and {line})"
+                             f"value {_text.value(c)}: practice appears twice (rows {first[c]} and {line})"
                              f"; each practice must have one value{hint}"))
             continue
         first[c] = line
@@ -162,7 +163,7 @@ def read_covariates(path: Path, spec: CovariateSpec, practices: dict[str, tuple[
     if missing and spec.missing == "error":
         why = {c: "an empty value" if c in first else "no row" for c in missing}
         _raise(t.path, [(f"column {cname}",
-                         f"value {c!r}: practice of the register {_shown(register)} (row "
+                         f"value {_text.value(c)}: practice of the register {_shown(register)} (row "
                          f"{practices[c][1]}) has {why[c]} here; every selected practice "
                          "needs a score (or set practices_from.covariates.missing: median)")
                         for c in missing])

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import _text
 from .errors import ScenarioError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,7 +59,8 @@ def _norm(name: str) -> str:
 
 
 def _listing(names: list[str], limit: int = 30) -> str:
-    shown = ", ".join(names[:limit]) or "(none)"
+    """A file's column names as a message lists them: cleaned, each a bounded excerpt."""
+    shown = ", ".join(_text.excerpt(n, 60) for n in names[:limit]) or "(none)"
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
@@ -187,7 +189,7 @@ def _read_table(path: Path, *, comments: bool) -> _Table:
         key = _norm(name)
         if key in index:
             raise _error(path, "row 1 (header)",
-                         f"column {name!r} appears twice (columns {index[key] + 1} and "
+                         f"column {_text.value(name)} appears twice (columns {index[key] + 1} and "
                          f"{pos + 1}); columns are matched by name, ignoring case")
         index[key] = pos
     data = df.iloc[1:]

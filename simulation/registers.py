@@ -107,6 +107,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from . import _text
 from .covariates import read_covariates
 from .csvfiles import (
     MAX_BYTES,
@@ -252,27 +253,30 @@ def _whole(raw: str, what: str, lo: int, hi: int) -> tuple[int | None, str | Non
     allowed = f"allowed: {what}, a whole number from {lo:,} to {hi:,}"
     s = raw.strip()
     if not s:
-        return None, f"value {raw!r}: empty; {allowed}"
+        return None, f"value {_text.value(raw)}: empty; {allowed}"
     if re.fullmatch(r"[+-]?\d+", s):
-        v = int(s)
+        if len(s.lstrip("+-").lstrip("0")) > 18:  # int() of over 4,300 digits raises
+            v = -1 if s.startswith("-") else hi + 1
+        else:
+            v = int(s)
     else:
         if re.fullmatch(r"\d{1,3}(,\d{3})+", s):
-            return None, f"value {raw!r}: write numbers without thousands separators; {allowed}"
+            return None, f"value {_text.value(raw)}: write numbers without thousands separators; {allowed}"
         try:
             f = float(s)
         except ValueError:
-            return None, f"value {raw!r}: not a number; {allowed}"
+            return None, f"value {_text.value(raw)}: not a number; {allowed}"
         if not np.isfinite(f):
-            return None, f"value {raw!r}: not a number; {allowed}"
+            return None, f"value {_text.value(raw)}: not a number; {allowed}"
         if not f.is_integer():
-            return None, f"value {raw!r}: not a whole number; {allowed}"
+            return None, f"value {_text.value(raw)}: not a whole number; {allowed}"
         v = int(f)
     if v < 0:
-        return None, f"value {raw!r}: negative; {allowed}"
+        return None, f"value {_text.value(raw)}: negative; {allowed}"
     if v < lo:
-        return None, f"value {raw!r}: a practice needs at least {lo} patient; {allowed}"
+        return None, f"value {_text.value(raw)}: a practice needs at least {lo} patient; {allowed}"
     if v > hi:
-        return None, f"value {raw!r}: larger than any practice; {allowed}"
+        return None, f"value {_text.value(raw)}: larger than any practice; {allowed}"
     return v, None
 
 
@@ -287,9 +291,9 @@ def _gps(raw: str) -> tuple[int | None, str | None]:
     try:
         f = float(s)
     except ValueError:
-        return None, f"value {raw!r}: not a number; {allowed}"
+        return None, f"value {_text.value(raw)}: not a number; {allowed}"
     if not np.isfinite(f) or f <= 0 or f > 200:
-        return None, f"value {raw!r}: out of range; {allowed}"
+        return None, f"value {_text.value(raw)}: out of range; {allowed}"
     return max(1, int(np.floor(f + 0.5))), None
 
 
@@ -297,7 +301,7 @@ def _group_column(t: _Table, requested: str | None, defaults: tuple[str, ...]) -
     if requested is not None:
         if not t.has(requested):
             raise _error(t.path, "row 1 (header)",
-                         f"no column {requested!r} (practices_from.group_column); the file "
+                         f"no column {_text.value(requested)} (practices_from.group_column); the file "
                          f"has: {_listing(t.names)}")
         return t.name(requested)
     for name in defaults:
@@ -323,7 +327,7 @@ def _collect(t: _Table, fmt: str, rows: np.ndarray, code_col: str, size_col: str
                              "value '': empty practice code; every practice row needs one"))
         elif c in first:
             problems.append((f"row {line} / column {code_name}",
-                             f"value {c!r}: practice code appears twice (rows {first[c]} and "
+                             f"value {_text.value(c)}: practice code appears twice (rows {first[c]} and "
                              f"{line}); each practice must have one row"
                              + (" with SEX = ALL and AGE = ALL" if fmt == "nhs_digital" else "")))
         else:
@@ -337,7 +341,7 @@ def _collect(t: _Table, fmt: str, rows: np.ndarray, code_col: str, size_col: str
     absent = [g for g in chosen if g not in set(present)]
     if absent:
         _raise(t.path, [(f"column {group_name}",
-                         f"value {g!r}: no practice of this group in the file (asked for in "
+                         f"value {_text.value(g)}: no practice of this group in the file (asked for in "
                          f"practices_from.groups); codes present: {_listing(present)}")
                         for g in absent])
     wanted = set(chosen)
@@ -459,7 +463,7 @@ def read_practice_map(path: str | os.PathLike[str], group_column: str | None = N
             problems.append((f"row {line} / column {col}", "value '': empty practice code"))
         elif code in entries:
             problems.append((f"row {line} / column {col}",
-                             f"value {code!r}: practice appears twice (rows {entries[code].row} "
+                             f"value {_text.value(code)}: practice appears twice (rows {entries[code].row} "
                              f"and {line}); a practice belongs to one PCN"))
         else:
             entries[code] = MapEntry(pcn[i], line, "" if pcn_name is None else pcn_name[i],
@@ -493,8 +497,8 @@ def _check_map(reg: Register, pmap: PracticeMap, mode: str) -> None:
         for code, e in pmap.entries.items():
             if e.group in wanted and (code not in selected or selected[code].group != e.group):
                 problems.append((f"row {e.row} / column PRACTICE_CODE",
-                                 f"value {code!r}: the map places this practice in group "
-                                 f"{e.group!r} but the totals file {_shown(reg.path)} has no such "
+                                 f"value {_text.value(code)}: the map places this practice in group "
+                                 f"{_text.value(e.group)} but the totals file {_shown(reg.path)} has no such "
                                  "practice in that group; the two files are probably from "
                                  "different releases (use the map of the same publication)"))
         _raise(pmap.path, problems)
@@ -505,12 +509,12 @@ def _check_map(reg: Register, pmap: PracticeMap, mode: str) -> None:
         e = pmap.entries.get(code)
         if e is None:
             problems.append((f"row {r.row} / column CODE",
-                             f"value {code!r}: practice not in the map file "
+                             f"value {_text.value(code)}: practice not in the map file "
                              f"{_shown(pmap.path)}, so it has no PCN (locality: pcn); use the "
                              "map of the same publication, or locality: rules"))
     _raise(reg.path, problems)
     problems = [(f"row {pmap.entries[c].row} / column PCN_CODE",
-                 f"value '': empty PCN code for practice {c!r}; every practice needs a PCN "
+                 f"value '': empty PCN code for practice {_text.value(c)}; every practice needs a PCN "
                  "when localities are PCNs (or use locality: rules)")
                 for c in selected if not pmap.entries[c].pcn]
     _raise(pmap.path, problems)
@@ -524,7 +528,7 @@ def _group_name(code: str, rows: list[RegisterRow], pmap: PracticeMap | None) ->
                     if r.code in pmap.entries and pmap.entries[r.code].group_name)
     if not names:
         raise _error(pmap.path, f"column {pmap.name_column}",
-                     f"no name for group {code!r}: none of its practices has one in the map")
+                     f"no name for group {_text.value(code)}: none of its practices has one in the map")
     return names.most_common(1)[0][0]
 
 
@@ -618,7 +622,7 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
         lo, hi = GROUP_POPULATION
         if not lo <= total <= hi or len(rows) > GROUP_PRACTICES:
             raise _error(reg.path, f"column {reg.group_column}",
-                         f"value {code!r}: the group's {len(rows)} practices have {total:,} "
+                         f"value {_text.value(code)}: the group's {len(rows)} practices have {total:,} "
                          f"patients; a group needs {lo:,} to {hi:,} patients in at most "
                          f"{GROUP_PRACTICES:,} practices")
         name = code if spec.group_names == "code" else _group_name(code, rows, pmap)
@@ -665,7 +669,7 @@ def expand_registers(data: dict[str, Any], sources: list[tuple[str, dict[str, An
         elif isinstance(entry, dict) and "population" not in entry and not (
                 isinstance(entry.get("practices"), dict) and "explicit" in entry["practices"]):
             raise ScenarioError([(_origin(["groups", i, "name"], sources), f"groups[{i}].name",
-                                  f"{name!r} is not a group of the register {_shown(reg.path)}; "
+                                  f"{_text.value(name)} is not a group of the register {_shown(reg.path)}; "
                                   f"its groups are: {_listing(list(made))} (an entry named like "
                                   "one of them is merged over it; a group of your own needs a "
                                   "population and practices)")])
@@ -763,7 +767,7 @@ def expand_bodies_from(data: dict[str, Any], sources: list[tuple[str, dict[str, 
         value = st["bodies_from"]
         if value not in BODIES_FROM:
             raise ScenarioError([(origin, f"{where}.bodies_from",
-                                  f"{value!r} is not allowed; allowed: icb (one body per ICB "
+                                  f"{_text.value(value)} is not allowed; allowed: icb (one body per ICB "
                                   "code of the register's map file)")])
         if st.get("bodies"):
             raise ScenarioError([(origin, f"{where}.bodies_from",
@@ -791,13 +795,13 @@ def expand_bodies_from(data: dict[str, Any], sources: list[tuple[str, dict[str, 
             ex = [p for p in ex or [] if isinstance(p, dict)]
             if not ex:
                 raise ScenarioError([(origin, f"{where}.bodies_from",
-                                      f"group {name!r} has no practices from the register, so "
+                                      f"group {_text.value(name)} has no practices from the register, so "
                                       "no ICB code to place it by; every group needs one "
                                       "(bodies_from: icb), or list the bodies")])
             blank = [str(p.get("code")) for p in ex if not p.get("icb")]
             if blank:
                 raise _error(pmap.path, f"column {pmap.icb_column}",
-                             f"group {name!r} has no ICB code for {len(blank)} of its "
+                             f"group {_text.value(name)} has no ICB code for {len(blank)} of its "
                              f"{len(ex)} practices ({_listing(blank, 10)}); {where}.bodies_from: "
                              "icb needs every practice's ICB code (or list the bodies)")
             codes = Counter(str(p["icb"]) for p in ex)
@@ -805,7 +809,7 @@ def expand_bodies_from(data: dict[str, Any], sources: list[tuple[str, dict[str, 
                 shown = ", ".join(f"{c} ({n} practice{'s' * (n != 1)})"
                                   for c, n in codes.most_common())
                 raise _error(pmap.path, f"column {pmap.icb_column}",
-                             f"group {name!r} has practices in {len(codes)} ICBs: {shown}; "
+                             f"group {_text.value(name)} has practices in {len(codes)} ICBs: {shown}; "
                              f"{where}.bodies_from: icb puts each group under one ICB, so all "
                              "of a group's practices must share one ICB code (fix the map, "
                              "or list the bodies)")
@@ -883,7 +887,7 @@ def _check_override(entry: dict[str, Any], i: int, name: str, reg: Register,
     if owned:
         loc = ["groups", i, *owned[0]]
         raise ScenarioError([(_origin(loc, sources), f"groups[{i}]." + ".".join(owned[0]),
-                              f"group {name!r} comes from the register {_shown(reg.path)}, which "
+                              f"group {_text.value(name)} comes from the register {_shown(reg.path)}, which "
                               "gives its population and practices; a groups entry may set "
                               "commissioning_managers, engagement, localities and "
                               "practices.gps_per_practice")])

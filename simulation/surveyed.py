@@ -365,7 +365,7 @@ def _role(value: str, kind: int | None, where: str, shown: str, problems: _Probl
         return None
     if kind is not None and v not in TYPE_ROLES[types[kind]]:
         problems.add(shown, where, f"role {_text.value(v)} is not a role of type "
-                     f"{types[kind]!r}; allowed: {', '.join(TYPE_ROLES[types[kind]])}")
+                     f"{_text.value(types[kind])}; allowed: {', '.join(TYPE_ROLES[types[kind]])}")
         return None
     return roles.index(v)
 
@@ -600,7 +600,7 @@ def read_survey(spec: SurveySpec, group_names: Sequence[str], *,
     for item in items:
         if item.group not in known:
             col = "column 'group'" if spec.format != "graphml" else "attribute 'group'"
-            problems.add(shown, f"{item.where}, {col}", f"group {item.group!r} is not in the "
+            problems.add(shown, f"{item.where}, {col}", f"group {_text.value(item.group)} is not in the "
                          f"scenario; known groups: {', '.join(known)}")
     named = {item.group for item in items}
     if spec.groups is not None:

@@ -351,6 +351,50 @@ def test_an_experiment_base_linked_outside_its_tree_is_refused_without_reading(t
     assert load_experiment(proj / "good.yaml").spec.name == "e"
 
 
+@pytest.mark.parametrize("where", ["header", "cell"])
+def test_a_huge_value_in_a_register_file_is_quoted_as_a_bounded_excerpt(tmp_path, where):
+    """Found by an ad-hoc fuzz of the data files (6 Dec 2026): a 200,000-character header
+    cell or a 100,000-character list size was quoted whole in the error (the CLI bounds what
+    it prints, but the ScenarioError itself, which Python callers read, held it all)."""
+    scenario = (ROOT / "scenarios" / "register_plain.yaml").read_text()
+    (tmp_path / "s.yaml").write_text(scenario.replace("../data/synthetic/", ""))
+    rows = (ROOT / "data" / "synthetic" / "practices_plain.csv").read_text().splitlines()
+    if where == "header":
+        rows = [r.replace("list_size", "L" * 200_000) if r.startswith("practice,") else r
+                for r in rows]
+    else:
+        i = next(i for i, r in enumerate(rows) if r.startswith("Z1"))
+        cells = rows[i].split(",")
+        cells[1] = "9" * 100_000
+        rows[i] = ",".join(cells)
+    (tmp_path / "practices_plain.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(tmp_path / "s.yaml")
+    text = str(err.value)
+    assert len(text) < 2000 and ("(200,000 characters)" in text or "(100,000 characters)" in text)
+
+
+@pytest.mark.parametrize("value", ["9" * 5000, "1", "x", "auto"])
+def test_patterns_replicates_are_checked_without_a_traceback(tmp_path, value):
+    """A --replicates of 5,000 digits raised ValueError (int() refuses over 4,300 digits)
+    from the option's check: a traceback instead of a usage error."""
+    from simulation.cli import _check_replicates
+
+    if value == "auto":
+        assert _check_replicates(" auto ") == "auto"
+        assert _check_replicates("30") == "30"
+        return
+    import typer
+
+    with pytest.raises(typer.BadParameter) as err:
+        _check_replicates(value)
+    assert len(str(err.value)) < 300 and "neither 'auto' nor a count" in str(err.value)
+    if len(value) > 100:
+        proc = _cli_in(tmp_path, "patterns", "--replicates", value)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert "(5,000 characters)" in proc.stderr
+
+
 def test_text_helpers():
     from simulation import _text
 
