@@ -313,8 +313,12 @@ def base_roots(path: str | os.PathLike[str]) -> list[Path]:
 
 
 def link_outside(path: Path, roots: Sequence[Path]) -> tuple[Path, Path] | None:
-    """``(link, target)`` if ``path`` is, or lies under, a symbolic link resolving outside
-    every folder of ``roots``; else None.  Only names are resolved: nothing is opened."""
+    """``(link, target)`` if ``path`` (absolute, normalised) lies inside one of ``roots`` but
+    is, or runs through, a symbolic link resolving outside every one of them; else None (a
+    path named outside the trees is the caller's to judge).  Only names are resolved:
+    nothing is opened."""
+    if not any(_within(path, root) for root in roots):
+        return None
     real = Path(os.path.realpath(path))
     if real == path or any(_within(real, Path(os.path.realpath(root))) for root in roots):
         return None

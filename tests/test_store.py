@@ -380,19 +380,19 @@ def test_every_damaged_byte_of_a_stored_file_is_found(stored):
     offset — data pages, page headers, schema, statistics, the digest entry itself — are
     found.  Page checksums alone missed about 5% of the 8-byte flips, 0.6% silently changing
     a value or a column name (CI found one: a flip in a run table's footer)."""
-    from simulation.experiment.store import _digest_problem
+    from simulation.experiment.store import digest_problem
 
     for table in ("runs", "outcomes"):
         victim = sorted((stored / table).rglob("c*.parquet"))[0]
         data = victim.read_bytes()
-        assert _digest_problem(victim) is None
+        assert digest_problem(victim) is None
         missed = []
         for at in range(len(data)):
             for width, mask in ((1, 0x01), (8, 0xFF)):
                 hurt = bytearray(data)
                 hurt[at:at + width] = bytes(b ^ mask for b in hurt[at:at + width])
                 victim.write_bytes(bytes(hurt))
-                if _digest_problem(victim) is None:
+                if digest_problem(victim) is None:
                     missed.append((at, width))
         victim.write_bytes(data)
         assert not missed, (table, len(data), missed[:10])
@@ -415,10 +415,10 @@ def test_the_digest_is_the_same_whatever_the_chunk_it_is_read_in(stored, monkeyp
     for chunk in (1, 5, 63, 64, 65, at, at + 1, len(data)):
         monkeypatch.setattr(store, "_CHUNK", chunk)
         assert store._sha256(io.BytesIO(data), at) == whole
-        assert store._digest_problem(victim) is None
+        assert store.digest_problem(victim) is None
     monkeypatch.setattr(store, "_CHUNK", 7)
     victim.write_bytes(data[:-9] + bytes([data[-9] ^ 1]) + data[-8:])  # the footer's last byte
-    assert store._digest_problem(victim) is not None
+    assert store.digest_problem(victim) is not None
 
 
 def test_a_damaged_part_is_not_merged_into_a_compact_file(exp, tmp_path, monkeypatch):

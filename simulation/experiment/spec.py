@@ -594,9 +594,7 @@ def _resolve_file(source: str, field_path: str, name: str, folder: Path,
     shown = name if len(name) <= 120 else name[:120] + "..."
     try:
         found = path.exists()
-        lexical = Path(os.path.normpath(os.path.abspath(path)))
-        inside = [r for r in roots if os.path.commonpath([lexical, r]) == str(r)]
-        escape = link_outside(lexical, roots) if inside else None
+        escape = link_outside(Path(os.path.normpath(os.path.abspath(path))), roots)
     except (OSError, ValueError) as exc:  # a name too long, a NUL byte
         raise ScenarioError([(source, field_path, f"not a usable file name {shown!r}: "
                               f"{getattr(exc, 'strerror', None) or exc}")]) from None
@@ -604,7 +602,7 @@ def _resolve_file(source: str, field_path: str, name: str, folder: Path,
         link, real = escape
         raise ScenarioError([(source, field_path, f"{_text.value(name)} is a symbolic link "
                               f"({_text.excerpt(link)} points to {_text.excerpt(real)}) that "
-                              f"leads outside the experiment's folder tree {inside[0]}; the "
+                              f"leads outside the experiment's folder tree {roots[0]}; the "
                               "scenario was not read")])
     if not found:
         raise ScenarioError([(source, field_path, f"scenario file {shown!r} not found "

@@ -58,8 +58,8 @@ from ..reporters import METRICS
 from ..results import COLUMN_DESCRIPTIONS as RUN_COLUMNS
 from ..results import _atomic_write, column_metadata
 
-__all__ = ["LOCK_NAME", "TABLES", "ResultsStore", "WriterLock", "arrow_type", "make_schemas",
-           "os_error_message", "read_results"]
+__all__ = ["LOCK_NAME", "TABLES", "ResultsStore", "WriterLock", "arrow_type", "digest_problem",
+           "make_schemas", "os_error_message", "read_results"]
 
 TABLES = ("runs", "outcomes", "timeseries")
 KEYS = {"runs": ["run_id"], "outcomes": ["run_id", "group"],
@@ -279,7 +279,7 @@ _PLACEHOLDER = b"0" * 64
 
 def _write_parquet(table: pa.Table, path: Path) -> None:
     """Write ``table`` atomically with page checksums (CRC32 of each data page) and the
-    file's own SHA-256 (:func:`_digest_problem`), so that a damaged byte anywhere — data
+    file's own SHA-256 (:func:`digest_problem`), so that a damaged byte anywhere — data
     pages, page headers or footer — is found by reading the file back."""
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            _DIGEST_FLAG: _DIGEST_NOTE})
@@ -344,7 +344,7 @@ def _sha256(f, at: int) -> str:
     return digest.hexdigest()
 
 
-def _digest_problem(path: Path) -> str | None:
+def digest_problem(path: Path) -> str | None:
     """Why ``path`` fails its SHA-256 check, or None if it passes (or predates digests).
 
     The digest covers every byte of the file except its own 64 hex digits (read as "0"),
@@ -515,7 +515,7 @@ class ResultsStore:
         for t in TABLES:
             for f in self._files(t):
                 try:
-                    why = _digest_problem(f)
+                    why = digest_problem(f)
                     if why is not None:
                         bad.append((t, f, why))
                         continue
@@ -561,7 +561,7 @@ class ResultsStore:
             return True
         try:
             pq.read_metadata(self.folder / "design.parquet")
-            return _digest_problem(self.folder / "design.parquet") is None
+            return digest_problem(self.folder / "design.parquet") is None
         except (OSError, pa.ArrowInvalid):
             return False
 
@@ -752,7 +752,7 @@ class ResultsStore:
                 parts = self._match(gdir, "part")
                 if not parts or self._match(gdir, "compact"):
                     continue
-                if any(_digest_problem(p) for p in parts):
+                if any(digest_problem(p) for p in parts):
                     continue  # merged, a damaged part would get a new, valid digest; left
                     # as it is, --resume sets it aside and runs its runs again
                 table = ds.dataset(parts, schema=self.schemas[t], format="parquet").to_table()
@@ -803,7 +803,7 @@ class ResultsStore:
                     return pd.DataFrame()
                 tab = schema.empty_table()
             else:
-                bad = [(table, f, why) for f in files if (why := _digest_problem(f))]
+                bad = [(table, f, why) for f in files if (why := digest_problem(f))]
                 if bad:
                     raise self._damage_error(table, None, bad)
                 try:

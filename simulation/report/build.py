@@ -222,21 +222,18 @@ def _read_table(folder: Path, name: str, keys: Sequence[str]) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from ..experiment.store import ResultsStore
+    from ..experiment.store import ResultsStore, digest_problem
 
     path = folder / name
     if not path.exists():
         return pd.DataFrame()
-    store = ResultsStore(folder)
-    damaged = {p for t, p, _ in store.damaged_files() if t == name}  # named by damaged_parts
     tables = []
-    for f in store._files(name):
-        if f in damaged:
-            continue
-        try:
-            tables.append(pq.read_table(f, page_checksum_verification=True))
+    for f in ResultsStore(folder)._files(name):
+        try:  # a file that fails either check is named by damaged_parts
+            if digest_problem(f) is None:
+                tables.append(pq.read_table(f, page_checksum_verification=True))
         except (OSError, pa.ArrowException, ValueError):
-            continue  # damaged since damaged_files() looked: named by damaged_parts
+            continue
     if not tables:
         return pd.DataFrame()
     try:
